@@ -1,0 +1,1 @@
+//! The store: accounts, realms, character counts and the login audit, behind one API.
