@@ -1,0 +1,351 @@
+//! The config file (TOML) and its defaults. Every key is optional; an unknown key is an error,
+//! so a typo is reported instead of silently ignored. Command-line flags override the file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::protocol::version::Build;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub timeouts: TimeoutConfig,
+    pub limits: LimitConfig,
+    pub realms: RealmConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses the game listener binds; one `listening on` line each.
+    pub listen: Vec<SocketAddr>,
+    /// Client builds allowed to log in; any other gets FAIL_VERSION_INVALID.
+    pub accepted_builds: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// The SQLite file, created on first start.
+    pub path: PathBuf,
+    /// DB worker threads (each with its own connection).
+    pub threads: usize,
+    /// Requests that may wait for a DB thread; beyond it logons are answered FAIL_DB_BUSY.
+    pub queue: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Sqlite,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutConfig {
+    /// Seconds a client has from connecting to a completed logon.
+    pub logon_secs: u64,
+    /// Seconds a logged-in client may stay idle on the realm list.
+    pub realm_list_idle_secs: u64,
+    /// Seconds a failed client is given to read its answer and hang up.
+    pub after_failure_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitConfig {
+    /// Connections held at once; beyond it new ones are closed at accept.
+    pub max_connections: usize,
+    /// Input ring per connection (bytes). Logon packets are at most a few hundred bytes.
+    pub input_buffer: usize,
+    /// Output ring per connection (bytes); must hold the whole realm list.
+    pub output_buffer: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealmConfig {
+    /// Seconds between re-reading the realm table from the store.
+    pub refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub level: LogLevel,
+}
+
+/// A log level as written in the config or on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLevel(pub log::LevelFilter);
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        log::LevelFilter::from_str(s)
+            .map(LogLevel)
+            .map_err(|_| format!("unknown log level {s:?} (off, error, warn, info, debug, trace)"))
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_str().to_ascii_lowercase())
+    }
+}
+
+impl<'de> Deserialize<'de> for LogLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 3724))],
+            accepted_builds: vec![5875, 8606, 12340],
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sqlite,
+            path: PathBuf::from("gatehouse.db"),
+            threads: 2,
+            queue: 4096,
+        }
+    }
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            logon_secs: 30,
+            realm_list_idle_secs: 300,
+            after_failure_secs: 10,
+        }
+    }
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            input_buffer: 1024,
+            output_buffer: 16 * 1024,
+        }
+    }
+}
+
+impl Default for RealmConfig {
+    fn default() -> Self {
+        Self { refresh_secs: 5 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: LogLevel(log::LevelFilter::Info),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            timeouts: TimeoutConfig::default(),
+            limits: LimitConfig::default(),
+            realms: RealmConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// What `gatehouse config default` prints: every key with its default and what it does.
+pub const DEFAULT_CONFIG_TEXT: &str = r#"# gatehouse configuration. Every key is optional; the values below are the defaults.
+# Command-line flags (--listen, --db, --log-level) override this file.
+
+[server]
+# Addresses the game listener binds (clients connect here).
+listen = ["0.0.0.0:3724"]
+# Client builds that may log in: 5875 = 1.12.1, 8606 = 2.4.3, 12340 = 3.3.5a.
+# Any other build is answered "version invalid".
+accepted_builds = [5875, 8606, 12340]
+
+[store]
+# Only "sqlite" (embedded, a file created on first start) for now.
+backend = "sqlite"
+path = "gatehouse.db"
+# Database worker threads, each with its own connection.
+threads = 2
+# Requests that may queue for a database thread; beyond it logons get "server busy".
+queue = 4096
+
+[timeouts]
+# Seconds from connect to a completed logon; a slower or silent client is closed.
+logon_secs = 30
+# Seconds a logged-in client may sit idle on the realm list.
+realm_list_idle_secs = 300
+# Seconds a client that was refused has to read the answer and hang up.
+after_failure_secs = 10
+
+[limits]
+# Connections held at once; new ones beyond it are closed at accept.
+max_connections = 10000
+# Per-connection input buffer in bytes (the largest logon packet is a few hundred bytes).
+input_buffer = 1024
+# Per-connection output buffer in bytes; it must hold the whole realm list.
+output_buffer = 16384
+
+[realms]
+# Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
+refresh_secs = 5
+
+[log]
+# off, error, warn, info, debug or trace.
+level = "info"
+"#;
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.message().to_string()
+                + &e
+                    .span()
+                    .map(|s| format!(" (at byte {})", s.start))
+                    .unwrap_or_default(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.server.listen.is_empty() {
+            return bad("server.listen needs at least one address");
+        }
+        if self.server.accepted_builds.is_empty() {
+            return bad("server.accepted_builds is empty: no client could log in");
+        }
+        if self.store.threads == 0 || self.store.threads > 64 {
+            return bad("store.threads must be between 1 and 64");
+        }
+        if self.store.queue == 0 {
+            return bad("store.queue must be at least 1");
+        }
+        if self.limits.input_buffer < 256 {
+            return bad("limits.input_buffer must be at least 256 bytes");
+        }
+        if self.limits.output_buffer < 4096 {
+            return bad("limits.output_buffer must be at least 4096 bytes");
+        }
+        if self.limits.max_connections == 0 {
+            return bad("limits.max_connections must be at least 1");
+        }
+        for (key, secs) in [
+            ("timeouts.logon_secs", self.timeouts.logon_secs),
+            ("timeouts.realm_list_idle_secs", self.timeouts.realm_list_idle_secs),
+            ("timeouts.after_failure_secs", self.timeouts.after_failure_secs),
+            ("realms.refresh_secs", self.realms.refresh_secs),
+        ] {
+            if secs == 0 || secs > 86_400 {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} must be between 1 and 86400 seconds"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn accepted_builds(&self) -> Vec<Build> {
+        self.server.accepted_builds.iter().copied().map(Build).collect()
+    }
+}
+
+impl TimeoutConfig {
+    pub fn logon(&self) -> Duration {
+        Duration::from_secs(self.logon_secs)
+    }
+    pub fn realm_list_idle(&self) -> Duration {
+        Duration::from_secs(self.realm_list_idle_secs)
+    }
+    pub fn after_failure(&self) -> Duration {
+        Duration::from_secs(self.after_failure_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_config_is_the_default() {
+        assert_eq!(Config::parse(DEFAULT_CONFIG_TEXT).unwrap(), Config::default());
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let e = Config::parse("[server]\nlisten_on = [\"1.2.3.4:1\"]\n").unwrap_err();
+        assert!(e.to_string().contains("listen_on"), "{e}");
+        let e = Config::parse("[nope]\n").unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        assert!(Config::parse("[server]\naccepted_builds = []\n").is_err());
+        assert!(Config::parse("[log]\nlevel = \"loud\"\n").is_err());
+        assert!(Config::parse("[store]\nbackend = \"oracle\"\n").is_err());
+        assert!(Config::parse("[timeouts]\nlogon_secs = 0\n").is_err());
+    }
+
+    #[test]
+    fn values_override_defaults() {
+        let c = Config::parse("[server]\nlisten = [\"127.0.0.1:0\"]\naccepted_builds = [5875]\n[log]\nlevel = \"debug\"\n").unwrap();
+        assert_eq!(c.server.listen, vec!["127.0.0.1:0".parse().unwrap()]);
+        assert_eq!(c.accepted_builds(), vec![Build(5875)]);
+        assert_eq!(c.log.level, LogLevel(log::LevelFilter::Debug));
+    }
+}

@@ -1,0 +1,3 @@
+//! Networking: per-connection rings and socket plumbing.
+
+pub mod ring;

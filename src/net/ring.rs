@@ -1,0 +1,189 @@
+//! A fixed-capacity byte ring: one per connection for input and one for output.
+//!
+//! Rings never grow. Input that does not fit means the peer sent more than any legal packet
+//! (it is cut off); output that does not fit means the peer is not reading (it is cut off, or
+//! its input is left unread until the ring drains). Packets are parsed straight out of the
+//! ring: when one wraps around the end, the storage is rotated once so it is contiguous, which
+//! is cheap for the small input rings and rare.
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+
+pub struct Ring {
+    buf: Box<[u8]>,
+    /// Index of the oldest byte.
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buf: vec![0; capacity].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn free(&self) -> usize {
+        self.buf.len() - self.len
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.free() == 0
+    }
+
+    fn tail(&self) -> usize {
+        let cap = self.buf.len();
+        if cap == 0 {
+            0
+        } else {
+            (self.head + self.len) % cap
+        }
+    }
+
+    /// The stored bytes as (first, second) slices in order.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        let first_len = self.len.min(cap - self.head);
+        let first = &self.buf[self.head..self.head + first_len];
+        let second = &self.buf[..self.len - first_len];
+        (first, second)
+    }
+
+    fn free_slices(&mut self) -> (&mut [u8], &mut [u8]) {
+        let cap = self.buf.len();
+        let tail = self.tail();
+        let free = self.free();
+        if free == 0 {
+            return (&mut [], &mut []);
+        }
+        if tail >= self.head {
+            // Free space runs from tail to the end, then from 0 up to head.
+            let (before_tail, from_tail) = self.buf.split_at_mut(tail);
+            let second_len = free - (cap - tail);
+            (from_tail, &mut before_tail[..second_len])
+        } else {
+            (&mut self.buf[tail..self.head], &mut [])
+        }
+    }
+
+    /// The oldest byte, if any (a packet's opcode).
+    pub fn first(&self) -> Option<u8> {
+        (self.len > 0).then(|| self.buf[self.head])
+    }
+
+    /// All stored bytes as one slice, rotating the storage if they wrap.
+    pub fn contiguous(&mut self) -> &[u8] {
+        if self.head + self.len > self.buf.len() {
+            self.buf.rotate_left(self.head);
+            self.head = 0;
+        }
+        &self.buf[self.head..self.head + self.len]
+    }
+
+    /// Drops the oldest `n` bytes (a handled packet, or bytes the socket took).
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + n) % self.buf.len()
+        };
+    }
+
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
+    /// Appends as much of `bytes` as fits; returns how much did.
+    pub fn push(&mut self, bytes: &[u8]) -> usize {
+        let (a, b) = self.free_slices();
+        let n1 = a.len().min(bytes.len());
+        a[..n1].copy_from_slice(&bytes[..n1]);
+        let n2 = b.len().min(bytes.len() - n1);
+        b[..n2].copy_from_slice(&bytes[n1..n1 + n2]);
+        self.len += n1 + n2;
+        n1 + n2
+    }
+
+    /// One read from `src` into the free space. `Ok(0)` with free space left means end of
+    /// stream; the caller must not call this when the ring is full.
+    pub fn read_from(&mut self, src: &mut impl Read) -> io::Result<usize> {
+        let (a, b) = self.free_slices();
+        let mut bufs = [IoSliceMut::new(a), IoSliceMut::new(b)];
+        let n = src.read_vectored(&mut bufs)?;
+        self.len += n;
+        Ok(n)
+    }
+
+    /// One write of the stored bytes (at most `limit`) to `dst`; consumes what was taken.
+    pub fn write_to(&mut self, dst: &mut impl Write, limit: usize) -> io::Result<usize> {
+        let (a, b) = self.as_slices();
+        let a = &a[..a.len().min(limit)];
+        let b = &b[..b.len().min(limit - a.len())];
+        let n = dst.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])?;
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_stays_in_order() {
+        let mut r = Ring::with_capacity(8);
+        assert_eq!(r.push(b"abcdef"), 6);
+        r.consume(4);
+        assert_eq!(r.push(b"ghijkl"), 6);
+        assert_eq!(r.push(b"mn"), 0, "full ring takes nothing");
+        assert!(r.is_full());
+        let (a, b) = r.as_slices();
+        assert_eq!([a, b].concat(), b"efghijkl");
+        assert_eq!(r.first(), Some(b'e'));
+        assert_eq!(r.contiguous(), b"efghijkl");
+        r.consume(3);
+        assert_eq!(r.contiguous(), b"hijkl");
+        r.consume(5);
+        assert!(r.is_empty());
+        assert_eq!(r.first(), None);
+    }
+
+    #[test]
+    fn reads_and_writes_across_the_wrap() {
+        let mut r = Ring::with_capacity(6);
+        r.push(b"xxxx");
+        r.consume(4);
+        let mut src: &[u8] = b"123456789";
+        assert_eq!(r.read_from(&mut src).unwrap(), 6);
+        assert_eq!(r.contiguous(), b"123456");
+        let mut out = Vec::new();
+        assert_eq!(r.write_to(&mut out, 4).unwrap(), 4);
+        assert_eq!(out, b"1234");
+        assert_eq!(r.write_to(&mut out, 100).unwrap(), 2);
+        assert_eq!(out, b"123456");
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn partial_push_reports_what_fit() {
+        let mut r = Ring::with_capacity(4);
+        assert_eq!(r.push(b"abcdef"), 4);
+        assert_eq!(r.contiguous(), b"abcd");
+    }
+}
