@@ -24,7 +24,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -173,19 +173,6 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: LogLevel(log::LevelFilter::Info),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            timeouts: TimeoutConfig::default(),
-            limits: LimitConfig::default(),
-            realms: RealmConfig::default(),
-            log: LogConfig::default(),
         }
     }
 }
