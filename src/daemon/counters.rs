@@ -1,0 +1,11 @@
+//! Counters the daemon keeps about itself (loop thread only, so plain integers).
+
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub accepted: u64,
+    pub closed: u64,
+    pub refused_full: u64,
+    pub protocol_errors: u64,
+    pub deadlines: u64,
+    pub store_busy: u64,
+}

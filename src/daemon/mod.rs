@@ -1,0 +1,604 @@
+//! The daemon: gatehouse's handler on the event loop. It owns the listeners, the connection
+//! table, the realm-list cache and the store pool's request side, and routes everything that
+//! happens to the right connection's state.
+//!
+//! Where a packet goes: readable socket → [`Connection::fill_input`] → the state's opcode
+//! table and the codec's `check` frame it in the input ring → the state handles it, encoding
+//! its reply straight into the output ring and queueing store requests → the flush phase
+//! writes the ring to the socket. Store replies come back through the inbox as
+//! [`Msg::Store`] and go to the state of the connection they name; a reply for a connection
+//! that has gone is dropped by the generation check.
+
+mod counters;
+
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::event::Event;
+use mio::net::TcpListener;
+use mio::Interest;
+
+use crate::config::Config;
+use crate::event_loop::token::{listener_index, listener_token};
+use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, Target};
+use crate::net::connection::{Connection, OutputSink, ReadOutcome};
+use crate::protocol::opcode::Opcode;
+use crate::protocol::wire::Check;
+use crate::realms::list_cache::RealmListCache;
+use crate::session::{
+    check_packet, CloseReason, Deadline, Input, SessionCx, SessionData, SessionSettings, State,
+    StateKind, Step,
+};
+use crate::store::sqlite::SqliteStore;
+use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse};
+use crate::store::{Store, StoreError};
+
+pub use counters::Counters;
+
+/// Everything the loop can be told.
+pub enum Msg {
+    /// A store reply, for a connection or for the daemon.
+    Store(StoreResponse),
+    /// A connection's state deadline.
+    Deadline(ConnToken),
+    /// Time to re-read the realm table.
+    RefreshRealms,
+    /// Stop serving and return from `run`.
+    Shutdown,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("event loop: {0}")]
+    Loop(#[from] io::Error),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a connection's input handling stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocked {
+    /// No complete packet in the input ring.
+    NeedInput,
+    /// The answer would not fit the output ring yet.
+    NeedOutputRoom,
+    /// A store request is in flight.
+    Held,
+    /// The connection is closing.
+    Closed,
+}
+
+/// Bytes one connection may write per pass before the others get their turn.
+const WRITE_BUDGET: usize = 256 * 1024;
+
+pub struct Daemon {
+    config: Config,
+    settings: SessionSettings,
+    listeners: Vec<(TcpListener, SocketAddr)>,
+    conns: Slots<Connection>,
+    store: Option<StorePool>,
+    realms: RealmListCache,
+    to_flush: Vec<ConnToken>,
+    to_close: Vec<ConnToken>,
+    store_ops: Vec<StoreOp>,
+    counters: Counters,
+}
+
+/// A running daemon's remote control, for tests and signal handling.
+#[derive(Clone)]
+pub struct DaemonHandle {
+    sender: InboxSender<Msg>,
+}
+
+impl DaemonHandle {
+    pub fn shutdown(&self) {
+        // The loop is gone already if this fails: nothing left to stop.
+        let _ = self.sender.post(Msg::Shutdown);
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Daemon {
+    /// Opens the store, binds every listener and prepares the loop. Nothing is served until
+    /// [`Daemon::run`].
+    pub fn start(config: Config) -> Result<(EventLoop<Msg>, Daemon), DaemonError> {
+        let mut event_loop = EventLoop::new(1024)?;
+        let sender = event_loop.sender();
+
+        let path = config.store.path.clone();
+        let store = StorePool::start(
+            config.store.threads,
+            config.store.queue,
+            move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>),
+            move |response| {
+                // The loop has stopped if this fails; the reply has nobody to go to.
+                let _ = sender.post(Msg::Store(response));
+            },
+        )?;
+
+        let mut listeners = Vec::new();
+        for (i, &addr) in config.server.listen.iter().enumerate() {
+            let mut listener =
+                TcpListener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
+            let local = listener.local_addr()?;
+            event_loop
+                .registry()
+                .register(&mut listener, listener_token(i), Interest::READABLE)?;
+            listeners.push((listener, local));
+        }
+
+        let settings = SessionSettings {
+            accepted_builds: config.accepted_builds(),
+            timeouts: config.timeouts.clone(),
+        };
+        let daemon = Daemon {
+            realms: RealmListCache::new(config.limits.output_buffer),
+            settings,
+            listeners,
+            conns: Slots::default(),
+            store: Some(store),
+            to_flush: Vec::new(),
+            to_close: Vec::new(),
+            store_ops: Vec::new(),
+            counters: Counters::default(),
+            config,
+        };
+        event_loop.send_at(Instant::now(), Msg::RefreshRealms);
+        Ok((event_loop, daemon))
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|(_, a)| *a).collect()
+    }
+
+    pub fn handle(event_loop: &EventLoop<Msg>) -> DaemonHandle {
+        DaemonHandle {
+            sender: event_loop.sender(),
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Serves until shut down, then finishes every queued store write.
+    pub fn run(mut self, event_loop: &mut EventLoop<Msg>) -> Result<(), DaemonError> {
+        for (_, addr) in &self.listeners {
+            log::info!("listening on {addr}");
+        }
+        let result = event_loop.run(&mut self);
+        for token in self.conns.tokens() {
+            if let Some(mut conn) = self.conns.remove(token) {
+                conn.deregister(event_loop.registry());
+            }
+        }
+        if let Some(store) = self.store.take() {
+            store.shutdown();
+        }
+        log::info!("stopped");
+        result.map_err(DaemonError::from)
+    }
+
+    /// Sends a store request; if the store cannot take it, returns the reply the state would
+    /// have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
+    fn submit(&mut self, target: Target, op: StoreOp) -> Result<(), StoreReply> {
+        let as_failure: fn(StoreError) -> StoreReply = match &op {
+            StoreOp::LoadAccount { .. } => |e| StoreReply::AccountLoaded(Err(e)),
+            StoreOp::RecordLoginFailure(_) => |e| StoreReply::LoginFailureRecorded(Err(e)),
+            StoreOp::RecordLoginSuccess { .. } => |e| StoreReply::LoginSuccessRecorded(Err(e)),
+            StoreOp::LoadRealms => |e| StoreReply::RealmsLoaded(Err(e)),
+        };
+        let Some(store) = &self.store else {
+            return Err(as_failure(StoreError::Stopped));
+        };
+        store
+            .submit(StoreRequest { target, op })
+            .map_err(|e| {
+                self.counters.store_busy += 1;
+                as_failure(e)
+            })
+    }
+
+    fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
+        loop {
+            let Some((listener, _)) = self.listeners.get(index) else {
+                return;
+            };
+            let (socket, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors and the like: the listener stays, try next time.
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            if self.conns.len() >= self.config.limits.max_connections {
+                self.counters.refused_full += 1;
+                log::debug!("{peer}: closed at accept: {}", CloseReason::ServerFull);
+                drop(socket);
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let limits = &self.config.limits;
+            let now = cx.now();
+            let Some(token) = self.conns.insert_with(|_| {
+                Connection::new(
+                    socket,
+                    SessionData::new(peer),
+                    limits.input_buffer,
+                    limits.output_buffer,
+                    now,
+                )
+            }) else {
+                self.counters.refused_full += 1;
+                continue;
+            };
+            self.counters.accepted += 1;
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
+            if let Err(e) = conn.register(cx.registry(), token.to_mio()) {
+                log::warn!("{peer}: cannot register the connection: {e}");
+                self.conns.remove(token);
+                continue;
+            }
+            log::debug!("{peer}: connected");
+            self.arm_deadline(cx, token, None);
+        }
+    }
+
+    /// Arms the deadline of the connection's current state if its kind changed (or it is idle).
+    fn arm_deadline(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, previous: Option<StateKind>) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(state) = conn.state.as_ref() else {
+            return;
+        };
+        let deadline = state.deadline(&self.settings.timeouts);
+        let rearm = match deadline {
+            Deadline::FromEntry(_) => previous != Some(state.kind()),
+            Deadline::Idle(_) => true,
+        };
+        if !rearm {
+            return;
+        }
+        let after = match deadline {
+            Deadline::FromEntry(d) | Deadline::Idle(d) => d,
+        };
+        if let Some(old) = conn.deadline.take() {
+            cx.cancel(old);
+        }
+        conn.deadline = Some(cx.send_after(after, Msg::Deadline(token)));
+    }
+
+    /// Closes for a protocol violation: counted, then closed.
+    fn fail(&mut self, token: ConnToken, reason: CloseReason) {
+        self.counters.protocol_errors += 1;
+        self.close(token, reason);
+    }
+
+    fn close(&mut self, token: ConnToken, reason: CloseReason) {
+        if let Some(conn) = self.conns.get_mut(token) {
+            if conn.closing.is_none() {
+                conn.closing = Some(reason);
+                self.to_close.push(token);
+            }
+        }
+    }
+
+    /// Reads what the socket has and handles every complete packet the state allows,
+    /// alternating until neither makes progress (edge-triggered readiness needs both drained).
+    fn service(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) {
+        loop {
+            let Some(conn) = self.conns.get_mut(token) else {
+                return;
+            };
+            if conn.closing.is_some() {
+                return;
+            }
+            let mut ring_was_full = false;
+            if !conn.eof && !conn.input.is_full() {
+                match conn.fill_input() {
+                    Ok(ReadOutcome::RingFull) => ring_was_full = true,
+                    Ok(ReadOutcome::Drained) | Ok(ReadOutcome::Eof) => {}
+                    Err(e) => {
+                        self.close(token, CloseReason::Io(e.kind()));
+                        return;
+                    }
+                }
+            }
+            let (handled, blocked) = self.handle_input(cx, token);
+            let Some(conn) = self.conns.get_mut(token) else {
+                return;
+            };
+            if conn.closing.is_some() {
+                return;
+            }
+            if blocked == Blocked::NeedInput {
+                if conn.input.is_full() {
+                    // A full ring without one complete legal packet: more than any legal packet.
+                    self.close(token, CloseReason::InputOverflow);
+                    return;
+                }
+                if conn.eof {
+                    // Whatever is left is a partial packet that can never complete.
+                    self.close(token, CloseReason::PeerClosed);
+                    return;
+                }
+            }
+            if !(ring_was_full && handled > 0) {
+                break;
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(token) {
+            if !conn.output.is_empty() {
+                self.to_flush.push(token);
+            }
+            if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
+                self.close(token, CloseReason::Io(e.kind()));
+            }
+        }
+    }
+
+    /// Handles complete packets from the input ring; returns how many, and what stopped it.
+    fn handle_input(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) -> (usize, Blocked) {
+        let mut handled = 0;
+        loop {
+            let Some(conn) = self.conns.get_mut(token) else {
+                return (handled, Blocked::Closed);
+            };
+            if conn.closing.is_some() {
+                return (handled, Blocked::Closed);
+            }
+            let Some(state) = conn.state.as_ref() else {
+                return (handled, Blocked::Closed);
+            };
+            if state.input() == Input::Hold {
+                return (handled, Blocked::Held);
+            }
+            let Some(first) = conn.input.first() else {
+                return (handled, Blocked::NeedInput);
+            };
+            let kind = state.kind();
+            let rule = Opcode::from_u8(first)
+                .and_then(|op| state.legal().iter().find(|r| r.opcode == op).copied());
+            let Some(rule) = rule else {
+                let reason = match kind {
+                    StateKind::Closing => CloseReason::InputAfterRefusal,
+                    _ => CloseReason::IllegalOpcode { opcode: first, state: kind },
+                };
+                self.fail(token, reason);
+                return (handled, Blocked::Closed);
+            };
+            let room = state.reply_room(&conn.data, &mut self.realms);
+            let len = match check_packet(&rule, conn.data.layout, conn.input.contiguous()) {
+                Check::Complete(len) => len,
+                Check::Incomplete => return (handled, Blocked::NeedInput),
+                Check::Invalid(e) => {
+                    self.fail(token, CloseReason::Malformed(e));
+                    return (handled, Blocked::Closed);
+                }
+            };
+            if conn.output.free() < room {
+                if room > conn.output.capacity() {
+                    self.fail(token, CloseReason::OutputOverflow);
+                    return (handled, Blocked::Closed);
+                }
+                // Wait for the socket to take what is queued; WRITABLE resumes us.
+                return (handled, Blocked::NeedOutputRoom);
+            }
+            let Some(state) = conn.state.take() else {
+                return (handled, Blocked::Closed);
+            };
+            let mut sink = OutputSink::new(&mut conn.output);
+            let mut session = SessionCx {
+                now: cx.now(),
+                unix_now: unix_now(),
+                data: &mut conn.data,
+                out: &mut sink,
+                store: &mut self.store_ops,
+                settings: &self.settings,
+                realms: &mut self.realms,
+            };
+            let msg = &conn.input.contiguous()[..len];
+            let mut step = state.on_packet(rule.opcode, msg, &mut session);
+            if sink.overflowed() {
+                step = Step::Close(CloseReason::OutputOverflow);
+            }
+            conn.input.consume(len);
+            handled += 1;
+            self.apply(cx, token, kind, step);
+        }
+    }
+
+    /// Applies a state's answer: new state, deadline, store requests, or close.
+    fn apply(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, previous: StateKind, step: Step) {
+        match step {
+            Step::Become(state) => {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.state = Some(state);
+                }
+                self.arm_deadline(cx, token, Some(previous));
+            }
+            Step::Close(reason) => self.fail(token, reason),
+        }
+        let mut ops = std::mem::take(&mut self.store_ops);
+        for op in ops.drain(..) {
+            if let Err(reply) = self.submit(Target::Conn(token), op) {
+                // The store cannot take it (queue full or stopped): the state hears so at once.
+                self.deliver_store_reply(cx, token, reply);
+            }
+        }
+        if self.store_ops.is_empty() {
+            self.store_ops = ops; // keep the allocation for the next packet
+        }
+        if let Some(conn) = self.conns.get(token) {
+            if !conn.output.is_empty() {
+                self.to_flush.push(token);
+            }
+        }
+    }
+
+    fn deliver_store_reply(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, reply: StoreReply) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return; // The connection has gone: a stale reply, dropped.
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let Some(state) = conn.state.take() else {
+            return;
+        };
+        let kind = state.kind();
+        let mut sink = OutputSink::new(&mut conn.output);
+        let mut session = SessionCx {
+            now: cx.now(),
+            unix_now: unix_now(),
+            data: &mut conn.data,
+            out: &mut sink,
+            store: &mut self.store_ops,
+            settings: &self.settings,
+            realms: &mut self.realms,
+        };
+        let mut step = state.on_store_reply(reply, &mut session);
+        if sink.overflowed() {
+            step = Step::Close(CloseReason::OutputOverflow);
+        }
+        self.apply(cx, token, kind, step);
+        // Input held while the store worked may now be handled.
+        self.service(cx, token);
+    }
+
+    fn on_store_response(&mut self, cx: &mut Ctx<'_, Msg>, response: StoreResponse) {
+        match response.target {
+            Target::Conn(token) => self.deliver_store_reply(cx, token, response.reply),
+            Target::Daemon => match response.reply {
+                StoreReply::RealmsLoaded(Ok(realms)) => {
+                    if self.realms.replace(realms) {
+                        log::info!("realm list changed: {} realms", self.realms.realms().len());
+                    }
+                }
+                StoreReply::RealmsLoaded(Err(e)) => log::error!("cannot load realms: {e}"),
+                other => {
+                    if let Some(e) = other.error() {
+                        log::error!("store: {e}");
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl Handler<Msg> for Daemon {
+    fn on_message(&mut self, cx: &mut Ctx<'_, Msg>, message: Msg) {
+        match message {
+            Msg::Store(response) => self.on_store_response(cx, response),
+            Msg::Deadline(token) => {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.deadline = None;
+                    let kind = conn.state.as_ref().map_or(StateKind::Closing, State::kind);
+                    self.counters.deadlines += 1;
+                    self.close(token, CloseReason::Deadline(kind));
+                }
+            }
+            Msg::RefreshRealms => {
+                if let Err(reply) = self.submit(Target::Daemon, StoreOp::LoadRealms) {
+                    if let Some(e) = reply.error() {
+                        log::warn!("cannot refresh realms: {e}");
+                    }
+                }
+                let every = Duration::from_secs(self.config.realms.refresh_secs);
+                cx.send_after(every, Msg::RefreshRealms);
+            }
+            Msg::Shutdown => {
+                log::info!("shutting down");
+                cx.stop();
+            }
+        }
+    }
+
+    fn on_event(&mut self, cx: &mut Ctx<'_, Msg>, event: &Event) {
+        if let Some(index) = listener_index(event.token(), self.listeners.len()) {
+            self.accept(cx, index);
+            return;
+        }
+        let Some(token) = ConnToken::from_mio(event.token()) else {
+            return;
+        };
+        if self.conns.get(token).is_none() {
+            return; // Stale: the connection has gone.
+        }
+        if event.is_writable() {
+            self.flush_one(cx, token);
+        }
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.service(cx, token);
+        }
+    }
+
+    fn flush(&mut self, cx: &mut Ctx<'_, Msg>) {
+        for token in std::mem::take(&mut self.to_flush) {
+            self.flush_one(cx, token);
+        }
+    }
+
+    fn reap(&mut self, cx: &mut Ctx<'_, Msg>) {
+        for token in std::mem::take(&mut self.to_close) {
+            let Some(mut conn) = self.conns.remove(token) else {
+                continue;
+            };
+            if let Some(id) = conn.deadline.take() {
+                cx.cancel(id);
+            }
+            // Best effort: a refusal or the last reply may still be in the ring.
+            let _ = conn.flush_output(WRITE_BUDGET);
+            conn.deregister(cx.registry());
+            let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
+            match reason {
+                CloseReason::PeerClosed | CloseReason::Shutdown => {
+                    log::debug!("{}: closed: {reason}", conn.data)
+                }
+                CloseReason::Deadline(_) => log::info!("{}: closed: {reason}", conn.data),
+                _ => log::warn!("{}: closed: {reason}", conn.data),
+            }
+            self.counters.closed += 1;
+        }
+    }
+}
+
+impl Daemon {
+    fn flush_one(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.output.is_empty() {
+            return;
+        }
+        let was_full = conn.output.free() == 0;
+        if let Err(e) = conn.flush_output(WRITE_BUDGET) {
+            self.close(token, CloseReason::Io(e.kind()));
+            return;
+        }
+        let resume = !conn.input.is_empty() || was_full;
+        if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
+            self.close(token, CloseReason::Io(e.kind()));
+            return;
+        }
+        if resume {
+            // Input waited for output room; now there may be some.
+            self.service(cx, token);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! A client connection: its socket, its fixed input and output rings, the interest it has
+//! registered, and its session (state + data that outlives states).
+//!
+//! Socket work is here and only here: reading until the kernel has nothing more (or the input
+//! ring is full), writing until the kernel takes nothing more (the rest waits in the output
+//! ring and the connection asks for WRITABLE), and keeping the registered interest in step.
+
+use std::io::{self, ErrorKind};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::event_loop::TimerId;
+use crate::net::ring::Ring;
+use crate::protocol::wire::WireSink;
+use crate::session::{CloseReason, SessionData, State};
+
+/// What a read pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// The kernel has no more for now.
+    Drained,
+    /// The input ring is full: stop reading until packets are handled.
+    RingFull,
+    /// The peer closed its side.
+    Eof,
+}
+
+pub struct Connection {
+    pub socket: TcpStream,
+    pub input: Ring,
+    pub output: Ring,
+    /// `None` only while a handler holds it.
+    pub state: Option<State>,
+    pub data: SessionData,
+    pub deadline: Option<TimerId>,
+    /// Set once the connection is to be reaped at the end of the pass.
+    pub closing: Option<CloseReason>,
+    /// The peer sent EOF; buffered input is still handled.
+    pub eof: bool,
+    pub opened: Instant,
+    interest: Interest,
+}
+
+impl Connection {
+    pub fn new(
+        socket: TcpStream,
+        data: SessionData,
+        input_capacity: usize,
+        output_capacity: usize,
+        now: Instant,
+    ) -> Self {
+        Self {
+            socket,
+            input: Ring::with_capacity(input_capacity),
+            output: Ring::with_capacity(output_capacity),
+            state: Some(State::new()),
+            data,
+            deadline: None,
+            closing: None,
+            eof: false,
+            opened: now,
+            interest: Interest::READABLE,
+        }
+    }
+
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        registry.register(&mut self.socket, token, self.interest)
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) {
+        // The socket is dropped right after; a failure here changes nothing.
+        let _ = registry.deregister(&mut self.socket);
+    }
+
+    /// Reads until the kernel has no more, the ring is full, or the peer closed.
+    pub fn fill_input(&mut self) -> io::Result<ReadOutcome> {
+        loop {
+            if self.input.is_full() {
+                return Ok(ReadOutcome::RingFull);
+            }
+            match self.input.read_from(&mut self.socket) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(ReadOutcome::Eof);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(ReadOutcome::Drained),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes pending output, at most `budget` bytes this pass so one big transfer cannot
+    /// starve the others. Returns the bytes written.
+    pub fn flush_output(&mut self, budget: usize) -> io::Result<usize> {
+        let mut written = 0;
+        while !self.output.is_empty() && written < budget {
+            match self.output.write_to(&mut self.socket, budget - written) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
+    /// Keeps the registered interest equal to what the connection needs: READABLE unless the
+    /// input ring is full or the peer is gone, WRITABLE while output waits.
+    pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let want_read = !self.input.is_full() && !self.eof;
+        let want_write = !self.output.is_empty();
+        let wanted = match (want_read, want_write) {
+            (_, true) if !want_read => Interest::WRITABLE,
+            (true, true) => Interest::READABLE | Interest::WRITABLE,
+            // mio needs some interest; a connection that wants neither only waits for a
+            // store reply or its deadline, and READABLE is harmless (input is not read then).
+            _ => Interest::READABLE,
+        };
+        if wanted != self.interest {
+            registry.reregister(&mut self.socket, token, wanted)?;
+            self.interest = wanted;
+        }
+        Ok(())
+    }
+}
+
+/// Encoders write replies straight into the output ring. Callers check free space first
+/// (`State::reply_room`); if an encoder still overruns, the ring keeps what fits and the
+/// overflow is detected by [`OutputSink::overflowed`].
+pub struct OutputSink<'a> {
+    ring: &'a mut Ring,
+    overflowed: bool,
+}
+
+impl<'a> OutputSink<'a> {
+    pub fn new(ring: &'a mut Ring) -> Self {
+        Self {
+            ring,
+            overflowed: false,
+        }
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+}
+
+impl WireSink for OutputSink<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.ring.push(bytes) < bytes.len() {
+            self.overflowed = true;
+        }
+    }
+}

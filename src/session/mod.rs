@@ -1,0 +1,325 @@
+//! Sessions: the state pattern that drives one client connection.
+//!
+//! # LIFECYCLE
+//!
+//! ```text
+//!            accept
+//!              │   deadline: timeouts.logon_secs from accept, for every Logon phase
+//!              ▼
+//!   Logon::AwaitChallenge   legal: CMD_AUTH_LOGON_CHALLENGE (0x00)
+//!              │ challenge parsed, build accepted → LoadAccount
+//!              ▼
+//!   Logon::LoadingAccount   no opcode handled (input is held) until the store answers
+//!              │ account ok → challenge reply (B, g, N, salt)
+//!              ▼
+//!   Logon::AwaitProof       legal: CMD_AUTH_LOGON_PROOF (0x01)
+//!              │ M1 right → RecordLoginSuccess       M1 wrong → RecordLoginFailure
+//!              ▼                                      ▼
+//!   Logon::RecordingSuccess                Logon::RecordingFailure    (input held)
+//!              │ committed → proof reply (M2)         │ committed → failure reply
+//!              ▼                                      ▼
+//!   WorldSelect             legal: CMD_REALM_LIST (0x10), any number of times;
+//!                           deadline: timeouts.realm_list_idle_secs since the last packet
+//!   Closing                 every refusal ends here: the answer is flushed and the client
+//!                           has timeouts.after_failure_secs to hang up; nothing is legal
+//! ```
+//!
+//! A state handles one packet (or one store reply) and answers a [`Step`]: become the next
+//! state (possibly itself again), or close. Each state declares its legal opcodes with their size bounds in
+//! one table; anything else closes the connection with a logged reason. State code gets
+//! `now` and everything else through [`SessionCx`]: it reads no clock and touches no socket,
+//! so it runs the same in unit tests as in the daemon. Data that outlives a state (peer,
+//! layout, account, session key) lives in [`SessionData`].
+
+pub mod closing;
+pub mod logon;
+pub mod world_select;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::account::{AccountId, AccountName};
+use crate::config::TimeoutConfig;
+use crate::protocol::opcode::Opcode;
+use crate::protocol::version::{Build, Layout};
+use crate::protocol::wire::{Check, ProtocolError, WireSink};
+use crate::realms::list_cache::RealmListCache;
+use crate::srp6::SessionKey;
+use crate::store::worker::{StoreOp, StoreReply};
+use crate::store::CharacterCount;
+
+pub use closing::Closing;
+pub use logon::Logon;
+pub use world_select::WorldSelect;
+
+/// One legal opcode of a state, with the size bounds of its message (opcode included).
+#[derive(Debug, Clone, Copy)]
+pub struct OpcodeRule {
+    pub opcode: Opcode,
+    pub min_len: usize,
+    pub max_len: usize,
+}
+
+/// The states of a connection.
+pub enum State {
+    Logon(Logon),
+    WorldSelect(WorldSelect),
+    Closing(Closing),
+}
+
+/// Which kind of state: what deadlines and counters are keyed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Logon,
+    WorldSelect,
+    Closing,
+}
+
+impl fmt::Display for StateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StateKind::Logon => "Logon",
+            StateKind::WorldSelect => "WorldSelect",
+            StateKind::Closing => "Closing",
+        })
+    }
+}
+
+/// How a state's deadline runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// Armed when the state is entered; packets do not extend it.
+    FromEntry(Duration),
+    /// Re-armed whenever the state handles a packet.
+    Idle(Duration),
+}
+
+/// Whether a state reads input now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Packets are parsed against the state's opcode table.
+    Handle,
+    /// A store request is in flight: bytes that arrive stay in the input ring, unhandled.
+    Hold,
+}
+
+/// What a state answers after handling a packet or a reply. States are taken by value, so
+/// staying is `Become` with the same state; the daemon re-arms deadlines only when the kind
+/// changes (or, for idle deadlines, on every packet).
+pub enum Step {
+    Become(State),
+    Close(CloseReason),
+}
+
+/// Why a connection is closed; logged with the peer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloseReason {
+    PeerClosed,
+    Deadline(StateKind),
+    IllegalOpcode { opcode: u8, state: StateKind },
+    Malformed(ProtocolError),
+    InputOverflow,
+    OutputOverflow,
+    /// A ≡ 0 mod N: an attack or a broken client; closed without an answer (srp6.md §7).
+    ZeroPublicKey,
+    /// Input after the server answered with a failure.
+    InputAfterRefusal,
+    ServerFull,
+    Io(std::io::ErrorKind),
+    Shutdown,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("peer closed the connection"),
+            CloseReason::Deadline(s) => write!(f, "deadline of state {s} passed"),
+            CloseReason::IllegalOpcode { opcode, state } => {
+                match Opcode::from_u8(*opcode) {
+                    Some(op) => write!(f, "opcode {op} (0x{opcode:02x}) is not legal in state {state}"),
+                    None => write!(f, "unknown opcode 0x{opcode:02x} in state {state}"),
+                }
+            }
+            CloseReason::Malformed(e) => write!(f, "malformed packet: {e}"),
+            CloseReason::InputOverflow => f.write_str("input buffer overflow (packet larger than any legal one)"),
+            CloseReason::OutputOverflow => f.write_str("output buffer overflow (peer does not read)"),
+            CloseReason::ZeroPublicKey => f.write_str("client public key A ≡ 0 mod N"),
+            CloseReason::InputAfterRefusal => f.write_str("client kept sending after its logon was refused"),
+            CloseReason::ServerFull => f.write_str("connection limit reached"),
+            CloseReason::Io(kind) => write!(f, "socket error: {kind}"),
+            CloseReason::Shutdown => f.write_str("server shutting down"),
+        }
+    }
+}
+
+/// What a connection knows beyond any one state.
+#[derive(Debug)]
+pub struct SessionData {
+    pub peer: SocketAddr,
+    /// Message layouts for this connection, from the first challenge's protocol version.
+    pub layout: Option<Layout>,
+    pub build: Option<Build>,
+    /// Account name as the client sent it, once a challenge named one.
+    pub name: Option<AccountName>,
+    /// Set once the store found the account.
+    pub account: Option<AccountId>,
+    /// Set on a successful proof, after the store committed it.
+    pub session_key: Option<SessionKey>,
+    pub characters: Vec<CharacterCount>,
+}
+
+impl SessionData {
+    pub fn new(peer: SocketAddr) -> Self {
+        Self {
+            peer,
+            layout: None,
+            build: None,
+            name: None,
+            account: None,
+            session_key: None,
+            characters: Vec::new(),
+        }
+    }
+}
+
+/// Names the connection in log lines: peer, and account when known.
+impl fmt::Display for SessionData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{} [{}]", self.peer, name),
+            None => write!(f, "{}", self.peer),
+        }
+    }
+}
+
+/// Settings state code reads; built from the config.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub accepted_builds: Vec<Build>,
+    pub timeouts: TimeoutConfig,
+}
+
+/// Everything a state may touch while it handles one packet or reply.
+pub struct SessionCx<'a> {
+    pub now: Instant,
+    /// Wall-clock seconds for audit rows, taken once per pass by the daemon.
+    pub unix_now: i64,
+    pub data: &'a mut SessionData,
+    /// The connection's output ring; the daemon guaranteed [`State::reply_room`] bytes free.
+    pub out: &'a mut dyn WireSink,
+    /// Store requests to send for this connection once the state returns.
+    pub store: &'a mut Vec<StoreOp>,
+    pub settings: &'a SessionSettings,
+    pub realms: &'a mut RealmListCache,
+}
+
+/// Room a Logon reply needs: the largest challenge answer is 151 bytes.
+pub const LOGON_REPLY_ROOM: usize = 256;
+
+impl State {
+    pub fn new() -> State {
+        State::Logon(Logon::AwaitChallenge)
+    }
+
+    pub fn kind(&self) -> StateKind {
+        match self {
+            State::Logon(_) => StateKind::Logon,
+            State::WorldSelect(_) => StateKind::WorldSelect,
+            State::Closing(_) => StateKind::Closing,
+        }
+    }
+
+    /// The opcode table of the current state.
+    pub fn legal(&self) -> &'static [OpcodeRule] {
+        match self {
+            State::Logon(s) => s.legal(),
+            State::WorldSelect(_) => WorldSelect::LEGAL,
+            State::Closing(_) => &[],
+        }
+    }
+
+    pub fn input(&self) -> Input {
+        match self {
+            State::Logon(s) => s.input(),
+            State::WorldSelect(_) | State::Closing(_) => Input::Handle,
+        }
+    }
+
+    pub fn deadline(&self, timeouts: &TimeoutConfig) -> Deadline {
+        match self {
+            State::Logon(_) => Deadline::FromEntry(timeouts.logon()),
+            State::WorldSelect(_) => Deadline::Idle(timeouts.realm_list_idle()),
+            State::Closing(_) => Deadline::FromEntry(timeouts.after_failure()),
+        }
+    }
+
+    /// Output room the next packet's answer may need.
+    pub fn reply_room(&self, data: &SessionData, realms: &mut RealmListCache) -> usize {
+        match self {
+            State::WorldSelect(_) => WorldSelect::reply_room(data, realms),
+            _ => LOGON_REPLY_ROOM,
+        }
+    }
+
+    /// Handles one complete packet `msg` (opcode included) that the opcode table allowed.
+    pub fn on_packet(self, opcode: Opcode, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
+        match self {
+            State::Logon(s) => s.on_packet(opcode, msg, cx),
+            State::WorldSelect(s) => s.on_packet(opcode, msg, cx),
+            State::Closing(_) => Step::Close(CloseReason::InputAfterRefusal),
+        }
+    }
+
+    /// Handles the store's answer to a request this connection made.
+    pub fn on_store_reply(self, reply: StoreReply, cx: &mut SessionCx<'_>) -> Step {
+        match self {
+            State::Logon(s) => s.on_store_reply(reply, cx),
+            // Replies to fire-and-forget writes (audit rows of a refusal) need nothing more.
+            other => {
+                log_store_reply_error(&reply, cx.data);
+                Step::Become(other)
+            }
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+/// Logs a store failure that no state waits for.
+fn log_store_reply_error(reply: &StoreReply, data: &SessionData) {
+    if let Some(e) = reply.error() {
+        log::error!("{data}: store write failed: {e}");
+    }
+}
+
+/// Frames the packet at the start of `buf` for `rule`: the message parsers decide completeness,
+/// the rule bounds it.
+pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Check {
+    use crate::protocol::{challenge, proof, realm_list};
+    if buf.len() < rule.min_len {
+        return Check::Incomplete;
+    }
+    let layout = layout.unwrap_or(Layout::V8);
+    let check = match rule.opcode {
+        Opcode::LogonChallenge | Opcode::ReconnectChallenge => {
+            challenge::ChallengeC2s::check(buf)
+        }
+        Opcode::LogonProof => proof::LogonProofC2s::check(layout, buf),
+        Opcode::RealmList => realm_list::RealmListC2s::check(buf),
+        _ => Check::Invalid(ProtocolError::UnexpectedOpcode(rule.opcode.as_u8())),
+    };
+    match check {
+        Check::Complete(n) if n > rule.max_len => {
+            Check::Invalid(ProtocolError::TooLong { len: n, max: rule.max_len })
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests;
