@@ -1,1 +1,320 @@
-//! The store: accounts, realms, character counts and the login audit, behind one API.
+//! The store: accounts, bans, realms, character counts and the login audit, behind one API.
+//!
+//! In the architecture picture this is the box under the DB threads: the event loop never calls
+//! a [`Store`] itself; it sends [`worker::StoreRequest`]s to a [`worker::StorePool`], whose
+//! threads each own one store (one connection) and post [`worker::StoreResponse`]s back.
+//! Administration (the CLI now, the console later) may call a store directly, off the loop.
+//!
+//! Everything read back from the database is validated on the way in: a row that does not fit
+//! the types (a salt that is not 32 bytes, a name that does not normalise) is
+//! [`StoreError::Corrupt`], never a panic.
+
+pub mod migrations;
+pub mod sqlite;
+pub mod worker;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::protocol::version::Build;
+use crate::realms::RealmId;
+use crate::srp6::{Salt, SessionKey, Verifier};
+
+pub use sqlite::SqliteStore;
+pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
+
+/// One storage backend. Each value is one connection: a DB thread owns one, and an admin
+/// command opens its own. Times are unix seconds.
+pub trait Store: Send {
+    // --- login path (called from DB threads) ---
+
+    /// The account a client names, with its standing computed from its active bans as of now.
+    fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Commits a failed attempt: an audit row always; if the account is known,
+    /// `failed_logins += 1` and `last_failed_at = attempt.at`.
+    fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError>;
+
+    /// Commits a success in one transaction: last login time and IP, `failed_logins = 0`, the
+    /// session key and its time, an audit row. Returns the account's character counts per realm.
+    /// `attempt.account` must be `Some` ([`StoreError::Invalid`] otherwise).
+    fn record_login_success(
+        &mut self,
+        attempt: &LoginAttempt,
+        key: &SessionKey,
+    ) -> Result<Vec<CharacterCount>, StoreError>;
+
+    /// Every configured realm, by id.
+    fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError>;
+
+    // --- administration (CLI now, console later) ---
+
+    /// [`StoreError::DuplicateAccount`] if the name is taken.
+    fn create_account(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<AccountId, StoreError>;
+
+    /// Replaces salt and verifier and forgets the session key (a reconnect must not outlive a
+    /// password change). [`StoreError::NoSuchAccount`] if unknown.
+    fn set_password(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the account with its bans and character counts; audit rows stay.
+    fn delete_account(&mut self, name: &AccountName) -> Result<(), StoreError>;
+
+    fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError>;
+
+    /// Adds a ban: `until = None` is permanent, `Some(t)` suspends until unix second `t`.
+    fn ban_account(
+        &mut self,
+        name: &AccountName,
+        until: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Lifts every active ban of the account (they stay in the table, inactive, as history).
+    fn unban_account(&mut self, name: &AccountName) -> Result<(), StoreError>;
+
+    /// [`StoreError::DuplicateRealm`] if the name is taken (case-insensitive). The id is the
+    /// next after the highest in use, or the lowest free one once 255 is taken.
+    fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError>;
+
+    fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError>;
+
+    /// Same rows as [`Store::load_realms`]; separate so the admin side can grow columns.
+    fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError>;
+
+    /// Upserts how many characters an account has on a realm (world servers report this).
+    fn set_character_count(
+        &mut self,
+        account: AccountId,
+        realm: RealmId,
+        count: u8,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` audit rows, newest first.
+    fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+}
+
+/// What the login path needs to know about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub name: AccountName,
+    pub salt: Salt,
+    pub verifier: Verifier,
+    pub standing: AccountStanding,
+    pub failed_logins: u32,
+    /// The key of the last successful login, for reconnects and world servers.
+    pub session_key: Option<SessionKey>,
+}
+
+/// One login attempt, as the audit and the counters record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginAttempt {
+    /// `None` when the name is unknown.
+    pub account: Option<AccountId>,
+    pub name: AccountName,
+    pub peer: IpAddr,
+    pub build: Build,
+    pub outcome: LoginOutcome,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// How an attempt ended; `as_str` is what the audit column holds, so these strings are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoginOutcome {
+    Success,
+    ReconnectSuccess,
+    UnknownAccount,
+    WrongPassword,
+    ReconnectFailed,
+    Banned,
+    Suspended,
+    VersionInvalid,
+    TooManyAttempts,
+    IpBanned,
+    DbBusy,
+}
+
+impl LoginOutcome {
+    pub const ALL: [LoginOutcome; 11] = [
+        LoginOutcome::Success,
+        LoginOutcome::ReconnectSuccess,
+        LoginOutcome::UnknownAccount,
+        LoginOutcome::WrongPassword,
+        LoginOutcome::ReconnectFailed,
+        LoginOutcome::Banned,
+        LoginOutcome::Suspended,
+        LoginOutcome::VersionInvalid,
+        LoginOutcome::TooManyAttempts,
+        LoginOutcome::IpBanned,
+        LoginOutcome::DbBusy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginOutcome::Success => "success",
+            LoginOutcome::ReconnectSuccess => "reconnect_success",
+            LoginOutcome::UnknownAccount => "unknown_account",
+            LoginOutcome::WrongPassword => "wrong_password",
+            LoginOutcome::ReconnectFailed => "reconnect_failed",
+            LoginOutcome::Banned => "banned",
+            LoginOutcome::Suspended => "suspended",
+            LoginOutcome::VersionInvalid => "version_invalid",
+            LoginOutcome::TooManyAttempts => "too_many_attempts",
+            LoginOutcome::IpBanned => "ip_banned",
+            LoginOutcome::DbBusy => "db_busy",
+        }
+    }
+
+    /// The outcome an audit string stands for, if this binary knows it.
+    pub fn from_str_opt(s: &str) -> Option<LoginOutcome> {
+        LoginOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for LoginOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A configured realm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealmRecord {
+    /// Always in 1..=255: it is the realm-list id byte.
+    pub id: RealmId,
+    pub name: String,
+    /// "host:port" of the world server, as sent to clients.
+    pub address: String,
+    /// The realm-list "icon" (0 normal, 1 PvP, 6 RP, 8 RP-PvP).
+    pub realm_type: u8,
+    pub flags: u8,
+    /// The realm-list category / timezone byte.
+    pub timezone: u8,
+    pub population: f32,
+    /// Builds this realm accepts; empty = every build the server accepts.
+    pub builds: Vec<Build>,
+}
+
+/// A realm to add: a [`RealmRecord`] without its id, which the store picks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRealm {
+    pub name: String,
+    pub address: String,
+    pub realm_type: u8,
+    pub flags: u8,
+    pub timezone: u8,
+    pub population: f32,
+    pub builds: Vec<Build>,
+}
+
+/// How an operator names a realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealmRef {
+    Id(RealmId),
+    Name(String),
+}
+
+impl fmt::Display for RealmRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RealmRef::Id(id) => write!(f, "{id}"),
+            RealmRef::Name(name) => write!(f, "realm {name:?}"),
+        }
+    }
+}
+
+/// How many characters an account has on a realm (the realm list shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharacterCount {
+    pub realm: RealmId,
+    pub count: u8,
+}
+
+/// An account as the admin listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    pub id: AccountId,
+    pub name: AccountName,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub last_login_ip: Option<String>,
+    pub failed_logins: u32,
+    pub standing: AccountStanding,
+}
+
+/// One login audit row. `outcome` is kept as text so rows written by a newer binary still list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: i64,
+    pub account: Option<AccountId>,
+    pub name: String,
+    pub peer: String,
+    pub build: Build,
+    pub outcome: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("schema migration to version {version} failed: {source}")]
+    Migration {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this gatehouse knows ({supported}); \
+         run a newer gatehouse or point it at another database"
+    )]
+    SchemaTooNew { found: i64, supported: u32 },
+    #[error("account {0} already exists")]
+    DuplicateAccount(AccountName),
+    #[error("no account named {0}")]
+    NoSuchAccount(AccountName),
+    #[error("no account {0}")]
+    NoSuchAccountId(AccountId),
+    #[error("a realm named {0:?} already exists")]
+    DuplicateRealm(String),
+    #[error("no such realm: {0}")]
+    NoSuchRealm(String),
+    #[error("every realm id from 1 to 255 is taken")]
+    RealmIdsExhausted,
+    #[error("corrupt data in the database: {what}")]
+    Corrupt { what: String },
+    #[error("invalid store request: {0}")]
+    Invalid(&'static str),
+    #[error("the database queue is full")]
+    Busy,
+    #[error("the database pool has stopped")]
+    Stopped,
+    #[error("a database thread panicked while handling the request")]
+    Panicked,
+    #[error("cannot start a database thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { what: what.into() }
+    }
+}

@@ -1,0 +1,1175 @@
+//! The embedded default backend: one SQLite file, created on first start.
+//!
+//! One [`SqliteStore`] is one connection. Each DB thread opens its own; WAL mode lets their
+//! reads run beside one writer, and the busy timeout makes writers queue for each other instead
+//! of failing. Statements are cached per connection (`prepare_cached`), so the login path
+//! parses no SQL after warm-up.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt, NewRealm,
+    RealmRecord, RealmRef, Store, StoreError,
+};
+use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::protocol::version::Build;
+use crate::realms::RealmId;
+use crate::srp6::{Salt, SessionKey, Verifier};
+
+/// How long a writer waits for another connection's write lock before giving up with
+/// SQLITE_BUSY. Login writes are a few rows, so 5 s only runs out when something is wrong.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Statements per connection: the whole API is about 25, so this keeps all of them.
+const STATEMENT_CACHE: usize = 64;
+
+/// A store on one SQLite connection.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating on first start) the database at `path`, sets it up and migrates it.
+    /// A missing directory or an unwritable file is [`StoreError::Open`]; a schema from a newer
+    /// binary is [`StoreError::SchemaTooNew`].
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        // SQLite quietly falls back to read-only when it cannot write the file; the store
+        // would then fail on its first login instead of at start.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            return Err(open_err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                Some("the database file is not writable".to_owned()),
+            )));
+        }
+        migrations::run(&mut conn)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn account_id(&self, name: &AccountName) -> Result<AccountId, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM accounts WHERE name = ?1")?;
+        stmt.query_row([name.as_str()], |row| row.get(0))
+            .optional()?
+            .map(AccountId)
+            .ok_or(StoreError::NoSuchAccount(*name))
+    }
+
+    fn realms(&self) -> Result<Vec<RealmRecord>, StoreError> {
+        let mut realms = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, name, address, realm_type, flags, timezone, population
+                 FROM realms ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                realms.push(realm_from_row(row)?);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT realm_id, build FROM realm_builds ORDER BY realm_id, build")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let realm_id: i64 = row.get(0)?;
+            let build: i64 = row.get(1)?;
+            let build = u16::try_from(build)
+                .map_err(|_| StoreError::corrupt(format!("realm {realm_id}: build {build}")))?;
+            // The foreign key guarantees a parent; a miss means the file was edited by hand.
+            let realm = realms
+                .iter_mut()
+                .find(|r| i64::from(r.id.0) == realm_id)
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("build {build} for missing realm {realm_id}"))
+                })?;
+            realm.builds.push(Build(build));
+        }
+        Ok(realms)
+    }
+
+    /// The id for a new realm: after the highest, or the lowest gap once 255 is used, so that
+    /// ids of removed realms are only reused when there is no other choice (a world server may
+    /// still be configured with the old one).
+    fn next_realm_id(conn: &Connection) -> Result<RealmId, StoreError> {
+        let next: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM realms")?
+            .query_row([], |row| row.get(0))?;
+        if (1..=255).contains(&next) {
+            return Ok(RealmId(next as u32));
+        }
+        let gap: Option<i64> = conn
+            .prepare_cached(
+                "SELECT MIN(c) FROM (
+                    SELECT 1 AS c WHERE NOT EXISTS (SELECT 1 FROM realms WHERE id = 1)
+                    UNION ALL
+                    SELECT id + 1 FROM realms
+                    WHERE id < 255 AND id + 1 NOT IN (SELECT id FROM realms)
+                )",
+            )?
+            .query_row([], |row| row.get(0))?;
+        match gap {
+            Some(id) if (1..=255).contains(&id) => Ok(RealmId(id as u32)),
+            _ => Err(StoreError::RealmIdsExhausted),
+        }
+    }
+}
+
+/// Per-connection settings; none of them persist in the file except the journal mode.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // Some file systems (network mounts) cannot do WAL; SQLite keeps the rollback
+        // journal, which is correct, only slower under concurrent readers.
+        log::warn!("store: journal_mode is {mode}, not WAL; reads will wait for writes");
+    }
+    // FULL rather than NORMAL: in WAL mode NORMAL survives a crash of gatehouse itself but an
+    // OS crash or power cut can roll back the last commits, and the design promises that
+    // accounts, bans, failed-attempt counters and session keys are durable before the client
+    // hears "success". The cost is one fsync of the WAL per commit, small beside a logon.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == ErrorCode::ConstraintViolation
+                && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+// --- decoding rows: every conversion that the file's content can break returns Corrupt ---
+
+fn bytes_col<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> Result<&'r [u8], StoreError> {
+    match row.get_ref(idx)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        other => Err(StoreError::corrupt(format!(
+            "{what} is {:?}, not bytes",
+            other.data_type()
+        ))),
+    }
+}
+
+fn fixed<const N: usize>(
+    bytes: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<[u8; N], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(format!("{} is {} bytes, not {N}", what(), bytes.len())))
+}
+
+fn name_col(row: &Row<'_>, idx: usize, id: i64) -> Result<AccountName, StoreError> {
+    let raw = bytes_col(row, idx, &format!("account #{id}: name"))?;
+    let name = AccountName::parse(raw)
+        .map_err(|e| StoreError::corrupt(format!("account #{id}: name: {e}")))?;
+    // A lower-case name in the file would never match a lookup; say so instead.
+    if name.as_bytes() != raw {
+        return Err(StoreError::corrupt(format!(
+            "account #{id}: name {name:?} is not upper case"
+        )));
+    }
+    Ok(name)
+}
+
+fn u32_col(row: &Row<'_>, idx: usize, what: impl FnOnce() -> String) -> Result<u32, StoreError> {
+    let v: i64 = row.get(idx)?;
+    u32::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
+}
+
+fn u8_col(row: &Row<'_>, idx: usize, what: impl FnOnce() -> String) -> Result<u8, StoreError> {
+    let v: i64 = row.get(idx)?;
+    u8::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
+}
+
+/// Standing from the two ban aggregates the account queries compute: whether an active
+/// permanent ban exists, and the latest expiry of active bans still in the future.
+fn standing(permanent: bool, until: Option<i64>) -> AccountStanding {
+    match (permanent, until) {
+        (true, _) => AccountStanding::Banned,
+        (false, Some(until)) => AccountStanding::Suspended { until },
+        (false, None) => AccountStanding::Active,
+    }
+}
+
+/// The standing columns, as SQL: `?1` is now. Shared by the login read and the admin list.
+macro_rules! standing_columns {
+    () => {
+        "EXISTS (SELECT 1 FROM account_bans b
+                 WHERE b.account_id = a.id AND b.active = 1 AND b.expires_at IS NULL),
+         (SELECT MAX(b.expires_at) FROM account_bans b
+                 WHERE b.account_id = a.id AND b.active = 1 AND b.expires_at > ?1)"
+    };
+}
+
+fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
+    let id: i64 = row.get(0)?;
+    let name = name_col(row, 1, id)?;
+    let salt = fixed::<32>(bytes_col(row, 2, "salt")?, || {
+        format!("account #{id}: salt")
+    })?;
+    let verifier = fixed::<32>(bytes_col(row, 3, "verifier")?, || {
+        format!("account #{id}: verifier")
+    })?;
+    let failed_logins = u32_col(row, 4, || format!("account #{id}: failed_logins"))?;
+    let session_key = match row.get_ref(5)? {
+        ValueRef::Null => None,
+        _ => Some(SessionKey(fixed::<40>(
+            bytes_col(row, 5, "session key")?,
+            || format!("account #{id}: session key"),
+        )?)),
+    };
+    Ok(AccountRecord {
+        id: AccountId(id),
+        name,
+        salt: Salt(salt),
+        verifier: Verifier(verifier),
+        standing: standing(row.get(6)?, row.get(7)?),
+        failed_logins,
+        session_key,
+    })
+}
+
+fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
+    let id: i64 = row.get(0)?;
+    Ok(AccountSummary {
+        id: AccountId(id),
+        name: name_col(row, 1, id)?,
+        created_at: row.get(2)?,
+        last_login_at: row.get(3)?,
+        last_login_ip: row.get(4)?,
+        failed_logins: u32_col(row, 5, || format!("account #{id}: failed_logins"))?,
+        standing: standing(row.get(6)?, row.get(7)?),
+    })
+}
+
+fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
+    let id: i64 = row.get(0)?;
+    let id = u8::try_from(id)
+        .ok()
+        .filter(|&id| id != 0)
+        .ok_or_else(|| StoreError::corrupt(format!("realm id {id} is outside 1..=255")))?;
+    let population: f64 = row.get(6)?;
+    Ok(RealmRecord {
+        id: RealmId(u32::from(id)),
+        name: row.get(1)?,
+        address: row.get(2)?,
+        realm_type: u8_col(row, 3, || format!("realm {id}: realm_type"))?,
+        flags: u8_col(row, 4, || format!("realm {id}: flags"))?,
+        timezone: u8_col(row, 5, || format!("realm {id}: timezone"))?,
+        population: population as f32,
+        builds: Vec::new(),
+    })
+}
+
+fn audit_from_row(row: &Row<'_>) -> Result<AuditRow, StoreError> {
+    let id: i64 = row.get(0)?;
+    let build: i64 = row.get(5)?;
+    Ok(AuditRow {
+        at: row.get(1)?,
+        account: row.get::<_, Option<i64>>(2)?.map(AccountId),
+        name: row.get(3)?,
+        peer: row.get(4)?,
+        build: Build(
+            u16::try_from(build)
+                .map_err(|_| StoreError::corrupt(format!("audit #{id}: build {build}")))?,
+        ),
+        outcome: row.get(6)?,
+    })
+}
+
+fn insert_audit(conn: &Connection, attempt: &LoginAttempt) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        attempt.at,
+        attempt.account.map(|a| a.0),
+        attempt.name.as_str(),
+        ip_text(attempt.peer),
+        attempt.build.0,
+        attempt.outcome.as_str(),
+    ])?;
+    Ok(())
+}
+
+/// IPv4-mapped IPv6 peers (a dual-stack listener) are written as plain IPv4, so one client
+/// has one address in the audit whichever socket it came in on.
+fn ip_text(ip: IpAddr) -> String {
+    ip.to_canonical().to_string()
+}
+
+impl Store for SqliteStore {
+    fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
+            standing_columns!(),
+            " FROM accounts a WHERE a.name = ?2"
+        ))?;
+        let mut rows = stmt.query(params![unix_now(), name.as_str()])?;
+        match rows.next()? {
+            Some(row) => account_from_row(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_audit(&tx, attempt)?;
+        if let Some(account) = attempt.account {
+            // Zero rows when the account was deleted since it was loaded: nothing to count.
+            tx.prepare_cached(
+                "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_at = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![account.0, attempt.at])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn record_login_success(
+        &mut self,
+        attempt: &LoginAttempt,
+        key: &SessionKey,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt.account.ok_or(StoreError::Invalid(
+            "a successful login without an account id",
+        ))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let updated = tx
+            .prepare_cached(
+                "UPDATE accounts SET last_login_at = ?2, last_login_ip = ?3, failed_logins = 0,
+                        session_key = ?4, session_key_at = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                account.0,
+                attempt.at,
+                ip_text(attempt.peer),
+                &key.0[..]
+            ])?;
+        if updated == 0 {
+            // Deleted between load and proof: no key to hand a world server, so no success.
+            return Err(StoreError::NoSuchAccountId(account));
+        }
+        insert_audit(&tx, attempt)?;
+        let mut counts = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT realm_id, count FROM realm_characters WHERE account_id = ?1
+                 ORDER BY realm_id",
+            )?;
+            let mut rows = stmt.query([account.0])?;
+            while let Some(row) = rows.next()? {
+                let realm = u32_col(row, 0, || format!("account {account}: character realm"))?;
+                let count = u8_col(row, 1, || format!("account {account}: character count"))?;
+                counts.push(CharacterCount {
+                    realm: RealmId(realm),
+                    count,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        self.realms()
+    }
+
+    fn create_account(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<AccountId, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO accounts (name, salt, verifier, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        match stmt.execute(params![
+            name.as_str(),
+            &salt.0[..],
+            &verifier.0[..],
+            unix_now()
+        ]) {
+            Ok(_) => Ok(AccountId(self.conn.last_insert_rowid())),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateAccount(*name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn set_password(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<(), StoreError> {
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE accounts SET salt = ?2, verifier = ?3, session_key = NULL,
+                        session_key_at = NULL
+                 WHERE name = ?1",
+            )?
+            .execute(params![name.as_str(), &salt.0[..], &verifier.0[..]])?;
+        if updated == 0 {
+            return Err(StoreError::NoSuchAccount(*name));
+        }
+        Ok(())
+    }
+
+    fn delete_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        let deleted = self
+            .conn
+            .prepare_cached("DELETE FROM accounts WHERE name = ?1")?
+            .execute([name.as_str()])?;
+        if deleted == 0 {
+            return Err(StoreError::NoSuchAccount(*name));
+        }
+        Ok(())
+    }
+
+    fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
+            "a.failed_logins, ",
+            standing_columns!(),
+            " FROM accounts a ORDER BY a.id"
+        ))?;
+        let mut rows = stmt.query([unix_now()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(summary_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    fn ban_account(
+        &mut self,
+        name: &AccountName,
+        until: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let id = self.account_id(name)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO account_bans (account_id, banned_at, expires_at, reason, active)
+                 VALUES (?1, ?2, ?3, ?4, 1)",
+            )?
+            .execute(params![id.0, unix_now(), until, reason])?;
+        Ok(())
+    }
+
+    fn unban_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        let id = self.account_id(name)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE account_bans SET active = 0 WHERE account_id = ?1 AND active = 1",
+            )?
+            .execute([id.0])?;
+        Ok(())
+    }
+
+    fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = SqliteStore::next_realm_id(&tx)?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                id.0,
+                realm.name,
+                realm.address,
+                realm.realm_type,
+                realm.flags,
+                realm.timezone,
+                f64::from(realm.population),
+            ]);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::DuplicateRealm(realm.name.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO realm_builds (realm_id, build) VALUES (?1, ?2)",
+            )?;
+            for build in &realm.builds {
+                stmt.execute(params![id.0, build.0])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
+        let deleted = match realm {
+            RealmRef::Id(id) => self
+                .conn
+                .prepare_cached("DELETE FROM realms WHERE id = ?1")?
+                .execute([id.0])?,
+            RealmRef::Name(name) => self
+                .conn
+                .prepare_cached("DELETE FROM realms WHERE name = ?1")?
+                .execute([name])?,
+        };
+        if deleted == 0 {
+            return Err(StoreError::NoSuchRealm(realm.to_string()));
+        }
+        Ok(())
+    }
+
+    fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        self.realms()
+    }
+
+    fn set_character_count(
+        &mut self,
+        account: AccountId,
+        realm: RealmId,
+        count: u8,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Checked first so the caller learns which side is missing; the foreign keys alone
+        // would only say "constraint failed".
+        let exists = |sql: &str, id: i64| -> Result<bool, rusqlite::Error> {
+            tx.prepare_cached(sql)?
+                .query_row([id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        };
+        if !exists("SELECT 1 FROM accounts WHERE id = ?1", account.0)? {
+            return Err(StoreError::NoSuchAccountId(account));
+        }
+        if !exists("SELECT 1 FROM realms WHERE id = ?1", i64::from(realm.0))? {
+            return Err(StoreError::NoSuchRealm(realm.to_string()));
+        }
+        tx.prepare_cached(
+            "INSERT INTO realm_characters (account_id, realm_id, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id, realm_id) DO UPDATE SET count = excluded.count",
+        )?
+        .execute(params![account.0, realm.0, count])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, account_id, account_name, peer_ip, build, outcome
+             FROM login_audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([limit])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(audit_from_row(row)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LoginOutcome;
+
+    fn name(s: &str) -> AccountName {
+        AccountName::parse(s.as_bytes()).unwrap()
+    }
+
+    fn temp_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gatehouse.db")).unwrap();
+        (dir, store)
+    }
+
+    fn salt(b: u8) -> Salt {
+        Salt(std::array::from_fn(|i| b.wrapping_add(i as u8)))
+    }
+
+    fn verifier(b: u8) -> Verifier {
+        Verifier(std::array::from_fn(|i| b ^ (i as u8).wrapping_mul(7)))
+    }
+
+    fn attempt(
+        account: Option<AccountId>,
+        n: &str,
+        outcome: LoginOutcome,
+        at: i64,
+    ) -> LoginAttempt {
+        LoginAttempt {
+            account,
+            name: name(n),
+            peer: "192.0.2.7".parse().unwrap(),
+            build: Build::WOTLK,
+            outcome,
+            at,
+        }
+    }
+
+    fn realm(n: &str) -> NewRealm {
+        NewRealm {
+            name: n.to_owned(),
+            address: "127.0.0.1:8085".to_owned(),
+            realm_type: 1,
+            flags: 0,
+            timezone: 1,
+            population: 0.5,
+            builds: vec![],
+        }
+    }
+
+    fn tables(store: &SqliteStore) -> Vec<String> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn open_creates_every_table_and_reopen_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut expected = vec![
+            "account_bans",
+            "accounts",
+            "login_audit",
+            "realm_builds",
+            "realm_characters",
+            "realms",
+        ];
+        expected.sort_unstable();
+        assert_eq!(tables(&store), expected);
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: bool = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(fk);
+        let sync: i64 = store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        drop(store);
+
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(tables(&store), expected);
+        assert_eq!(
+            migrations::current_version(&store.conn).unwrap(),
+            i64::from(migrations::latest_version())
+        );
+        // Data survives a reopen (the migrations did not recreate anything).
+        store
+            .create_account(&name("a"), &salt(1), &verifier(1))
+            .unwrap();
+        drop(store);
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert!(store.load_account(&name("a")).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", migrations::latest_version() + 5)
+            .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err:?}");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn an_unopenable_path_is_an_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir").join("gatehouse.db");
+        let err = SqliteStore::open(&missing).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+        assert!(err.to_string().contains("no-such-dir"), "{err}");
+        // A directory where the file should be.
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn accounts_create_duplicate_list_password_delete() {
+        let (_dir, mut store) = temp_store();
+        let alice = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let bob = store
+            .create_account(&name("BOB"), &salt(2), &verifier(2))
+            .unwrap();
+        assert_ne!(alice, bob);
+        assert!(matches!(
+            store.create_account(&name("Alice"), &salt(3), &verifier(3)),
+            Err(StoreError::DuplicateAccount(n)) if n == name("ALICE")
+        ));
+
+        let list = store.list_accounts().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].id, alice);
+        assert_eq!(list[0].name, name("ALICE"));
+        assert_eq!(list[0].failed_logins, 0);
+        assert_eq!(list[0].last_login_at, None);
+        assert_eq!(list[0].standing, AccountStanding::Active);
+        assert!(list[0].created_at > 0);
+        assert_eq!(list[1].name, name("BOB"));
+
+        store
+            .set_password(&name("alice"), &salt(9), &verifier(9))
+            .unwrap();
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!((a.salt, a.verifier), (salt(9), verifier(9)));
+        assert!(matches!(
+            store.set_password(&name("carol"), &salt(9), &verifier(9)),
+            Err(StoreError::NoSuchAccount(_))
+        ));
+
+        store.delete_account(&name("alice")).unwrap();
+        assert!(store.load_account(&name("alice")).unwrap().is_none());
+        assert!(matches!(
+            store.delete_account(&name("alice")),
+            Err(StoreError::NoSuchAccount(_))
+        ));
+        assert_eq!(store.list_accounts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn load_account_round_trips_bytes_exactly() {
+        let (_dir, mut store) = temp_store();
+        assert!(store.load_account(&name("nobody")).unwrap().is_none());
+        let id = store
+            .create_account(&name("alice"), &salt(0xf0), &verifier(0x5a))
+            .unwrap();
+        let a = store.load_account(&name("ALICE")).unwrap().unwrap();
+        assert_eq!(a.id, id);
+        assert_eq!(a.name, name("ALICE"));
+        assert_eq!(a.salt, salt(0xf0));
+        assert_eq!(a.verifier, verifier(0x5a));
+        assert_eq!(a.session_key, None);
+        assert_eq!(a.failed_logins, 0);
+        assert_eq!(a.standing, AccountStanding::Active);
+
+        let key = SessionKey(std::array::from_fn(|i| 255 - i as u8));
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 100),
+                &key,
+            )
+            .unwrap();
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(a.session_key, Some(key));
+
+        // A password change forgets the key, so an old session cannot reconnect.
+        store
+            .set_password(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        assert_eq!(
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .session_key,
+            None
+        );
+    }
+
+    #[test]
+    fn login_failure_counts_and_audits() {
+        let (_dir, mut store) = temp_store();
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        store
+            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10))
+            .unwrap();
+        store
+            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 11))
+            .unwrap();
+        store
+            .record_login_failure(&attempt(None, "ghost", LoginOutcome::UnknownAccount, 12))
+            .unwrap();
+
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(a.failed_logins, 2);
+        let last_failed: i64 = store
+            .conn
+            .query_row(
+                "SELECT last_failed_at FROM accounts WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(last_failed, 11);
+
+        let audit = store.recent_audit(10).unwrap();
+        assert_eq!(audit.len(), 3);
+        assert_eq!(
+            audit[0],
+            AuditRow {
+                at: 12,
+                account: None,
+                name: "GHOST".to_owned(),
+                peer: "192.0.2.7".to_owned(),
+                build: Build::WOTLK,
+                outcome: "unknown_account".to_owned(),
+            }
+        );
+        assert_eq!(audit[1].account, Some(id));
+        assert_eq!(audit[1].outcome, "wrong_password");
+        assert_eq!(audit[2].at, 10);
+        assert_eq!(store.recent_audit(1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn login_success_resets_counter_stores_key_and_returns_counts() {
+        let (_dir, mut store) = temp_store();
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let other = store
+            .create_account(&name("bob"), &salt(1), &verifier(1))
+            .unwrap();
+        let r1 = store.add_realm(&realm("One")).unwrap();
+        let r2 = store.add_realm(&realm("Two")).unwrap();
+        store.set_character_count(id, r2, 3).unwrap();
+        store.set_character_count(id, r1, 1).unwrap();
+        store.set_character_count(id, r1, 2).unwrap(); // upsert
+        store.set_character_count(other, r1, 9).unwrap();
+        assert!(matches!(
+            store.set_character_count(AccountId(999), r1, 1),
+            Err(StoreError::NoSuchAccountId(_))
+        ));
+        assert!(matches!(
+            store.set_character_count(id, RealmId(77), 1),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        store
+            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10))
+            .unwrap();
+
+        let key = SessionKey([7; 40]);
+        let mut ok = attempt(Some(id), "alice", LoginOutcome::Success, 20);
+        ok.peer = "::ffff:198.51.100.1".parse().unwrap();
+        let counts = store.record_login_success(&ok, &key).unwrap();
+        assert_eq!(
+            counts,
+            vec![
+                CharacterCount {
+                    realm: r1,
+                    count: 2
+                },
+                CharacterCount {
+                    realm: r2,
+                    count: 3
+                },
+            ]
+        );
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(a.failed_logins, 0);
+        assert_eq!(a.session_key, Some(key));
+        let s = &store.list_accounts().unwrap()[0];
+        assert_eq!(s.last_login_at, Some(20));
+        assert_eq!(s.last_login_ip.as_deref(), Some("198.51.100.1"));
+        let key_at: i64 = store
+            .conn
+            .query_row(
+                "SELECT session_key_at FROM accounts WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(key_at, 20);
+        let audit = store.recent_audit(1).unwrap();
+        assert_eq!(audit[0].outcome, "success");
+        assert_eq!(audit[0].peer, "198.51.100.1");
+
+        // Removing a realm takes its character counts with it.
+        store.remove_realm(&RealmRef::Id(r2)).unwrap();
+        let counts = store.record_login_success(&ok, &key).unwrap();
+        assert_eq!(
+            counts,
+            vec![CharacterCount {
+                realm: r1,
+                count: 2
+            }]
+        );
+
+        // No account id, or an account deleted since it was loaded: no success is recorded.
+        let mut anon = ok.clone();
+        anon.account = None;
+        assert!(matches!(
+            store.record_login_success(&anon, &key),
+            Err(StoreError::Invalid(_))
+        ));
+        let before = store.recent_audit(100).unwrap().len();
+        store.delete_account(&name("alice")).unwrap();
+        assert!(matches!(
+            store.record_login_success(&ok, &key),
+            Err(StoreError::NoSuchAccountId(_))
+        ));
+        assert_eq!(store.recent_audit(100).unwrap().len(), before);
+        let counts: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM realm_characters WHERE account_id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(counts, 0, "character counts go with the account");
+    }
+
+    #[test]
+    fn bans_decide_standing() {
+        let (_dir, mut store) = temp_store();
+        store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let standing = |store: &mut SqliteStore| {
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .standing
+        };
+        let now = unix_now();
+
+        // Expired bans are ignored.
+        store
+            .ban_account(&name("alice"), Some(now - 60), "old")
+            .unwrap();
+        assert_eq!(standing(&mut store), AccountStanding::Active);
+
+        store
+            .ban_account(&name("alice"), Some(now + 3600), "cool off")
+            .unwrap();
+        store
+            .ban_account(&name("alice"), Some(now + 60), "shorter")
+            .unwrap();
+        assert_eq!(
+            standing(&mut store),
+            AccountStanding::Suspended { until: now + 3600 }
+        );
+
+        store.ban_account(&name("alice"), None, "cheating").unwrap();
+        assert_eq!(standing(&mut store), AccountStanding::Banned);
+        assert_eq!(
+            store.list_accounts().unwrap()[0].standing,
+            AccountStanding::Banned
+        );
+
+        store.unban_account(&name("alice")).unwrap();
+        assert_eq!(standing(&mut store), AccountStanding::Active);
+        let history: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM account_bans", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(history, 4, "unban keeps the history");
+
+        assert!(matches!(
+            store.ban_account(&name("nobody"), None, ""),
+            Err(StoreError::NoSuchAccount(_))
+        ));
+        assert!(matches!(
+            store.unban_account(&name("nobody")),
+            Err(StoreError::NoSuchAccount(_))
+        ));
+    }
+
+    #[test]
+    fn realms_add_list_duplicate_remove() {
+        let (_dir, mut store) = temp_store();
+        let mut one = realm("Lordaeron");
+        one.builds = vec![Build::VANILLA, Build::TBC, Build::VANILLA];
+        let id1 = store.add_realm(&one).unwrap();
+        let id2 = store.add_realm(&realm("Kalimdor")).unwrap();
+        assert_eq!((id1, id2), (RealmId(1), RealmId(2)));
+        assert!(matches!(
+            store.add_realm(&realm("lordaeron")),
+            Err(StoreError::DuplicateRealm(_))
+        ));
+
+        let realms = store.list_realms().unwrap();
+        assert_eq!(realms.len(), 2);
+        assert_eq!(
+            realms[0],
+            RealmRecord {
+                id: id1,
+                name: "Lordaeron".to_owned(),
+                address: "127.0.0.1:8085".to_owned(),
+                realm_type: 1,
+                flags: 0,
+                timezone: 1,
+                population: 0.5,
+                builds: vec![Build::VANILLA, Build::TBC],
+            }
+        );
+        assert!(realms[1].builds.is_empty());
+        assert_eq!(store.load_realms().unwrap(), realms);
+
+        store
+            .remove_realm(&RealmRef::Name("LORDAERON".to_owned()))
+            .unwrap();
+        store.remove_realm(&RealmRef::Id(id2)).unwrap();
+        assert!(store.list_realms().unwrap().is_empty());
+        assert!(matches!(
+            store.remove_realm(&RealmRef::Id(id2)),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        assert!(matches!(
+            store.remove_realm(&RealmRef::Name("Nope".to_owned())),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        let builds: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM realm_builds", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(builds, 0, "builds go with their realm");
+    }
+
+    #[test]
+    fn realm_ids_stay_in_one_to_255() {
+        let (_dir, mut store) = temp_store();
+        for bad in [0, 256, -1] {
+            let err = store
+                .conn
+                .execute(
+                    "INSERT INTO realms (id, name, address) VALUES (?1, ?2, 'x')",
+                    params![bad, format!("bad{bad}")],
+                )
+                .unwrap_err();
+            assert_eq!(
+                err.sqlite_error_code(),
+                Some(ErrorCode::ConstraintViolation)
+            );
+        }
+        for i in 1..=255 {
+            assert_eq!(
+                store.add_realm(&realm(&format!("r{i}"))).unwrap(),
+                RealmId(i)
+            );
+        }
+        assert!(matches!(
+            store.add_realm(&realm("one too many")),
+            Err(StoreError::RealmIdsExhausted)
+        ));
+        // Once 255 is taken, the lowest gap is reused.
+        store.remove_realm(&RealmRef::Id(RealmId(1))).unwrap();
+        store.remove_realm(&RealmRef::Id(RealmId(40))).unwrap();
+        assert_eq!(store.add_realm(&realm("again")).unwrap(), RealmId(1));
+        assert_eq!(store.add_realm(&realm("again2")).unwrap(), RealmId(40));
+    }
+
+    /// Writes a row the schema's CHECKs would refuse, as a hand edit or another tool might.
+    fn corrupt(store: &SqliteStore, sql: &str) {
+        store
+            .conn
+            .pragma_update(None, "ignore_check_constraints", true)
+            .unwrap();
+        store.conn.execute_batch(sql).unwrap();
+        store
+            .conn
+            .pragma_update(None, "ignore_check_constraints", false)
+            .unwrap();
+    }
+
+    #[test]
+    fn corrupt_rows_are_errors_not_panics() {
+        let (_dir, mut store) = temp_store();
+        corrupt(
+            &store,
+            "INSERT INTO accounts (name, salt, verifier, created_at)
+             VALUES ('SHORT', zeroblob(31), zeroblob(32), 0);
+             INSERT INTO accounts (name, salt, verifier, created_at, session_key)
+             VALUES ('BADKEY', zeroblob(32), zeroblob(32), 0, zeroblob(39));
+             INSERT INTO accounts (name, salt, verifier, created_at)
+             VALUES ('lower', zeroblob(32), zeroblob(32), 0);",
+        );
+        match store.load_account(&name("short")) {
+            Err(StoreError::Corrupt { what }) => assert!(what.contains("salt"), "{what}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(matches!(
+            store.load_account(&name("badkey")),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            store.list_accounts(),
+            Err(StoreError::Corrupt { .. })
+        ));
+
+        let (_dir, mut store) = temp_store();
+        corrupt(
+            &store,
+            "INSERT INTO realms (id, name, address, realm_type) VALUES (3, 'X', 'x', 300);",
+        );
+        assert!(matches!(
+            store.load_realms(),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}
