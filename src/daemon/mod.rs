@@ -188,23 +188,17 @@ impl Daemon {
         result.map_err(DaemonError::from)
     }
 
-    /// Sends a store request; if the store cannot take it, returns the reply the state would
-    /// have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
+    /// Sends a store request; if the store cannot take it, returns the reply the sender
+    /// would have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
     fn submit(&mut self, target: Target, op: StoreOp) -> Result<(), StoreReply> {
-        let as_failure: fn(StoreError) -> StoreReply = match &op {
-            StoreOp::LoadAccount { .. } => |e| StoreReply::AccountLoaded(Err(e)),
-            StoreOp::RecordLoginFailure(_) => |e| StoreReply::LoginFailureRecorded(Err(e)),
-            StoreOp::RecordLoginSuccess { .. } => |e| StoreReply::LoginSuccessRecorded(Err(e)),
-            StoreOp::LoadRealms => |e| StoreReply::RealmsLoaded(Err(e)),
-        };
         let Some(store) = &self.store else {
-            return Err(as_failure(StoreError::Stopped));
+            return Err(StoreReply::failed(&op, StoreError::Stopped));
         };
         store
-            .submit(StoreRequest { target, op })
-            .map_err(|e| {
+            .submit_or_fail(StoreRequest { target, op })
+            .map_err(|failed| {
                 self.counters.store_busy += 1;
-                as_failure(e)
+                failed.reply
             })
     }
 

@@ -13,7 +13,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt, NewRealm,
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt, LoginOutcome, NewRealm,
     RealmRecord, RealmRef, Store, StoreError,
 };
 use crate::account::{AccountId, AccountName, AccountStanding};
@@ -358,7 +358,9 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         insert_audit(&tx, attempt)?;
-        if let Some(account) = attempt.account {
+        // Only a wrong password counts against the account: a refused build or a banned
+        // account says nothing about someone guessing its password.
+        if let (Some(account), LoginOutcome::WrongPassword) = (attempt.account, attempt.outcome) {
             // Zero rows when the account was deleted since it was loaded: nothing to count.
             tx.prepare_cached(
                 "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_at = ?2
@@ -623,7 +625,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::LoginOutcome;
 
     fn name(s: &str) -> AccountName {
         AccountName::parse(s.as_bytes()).unwrap()

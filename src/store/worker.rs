@@ -43,8 +43,18 @@ pub enum StoreReply {
 }
 
 impl StoreReply {
+    /// The error this reply carries, if any.
+    pub fn error(&self) -> Option<&StoreError> {
+        match self {
+            StoreReply::AccountLoaded(r) => r.as_ref().err(),
+            StoreReply::LoginFailureRecorded(r) => r.as_ref().err(),
+            StoreReply::LoginSuccessRecorded(r) => r.as_ref().err(),
+            StoreReply::RealmsLoaded(r) => r.as_ref().err(),
+        }
+    }
+
     /// The reply for `op` when it could not run at all.
-    fn failed(op: &StoreOp, err: StoreError) -> StoreReply {
+    pub fn failed(op: &StoreOp, err: StoreError) -> StoreReply {
         match op {
             StoreOp::LoadAccount { .. } => StoreReply::AccountLoaded(Err(err)),
             StoreOp::RecordLoginFailure(_) => StoreReply::LoginFailureRecorded(Err(err)),
@@ -174,18 +184,34 @@ impl StorePool {
     /// Queues a request. Never blocks: a full queue is [`StoreError::Busy`] (the caller
     /// answers FAIL_DB_BUSY), a pool shutting down is [`StoreError::Stopped`].
     pub fn submit(&self, request: StoreRequest) -> Result<(), StoreError> {
-        let tx = self.tx.as_ref().ok_or(StoreError::Stopped)?;
+        self.try_submit(request).map_err(|(e, _)| e)
+    }
+
+    /// Like [`StorePool::submit`], but a request that could not be queued comes back with the
+    /// reply its sender would have got, carrying the error, so it can be answered at once.
+    pub fn submit_or_fail(&self, request: StoreRequest) -> Result<(), StoreResponse> {
+        self.try_submit(request).map_err(|(e, request)| StoreResponse {
+            target: request.target,
+            reply: StoreReply::failed(&request.op, e),
+            latency: Duration::ZERO,
+        })
+    }
+
+    fn try_submit(&self, request: StoreRequest) -> Result<(), (StoreError, StoreRequest)> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Err((StoreError::Stopped, request));
+        };
         let queued = Queued {
             request,
             submitted: Instant::now(),
         };
         match tx.try_send(queued) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
+            Err(TrySendError::Full(q)) => {
                 self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
-                Err(StoreError::Busy)
+                Err((StoreError::Busy, q.request))
             }
-            Err(TrySendError::Disconnected(_)) => Err(StoreError::Stopped),
+            Err(TrySendError::Disconnected(q)) => Err((StoreError::Stopped, q.request)),
         }
     }
 
