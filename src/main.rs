@@ -1,1 +1,305 @@
-fn main() {}
+//! The `gatehouse` binary: flags, subcommands and wiring. The work is in the library.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use gatehouse::admin;
+use gatehouse::config::{Config, LogLevel, DEFAULT_CONFIG_TEXT};
+use gatehouse::daemon::Daemon;
+use gatehouse::store::sqlite::SqliteStore;
+use gatehouse::store::{NewRealm, RealmRef, Store};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Login server for WoW 1.12.1, 2.4.3 and 3.3.5a clients")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Config file (TOML); see `gatehouse config default`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SQLite database file (overrides store.path).
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// off, error, warn, info, debug or trace (overrides log.level).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<LogLevel>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the login server (the default).
+    Serve {
+        /// Address to listen on (repeatable; overrides server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<SocketAddr>,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage the realms in the realm list.
+    #[command(subcommand)]
+    Realm(RealmCommand),
+    /// Config file helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run N concurrent full logons against a running server and report the rate and latency.
+    Load(gatehouse::client::load::LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account (asks for the password without echo).
+    Create {
+        name: String,
+        /// Read the password as one line from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's password.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account.
+    Delete { name: String },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum RealmCommand {
+    /// Add a realm.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Where clients connect for this realm's world server.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: String,
+        /// pve, pvp, rp, rppvp, or a number.
+        #[arg(long = "type", default_value = "pve")]
+        realm_type: String,
+        /// Realm flags byte (0x20 recommended, 0x40 new, 0x80 full).
+        #[arg(long, default_value_t = 0)]
+        flags: u8,
+        /// Realm category ("timezone" tab) index.
+        #[arg(long, default_value_t = 1)]
+        timezone: u8,
+        /// Population level shown by the client.
+        #[arg(long, default_value_t = 0.0)]
+        population: f32,
+        /// Client builds the realm takes, comma-separated (default: every accepted build).
+        #[arg(long, value_name = "BUILDS")]
+        builds: Option<String>,
+    },
+    /// List realms.
+    List,
+    /// Remove a realm by id or name.
+    Remove { realm: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented config file with every default.
+    Default,
+    /// Check a config file and print what it resolves to.
+    Check,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            gatehouse::logging::flush();
+            eprintln!("gatehouse: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(global: &Global) -> Result<Config> {
+    let mut config = match &global.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(db) = &global.db {
+        config.store.path = db.clone();
+    }
+    if let Some(level) = global.log_level {
+        config.log.level = level;
+    }
+    Ok(config)
+}
+
+fn open_store(config: &Config) -> Result<SqliteStore> {
+    Ok(SqliteStore::open(&config.store.path)?)
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let mut config = load_config(&cli.global)?;
+    match cli.command.unwrap_or(Command::Serve { listen: Vec::new() }) {
+        Command::Serve { listen } => {
+            if !listen.is_empty() {
+                config.server.listen = listen;
+            }
+            gatehouse::logging::init(config.log.level.0);
+            let (mut event_loop, daemon) = Daemon::start(config)?;
+            let result = daemon.run(&mut event_loop);
+            gatehouse::logging::flush();
+            result?;
+        }
+        Command::Account(cmd) => account(cmd, &config)?,
+        Command::Realm(cmd) => realm(cmd, &config)?,
+        Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
+        Command::Config(ConfigCommand::Check) => println!("{config:#?}"),
+        Command::Load(args) => {
+            gatehouse::logging::init(config.log.level.0);
+            let report = gatehouse::client::load::run(&args)?;
+            println!("{report}");
+            if report.failed > 0 {
+                bail!("{} of {} logons failed", report.failed, report.attempted);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a password: one line from stdin, or a no-echo prompt (twice when `confirm`).
+fn read_password(from_stdin: bool, confirm: bool) -> Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the password: use --password-stdin");
+    }
+    let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+    if confirm {
+        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        if again != first {
+            bail!("the passwords do not match");
+        }
+    }
+    Ok(first)
+}
+
+fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
+    match cmd {
+        AccountCommand::Create {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            let mut store = open_store(config)?;
+            let id = admin::create_account(&mut store, &name, &password)?;
+            println!("created account {} ({id})", name.to_ascii_uppercase());
+        }
+        AccountCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            let mut store = open_store(config)?;
+            admin::set_password(&mut store, &name, &password)?;
+            println!("password changed for {}", name.to_ascii_uppercase());
+        }
+        AccountCommand::Delete { name } => {
+            let name = gatehouse::account::AccountName::parse(name.as_bytes())?;
+            let mut store = open_store(config)?;
+            store.delete_account(&name)?;
+            println!("deleted account {name}");
+        }
+        AccountCommand::List => {
+            let mut store = open_store(config)?;
+            println!("{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  standing", "id", "name", "last login", "last ip", "failed");
+            for a in store.list_accounts()? {
+                println!(
+                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:?}",
+                    a.id.0,
+                    a.name.as_str(),
+                    a.last_login_at.map(format_time).unwrap_or_else(|| "never".into()),
+                    a.last_login_ip.unwrap_or_default(),
+                    a.failed_logins,
+                    a.standing
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn format_time(unix: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
+    match cmd {
+        RealmCommand::Add {
+            name,
+            address,
+            realm_type,
+            flags,
+            timezone,
+            population,
+            builds,
+        } => {
+            let realm = NewRealm {
+                name: name.trim().to_string(),
+                address,
+                realm_type: admin::parse_realm_type(&realm_type)?,
+                flags,
+                timezone,
+                population,
+                builds: builds.as_deref().map(admin::parse_builds).transpose()?.unwrap_or_default(),
+            };
+            admin::validate_realm(&realm)?;
+            let mut store = open_store(config)?;
+            let id = store.add_realm(&realm)?;
+            println!("added realm {} ({})", realm.name, id.0);
+        }
+        RealmCommand::List => {
+            let mut store = open_store(config)?;
+            println!("{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  builds", "id", "name", "address", "type", "flags", "tz");
+            for r in store.list_realms()? {
+                let builds: Vec<String> = r.builds.iter().map(|b| b.to_string()).collect();
+                println!(
+                    "{:>3}  {:<24}  {:<22}  {:>4}  {:>#5x}  {:>3}  {}",
+                    r.id.0,
+                    r.name,
+                    r.address,
+                    r.realm_type,
+                    r.flags,
+                    r.timezone,
+                    if builds.is_empty() { "all".into() } else { builds.join(",") }
+                );
+            }
+        }
+        RealmCommand::Remove { realm } => {
+            let r = match realm.parse::<u32>() {
+                Ok(id) => RealmRef::Id(gatehouse::realms::RealmId(id)),
+                Err(_) => RealmRef::Name(realm),
+            };
+            let mut store = open_store(config)?;
+            store.remove_realm(&r)?;
+            println!("removed realm {r}");
+        }
+    }
+    Ok(())
+}
