@@ -26,7 +26,9 @@ pub enum CredentialError {
     Empty { what: &'static str },
     #[error("{what} is longer than {MAX_LEN} characters")]
     TooLong { what: &'static str },
-    #[error("{what} contains a character the client cannot type (only printable ASCII is allowed)")]
+    #[error(
+        "{what} contains a character the client cannot type (only printable ASCII is allowed)"
+    )]
     BadCharacter { what: &'static str },
 }
 
@@ -62,7 +64,9 @@ impl AccountName {
     /// the client trims them.
     pub fn parse(raw: &[u8]) -> Result<Self, CredentialError> {
         if raw.first() == Some(&b' ') || raw.last() == Some(&b' ') {
-            return Err(CredentialError::BadCharacter { what: "account name" });
+            return Err(CredentialError::BadCharacter {
+                what: "account name",
+            });
         }
         let (bytes, len) = normalise("account name", raw)?;
         Ok(Self { bytes, len })
@@ -122,7 +126,9 @@ pub enum AccountStanding {
     /// Banned with no end: the client is told FAIL_BANNED.
     Banned,
     /// Banned or locked until a time (unix seconds): the client is told FAIL_SUSPENDED.
-    Suspended { until: i64 },
+    Suspended {
+        until: i64,
+    },
 }
 
 #[cfg(test)]
@@ -134,7 +140,9 @@ mod tests {
         assert_eq!(AccountName::parse(b"alice").unwrap().as_str(), "ALICE");
         assert_eq!(
             AccountName::parse(b"").unwrap_err(),
-            CredentialError::Empty { what: "account name" }
+            CredentialError::Empty {
+                what: "account name"
+            }
         );
         assert!(AccountName::parse(b"ABCDEFGHIJKLMNOP").is_ok());
         assert!(matches!(

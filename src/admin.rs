@@ -2,7 +2,6 @@
 //! (and, later, the console). They run synchronously on the caller's thread — never on the
 //! event loop — and validate everything an operator types before it reaches the store.
 
-
 use crate::account::{AccountId, AccountName, CredentialError, Password};
 use crate::protocol::version::Build;
 use crate::srp6::{compute_verifier, Salt};
@@ -132,7 +131,10 @@ mod tests {
         assert_eq!(parse_realm_type("PvP").unwrap(), 1);
         assert_eq!(parse_realm_type("8").unwrap(), 8);
         assert!(parse_realm_type("chaos").is_err());
-        assert_eq!(parse_builds("5875, 8606").unwrap(), vec![Build(5875), Build(8606)]);
+        assert_eq!(
+            parse_builds("5875, 8606").unwrap(),
+            vec![Build(5875), Build(8606)]
+        );
         assert!(parse_builds("58x").is_err());
     }
 }

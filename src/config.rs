@@ -242,8 +242,7 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::new(),
             message: e.message().to_string()
-                + &e
-                    .span()
+                + &e.span()
                     .map(|s| format!(" (at byte {})", s.start))
                     .unwrap_or_default(),
         })?;
@@ -276,8 +275,14 @@ impl Config {
         }
         for (key, secs) in [
             ("timeouts.logon_secs", self.timeouts.logon_secs),
-            ("timeouts.realm_list_idle_secs", self.timeouts.realm_list_idle_secs),
-            ("timeouts.after_failure_secs", self.timeouts.after_failure_secs),
+            (
+                "timeouts.realm_list_idle_secs",
+                self.timeouts.realm_list_idle_secs,
+            ),
+            (
+                "timeouts.after_failure_secs",
+                self.timeouts.after_failure_secs,
+            ),
             ("realms.refresh_secs", self.realms.refresh_secs),
         ] {
             if secs == 0 || secs > 86_400 {
@@ -290,7 +295,12 @@ impl Config {
     }
 
     pub fn accepted_builds(&self) -> Vec<Build> {
-        self.server.accepted_builds.iter().copied().map(Build).collect()
+        self.server
+            .accepted_builds
+            .iter()
+            .copied()
+            .map(Build)
+            .collect()
     }
 }
 
@@ -312,7 +322,10 @@ mod tests {
 
     #[test]
     fn the_printed_default_config_is_the_default() {
-        assert_eq!(Config::parse(DEFAULT_CONFIG_TEXT).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(DEFAULT_CONFIG_TEXT).unwrap(),
+            Config::default()
+        );
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
 

@@ -15,7 +15,11 @@ use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::{NewRealm, RealmRef, Store};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Login server for WoW 1.12.1, 2.4.3 and 3.3.5a clients")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Login server for WoW 1.12.1, 2.4.3 and 3.3.5a clients"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -34,16 +38,15 @@ struct Global {
     /// off, error, warn, info, debug or trace (overrides log.level).
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<LogLevel>,
+    /// Address the server listens on (repeatable; overrides server.listen).
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the login server (the default).
-    Serve {
-        /// Address to listen on (repeatable; overrides server.listen).
-        #[arg(long, value_name = "ADDR")]
-        listen: Vec<SocketAddr>,
-    },
+    Serve,
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -139,6 +142,9 @@ fn load_config(global: &Global) -> Result<Config> {
     if let Some(level) = global.log_level {
         config.log.level = level;
     }
+    if !global.listen.is_empty() {
+        config.server.listen = global.listen.clone();
+    }
     Ok(config)
 }
 
@@ -148,12 +154,9 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let mut config = load_config(&cli.global)?;
-    match cli.command.unwrap_or(Command::Serve { listen: Vec::new() }) {
-        Command::Serve { listen } => {
-            if !listen.is_empty() {
-                config.server.listen = listen;
-            }
+    let config = load_config(&cli.global)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
             gatehouse::logging::init(config.log.level.0);
             let (mut event_loop, daemon) = Daemon::start(config)?;
             let result = daemon.run(&mut event_loop);
@@ -227,13 +230,18 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         }
         AccountCommand::List => {
             let mut store = open_store(config)?;
-            println!("{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  standing", "id", "name", "last login", "last ip", "failed");
+            println!(
+                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  standing",
+                "id", "name", "last login", "last ip", "failed"
+            );
             for a in store.list_accounts()? {
                 println!(
                     "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:?}",
                     a.id.0,
                     a.name.as_str(),
-                    a.last_login_at.map(format_time).unwrap_or_else(|| "never".into()),
+                    a.last_login_at
+                        .map(format_time)
+                        .unwrap_or_else(|| "never".into()),
                     a.last_login_ip.unwrap_or_default(),
                     a.failed_logins,
                     a.standing
@@ -267,7 +275,11 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
                 flags,
                 timezone,
                 population,
-                builds: builds.as_deref().map(admin::parse_builds).transpose()?.unwrap_or_default(),
+                builds: builds
+                    .as_deref()
+                    .map(admin::parse_builds)
+                    .transpose()?
+                    .unwrap_or_default(),
             };
             admin::validate_realm(&realm)?;
             let mut store = open_store(config)?;
@@ -276,7 +288,10 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
         }
         RealmCommand::List => {
             let mut store = open_store(config)?;
-            println!("{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  builds", "id", "name", "address", "type", "flags", "tz");
+            println!(
+                "{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  builds",
+                "id", "name", "address", "type", "flags", "tz"
+            );
             for r in store.list_realms()? {
                 let builds: Vec<String> = r.builds.iter().map(|b| b.to_string()).collect();
                 println!(
@@ -287,7 +302,11 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
                     r.realm_type,
                     r.flags,
                     r.timezone,
-                    if builds.is_empty() { "all".into() } else { builds.join(",") }
+                    if builds.is_empty() {
+                        "all".into()
+                    } else {
+                        builds.join(",")
+                    }
                 );
             }
         }

@@ -122,16 +122,16 @@ impl LogonClient {
         ChallengeC2s {
             kind: ChallengeKind::Logon,
             protocol: self.build.protocol,
-            game_name: *b"\0WoW",
+            // FourCCs travel reversed: "WoW", "x86", "Win", "enUS".
+            game_name: *b"WoW\0",
             version: self.build.version,
-            platform: *b"\0x86",
-            os: *b"\0Win",
+            platform: *b"68x\0",
+            os: *b"niW\0",
             locale: *b"SUne",
             utc_offset_minutes: 60,
             client_ip: Ipv4Addr::LOCALHOST,
             account_name: name,
         }
-        .with_wire_fourccs()
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -166,7 +166,10 @@ impl LogonClient {
             match self.stream.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
                     return false
                 }
                 Err(_) => return true,

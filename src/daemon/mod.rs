@@ -188,18 +188,15 @@ impl Daemon {
         result.map_err(DaemonError::from)
     }
 
-    /// Sends a store request; if the store cannot take it, returns the reply the sender
+    /// Sends a store request. If the store cannot take it, returns the reply the sender
     /// would have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
-    fn submit(&mut self, target: Target, op: StoreOp) -> Result<(), StoreReply> {
+    fn submit(&mut self, target: Target, op: StoreOp) -> Option<StoreReply> {
         let Some(store) = &self.store else {
-            return Err(StoreReply::failed(&op, StoreError::Stopped));
+            return Some(StoreReply::failed(&op, StoreError::Stopped));
         };
-        store
-            .submit_or_fail(StoreRequest { target, op })
-            .map_err(|failed| {
-                self.counters.store_busy += 1;
-                failed.reply
-            })
+        let failed = store.submit_or_fail(StoreRequest { target, op })?;
+        self.counters.store_busy += 1;
+        Some(failed.reply)
     }
 
     fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
@@ -253,7 +250,12 @@ impl Daemon {
     }
 
     /// Arms the deadline of the connection's current state if its kind changed (or it is idle).
-    fn arm_deadline(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, previous: Option<StateKind>) {
+    fn arm_deadline(
+        &mut self,
+        cx: &mut Ctx<'_, Msg>,
+        token: ConnToken,
+        previous: Option<StateKind>,
+    ) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -371,7 +373,10 @@ impl Daemon {
             let Some(rule) = rule else {
                 let reason = match kind {
                     StateKind::Closing => CloseReason::InputAfterRefusal,
-                    _ => CloseReason::IllegalOpcode { opcode: first, state: kind },
+                    _ => CloseReason::IllegalOpcode {
+                        opcode: first,
+                        state: kind,
+                    },
                 };
                 self.fail(token, reason);
                 return (handled, Blocked::Closed);
@@ -430,7 +435,7 @@ impl Daemon {
         }
         let mut ops = std::mem::take(&mut self.store_ops);
         for op in ops.drain(..) {
-            if let Err(reply) = self.submit(Target::Conn(token), op) {
+            if let Some(reply) = self.submit(Target::Conn(token), op) {
                 // The store cannot take it (queue full or stopped): the state hears so at once.
                 self.deliver_store_reply(cx, token, reply);
             }
@@ -508,7 +513,7 @@ impl Handler<Msg> for Daemon {
                 }
             }
             Msg::RefreshRealms => {
-                if let Err(reply) = self.submit(Target::Daemon, StoreOp::LoadRealms) {
+                if let Some(reply) = self.submit(Target::Daemon, StoreOp::LoadRealms) {
                     if let Some(e) = reply.error() {
                         log::warn!("cannot refresh realms: {e}");
                     }

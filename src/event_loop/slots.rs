@@ -122,7 +122,11 @@ mod tests {
         let b = s.insert_with(|_| "second").unwrap();
         assert_eq!(a.slot, b.slot, "the slot is reused");
         assert_ne!(a.generation, b.generation);
-        assert_eq!(s.get(a), None, "a reply for the closed connection finds nothing");
+        assert_eq!(
+            s.get(a),
+            None,
+            "a reply for the closed connection finds nothing"
+        );
         assert_eq!(s.get_mut(a), None);
         assert_eq!(s.remove(a), None);
         assert_eq!(s.get(b), Some(&"second"));

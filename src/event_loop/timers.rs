@@ -110,6 +110,9 @@ mod tests {
         let mut t = Timers::default();
         let now = Instant::now();
         t.add(now, 1);
-        assert_eq!(t.timeout(now + Duration::from_secs(1)), Some(Duration::ZERO));
+        assert_eq!(
+            t.timeout(now + Duration::from_secs(1)),
+            Some(Duration::ZERO)
+        );
     }
 }

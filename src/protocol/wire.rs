@@ -69,6 +69,8 @@ pub enum ProtocolError {
     StringTooLong,
     #[error("string is not valid UTF-8")]
     NotUtf8,
+    #[error("message of {len} bytes is longer than the {max} this state allows")]
+    TooLong { len: usize, max: usize },
 }
 
 /// Where encoders write. `Vec<u8>` implements it; the server implements it for its output ring.

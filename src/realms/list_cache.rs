@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::protocol::realm_list::{RealmEntry, RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
+use crate::protocol::realm_list::{
+    RealmEntry, RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD,
+};
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::WireSink;
 use crate::realms::RealmId;
@@ -101,7 +103,11 @@ impl RealmListCache {
             let mut bytes = Vec::new();
             match list.encode(layout, &mut bytes) {
                 Ok(offsets) if bytes.len() <= self.max_len => {
-                    let count_at = offsets.into_iter().zip(ids.iter().copied()).collect();
+                    let count_at = offsets
+                        .character_offsets
+                        .into_iter()
+                        .zip(ids.iter().copied())
+                        .collect();
                     return Encoded { bytes, count_at };
                 }
                 result => {

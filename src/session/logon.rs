@@ -17,9 +17,7 @@ use crate::srp6::{ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, LoginAttempt, LoginOutcome};
 
-use super::{
-    CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, WorldSelect,
-};
+use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, WorldSelect};
 
 /// The phases of a logon.
 pub enum Logon {
@@ -125,8 +123,8 @@ fn attempt(cx: &SessionCx<'_>, name: AccountName, outcome: LoginOutcome) -> Logi
 fn refuse_challenge(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
     let reply = LogonChallengeS2c::Failure(result);
     let layout = cx.data.layout.unwrap_or(Layout::V8);
-    if reply.encode(layout, cx.out).is_err() {
-        return Step::Close(CloseReason::OutputOverflow);
+    if let Err(e) = reply.encode(layout, &mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
     }
     Step::Become(State::Closing(Closing))
 }
@@ -135,8 +133,8 @@ fn refuse_challenge(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
 fn refuse_proof(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
     let reply = LogonProofS2c::Failure(result);
     let layout = cx.data.layout.unwrap_or(Layout::V8);
-    if reply.encode(layout, cx.out).is_err() {
-        return Step::Close(CloseReason::OutputOverflow);
+    if let Err(e) = reply.encode(layout, &mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
     }
     Step::Become(State::Closing(Closing))
 }
@@ -231,8 +229,8 @@ fn on_account_loaded(
         security: SecurityChallenge::default(),
     };
     let layout = cx.data.layout.unwrap_or(Layout::V8);
-    if reply.encode(layout, cx.out).is_err() {
-        return Step::Close(CloseReason::OutputOverflow);
+    if let Err(e) = reply.encode(layout, &mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
     }
     Step::Become(State::Logon(Logon::AwaitProof(Box::new(PendingProof {
         handshake,
@@ -299,16 +297,25 @@ fn on_login_success_recorded(
     };
     cx.data.characters = characters;
     cx.data.session_key = Some(pending.session_key);
+    let layout = cx.data.layout.unwrap_or(Layout::V8);
     let reply = LogonProofS2c::Success {
         server_proof: pending.server_proof,
-        account_flags: ACCOUNT_FLAG_PROPASS,
+        // 1.12 has no account-flags field; later clients get what every server sends.
+        account_flags: if layout.is_pre_bc() {
+            0
+        } else {
+            ACCOUNT_FLAG_PROPASS
+        },
         survey_id: 0,
         login_flags: 0,
     };
-    let layout = cx.data.layout.unwrap_or(Layout::V8);
-    if reply.encode(layout, cx.out).is_err() {
-        return Step::Close(CloseReason::OutputOverflow);
+    if let Err(e) = reply.encode(layout, &mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
     }
-    log::info!("{}: logged in (build {})", cx.data, cx.data.build.unwrap_or(Build(0)));
+    log::info!(
+        "{}: logged in (build {})",
+        cx.data,
+        cx.data.build.unwrap_or(Build(0))
+    );
     Step::Become(State::WorldSelect(WorldSelect))
 }

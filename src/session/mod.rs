@@ -117,10 +117,15 @@ pub enum Step {
 pub enum CloseReason {
     PeerClosed,
     Deadline(StateKind),
-    IllegalOpcode { opcode: u8, state: StateKind },
+    IllegalOpcode {
+        opcode: u8,
+        state: StateKind,
+    },
     Malformed(ProtocolError),
     InputOverflow,
     OutputOverflow,
+    /// Our own answer could not be encoded for the client's layout: a server bug, logged.
+    Unencodable(ProtocolError),
     /// A ≡ 0 mod N: an attack or a broken client; closed without an answer (srp6.md §7).
     ZeroPublicKey,
     /// Input after the server answered with a failure.
@@ -135,17 +140,25 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::PeerClosed => f.write_str("peer closed the connection"),
             CloseReason::Deadline(s) => write!(f, "deadline of state {s} passed"),
-            CloseReason::IllegalOpcode { opcode, state } => {
-                match Opcode::from_u8(*opcode) {
-                    Some(op) => write!(f, "opcode {op} (0x{opcode:02x}) is not legal in state {state}"),
-                    None => write!(f, "unknown opcode 0x{opcode:02x} in state {state}"),
-                }
-            }
+            CloseReason::IllegalOpcode { opcode, state } => match Opcode::from_u8(*opcode) {
+                Some(op) => write!(
+                    f,
+                    "opcode {op} (0x{opcode:02x}) is not legal in state {state}"
+                ),
+                None => write!(f, "unknown opcode 0x{opcode:02x} in state {state}"),
+            },
             CloseReason::Malformed(e) => write!(f, "malformed packet: {e}"),
-            CloseReason::InputOverflow => f.write_str("input buffer overflow (packet larger than any legal one)"),
-            CloseReason::OutputOverflow => f.write_str("output buffer overflow (peer does not read)"),
+            CloseReason::InputOverflow => {
+                f.write_str("input buffer overflow (packet larger than any legal one)")
+            }
+            CloseReason::OutputOverflow => {
+                f.write_str("output buffer overflow (peer does not read)")
+            }
+            CloseReason::Unencodable(e) => write!(f, "could not encode the answer: {e}"),
             CloseReason::ZeroPublicKey => f.write_str("client public key A ≡ 0 mod N"),
-            CloseReason::InputAfterRefusal => f.write_str("client kept sending after its logon was refused"),
+            CloseReason::InputAfterRefusal => {
+                f.write_str("client kept sending after its logon was refused")
+            }
             CloseReason::ServerFull => f.write_str("connection limit reached"),
             CloseReason::Io(kind) => write!(f, "socket error: {kind}"),
             CloseReason::Shutdown => f.write_str("server shutting down"),
@@ -306,17 +319,19 @@ pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Ch
     }
     let layout = layout.unwrap_or(Layout::V8);
     let check = match rule.opcode {
-        Opcode::LogonChallenge | Opcode::ReconnectChallenge => {
-            challenge::ChallengeC2s::check(buf)
-        }
+        Opcode::LogonChallenge | Opcode::ReconnectChallenge => challenge::ChallengeC2s::check(buf),
         Opcode::LogonProof => proof::LogonProofC2s::check(layout, buf),
         Opcode::RealmList => realm_list::RealmListC2s::check(buf),
-        _ => Check::Invalid(ProtocolError::UnexpectedOpcode(rule.opcode.as_u8())),
+        _ => Check::Invalid(ProtocolError::BadValue {
+            field: "opcode",
+            value: u32::from(rule.opcode.as_u8()),
+        }),
     };
     match check {
-        Check::Complete(n) if n > rule.max_len => {
-            Check::Invalid(ProtocolError::TooLong { len: n, max: rule.max_len })
-        }
+        Check::Complete(n) if n > rule.max_len => Check::Invalid(ProtocolError::TooLong {
+            len: n,
+            max: rule.max_len,
+        }),
         other => other,
     }
 }

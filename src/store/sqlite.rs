@@ -13,8 +13,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt, LoginOutcome, NewRealm,
-    RealmRecord, RealmRef, Store, StoreError,
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt,
+    LoginOutcome, NewRealm, RealmRecord, RealmRef, Store, StoreError,
 };
 use crate::account::{AccountId, AccountName, AccountStanding};
 use crate::protocol::version::Build;

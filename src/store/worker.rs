@@ -184,22 +184,26 @@ impl StorePool {
     /// Queues a request. Never blocks: a full queue is [`StoreError::Busy`] (the caller
     /// answers FAIL_DB_BUSY), a pool shutting down is [`StoreError::Stopped`].
     pub fn submit(&self, request: StoreRequest) -> Result<(), StoreError> {
-        self.try_submit(request).map_err(|(e, _)| e)
+        self.try_submit(request).map_err(|rejected| rejected.0)
     }
 
-    /// Like [`StorePool::submit`], but a request that could not be queued comes back with the
+    /// Like [`StorePool::submit`], but a request that could not be queued comes back as the
     /// reply its sender would have got, carrying the error, so it can be answered at once.
-    pub fn submit_or_fail(&self, request: StoreRequest) -> Result<(), StoreResponse> {
-        self.try_submit(request).map_err(|(e, request)| StoreResponse {
-            target: request.target,
-            reply: StoreReply::failed(&request.op, e),
-            latency: Duration::ZERO,
+    /// `None` means it was queued.
+    pub fn submit_or_fail(&self, request: StoreRequest) -> Option<StoreResponse> {
+        self.try_submit(request).err().map(|rejected| {
+            let (e, request) = *rejected;
+            StoreResponse {
+                target: request.target,
+                reply: StoreReply::failed(&request.op, e),
+                latency: Duration::ZERO,
+            }
         })
     }
 
-    fn try_submit(&self, request: StoreRequest) -> Result<(), (StoreError, StoreRequest)> {
+    fn try_submit(&self, request: StoreRequest) -> Result<(), Box<(StoreError, StoreRequest)>> {
         let Some(tx) = self.tx.as_ref() else {
-            return Err((StoreError::Stopped, request));
+            return Err(Box::new((StoreError::Stopped, request)));
         };
         let queued = Queued {
             request,
@@ -209,9 +213,9 @@ impl StorePool {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(q)) => {
                 self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
-                Err((StoreError::Busy, q.request))
+                Err(Box::new((StoreError::Busy, q.request)))
             }
-            Err(TrySendError::Disconnected(q)) => Err((StoreError::Stopped, q.request)),
+            Err(TrySendError::Disconnected(q)) => Err(Box::new((StoreError::Stopped, q.request))),
         }
     }
 
