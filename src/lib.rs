@@ -1,4 +1,22 @@
-//! gatehouse: a login server for game worlds that speak the WoW login protocol.
+//! gatehouse: a login server ("authserver", "realmd") for game worlds that speak the World of
+//! Warcraft login protocol — clients 1.12.1 (5875), 2.4.3 (8606) and 3.3.5a (12340).
+//!
+//! # A tour of the layout
+//!
+//! One thread runs [`event_loop`]: a mio poll loop that owns every socket and all state. A
+//! client's bytes arrive in its [`net`] connection's fixed input ring; the [`session`] state
+//! (Logon → WorldSelect) frames them with the [`protocol`] codec, runs the [`srp6`] handshake,
+//! and encodes its answer straight into the output ring. Whatever needs the database goes to
+//! the [`store`] threads over crossbeam-channel, and their replies come back through the loop's
+//! inbox (a double-buffered swap queue woken by a `mio::Waker`). [`daemon`] is the handler that
+//! ties these together on the loop; [`realms`] keeps the realm list, encoded once per change.
+//!
+//! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks.
+//! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands.
+//! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
+//!
+//! Nothing on the loop thread blocks: sockets are non-blocking, store requests are `try_send`,
+//! log lines are handed to a writer thread, and state code reads no clock (it gets `now`).
 
 pub mod account;
 pub mod admin;

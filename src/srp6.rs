@@ -173,8 +173,11 @@ impl std::fmt::Debug for PrivateKey {
 fn fill_random(buf: &mut [u8]) {
     // Without a working OS CSPRNG no key this server could make would be safe, and no peer,
     // file or database can cause this failure: stopping is the only sound answer.
-    #[allow(clippy::expect_used)]
-    getrandom::fill(buf).expect("the operating system's random number generator failed");
+    if let Err(e) = getrandom::fill(buf) {
+        log::error!("the operating system's random number generator failed: {e}; stopping");
+        crate::logging::flush();
+        std::process::abort();
+    }
 }
 
 impl Salt {

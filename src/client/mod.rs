@@ -59,6 +59,23 @@ impl ClientBuild {
     pub fn layout(&self) -> Layout {
         self.protocol.layout().unwrap_or(Layout::V8)
     }
+
+    /// The challenge a client of this build sends for `name` (x86 / Windows / enUS).
+    pub fn challenge(&self, name: AccountName) -> ChallengeC2s {
+        ChallengeC2s {
+            kind: ChallengeKind::Logon,
+            protocol: self.protocol,
+            // FourCCs travel reversed: "WoW", "x86", "Win", "enUS".
+            game_name: *b"WoW\0",
+            version: self.version,
+            platform: *b"68x\0",
+            os: *b"niW\0",
+            locale: *b"SUne",
+            utc_offset_minutes: 60,
+            client_ip: Ipv4Addr::LOCALHOST,
+            account_name: name,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,21 +134,9 @@ impl LogonClient {
         self.build.layout()
     }
 
-    /// The challenge this client sends for `name` (x86 / Windows / enUS, like a real client).
+    /// The challenge this client sends for `name`.
     pub fn challenge(&self, name: AccountName) -> ChallengeC2s {
-        ChallengeC2s {
-            kind: ChallengeKind::Logon,
-            protocol: self.build.protocol,
-            // FourCCs travel reversed: "WoW", "x86", "Win", "enUS".
-            game_name: *b"WoW\0",
-            version: self.build.version,
-            platform: *b"68x\0",
-            os: *b"niW\0",
-            locale: *b"SUne",
-            utc_offset_minutes: 60,
-            client_ip: Ipv4Addr::LOCALHOST,
-            account_name: name,
-        }
+        self.build.challenge(name)
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {

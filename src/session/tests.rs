@@ -1,1 +1,354 @@
+//! State code without a socket or a clock: packets in, bytes and store requests out.
 
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::account::{AccountId, AccountName, AccountStanding, Password};
+use crate::client::{ClientBuild, LogonClient};
+use crate::config::TimeoutConfig;
+use crate::protocol::challenge::LogonChallengeS2c;
+use crate::protocol::proof::LogonProofS2c;
+use crate::protocol::realm_list::{RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
+use crate::protocol::result::LoginResult;
+use crate::realms::RealmId;
+use crate::srp6::{compute_verifier, Salt};
+use crate::store::{AccountRecord, LoginOutcome, RealmRecord, StoreError};
+
+struct Fixture {
+    data: SessionData,
+    out: Vec<u8>,
+    store: Vec<StoreOp>,
+    settings: SessionSettings,
+    realms: RealmListCache,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let mut realms = RealmListCache::new(16 * 1024);
+        realms.replace(vec![
+            realm(1, "Azeroth", vec![]),
+            realm(2, "Classic", vec![Build(5875)]),
+        ]);
+        Self {
+            data: SessionData::new("127.0.0.1:5000".parse().unwrap()),
+            out: Vec::new(),
+            store: Vec::new(),
+            settings: SessionSettings {
+                accepted_builds: vec![Build(5875), Build(8606), Build(12340)],
+                timeouts: TimeoutConfig::default(),
+            },
+            realms,
+        }
+    }
+
+    fn packet(&mut self, state: State, msg: &[u8]) -> Step {
+        let opcode = Opcode::from_u8(msg[0]).unwrap();
+        assert!(
+            state.legal().iter().any(|r| r.opcode == opcode),
+            "{opcode} not legal in {}",
+            state.kind()
+        );
+        let mut out = &mut self.out;
+        let mut cx = SessionCx {
+            now: Instant::now(),
+            unix_now: 1_000_000,
+            data: &mut self.data,
+            out: &mut out,
+            store: &mut self.store,
+            settings: &self.settings,
+            realms: &mut self.realms,
+        };
+        state.on_packet(opcode, msg, &mut cx)
+    }
+
+    fn reply(&mut self, state: State, reply: StoreReply) -> Step {
+        let mut out = &mut self.out;
+        let mut cx = SessionCx {
+            now: Instant::now(),
+            unix_now: 1_000_000,
+            data: &mut self.data,
+            out: &mut out,
+            store: &mut self.store,
+            settings: &self.settings,
+            realms: &mut self.realms,
+        };
+        state.on_store_reply(reply, &mut cx)
+    }
+}
+
+fn realm(id: u32, name: &str, builds: Vec<Build>) -> RealmRecord {
+    RealmRecord {
+        id: RealmId(id),
+        name: name.into(),
+        address: format!("127.0.0.1:{}", 8084 + id),
+        realm_type: 1,
+        flags: 0,
+        timezone: 2,
+        population: 1.0,
+        builds,
+    }
+}
+
+fn name() -> AccountName {
+    AccountName::parse(b"alice").unwrap()
+}
+
+fn account(standing: AccountStanding) -> AccountRecord {
+    let salt = Salt::random();
+    let password = Password::parse(b"secret").unwrap();
+    AccountRecord {
+        id: AccountId(7),
+        name: name(),
+        salt,
+        verifier: compute_verifier(&name(), &password, &salt),
+        standing,
+        failed_logins: 0,
+        session_key: None,
+    }
+}
+
+fn challenge_bytes(build: ClientBuild) -> Vec<u8> {
+    let mut msg = Vec::new();
+    build.challenge(name()).encode(&mut msg);
+    msg
+}
+
+fn expect_state(step: Step) -> State {
+    match step {
+        Step::Become(s) => s,
+        Step::Close(r) => panic!("closed: {r}"),
+    }
+}
+
+/// Runs challenge + account load; returns the state waiting for the proof.
+fn to_proof(f: &mut Fixture, build: ClientBuild, record: AccountRecord) -> State {
+    let s = expect_state(f.packet(State::new(), &challenge_bytes(build)));
+    assert!(matches!(s, State::Logon(Logon::LoadingAccount)));
+    assert_eq!(
+        s.input(),
+        Input::Hold,
+        "no packet is handled while the store works"
+    );
+    assert!(matches!(f.store.pop(), Some(StoreOp::LoadAccount { .. })));
+    assert!(
+        f.out.is_empty(),
+        "nothing is sent before the account is known"
+    );
+    expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(Some(record)))))
+}
+
+#[test]
+fn a_logon_commits_before_it_answers_and_then_lists_realms() {
+    for build in ClientBuild::ALL {
+        let mut f = Fixture::new();
+        let record = account(AccountStanding::Active);
+        let s = to_proof(&mut f, build, record);
+        let layout = build.layout();
+        let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
+        f.out.clear();
+
+        let password = Password::parse(b"secret").unwrap();
+        let (handshake, proof) = LogonClient::proof_for(&name(), &password, &reply).unwrap();
+        let mut msg = Vec::new();
+        proof.encode(layout, &mut msg).unwrap();
+        let s = expect_state(f.packet(s, &msg));
+        assert!(f.out.is_empty(), "M2 is not sent before the store commits");
+        match f.store.pop() {
+            Some(StoreOp::RecordLoginSuccess { attempt, key }) => {
+                assert_eq!(attempt.outcome, LoginOutcome::Success);
+                assert_eq!(key, handshake.session_key);
+            }
+            other => panic!("expected RecordLoginSuccess, got {other:?}"),
+        }
+        let counts = vec![crate::store::CharacterCount {
+            realm: RealmId(1),
+            count: 3,
+        }];
+        let s = expect_state(f.reply(s, StoreReply::LoginSuccessRecorded(Ok(counts))));
+        assert_eq!(s.kind(), StateKind::WorldSelect);
+        match LogonProofS2c::parse(layout, &f.out).unwrap() {
+            LogonProofS2c::Success { server_proof, .. } => {
+                assert!(handshake.verify_server_proof(&server_proof))
+            }
+            other => panic!("{other:?}"),
+        }
+        f.out.clear();
+
+        let s = expect_state(f.packet(s, &[0x10, 0, 0, 0, 0]));
+        assert_eq!(s.kind(), StateKind::WorldSelect);
+        let list = RealmListS2c::parse(layout, &f.out).unwrap();
+        assert_eq!(list.realms.len(), 2);
+        assert_eq!(list.realms[0].name, "Azeroth");
+        assert_eq!(list.realms[0].characters, 3);
+        assert_eq!(list.realms[1].characters, 0);
+        let classic = &list.realms[1];
+        if build == ClientBuild::VANILLA {
+            assert_eq!(classic.name, "Classic");
+            assert_eq!(classic.flags & REALM_FLAG_OFFLINE, 0);
+        } else {
+            assert_eq!(classic.flags & REALM_FLAG_OFFLINE, REALM_FLAG_OFFLINE);
+            assert_eq!(
+                classic.flags & REALM_FLAG_SPECIFY_BUILD,
+                REALM_FLAG_SPECIFY_BUILD
+            );
+            assert_eq!(classic.version.unwrap().build, Build(5875));
+        }
+    }
+}
+
+#[test]
+fn a_realm_for_another_build_is_renamed_for_vanilla() {
+    let mut f = Fixture::new();
+    f.realms
+        .replace(vec![realm(3, "Outland", vec![Build(8606)])]);
+    f.data.layout = Some(Layout::V3);
+    f.data.build = Some(Build(5875));
+    let s = expect_state(f.packet(State::WorldSelect(WorldSelect), &[0x10, 0, 0, 0, 0]));
+    assert_eq!(s.kind(), StateKind::WorldSelect);
+    let list = RealmListS2c::parse(Layout::V3, &f.out).unwrap();
+    assert_eq!(list.realms[0].name, "Outland (2.4.3)");
+    assert_eq!(
+        list.realms[0].flags & REALM_FLAG_OFFLINE,
+        REALM_FLAG_OFFLINE
+    );
+}
+
+#[test]
+fn a_wrong_password_is_recorded_before_the_answer() {
+    for build in ClientBuild::ALL {
+        let mut f = Fixture::new();
+        let s = to_proof(&mut f, build, account(AccountStanding::Active));
+        let layout = build.layout();
+        let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
+        f.out.clear();
+        let wrong = Password::parse(b"guess").unwrap();
+        let (_, proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
+        let mut msg = Vec::new();
+        proof.encode(layout, &mut msg).unwrap();
+        let s = expect_state(f.packet(s, &msg));
+        assert!(f.out.is_empty());
+        match f.store.pop() {
+            Some(StoreOp::RecordLoginFailure(a)) => {
+                assert_eq!(a.outcome, LoginOutcome::WrongPassword);
+                assert_eq!(a.account, Some(AccountId(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = expect_state(f.reply(s, StoreReply::LoginFailureRecorded(Ok(()))));
+        assert_eq!(s.kind(), StateKind::Closing);
+        let expected: &[u8] = if layout.is_pre_bc() {
+            &[0x01, 0x04]
+        } else {
+            &[0x01, 0x04, 0x00, 0x00]
+        };
+        assert_eq!(f.out, expected);
+    }
+}
+
+#[test]
+fn refusals_carry_their_result_codes() {
+    let cases = [
+        (None, LoginResult::FailUnknownAccount),
+        (Some(AccountStanding::Banned), LoginResult::FailBanned),
+        (
+            Some(AccountStanding::Suspended { until: 2_000_000 }),
+            LoginResult::FailSuspended,
+        ),
+    ];
+    for (standing, result) in cases {
+        let mut f = Fixture::new();
+        let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::WOTLK)));
+        f.store.clear();
+        let record = standing.map(account);
+        let s = expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(record))));
+        assert_eq!(s.kind(), StateKind::Closing);
+        assert_eq!(f.out, [0x00, 0x00, result.as_u8()]);
+        assert!(matches!(
+            f.store.pop(),
+            Some(StoreOp::RecordLoginFailure(_))
+        ));
+    }
+}
+
+#[test]
+fn an_expired_suspension_lets_the_account_in() {
+    let mut f = Fixture::new();
+    let s = to_proof(
+        &mut f,
+        ClientBuild::TBC,
+        account(AccountStanding::Suspended { until: 10 }),
+    );
+    assert!(matches!(s, State::Logon(Logon::AwaitProof(_))));
+}
+
+#[test]
+fn an_unaccepted_build_gets_version_invalid_without_a_db_lookup() {
+    let mut f = Fixture::new();
+    f.settings.accepted_builds = vec![Build(12340)];
+    let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::VANILLA)));
+    assert_eq!(s.kind(), StateKind::Closing);
+    assert_eq!(f.out, [0x00, 0x00, 0x09]);
+    match f.store.pop() {
+        Some(StoreOp::RecordLoginFailure(a)) => assert_eq!(a.outcome, LoginOutcome::VersionInvalid),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_store_failure_answers_db_busy() {
+    let mut f = Fixture::new();
+    let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::WOTLK)));
+    let s = expect_state(f.reply(s, StoreReply::AccountLoaded(Err(StoreError::Busy))));
+    assert_eq!(s.kind(), StateKind::Closing);
+    assert_eq!(f.out, [0x00, 0x00, LoginResult::FailDbBusy.as_u8()]);
+}
+
+#[test]
+fn a_zero_public_key_closes_without_an_answer() {
+    let mut f = Fixture::new();
+    let s = to_proof(&mut f, ClientBuild::WOTLK, account(AccountStanding::Active));
+    f.out.clear();
+    let mut msg = vec![0x01];
+    msg.extend_from_slice(&[0u8; 32 + 20 + 20]);
+    msg.extend_from_slice(&[0, 0]);
+    match f.packet(s, &msg) {
+        Step::Close(CloseReason::ZeroPublicKey) => {}
+        Step::Close(r) => panic!("{r}"),
+        Step::Become(s) => panic!("stayed in {}", s.kind()),
+    }
+    assert!(f.out.is_empty());
+}
+
+#[test]
+fn every_state_has_an_opcode_table_and_a_deadline() {
+    let t = TimeoutConfig::default();
+    let logon = State::new();
+    assert_eq!(logon.legal().len(), 1);
+    assert_eq!(
+        logon.deadline(&t),
+        Deadline::FromEntry(Duration::from_secs(30))
+    );
+    let ws = State::WorldSelect(WorldSelect);
+    assert_eq!(ws.legal()[0].opcode, Opcode::RealmList);
+    assert_eq!(ws.deadline(&t), Deadline::Idle(t.realm_list_idle()));
+    let closing = State::Closing(Closing);
+    assert!(closing.legal().is_empty());
+    assert_eq!(closing.deadline(&t), Deadline::FromEntry(t.after_failure()));
+}
+
+#[test]
+fn packet_framing_respects_the_state_bounds() {
+    let rule = WorldSelect::LEGAL[0];
+    assert_eq!(
+        check_packet(&rule, Some(Layout::V8), &[0x10, 0, 0]),
+        Check::Incomplete
+    );
+    assert_eq!(
+        check_packet(&rule, Some(Layout::V8), &[0x10, 0, 0, 0, 0, 0x10]),
+        Check::Complete(5)
+    );
+    assert!(matches!(
+        check_packet(&rule, Some(Layout::V8), &[0x10, 1, 0, 0, 0]),
+        Check::Invalid(_)
+    ));
+}
