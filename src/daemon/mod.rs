@@ -30,7 +30,7 @@ use crate::session::{
     check_packet, CloseReason, Deadline, Input, SessionCx, SessionData, SessionSettings, State,
     StateKind, Step,
 };
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{SqliteStore, WriteTurns};
 use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse};
 use crate::store::{Store, StoreError};
 
@@ -115,10 +115,14 @@ impl Daemon {
         let sender = event_loop.sender();
 
         let path = config.store.path.clone();
+        let turns = WriteTurns::default();
         let store = StorePool::start(
             config.store.threads,
             config.store.queue,
-            move || SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn Store>),
+            move || {
+                SqliteStore::open_with_turns(&path, turns.clone())
+                    .map(|s| Box::new(s) as Box<dyn Store>)
+            },
             move |response| {
                 // The loop has stopped if this fails; the reply has nobody to go to.
                 let _ = sender.post(Msg::Store(response));

@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
@@ -28,10 +29,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Statements per connection: the whole API is about 25, so this keeps all of them.
 const STATEMENT_CACHE: usize = 64;
 
+/// Writers of one database in this process take turns on this lock before they begin a
+/// write transaction. SQLite lets only one writer in at a time and makes the others poll with
+/// growing sleeps, which starves an unlucky DB thread for seconds under load; waiting on a
+/// mutex instead keeps the turns short and fair. Other processes (the CLI) still meet SQLite's
+/// busy timeout.
+#[derive(Clone, Default)]
+pub struct WriteTurns(Arc<Mutex<()>>);
+
+impl WriteTurns {
+    fn take(&self) -> MutexGuard<'_, ()> {
+        // The lock guards no data: a writer that panicked leaves nothing half-done behind it.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// A store on one SQLite connection.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    turns: WriteTurns,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -47,6 +64,11 @@ impl SqliteStore {
     /// A missing directory or an unwritable file is [`StoreError::Open`]; a schema from a newer
     /// binary is [`StoreError::SchemaTooNew`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with_turns(path, WriteTurns::default())
+    }
+
+    /// Opens one of several connections that write in turns (the DB threads of one pool).
+    pub fn open_with_turns(path: &Path, turns: WriteTurns) -> Result<SqliteStore, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -65,6 +87,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            turns,
         })
     }
 
@@ -354,6 +377,7 @@ impl Store for SqliteStore {
     }
 
     fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        let _turn = self.turns.take();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -380,6 +404,7 @@ impl Store for SqliteStore {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
         ))?;
+        let _turn = self.turns.take();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
