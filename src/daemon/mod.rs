@@ -344,9 +344,10 @@ impl Daemon {
         }
         if let Some(conn) = self.conns.get_mut(token) {
             if !conn.output.is_empty() {
+                // The flush phase writes it and sets the interest from what is left, so a
+                // reply the socket takes at once never costs an epoll_ctl.
                 self.to_flush.push(token);
-            }
-            if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
+            } else if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
                 self.close(token, CloseReason::Io(e.kind()));
             }
         }
@@ -399,7 +400,8 @@ impl Daemon {
                     self.fail(token, CloseReason::OutputOverflow);
                     return (handled, Blocked::Closed);
                 }
-                // Wait for the socket to take what is queued; WRITABLE resumes us.
+                // Wait for the socket to take what is queued; the flush resumes us.
+                conn.waiting_for_output_room = true;
                 return (handled, Blocked::NeedOutputRoom);
             }
             let Some(state) = conn.state.take() else {
@@ -589,12 +591,11 @@ impl Daemon {
         if conn.output.is_empty() {
             return;
         }
-        let was_full = conn.output.free() == 0;
         if let Err(e) = conn.flush_output(WRITE_BUDGET) {
             self.close(token, CloseReason::Io(e.kind()));
             return;
         }
-        let resume = !conn.input.is_empty() || was_full;
+        let resume = std::mem::take(&mut conn.waiting_for_output_room);
         if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
             self.close(token, CloseReason::Io(e.kind()));
             return;

@@ -39,6 +39,8 @@ pub struct Connection {
     pub closing: Option<CloseReason>,
     /// The peer sent EOF; buffered input is still handled.
     pub eof: bool,
+    /// A complete packet waits until the output ring has room for its answer.
+    pub waiting_for_output_room: bool,
     pub opened: Instant,
     interest: Interest,
 }
@@ -60,6 +62,7 @@ impl Connection {
             deadline: None,
             closing: None,
             eof: false,
+            waiting_for_output_room: false,
             opened: now,
             interest: Interest::READABLE,
         }
