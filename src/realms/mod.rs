@@ -2,6 +2,7 @@
 //! store (`gatehouse realm add`) and a cache that encodes the list once per change and layout.
 //! The registry of live, linked world servers builds on this.
 
+pub mod link;
 pub mod list_cache;
 
 use std::fmt;
