@@ -32,7 +32,43 @@ pub struct Config {
     pub timeouts: TimeoutConfig,
     pub limits: LimitConfig,
     pub realms: RealmConfig,
+    pub sessions: SessionConfig,
+    pub link: LinkConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Seconds a session ticket (the key a world server takes) stays valid after a logon or
+    /// reconnect.
+    pub ticket_ttl_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ticket_ttl_secs: 900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkConfig {
+    /// Where world servers connect to register their realms; empty disables the listener.
+    pub listen: Vec<SocketAddr>,
+    /// Seconds without a heartbeat after which a linked realm is shown offline.
+    pub heartbeat_timeout_secs: u64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 3725))],
+            heartbeat_timeout_secs: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -217,6 +253,16 @@ output_buffer = 16384
 # Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
 refresh_secs = 5
 
+[sessions]
+# Seconds a session ticket (the key a world server takes for a player) stays valid.
+ticket_ttl_secs = 900
+
+[link]
+# Where world servers connect to register their realms (docs/realm-link.md); [] disables it.
+listen = ["127.0.0.1:3725"]
+# Seconds without a heartbeat after which a linked realm is shown offline.
+heartbeat_timeout_secs = 15
+
 [log]
 # off, error, warn, info, debug or trace.
 level = "info"
@@ -284,6 +330,8 @@ impl Config {
                 self.timeouts.after_failure_secs,
             ),
             ("realms.refresh_secs", self.realms.refresh_secs),
+            ("sessions.ticket_ttl_secs", self.sessions.ticket_ttl_secs),
+            ("link.heartbeat_timeout_secs", self.link.heartbeat_timeout_secs),
         ] {
             if secs == 0 || secs > 86_400 {
                 return Err(ConfigError::Invalid(format!(

@@ -170,7 +170,8 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
-fn fill_random(buf: &mut [u8]) {
+/// Fills `buf` from the OS CSPRNG (keys, salts, challenge data).
+pub fn fill_random(buf: &mut [u8]) {
     // Without a working OS CSPRNG no key this server could make would be safe, and no peer,
     // file or database can cause this failure: stopping is the only sound answer.
     if let Err(e) = getrandom::fill(buf) {

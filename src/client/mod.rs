@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::challenge::{ChallengeC2s, ChallengeKind, LogonChallengeS2c};
 use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, SecurityProof};
+use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
 use crate::protocol::realm_list::{RealmListC2s, RealmListS2c};
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout, ProtocolVersion, Version};
@@ -58,6 +59,15 @@ impl ClientBuild {
 
     pub fn layout(&self) -> Layout {
         self.protocol.layout().unwrap_or(Layout::V8)
+    }
+
+    /// The protocol version this build reconnects with: 1.12 uses 2, later builds 8.
+    pub fn reconnect_protocol(&self) -> ProtocolVersion {
+        if self.protocol.0 == 3 {
+            ProtocolVersion(2)
+        } else {
+            self.protocol
+        }
     }
 
     /// The challenge a client of this build sends for `name` (x86 / Windows / enUS).
@@ -260,6 +270,56 @@ impl LogonClient {
             }
             LogonProofS2c::Failure(result) => Err(ClientError::Refused {
                 stage: "proof",
+                result,
+            }),
+        }
+    }
+
+    /// A reconnect with the key of an earlier logon: reconnect challenge, then the proof
+    /// R2 = SHA1(name ‖ R1 ‖ challenge ‖ K). On success the connection is in WorldSelect.
+    pub fn reconnect(
+        addr: SocketAddr,
+        build: ClientBuild,
+        name: &str,
+        key: &SessionKey,
+        timeout: Duration,
+    ) -> Result<LogonClient, ClientError> {
+        let name = AccountName::parse(name.as_bytes())?;
+        let mut client = LogonClient::connect(addr, build, timeout)?;
+        let mut challenge = build.challenge(name);
+        challenge.kind = ChallengeKind::Reconnect;
+        challenge.protocol = build.reconnect_protocol();
+        let mut msg = Vec::new();
+        challenge.encode(&mut msg);
+        client.send(&msg)?;
+        let reply = client.read_message(ReconnectChallengeS2c::check)?;
+        let challenge_data = match ReconnectChallengeS2c::parse(&reply)? {
+            ReconnectChallengeS2c::Success { challenge_data, .. } => challenge_data,
+            ReconnectChallengeS2c::Failure(result) => {
+                return Err(ClientError::Refused {
+                    stage: "reconnect challenge",
+                    result,
+                })
+            }
+        };
+        let mut client_data = [0u8; 16];
+        crate::srp6::fill_random(&mut client_data);
+        let proof = ReconnectProofC2s {
+            client_data,
+            client_proof: crate::srp6::reconnect_proof(&name, &client_data, &challenge_data, key),
+            client_checksum: [0; 20],
+            key_count: 0,
+        };
+        msg.clear();
+        proof.encode(&mut msg)?;
+        client.send(&msg)?;
+        // The answer's layout follows the reconnect's protocol version (2 for 1.12).
+        let layout = build.reconnect_protocol().layout().unwrap_or(Layout::V8);
+        let reply = client.read_message(|b| ReconnectProofS2c::check(layout, b))?;
+        match ReconnectProofS2c::parse(layout, &reply)?.result {
+            LoginResult::Success => Ok(client),
+            result => Err(ClientError::Refused {
+                stage: "reconnect proof",
                 result,
             }),
         }

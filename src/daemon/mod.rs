@@ -10,6 +10,8 @@
 //! that has gone is dropped by the generation check.
 
 mod counters;
+mod links;
+mod signals;
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -25,9 +27,11 @@ use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, 
 use crate::net::connection::{Connection, OutputSink, ReadOutcome};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
+use crate::realms::link::server::LinkSession;
 use crate::realms::list_cache::RealmListCache;
+use crate::realms::registry::{Change, RealmRegistry};
 use crate::session::{
-    check_packet, CloseReason, Deadline, Input, SessionCx, SessionData, SessionSettings, State,
+    check_packet, ClientSession, CloseReason, Deadline, Input, SessionCx, SessionSettings, State,
     StateKind, Step,
 };
 use crate::store::sqlite::{SqliteStore, WriteTurns};
@@ -35,6 +39,7 @@ use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreRe
 use crate::store::{Store, StoreError};
 
 pub use counters::Counters;
+use signals::{Signal, SignalQueue};
 
 /// Everything the loop can be told.
 pub enum Msg {
@@ -44,6 +49,10 @@ pub enum Msg {
     Deadline(ConnToken),
     /// Time to re-read the realm table.
     RefreshRealms,
+    /// Time to look for linked realms whose heartbeats stopped.
+    SweepRealms,
+    /// A realm link's deadline (authentication, or silence once linked).
+    LinkDeadline(ConnToken),
     /// Stop serving and return from `run`.
     Shutdown,
 }
@@ -72,17 +81,36 @@ enum Blocked {
 }
 
 /// Bytes one connection may write per pass before the others get their turn.
-const WRITE_BUDGET: usize = 256 * 1024;
+pub(crate) const WRITE_BUDGET: usize = 256 * 1024;
+
+/// What a listener accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListenerKind {
+    /// Game clients.
+    Game,
+    /// World servers (the realm link).
+    Link,
+}
+
+struct Listener {
+    socket: TcpListener,
+    addr: SocketAddr,
+    kind: ListenerKind,
+}
 
 pub struct Daemon {
     config: Config,
     settings: SessionSettings,
-    listeners: Vec<(TcpListener, SocketAddr)>,
-    conns: Slots<Connection>,
+    listeners: Vec<Listener>,
+    conns: Slots<Connection<ClientSession>>,
+    links: Slots<Connection<LinkSession>>,
     store: Option<StorePool>,
+    registry: RealmRegistry,
     realms: RealmListCache,
+    signals: SignalQueue,
     to_flush: Vec<ConnToken>,
     to_close: Vec<ConnToken>,
+    links_to_close: Vec<ConnToken>,
     store_ops: Vec<StoreOp>,
     counters: Counters,
 }
@@ -100,7 +128,7 @@ impl DaemonHandle {
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -130,38 +158,82 @@ impl Daemon {
         )?;
 
         let mut listeners = Vec::new();
-        for (i, &addr) in config.server.listen.iter().enumerate() {
-            let mut listener =
+        let wanted = (config.server.listen.iter().map(|a| (*a, ListenerKind::Game)))
+            .chain(config.link.listen.iter().map(|a| (*a, ListenerKind::Link)));
+        for (i, (addr, kind)) in wanted.enumerate() {
+            let mut socket =
                 TcpListener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
-            let local = listener.local_addr()?;
+            let local = socket.local_addr()?;
             event_loop
                 .registry()
-                .register(&mut listener, listener_token(i), Interest::READABLE)?;
-            listeners.push((listener, local));
+                .register(&mut socket, listener_token(i), Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                addr: local,
+                kind,
+            });
         }
 
         let settings = SessionSettings {
             accepted_builds: config.accepted_builds(),
             timeouts: config.timeouts.clone(),
+            ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
         };
         let daemon = Daemon {
             realms: RealmListCache::new(config.limits.output_buffer),
+            registry: RealmRegistry::new(Duration::from_secs(config.link.heartbeat_timeout_secs)),
+            signals: SignalQueue::default(),
             settings,
             listeners,
             conns: Slots::default(),
+            links: Slots::default(),
             store: Some(store),
             to_flush: Vec::new(),
             to_close: Vec::new(),
+            links_to_close: Vec::new(),
             store_ops: Vec::new(),
             counters: Counters::default(),
             config,
         };
         event_loop.send_at(Instant::now(), Msg::RefreshRealms);
+        event_loop.send_at(Instant::now(), Msg::SweepRealms);
         Ok((event_loop, daemon))
     }
 
+    /// Where game clients connect (the bound addresses, so port 0 shows its real port).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|(_, a)| *a).collect()
+        self.listener_addrs(ListenerKind::Game)
+    }
+
+    /// Where world servers connect.
+    pub fn link_addrs(&self) -> Vec<SocketAddr> {
+        self.listener_addrs(ListenerKind::Link)
+    }
+
+    fn listener_addrs(&self, kind: ListenerKind) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.addr)
+            .collect()
+    }
+
+    fn raise(&mut self, signal: Signal) {
+        self.signals.raise(signal);
+    }
+
+    /// Runs the observers of every queued signal (the realm-list cache, the log).
+    fn dispatch_signals(&mut self) {
+        while let Some(signal) = self.signals.next() {
+            match signal {
+                Signal::RealmListChanged => {
+                    if self.realms.replace(self.registry.visible()) {
+                        log::info!("realm list changed: {} realms", self.realms.realms().len());
+                    }
+                }
+                Signal::RealmOffline(realm) => log::warn!("{realm} is offline"),
+            }
+        }
     }
 
     pub fn handle(event_loop: &EventLoop<Msg>) -> DaemonHandle {
@@ -176,12 +248,20 @@ impl Daemon {
 
     /// Serves until shut down, then finishes every queued store write.
     pub fn run(mut self, event_loop: &mut EventLoop<Msg>) -> Result<(), DaemonError> {
-        for (_, addr) in &self.listeners {
-            log::info!("listening on {addr}");
+        for listener in &self.listeners {
+            match listener.kind {
+                ListenerKind::Game => log::info!("listening on {}", listener.addr),
+                ListenerKind::Link => log::info!("listening on {} (realm link)", listener.addr),
+            }
         }
         let result = event_loop.run(&mut self);
         for token in self.conns.tokens() {
             if let Some(mut conn) = self.conns.remove(token) {
+                conn.deregister(event_loop.registry());
+            }
+        }
+        for token in self.links.tokens() {
+            if let Some(mut conn) = self.links.remove(token) {
                 conn.deregister(event_loop.registry());
             }
         }
@@ -205,10 +285,10 @@ impl Daemon {
 
     fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
         loop {
-            let Some((listener, _)) = self.listeners.get(index) else {
+            let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let (socket, peer) = match listener.accept() {
+            let (socket, peer) = match listener.socket.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -230,7 +310,7 @@ impl Daemon {
             let Some(token) = self.conns.insert_with(|_| {
                 Connection::new(
                     socket,
-                    SessionData::new(peer),
+                    ClientSession::new(peer),
                     limits.input_buffer,
                     limits.output_buffer,
                     now,
@@ -263,7 +343,7 @@ impl Daemon {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let Some(state) = conn.state.as_ref() else {
+        let Some(state) = conn.session.state.as_ref() else {
             return;
         };
         let deadline = state.deadline(&self.settings.timeouts);
@@ -363,7 +443,7 @@ impl Daemon {
             if conn.closing.is_some() {
                 return (handled, Blocked::Closed);
             }
-            let Some(state) = conn.state.as_ref() else {
+            let Some(state) = conn.session.state.as_ref() else {
                 return (handled, Blocked::Closed);
             };
             if state.input() == Input::Hold {
@@ -386,8 +466,8 @@ impl Daemon {
                 self.fail(token, reason);
                 return (handled, Blocked::Closed);
             };
-            let room = state.reply_room(&conn.data, &mut self.realms);
-            let len = match check_packet(&rule, conn.data.layout, conn.input.contiguous()) {
+            let room = state.reply_room(&conn.session.data, &mut self.realms);
+            let len = match check_packet(&rule, conn.session.data.layout, conn.input.contiguous()) {
                 Check::Complete(len) => len,
                 Check::Incomplete => return (handled, Blocked::NeedInput),
                 Check::Invalid(e) => {
@@ -404,14 +484,14 @@ impl Daemon {
                 conn.waiting_for_output_room = true;
                 return (handled, Blocked::NeedOutputRoom);
             }
-            let Some(state) = conn.state.take() else {
+            let Some(state) = conn.session.state.take() else {
                 return (handled, Blocked::Closed);
             };
             let mut sink = OutputSink::new(&mut conn.output);
             let mut session = SessionCx {
                 now: cx.now(),
                 unix_now: unix_now(),
-                data: &mut conn.data,
+                data: &mut conn.session.data,
                 out: &mut sink,
                 store: &mut self.store_ops,
                 settings: &self.settings,
@@ -433,7 +513,7 @@ impl Daemon {
         match step {
             Step::Become(state) => {
                 if let Some(conn) = self.conns.get_mut(token) {
-                    conn.state = Some(state);
+                    conn.session.state = Some(state);
                 }
                 self.arm_deadline(cx, token, Some(previous));
             }
@@ -463,7 +543,7 @@ impl Daemon {
         if conn.closing.is_some() {
             return;
         }
-        let Some(state) = conn.state.take() else {
+        let Some(state) = conn.session.state.take() else {
             return;
         };
         let kind = state.kind();
@@ -471,7 +551,7 @@ impl Daemon {
         let mut session = SessionCx {
             now: cx.now(),
             unix_now: unix_now(),
-            data: &mut conn.data,
+            data: &mut conn.session.data,
             out: &mut sink,
             store: &mut self.store_ops,
             settings: &self.settings,
@@ -489,10 +569,11 @@ impl Daemon {
     fn on_store_response(&mut self, cx: &mut Ctx<'_, Msg>, response: StoreResponse) {
         match response.target {
             Target::Conn(token) => self.deliver_store_reply(cx, token, response.reply),
+            Target::Link(token) => self.deliver_link_reply(cx, token, response.reply),
             Target::Daemon => match response.reply {
                 StoreReply::RealmsLoaded(Ok(realms)) => {
-                    if self.realms.replace(realms) {
-                        log::info!("realm list changed: {} realms", self.realms.realms().len());
+                    if self.registry.set_configured(realms) == Change::Changed {
+                        self.raise(Signal::RealmListChanged);
                     }
                 }
                 StoreReply::RealmsLoaded(Err(e)) => log::error!("cannot load realms: {e}"),
@@ -513,7 +594,7 @@ impl Handler<Msg> for Daemon {
             Msg::Deadline(token) => {
                 if let Some(conn) = self.conns.get_mut(token) {
                     conn.deadline = None;
-                    let kind = conn.state.as_ref().map_or(StateKind::Closing, State::kind);
+                    let kind = conn.session.state.as_ref().map_or(StateKind::Closing, State::kind);
                     self.counters.deadlines += 1;
                     self.close(token, CloseReason::Deadline(kind));
                 }
@@ -527,16 +608,45 @@ impl Handler<Msg> for Daemon {
                 let every = Duration::from_secs(self.config.realms.refresh_secs);
                 cx.send_after(every, Msg::RefreshRealms);
             }
+            Msg::SweepRealms => {
+                if self.registry.expire(cx.now()) == Change::Changed {
+                    self.raise(Signal::RealmListChanged);
+                }
+                cx.send_after(Duration::from_secs(1), Msg::SweepRealms);
+            }
+            Msg::LinkDeadline(token) => {
+                if let Some(conn) = self.links.get_mut(token) {
+                    conn.deadline = None;
+                    self.close_link(token, CloseReason::LinkSilent);
+                }
+            }
             Msg::Shutdown => {
                 log::info!("shutting down");
                 cx.stop();
             }
         }
+        self.dispatch_signals();
     }
 
     fn on_event(&mut self, cx: &mut Ctx<'_, Msg>, event: &Event) {
         if let Some(index) = listener_index(event.token(), self.listeners.len()) {
-            self.accept(cx, index);
+            match self.listeners.get(index).map(|l| l.kind) {
+                Some(ListenerKind::Game) => self.accept(cx, index),
+                Some(ListenerKind::Link) => self.accept_links(cx, index),
+                None => {}
+            }
+            return;
+        }
+        if let Some(token) = ConnToken::link_from_mio(event.token()) {
+            if self.links.get(token).is_some() {
+                if event.is_writable() {
+                    self.flush_link(cx, token);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.service_link(cx, token);
+                }
+                self.dispatch_signals();
+            }
             return;
         }
         let Some(token) = ConnToken::from_mio(event.token()) else {
@@ -554,12 +664,15 @@ impl Handler<Msg> for Daemon {
     }
 
     fn flush(&mut self, cx: &mut Ctx<'_, Msg>) {
+        self.dispatch_signals();
         for token in std::mem::take(&mut self.to_flush) {
             self.flush_one(cx, token);
         }
     }
 
     fn reap(&mut self, cx: &mut Ctx<'_, Msg>) {
+        self.reap_links(cx);
+        self.dispatch_signals();
         for token in std::mem::take(&mut self.to_close) {
             let Some(mut conn) = self.conns.remove(token) else {
                 continue;
@@ -573,10 +686,10 @@ impl Handler<Msg> for Daemon {
             let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
             match reason {
                 CloseReason::PeerClosed | CloseReason::Shutdown => {
-                    log::debug!("{}: closed: {reason}", conn.data)
+                    log::debug!("{}: closed: {reason}", conn.session.data)
                 }
-                CloseReason::Deadline(_) => log::info!("{}: closed: {reason}", conn.data),
-                _ => log::warn!("{}: closed: {reason}", conn.data),
+                CloseReason::Deadline(_) => log::info!("{}: closed: {reason}", conn.session.data),
+                _ => log::warn!("{}: closed: {reason}", conn.session.data),
             }
             self.counters.closed += 1;
         }

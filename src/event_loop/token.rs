@@ -17,6 +17,10 @@ pub struct ConnToken {
 /// fixed tokens at the top of the `usize` range (waker, listeners).
 pub const MAX_SLOTS: u32 = 1 << 30;
 
+/// Marks a link connection's slot in its mio token, so links and clients can live in separate
+/// tables and still share one token space.
+const LINK_FLAG: u32 = 1 << 30;
+
 /// The waker's token: the top of the range.
 pub const WAKER: Token = Token(usize::MAX);
 
@@ -36,18 +40,35 @@ impl ConnToken {
         Token(((self.generation as usize) << 32) | self.slot as usize)
     }
 
-    /// The connection token a mio token stands for, if it is one.
+    /// The client connection token a mio token stands for, if it is one.
     pub fn from_mio(token: Token) -> Option<ConnToken> {
         let slot = (token.0 & 0xffff_ffff) as u32;
         let generation = (token.0 >> 32) as u32;
         (slot < MAX_SLOTS && token != WAKER).then_some(ConnToken { slot, generation })
     }
+
+    /// The mio token of a realm-link connection in slot `self.slot` of the link table.
+    pub fn to_mio_link(self) -> Token {
+        Token(((self.generation as usize) << 32) | (self.slot | LINK_FLAG) as usize)
+    }
+
+    /// The link connection token a mio token stands for, if it is one.
+    pub fn link_from_mio(token: Token) -> Option<ConnToken> {
+        let raw = (token.0 & 0xffff_ffff) as u32;
+        let generation = (token.0 >> 32) as u32;
+        // Listener tokens and the waker have bit 31 set as well; link tokens never do.
+        (raw & LINK_FLAG != 0 && raw < 2 * LINK_FLAG).then_some(ConnToken {
+            slot: raw & !LINK_FLAG,
+            generation,
+        })
+    }
 }
 
-/// Where a message goes when it arrives: a connection, or the daemon itself.
+/// Where a message goes when it arrives: a client connection, a realm link, or the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Conn(ConnToken),
+    Link(ConnToken),
     Daemon,
 }
 
@@ -67,5 +88,10 @@ mod tests {
         assert_eq!(listener_index(listener_token(2), 3), Some(2));
         assert_eq!(listener_index(listener_token(3), 3), None);
         assert_eq!(listener_index(t.to_mio(), 3), None);
+        assert_eq!(ConnToken::link_from_mio(t.to_mio_link()), Some(t));
+        assert_eq!(ConnToken::from_mio(t.to_mio_link()), None);
+        assert_eq!(ConnToken::link_from_mio(t.to_mio()), None);
+        assert_eq!(ConnToken::link_from_mio(WAKER), None);
+        assert_eq!(ConnToken::link_from_mio(listener_token(0)), None);
     }
 }

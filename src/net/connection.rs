@@ -1,5 +1,6 @@
-//! A client connection: its socket, its fixed input and output rings, the interest it has
-//! registered, and its session (state + data that outlives states).
+//! A connection: its socket, its fixed input and output rings, the interest it has
+//! registered, and the protocol's per-connection session `S` (a game client's state and data,
+//! or a world server's realm link).
 //!
 //! Socket work is here and only here: reading until the kernel has nothing more (or the input
 //! ring is full), writing until the kernel takes nothing more (the rest waits in the output
@@ -14,7 +15,7 @@ use mio::{Interest, Registry, Token};
 use crate::event_loop::TimerId;
 use crate::net::ring::Ring;
 use crate::protocol::wire::WireSink;
-use crate::session::{CloseReason, SessionData, State};
+use crate::session::CloseReason;
 
 /// What a read pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +28,11 @@ pub enum ReadOutcome {
     Eof,
 }
 
-pub struct Connection {
+pub struct Connection<S> {
     pub socket: TcpStream,
     pub input: Ring,
     pub output: Ring,
-    /// `None` only while a handler holds it.
-    pub state: Option<State>,
-    pub data: SessionData,
+    pub session: S,
     pub deadline: Option<TimerId>,
     /// Set once the connection is to be reaped at the end of the pass.
     pub closing: Option<CloseReason>,
@@ -45,10 +44,10 @@ pub struct Connection {
     interest: Interest,
 }
 
-impl Connection {
+impl<S> Connection<S> {
     pub fn new(
         socket: TcpStream,
-        data: SessionData,
+        session: S,
         input_capacity: usize,
         output_capacity: usize,
         now: Instant,
@@ -57,8 +56,7 @@ impl Connection {
             socket,
             input: Ring::with_capacity(input_capacity),
             output: Ring::with_capacity(output_capacity),
-            state: Some(State::new()),
-            data,
+            session,
             deadline: None,
             closing: None,
             eof: false,

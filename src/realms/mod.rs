@@ -4,6 +4,7 @@
 
 pub mod link;
 pub mod list_cache;
+pub mod registry;
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! The `Logon` state: challenge, SRP6 proof, and the store round trips between them.
+//! The `Logon` state: challenge and SRP6 proof, or reconnect challenge and proof, and the
+//! store round trips between them.
 //!
 //! Every refusal is answered with the result code real servers use (login-protocol.md §8) and
 //! ends in `Closing`. A wrong password is committed to the store (failed-login counter and
@@ -11,9 +12,10 @@ use crate::protocol::challenge::{
 };
 use crate::protocol::opcode::Opcode;
 use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, ACCOUNT_FLAG_PROPASS};
+use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout};
-use crate::srp6::{ProofFailure, ServerHandshake, SessionKey};
+use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, LoginAttempt, LoginOutcome};
 
@@ -22,10 +24,25 @@ use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Wor
 /// The phases of a logon.
 pub enum Logon {
     AwaitChallenge,
-    LoadingAccount,
+    LoadingAccount(ChallengeKind),
     AwaitProof(Box<PendingProof>),
-    RecordingFailure(LoginResult),
+    AwaitReconnectProof(Box<PendingReconnect>),
+    RecordingFailure(Refusal),
     RecordingSuccess(Box<PendingSuccess>),
+    RenewingSession(Box<SessionKey>),
+}
+
+/// A refusal waiting for its store write; the answer's form depends on the message refused.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal {
+    Proof(LoginResult),
+    ReconnectProof(LoginResult),
+}
+
+/// A reconnect answered with 16 random bytes; the proof must hash them with the old key.
+pub struct PendingReconnect {
+    challenge_data: [u8; 16],
+    key: SessionKey,
 }
 
 /// What the proof is checked against: the one (b, B) pair this challenge answered with.
@@ -39,11 +56,25 @@ pub struct PendingSuccess {
     session_key: SessionKey,
 }
 
-/// Challenge: 34 + name (1..=16) bytes.
-const CHALLENGE_RULES: &[OpcodeRule] = &[OpcodeRule {
-    opcode: Opcode::LogonChallenge,
-    min_len: 4,
-    max_len: 50,
+/// Challenge or reconnect challenge: 34 + name (1..=16) bytes.
+const CHALLENGE_RULES: &[OpcodeRule] = &[
+    OpcodeRule {
+        opcode: Opcode::LogonChallenge,
+        min_len: 4,
+        max_len: 50,
+    },
+    OpcodeRule {
+        opcode: Opcode::ReconnectChallenge,
+        min_len: 4,
+        max_len: 50,
+    },
+];
+
+/// Reconnect proof: exactly 58 bytes.
+const RECONNECT_PROOF_RULES: &[OpcodeRule] = &[OpcodeRule {
+    opcode: Opcode::ReconnectProof,
+    min_len: 58,
+    max_len: 58,
 }];
 
 /// Proof: 74/75 bytes plus optional security blocks and at most a few telemetry keys.
@@ -58,24 +89,36 @@ impl Logon {
         match self {
             Logon::AwaitChallenge => CHALLENGE_RULES,
             Logon::AwaitProof(_) => PROOF_RULES,
-            Logon::LoadingAccount | Logon::RecordingFailure(_) | Logon::RecordingSuccess(_) => &[],
+            Logon::AwaitReconnectProof(_) => RECONNECT_PROOF_RULES,
+            Logon::LoadingAccount(_)
+            | Logon::RecordingFailure(_)
+            | Logon::RecordingSuccess(_)
+            | Logon::RenewingSession(_) => &[],
         }
     }
 
     pub fn input(&self) -> Input {
         match self {
-            Logon::AwaitChallenge | Logon::AwaitProof(_) => Input::Handle,
-            Logon::LoadingAccount | Logon::RecordingFailure(_) | Logon::RecordingSuccess(_) => {
-                Input::Hold
+            Logon::AwaitChallenge | Logon::AwaitProof(_) | Logon::AwaitReconnectProof(_) => {
+                Input::Handle
             }
+            Logon::LoadingAccount(_)
+            | Logon::RecordingFailure(_)
+            | Logon::RecordingSuccess(_)
+            | Logon::RenewingSession(_) => Input::Hold,
         }
     }
 
     pub fn on_packet(self, opcode: Opcode, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         match (self, opcode) {
-            (Logon::AwaitChallenge, Opcode::LogonChallenge) => handle_logon_challenge(msg, cx),
+            (Logon::AwaitChallenge, Opcode::LogonChallenge | Opcode::ReconnectChallenge) => {
+                handle_challenge(msg, cx)
+            }
             (Logon::AwaitProof(pending), Opcode::LogonProof) => {
                 handle_logon_proof(*pending, msg, cx)
+            }
+            (Logon::AwaitReconnectProof(pending), Opcode::ReconnectProof) => {
+                handle_reconnect_proof(*pending, msg, cx)
             }
             // The opcode tables make every other pair unreachable; refuse rather than trust that.
             (state, _) => Step::Close(CloseReason::IllegalOpcode {
@@ -87,14 +130,20 @@ impl Logon {
 
     pub fn on_store_reply(self, reply: StoreReply, cx: &mut SessionCx<'_>) -> Step {
         match (self, reply) {
-            (Logon::LoadingAccount, StoreReply::AccountLoaded(result)) => {
-                on_account_loaded(result, cx)
+            (Logon::LoadingAccount(kind), StoreReply::AccountLoaded(result)) => {
+                on_account_loaded(kind, result, cx)
             }
-            (Logon::RecordingFailure(result), StoreReply::LoginFailureRecorded(stored)) => {
+            (Logon::RecordingFailure(refusal), StoreReply::LoginFailureRecorded(stored)) => {
                 if let Err(e) = stored {
                     log::error!("{}: could not record the failed logon: {e}", cx.data);
                 }
-                refuse_proof(result, cx)
+                match refusal {
+                    Refusal::Proof(result) => refuse_proof(result, cx),
+                    Refusal::ReconnectProof(result) => refuse_reconnect_proof(result, cx),
+                }
+            }
+            (Logon::RenewingSession(key), StoreReply::SessionRenewed(stored)) => {
+                on_session_renewed(*key, stored, cx)
             }
             (Logon::RecordingSuccess(pending), StoreReply::LoginSuccessRecorded(stored)) => {
                 on_login_success_recorded(*pending, stored, cx)
@@ -139,18 +188,14 @@ fn refuse_proof(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
     Step::Become(State::Closing(Closing))
 }
 
-/// CMD_AUTH_LOGON_CHALLENGE: check the version, then ask the store for the account.
-fn handle_logon_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
+/// CMD_AUTH_LOGON_CHALLENGE or CMD_AUTH_RECONNECT_CHALLENGE: check the version, then ask
+/// the store for the account (and, for a reconnect, its session ticket).
+fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     let challenge = match ChallengeC2s::parse(msg) {
         Ok(c) => c,
         Err(e) => return Step::Close(CloseReason::Malformed(e)),
     };
-    if challenge.kind != ChallengeKind::Logon {
-        return Step::Close(CloseReason::IllegalOpcode {
-            opcode: Opcode::ReconnectChallenge.as_u8(),
-            state: super::StateKind::Logon,
-        });
-    }
+    let kind = challenge.kind;
     let build = challenge.version.build;
     cx.data.build = Some(build);
     cx.data.name = Some(challenge.account_name);
@@ -162,28 +207,57 @@ fn handle_logon_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
             cx.data,
             challenge.protocol.0
         );
-        return refuse_version(challenge.account_name, cx);
+        return refuse_version(kind, challenge.account_name, cx);
     };
-    // 1.12.1 logs in with layout 3 and 2.4.3/3.3.5a with 8; V2 is only for reconnects.
-    if layout == Layout::V2 || !cx.settings.accepted_builds.contains(&build) {
+    // 1.12.1 logs in with layout 3 and reconnects with 2; 2.4.3/3.3.5a use 8 for both.
+    let layout_fits = match kind {
+        ChallengeKind::Logon => layout != Layout::V2,
+        ChallengeKind::Reconnect => layout != Layout::V3,
+    };
+    if !layout_fits || !cx.settings.accepted_builds.contains(&build) {
         log::info!("{}: refused: build {build} is not accepted", cx.data);
-        return refuse_version(challenge.account_name, cx);
+        return refuse_version(kind, challenge.account_name, cx);
     }
-    log::debug!("{}: logon challenge, build {build}", cx.data);
+    log::debug!("{}: {kind:?} challenge, build {build}", cx.data);
     cx.store.push(StoreOp::LoadAccount {
         name: challenge.account_name,
     });
-    Step::Become(State::Logon(Logon::LoadingAccount))
+    Step::Become(State::Logon(Logon::LoadingAccount(kind)))
 }
 
-fn refuse_version(name: AccountName, cx: &mut SessionCx<'_>) -> Step {
+fn refuse_version(kind: ChallengeKind, name: AccountName, cx: &mut SessionCx<'_>) -> Step {
     let a = attempt(cx, name, LoginOutcome::VersionInvalid);
     cx.store.push(StoreOp::RecordLoginFailure(a));
-    refuse_challenge(LoginResult::FailVersionInvalid, cx)
+    refuse(kind, LoginResult::FailVersionInvalid, cx)
 }
 
-/// The store answered the account lookup: refuse, or send B, g, N and the salt.
+/// Answers a challenge of either kind with a failure and moves to `Closing`.
+fn refuse(kind: ChallengeKind, result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
+    match kind {
+        ChallengeKind::Logon => refuse_challenge(result, cx),
+        ChallengeKind::Reconnect => refuse_reconnect_challenge(result, cx),
+    }
+}
+
+/// Sends a reconnect-challenge failure (`02 <result>`) and moves to `Closing`.
+fn refuse_reconnect_challenge(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
+    if let Err(e) = ReconnectChallengeS2c::Failure(result).encode(&mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
+    }
+    Step::Become(State::Closing(Closing))
+}
+
+/// Sends a reconnect-proof failure in the layout's form and moves to `Closing`.
+fn refuse_reconnect_proof(result: LoginResult, cx: &mut SessionCx<'_>) -> Step {
+    let layout = cx.data.layout.unwrap_or(Layout::V8);
+    ReconnectProofS2c { result }.encode(layout, &mut cx.out);
+    Step::Become(State::Closing(Closing))
+}
+
+/// The store answered the account lookup: refuse, or answer the challenge (B, g, N and the
+/// salt for a logon; fresh challenge data for a reconnect).
 fn on_account_loaded(
+    kind: ChallengeKind,
     result: Result<Option<AccountRecord>, crate::store::StoreError>,
     cx: &mut SessionCx<'_>,
 ) -> Step {
@@ -198,11 +272,11 @@ fn on_account_loaded(
             log::info!("{}: refused: unknown account", cx.data);
             let a = attempt(cx, name, LoginOutcome::UnknownAccount);
             cx.store.push(StoreOp::RecordLoginFailure(a));
-            return refuse_challenge(LoginResult::FailUnknownAccount, cx);
+            return refuse(kind, LoginResult::FailUnknownAccount, cx);
         }
         Err(e) => {
             log::error!("{}: account lookup failed: {e}", cx.data);
-            return refuse_challenge(LoginResult::FailDbBusy, cx);
+            return refuse(kind, LoginResult::FailDbBusy, cx);
         }
     };
     cx.data.account = Some(account.id);
@@ -218,7 +292,10 @@ fn on_account_loaded(
         log::info!("{}: refused: account {}", cx.data, outcome.as_str());
         let a = attempt(cx, name, outcome);
         cx.store.push(StoreOp::RecordLoginFailure(a));
-        return refuse_challenge(result, cx);
+        return refuse(kind, result, cx);
+    }
+    if kind == ChallengeKind::Reconnect {
+        return answer_reconnect_challenge(account, cx);
     }
 
     let handshake = ServerHandshake::new(account.verifier, account.salt);
@@ -257,9 +334,11 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
     {
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
+            let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
             cx.store.push(StoreOp::RecordLoginSuccess {
                 attempt: a,
                 key: success.session_key,
+                expires_at,
             });
             Step::Become(State::Logon(Logon::RecordingSuccess(Box::new(
                 PendingSuccess {
@@ -274,9 +353,9 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
             let a = attempt(cx, name, LoginOutcome::WrongPassword);
             cx.store.push(StoreOp::RecordLoginFailure(a));
             // Real servers answer a wrong password like an unknown name, so names cannot be probed.
-            Step::Become(State::Logon(Logon::RecordingFailure(
+            Step::Become(State::Logon(Logon::RecordingFailure(Refusal::Proof(
                 LoginResult::FailUnknownAccount,
-            )))
+            ))))
         }
     }
 }
@@ -317,5 +396,94 @@ fn on_login_success_recorded(
         cx.data,
         cx.data.build.unwrap_or(Build(0))
     );
+    Step::Become(State::WorldSelect(WorldSelect))
+}
+
+/// A reconnect needs a live ticket: the key of an earlier logon that has not expired.
+fn answer_reconnect_challenge(account: AccountRecord, cx: &mut SessionCx<'_>) -> Step {
+    let key = match account.session {
+        Some(ticket) if ticket.expires_at > cx.unix_now => ticket.key,
+        _ => {
+            log::info!("{}: reconnect refused: no live session", cx.data);
+            if let Some(name) = cx.data.name {
+                let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
+                cx.store.push(StoreOp::RecordLoginFailure(a));
+            }
+            return refuse_reconnect_challenge(LoginResult::FailUnknownAccount, cx);
+        }
+    };
+    let mut challenge_data = [0u8; 16];
+    crate::srp6::fill_random(&mut challenge_data);
+    let reply = ReconnectChallengeS2c::Success {
+        challenge_data,
+        checksum_salt: CRC_SALT,
+    };
+    if let Err(e) = reply.encode(&mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
+    }
+    Step::Become(State::Logon(Logon::AwaitReconnectProof(Box::new(
+        PendingReconnect {
+            challenge_data,
+            key,
+        },
+    ))))
+}
+
+/// CMD_AUTH_RECONNECT_PROOF: R2 = SHA1(name ‖ R1 ‖ challenge ‖ K), compared in constant time.
+/// R3 is not checked: its formula does not hold for real 1.12 clients (srp6.md §8).
+fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
+    let proof = match ReconnectProofC2s::parse(msg) {
+        Ok(p) => p,
+        Err(e) => return Step::Close(CloseReason::Malformed(e)),
+    };
+    let Some(name) = cx.data.name else {
+        return Step::Close(CloseReason::Malformed(
+            crate::protocol::wire::ProtocolError::Truncated,
+        ));
+    };
+    if !verify_reconnect_proof(
+        &name,
+        &proof.client_data,
+        &pending.challenge_data,
+        &pending.key,
+        &proof.client_proof,
+    ) {
+        log::info!("{}: reconnect refused: wrong proof", cx.data);
+        let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
+        cx.store.push(StoreOp::RecordLoginFailure(a));
+        return Step::Become(State::Logon(Logon::RecordingFailure(
+            Refusal::ReconnectProof(LoginResult::FailUnknownAccount),
+        )));
+    }
+    let a = attempt(cx, name, LoginOutcome::ReconnectSuccess);
+    let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
+    cx.store.push(StoreOp::RenewSession {
+        attempt: a,
+        expires_at,
+    });
+    Step::Become(State::Logon(Logon::RenewingSession(Box::new(pending.key))))
+}
+
+/// The renewed ticket is committed: the reconnect succeeded.
+fn on_session_renewed(
+    key: SessionKey,
+    stored: Result<Vec<crate::store::CharacterCount>, crate::store::StoreError>,
+    cx: &mut SessionCx<'_>,
+) -> Step {
+    let characters = match stored {
+        Ok(c) => c,
+        Err(e) => {
+            log::info!("{}: reconnect refused: {e}", cx.data);
+            return refuse_reconnect_proof(LoginResult::FailUnknownAccount, cx);
+        }
+    };
+    cx.data.characters = characters;
+    cx.data.session_key = Some(key);
+    let layout = cx.data.layout.unwrap_or(Layout::V8);
+    ReconnectProofS2c {
+        result: LoginResult::Success,
+    }
+    .encode(layout, &mut cx.out);
+    log::info!("{}: reconnected (build {})", cx.data, cx.data.build.unwrap_or(Build(0)));
     Step::Become(State::WorldSelect(WorldSelect))
 }

@@ -6,18 +6,21 @@
 //!            accept
 //!              │   deadline: timeouts.logon_secs from accept, for every Logon phase
 //!              ▼
-//!   Logon::AwaitChallenge   legal: CMD_AUTH_LOGON_CHALLENGE (0x00)
+//!   Logon::AwaitChallenge   legal: CMD_AUTH_LOGON_CHALLENGE (0x00),
+//!              │                   CMD_AUTH_RECONNECT_CHALLENGE (0x02)
 //!              │ challenge parsed, build accepted → LoadAccount
 //!              ▼
 //!   Logon::LoadingAccount   no opcode handled (input is held) until the store answers
-//!              │ account ok → challenge reply (B, g, N, salt)
-//!              ▼
-//!   Logon::AwaitProof       legal: CMD_AUTH_LOGON_PROOF (0x01)
-//!              │ M1 right → RecordLoginSuccess       M1 wrong → RecordLoginFailure
-//!              ▼                                      ▼
-//!   Logon::RecordingSuccess                Logon::RecordingFailure    (input held)
+//!              │ logon: account ok → challenge reply (B, g, N, salt)
+//!              │ reconnect: live ticket → 16 random bytes ──► Logon::AwaitReconnectProof
+//!              ▼                                              legal: 0x03 (58 bytes)
+//!   Logon::AwaitProof       legal: CMD_AUTH_LOGON_PROOF (0x01)     │ R2 right → RenewSession
+//!              │ M1 right → RecordLoginSuccess                     ▼
+//!              │ M1 / R2 wrong → RecordLoginFailure   Logon::RenewingSession (input held)
+//!              ▼                                      ▼            │ committed → `03 00`
+//!   Logon::RecordingSuccess                Logon::RecordingFailure  │
 //!              │ committed → proof reply (M2)         │ committed → failure reply
-//!              ▼                                      ▼
+//!              ▼                                      ▼            ▼
 //!   WorldSelect             legal: CMD_REALM_LIST (0x10), any number of times;
 //!                           deadline: timeouts.realm_list_idle_secs since the last packet
 //!   Closing                 every refusal ends here: the answer is flushed and the client
@@ -131,6 +134,10 @@ pub enum CloseReason {
     /// Input after the server answered with a failure.
     InputAfterRefusal,
     ServerFull,
+    /// A realm link failed authentication or broke the link protocol.
+    LinkRefused(String),
+    /// A realm link stayed silent past its deadline.
+    LinkSilent,
     Io(std::io::ErrorKind),
     Shutdown,
 }
@@ -160,6 +167,8 @@ impl fmt::Display for CloseReason {
                 f.write_str("client kept sending after its logon was refused")
             }
             CloseReason::ServerFull => f.write_str("connection limit reached"),
+            CloseReason::LinkRefused(why) => write!(f, "realm link refused: {why}"),
+            CloseReason::LinkSilent => f.write_str("realm link silent past its deadline"),
             CloseReason::Io(kind) => write!(f, "socket error: {kind}"),
             CloseReason::Shutdown => f.write_str("server shutting down"),
         }
@@ -206,11 +215,29 @@ impl fmt::Display for SessionData {
     }
 }
 
+/// A game client's part of a connection: its current state and what outlives states.
+pub struct ClientSession {
+    /// `None` only while a handler holds it.
+    pub state: Option<State>,
+    pub data: SessionData,
+}
+
+impl ClientSession {
+    pub fn new(peer: SocketAddr) -> Self {
+        Self {
+            state: Some(State::new()),
+            data: SessionData::new(peer),
+        }
+    }
+}
+
 /// Settings state code reads; built from the config.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
     pub accepted_builds: Vec<Build>,
     pub timeouts: TimeoutConfig,
+    /// How long a session ticket (the key a world server takes) stays valid.
+    pub ticket_ttl: Duration,
 }
 
 /// Everything a state may touch while it handles one packet or reply.
@@ -313,7 +340,7 @@ fn log_store_reply_error(reply: &StoreReply, data: &SessionData) {
 /// Frames the packet at the start of `buf` for `rule`: the message parsers decide completeness,
 /// the rule bounds it.
 pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Check {
-    use crate::protocol::{challenge, proof, realm_list};
+    use crate::protocol::{challenge, proof, realm_list, reconnect};
     if buf.len() < rule.min_len {
         return Check::Incomplete;
     }
@@ -321,6 +348,7 @@ pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Ch
     let check = match rule.opcode {
         Opcode::LogonChallenge | Opcode::ReconnectChallenge => challenge::ChallengeC2s::check(buf),
         Opcode::LogonProof => proof::LogonProofC2s::check(layout, buf),
+        Opcode::ReconnectProof => reconnect::ReconnectProofC2s::check(buf),
         Opcode::RealmList => realm_list::RealmListC2s::check(buf),
         _ => Check::Invalid(ProtocolError::BadValue {
             field: "opcode",

@@ -36,6 +36,7 @@ impl Fixture {
             settings: SessionSettings {
                 accepted_builds: vec![Build(5875), Build(8606), Build(12340)],
                 timeouts: TimeoutConfig::default(),
+                ticket_ttl: Duration::from_secs(900),
             },
             realms,
         }
@@ -123,7 +124,7 @@ fn expect_state(step: Step) -> State {
 /// Runs challenge + account load; returns the state waiting for the proof.
 fn to_proof(f: &mut Fixture, build: ClientBuild, record: AccountRecord) -> State {
     let s = expect_state(f.packet(State::new(), &challenge_bytes(build)));
-    assert!(matches!(s, State::Logon(Logon::LoadingAccount)));
+    assert!(matches!(s, State::Logon(Logon::LoadingAccount(_))));
     assert_eq!(
         s.input(),
         Input::Hold,

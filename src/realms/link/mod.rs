@@ -4,5 +4,6 @@
 //! challenge with an HMAC under its realm's key.
 
 pub mod key;
+pub mod server;
 
 pub use key::LinkKey;

@@ -1,0 +1,267 @@
+//! The server side of one realm link: the state a world server's connection is in, and what
+//! each frame or store reply does. Like a client session, it reads no clock and touches no
+//! socket: the daemon frames the bytes, hands over `now`, and sends the store requests.
+//!
+//! ```text
+//! accept → Hello(nonce) sent → AwaitAuth ── Auth(realm, answer) ──► LoadingKey (input held)
+//!   key found and answer right → AuthResult(0) → Linked ── Register / Heartbeat / Unregister
+//!                                                      └─ TakeSession ──► Taking (input held)
+//!   otherwise → AuthResult(1), close                         ◄── Session(found or not) ──┘
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::account::AccountName;
+use crate::event_loop::ConnToken;
+use crate::protocol::wire::WireSink;
+use crate::realms::link::message::{LinkMessage, SessionGrant};
+use crate::realms::registry::{Change, RealmRegistry};
+use crate::realms::RealmId;
+use crate::store::worker::{StoreOp, StoreReply};
+
+/// Error codes of the `Error` frame (docs/realm-link.md).
+pub const ERROR_PROTOCOL: u16 = 1;
+pub const ERROR_NOT_AUTHENTICATED: u16 = 2;
+pub const ERROR_REALM_MISMATCH: u16 = 3;
+pub const ERROR_STORE: u16 = 4;
+
+pub enum LinkState {
+    AwaitAuth {
+        nonce: [u8; 32],
+    },
+    LoadingKey {
+        nonce: [u8; 32],
+        realm: RealmId,
+        answer: [u8; 32],
+    },
+    Linked {
+        realm: RealmId,
+    },
+    Taking {
+        realm: RealmId,
+        request_id: u32,
+    },
+}
+
+/// A world server's part of a connection.
+pub struct LinkSession {
+    pub peer: SocketAddr,
+    /// `None` only while a handler holds it.
+    pub state: Option<LinkState>,
+    /// The realm this link registered, so a dropped link takes it offline.
+    pub registered: Option<RealmId>,
+}
+
+/// What the daemon does after a link handled something.
+pub enum LinkStep {
+    Become(LinkState),
+    /// Close after the queued output (an AuthResult refusal or an Error frame) is flushed.
+    Close(String),
+}
+
+/// What link code may touch while it handles one frame or reply.
+pub struct LinkCx<'a> {
+    pub now: Instant,
+    pub unix_now: i64,
+    pub token: ConnToken,
+    pub out: &'a mut dyn WireSink,
+    pub store: &'a mut Vec<StoreOp>,
+    pub registry: &'a mut RealmRegistry,
+    /// Set when the visible realm list changed.
+    pub realms_changed: &'a mut bool,
+}
+
+impl LinkCx<'_> {
+    fn send(&mut self, message: &LinkMessage) {
+        message.encode(&mut self.out);
+    }
+
+    fn note(&mut self, change: Change) {
+        if change == Change::Changed {
+            *self.realms_changed = true;
+        }
+    }
+}
+
+impl LinkSession {
+    /// A new link: the caller sends [`LinkSession::hello`] at once.
+    pub fn new(peer: SocketAddr, nonce: [u8; 32]) -> Self {
+        Self {
+            peer,
+            state: Some(LinkState::AwaitAuth { nonce }),
+            registered: None,
+        }
+    }
+
+    pub fn hello(nonce: [u8; 32]) -> LinkMessage {
+        LinkMessage::Hello { version: 1, nonce }
+    }
+
+    /// A store request is in flight: further frames wait in the input ring.
+    pub fn holds_input(&self) -> bool {
+        matches!(
+            self.state,
+            Some(LinkState::LoadingKey { .. }) | Some(LinkState::Taking { .. })
+        )
+    }
+
+    pub fn realm(&self) -> Option<RealmId> {
+        match self.state {
+            Some(LinkState::Linked { realm }) | Some(LinkState::Taking { realm, .. }) => Some(realm),
+            _ => None,
+        }
+    }
+}
+
+fn error(cx: &mut LinkCx<'_>, code: u16, message: &str) -> LinkStep {
+    cx.send(&LinkMessage::Error {
+        code,
+        message: message.to_string(),
+    });
+    LinkStep::Close(message.to_string())
+}
+
+/// Handles one frame.
+pub fn on_frame(
+    session: &mut LinkSession,
+    state: LinkState,
+    message: LinkMessage,
+    cx: &mut LinkCx<'_>,
+) -> LinkStep {
+    match (state, message) {
+        (LinkState::AwaitAuth { nonce }, LinkMessage::Auth { realm_id, answer }) => {
+            let realm = RealmId(realm_id);
+            if !cx.registry.is_configured(realm) {
+                cx.send(&LinkMessage::AuthResult { status: 1 });
+                return LinkStep::Close(format!("{realm} is not configured"));
+            }
+            cx.store.push(StoreOp::LoadLinkKey { realm });
+            LinkStep::Become(LinkState::LoadingKey {
+                nonce,
+                realm,
+                answer,
+            })
+        }
+        (LinkState::AwaitAuth { .. }, _) => {
+            error(cx, ERROR_NOT_AUTHENTICATED, "authenticate first")
+        }
+        (LinkState::Linked { realm }, LinkMessage::Register(announced)) => {
+            if announced.realm_id != realm {
+                cx.send(&LinkMessage::Registered { status: 1 });
+                return error(cx, ERROR_REALM_MISMATCH, "register only the authenticated realm");
+            }
+            log::info!(
+                "{realm} registered from {}: {:?} at {}",
+                session.peer,
+                announced.name,
+                announced.address
+            );
+            let change = cx.registry.register(cx.token, announced, cx.now);
+            cx.note(change);
+            session.registered = Some(realm);
+            cx.send(&LinkMessage::Registered { status: 0 });
+            LinkStep::Become(LinkState::Linked { realm })
+        }
+        (LinkState::Linked { realm }, LinkMessage::Heartbeat { population, online }) => {
+            let change = cx.registry.heartbeat(realm, population, online, cx.now);
+            if change == Change::Changed {
+                log::debug!("{realm}: heartbeat, population {population}, {online} online");
+            }
+            cx.note(change);
+            LinkStep::Become(LinkState::Linked { realm })
+        }
+        (LinkState::Linked { realm }, LinkMessage::Unregister) => {
+            log::info!("{realm} unregistered from {}", session.peer);
+            let change = cx.registry.went_away(realm, cx.token);
+            cx.note(change);
+            session.registered = None;
+            LinkStep::Become(LinkState::Linked { realm })
+        }
+        (
+            LinkState::Linked { realm },
+            LinkMessage::TakeSession {
+                request_id,
+                account_name,
+            },
+        ) => {
+            take_session(cx, realm, request_id, account_name);
+            LinkStep::Become(LinkState::Taking { realm, request_id })
+        }
+        (_, other) => error(
+            cx,
+            ERROR_PROTOCOL,
+            &format!("unexpected {} frame", other.name()),
+        ),
+    }
+}
+
+fn take_session(cx: &mut LinkCx<'_>, realm: RealmId, _request_id: u32, name: AccountName) {
+    cx.store.push(StoreOp::TakeSession {
+        name,
+        realm,
+        now: cx.unix_now,
+    });
+}
+
+/// Handles the store's answer to a request this link made.
+pub fn on_store_reply(
+    session: &mut LinkSession,
+    state: LinkState,
+    reply: StoreReply,
+    cx: &mut LinkCx<'_>,
+) -> LinkStep {
+    match (state, reply) {
+        (
+            LinkState::LoadingKey {
+                nonce,
+                realm,
+                answer,
+            },
+            StoreReply::LinkKeyLoaded(result),
+        ) => match result {
+            Ok(Some(key)) if key.verify(&nonce, realm.0, &answer) => {
+                log::info!("{realm}: link from {} authenticated", session.peer);
+                cx.send(&LinkMessage::AuthResult { status: 0 });
+                LinkStep::Become(LinkState::Linked { realm })
+            }
+            Ok(Some(_)) => {
+                cx.send(&LinkMessage::AuthResult { status: 1 });
+                LinkStep::Close(format!("wrong answer for {realm}"))
+            }
+            Ok(None) => {
+                cx.send(&LinkMessage::AuthResult { status: 1 });
+                LinkStep::Close(format!("{realm} has no link secret"))
+            }
+            Err(e) => {
+                log::error!("link from {}: cannot load the key of {realm}: {e}", session.peer);
+                error(cx, ERROR_STORE, "store unavailable")
+            }
+        },
+        (LinkState::Taking { realm, request_id }, StoreReply::SessionTaken(result)) => {
+            let grant = match result {
+                Ok(taken) => taken.map(|t| SessionGrant {
+                    session_key: t.key,
+                    account_id: t.account,
+                    security_level: t.security_level,
+                }),
+                Err(e) => {
+                    log::error!("{realm}: session take failed: {e}");
+                    return error(cx, ERROR_STORE, "store unavailable");
+                }
+            };
+            log::info!(
+                "{realm}: session take #{request_id}: {}",
+                if grant.is_some() { "handed over" } else { "none" }
+            );
+            cx.send(&LinkMessage::Session { request_id, grant });
+            LinkStep::Become(LinkState::Linked { realm })
+        }
+        (state, reply) => {
+            if let Some(e) = reply.error() {
+                log::error!("link from {}: store: {e}", session.peer);
+            }
+            LinkStep::Become(state)
+        }
+    }
+}

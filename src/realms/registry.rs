@@ -1,0 +1,192 @@
+//! The realm registry: which realms exist and whether they are up, merged from two sources.
+//!
+//! - The store's realm table (`gatehouse realm add`), re-read periodically: a realm that no
+//!   world server has linked since start is shown as configured (a static realm).
+//! - Live registrations over the realm link: a linked realm is shown with what its world server
+//!   announced, and its population from the last heartbeat. Once a link has registered a realm,
+//!   missing heartbeats (or the link dropping, or UNREGISTER) show it offline — never removed —
+//!   until its next REGISTER or HEARTBEAT.
+//!
+//! Every method says whether the visible list changed; the daemon then raises the
+//! realm-list-changed signal and the cache re-encodes.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::event_loop::ConnToken;
+use crate::protocol::realm_list::REALM_FLAG_OFFLINE;
+use crate::realms::link::message::RealmAnnouncement;
+use crate::realms::RealmId;
+use crate::store::RealmRecord;
+
+/// Whether a visible-list change happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Changed,
+    Unchanged,
+}
+
+impl Change {
+    fn from(changed: bool) -> Change {
+        if changed {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        }
+    }
+}
+
+/// Whether a linked realm is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Online,
+    Offline,
+}
+
+struct LiveRealm {
+    announced: RealmAnnouncement,
+    population: f32,
+    online_players: u32,
+    last_heard: Instant,
+    link: Option<ConnToken>,
+    liveness: Liveness,
+}
+
+pub struct RealmRegistry {
+    configured: Vec<RealmRecord>,
+    live: HashMap<RealmId, LiveRealm>,
+    heartbeat_timeout: Duration,
+}
+
+impl RealmRegistry {
+    pub fn new(heartbeat_timeout: Duration) -> Self {
+        Self {
+            configured: Vec::new(),
+            live: HashMap::new(),
+            heartbeat_timeout,
+        }
+    }
+
+    pub fn set_heartbeat_timeout(&mut self, timeout: Duration) {
+        self.heartbeat_timeout = timeout;
+    }
+
+    /// The store's realm table was (re)read.
+    pub fn set_configured(&mut self, realms: Vec<RealmRecord>) -> Change {
+        let changed = realms != self.configured;
+        self.configured = realms;
+        Change::from(changed)
+    }
+
+    /// Whether the realm exists in the store (only those may link).
+    pub fn is_configured(&self, realm: RealmId) -> bool {
+        self.configured.iter().any(|r| r.id == realm)
+    }
+
+    /// A link registered (or re-registered) its realm.
+    pub fn register(&mut self, link: ConnToken, announced: RealmAnnouncement, now: Instant) -> Change {
+        let id = announced.realm_id;
+        let changed = match self.live.get(&id) {
+            Some(old) => old.announced != announced || old.liveness == Liveness::Offline,
+            None => true,
+        };
+        let (population, online_players) = self
+            .live
+            .get(&id)
+            .map_or((0.0, 0), |old| (old.population, old.online_players));
+        self.live.insert(
+            id,
+            LiveRealm {
+                announced,
+                population,
+                online_players,
+                last_heard: now,
+                link: Some(link),
+                liveness: Liveness::Online,
+            },
+        );
+        Change::from(changed)
+    }
+
+    /// A heartbeat: the realm is up, with this load.
+    pub fn heartbeat(&mut self, realm: RealmId, population: f32, online: u32, now: Instant) -> Change {
+        let Some(live) = self.live.get_mut(&realm) else {
+            return Change::Unchanged;
+        };
+        let changed = live.liveness == Liveness::Offline || live.population != population;
+        live.population = population;
+        live.online_players = online;
+        live.last_heard = now;
+        live.liveness = Liveness::Online;
+        Change::from(changed)
+    }
+
+    /// The realm's world server said goodbye, or its link dropped.
+    pub fn went_away(&mut self, realm: RealmId, link: ConnToken) -> Change {
+        let Some(live) = self.live.get_mut(&realm) else {
+            return Change::Unchanged;
+        };
+        // A newer link may have registered the realm meanwhile: only its own link takes it down.
+        if live.link != Some(link) {
+            return Change::Unchanged;
+        }
+        live.link = None;
+        let changed = live.liveness == Liveness::Online;
+        live.liveness = Liveness::Offline;
+        Change::from(changed)
+    }
+
+    /// Marks realms whose heartbeats stopped as offline.
+    pub fn expire(&mut self, now: Instant) -> Change {
+        let mut changed = false;
+        for (id, live) in self.live.iter_mut() {
+            if live.liveness == Liveness::Online
+                && now.saturating_duration_since(live.last_heard) > self.heartbeat_timeout
+            {
+                log::warn!("{id} missed its heartbeats: shown offline");
+                live.liveness = Liveness::Offline;
+                changed = true;
+            }
+        }
+        Change::from(changed)
+    }
+
+    pub fn liveness(&self, realm: RealmId) -> Option<Liveness> {
+        self.live.get(&realm).map(|l| l.liveness)
+    }
+
+    /// Linked realms that are up, and players on them (for stats).
+    pub fn online_summary(&self) -> (usize, u32) {
+        self.live
+            .values()
+            .filter(|l| l.liveness == Liveness::Online)
+            .fold((0, 0), |(n, p), l| (n + 1, p + l.online_players))
+    }
+
+    /// The list clients see: configured realms, overlaid with what their links announced.
+    pub fn visible(&self) -> Vec<RealmRecord> {
+        self.configured
+            .iter()
+            .map(|configured| match self.live.get(&configured.id) {
+                None => configured.clone(),
+                Some(live) => {
+                    let a = &live.announced;
+                    let mut flags = a.flags & !REALM_FLAG_OFFLINE;
+                    if live.liveness == Liveness::Offline {
+                        flags |= REALM_FLAG_OFFLINE;
+                    }
+                    RealmRecord {
+                        name: a.name.clone(),
+                        address: a.address.clone(),
+                        realm_type: a.realm_type,
+                        flags,
+                        timezone: a.timezone,
+                        population: live.population,
+                        builds: a.builds.clone(),
+                        ..configured.clone()
+                    }
+                }
+            })
+            .collect()
+    }
+}
