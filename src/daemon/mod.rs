@@ -80,6 +80,9 @@ enum Blocked {
     Closed,
 }
 
+/// Rounds of flushing per pass before what is left waits for its WRITABLE event.
+const FLUSH_ROUNDS: usize = 4;
+
 /// Bytes one connection may write per pass before the others get their turn.
 pub(crate) const WRITE_BUDGET: usize = 256 * 1024;
 
@@ -142,6 +145,8 @@ impl Daemon {
         let mut event_loop = EventLoop::new(1024)?;
         let sender = event_loop.sender();
 
+        // The realm list is read once before serving, so the first client already sees it.
+        let initial_realms = SqliteStore::open(&config.store.path)?.load_realms()?;
         let path = config.store.path.clone();
         let turns = WriteTurns::default();
         let store = StorePool::start(
@@ -179,9 +184,14 @@ impl Daemon {
             timeouts: config.timeouts.clone(),
             ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
         };
+        let mut registry =
+            RealmRegistry::new(Duration::from_secs(config.link.heartbeat_timeout_secs));
+        registry.set_configured(initial_realms);
+        let mut realms = RealmListCache::new(config.limits.output_buffer);
+        realms.replace(registry.visible());
         let daemon = Daemon {
-            realms: RealmListCache::new(config.limits.output_buffer),
-            registry: RealmRegistry::new(Duration::from_secs(config.link.heartbeat_timeout_secs)),
+            realms,
+            registry,
             signals: SignalQueue::default(),
             settings,
             listeners,
@@ -195,7 +205,8 @@ impl Daemon {
             counters: Counters::default(),
             config,
         };
-        event_loop.send_at(Instant::now(), Msg::RefreshRealms);
+        let refresh = Duration::from_secs(daemon.config.realms.refresh_secs);
+        event_loop.send_at(Instant::now() + refresh, Msg::RefreshRealms);
         event_loop.send_at(Instant::now(), Msg::SweepRealms);
         Ok((event_loop, daemon))
     }
@@ -665,8 +676,23 @@ impl Handler<Msg> for Daemon {
 
     fn flush(&mut self, cx: &mut Ctx<'_, Msg>) {
         self.dispatch_signals();
+        // Flushing can resume input that waited for output room, which queues more output:
+        // a few rounds keep a busy connection moving without letting it hold the pass.
+        for _ in 0..FLUSH_ROUNDS {
+            if self.to_flush.is_empty() {
+                return;
+            }
+            for token in std::mem::take(&mut self.to_flush) {
+                self.flush_one(cx, token);
+            }
+        }
+        // Whatever is still queued asks for WRITABLE, so the next poll wakes for it at once.
         for token in std::mem::take(&mut self.to_flush) {
-            self.flush_one(cx, token);
+            if let Some(conn) = self.conns.get_mut(token) {
+                if let Err(e) = conn.update_interest(cx.registry(), token.to_mio()) {
+                    self.close(token, CloseReason::Io(e.kind()));
+                }
+            }
         }
     }
 

@@ -1,0 +1,95 @@
+//! Test harness: a real gatehouse daemon on 127.0.0.1:0 with a throw-away database, run
+//! in-process on its own thread, shut down (and joined) when the guard drops.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use gatehouse::config::Config;
+use gatehouse::daemon::{Daemon, DaemonHandle};
+use gatehouse::protocol::version::Build;
+use gatehouse::realms::RealmId;
+use gatehouse::store::sqlite::SqliteStore;
+use gatehouse::store::{NewRealm, Store};
+
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    handle: DaemonHandle,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Seeds a fresh database, then starts the daemon with `configure` applied.
+    pub fn start(seed: impl FnOnce(&mut SqliteStore), configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("gatehouse.db");
+        {
+            let mut store = SqliteStore::open(&db).expect("open store");
+            seed(&mut store);
+        }
+        let mut config = Config::default();
+        config.server.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        config.store.path = db.clone();
+        configure(&mut config);
+
+        let (tx, rx) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            let (mut event_loop, daemon) = Daemon::start(config).expect("daemon starts");
+            let addr = daemon.local_addrs()[0];
+            tx.send((addr, Daemon::handle(&event_loop))).unwrap();
+            daemon.run(&mut event_loop).expect("daemon runs");
+        });
+        let (addr, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        TestServer {
+            addr,
+            db,
+            handle,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// A second connection to the daemon's database, for assertions.
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.db).expect("open store")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn account(
+    store: &mut SqliteStore,
+    name: &str,
+    password: &str,
+) -> gatehouse::account::AccountId {
+    gatehouse::admin::create_account(store, name, password).expect("create account")
+}
+
+pub fn realm(store: &mut SqliteStore, name: &str, address: &str, builds: &[u16]) -> RealmId {
+    store
+        .add_realm(&NewRealm {
+            name: name.into(),
+            address: address.into(),
+            realm_type: 1,
+            flags: 0,
+            timezone: 2,
+            population: 1.5,
+            builds: builds.iter().copied().map(Build).collect(),
+        })
+        .expect("add realm")
+}

@@ -1,0 +1,184 @@
+//! Full logons over TCP for each client build: success with the realm list, and every refusal
+//! with its result code, checked against the database.
+
+mod common;
+
+use common::{account, realm, TestServer, TIMEOUT};
+use gatehouse::account::AccountName;
+use gatehouse::client::{ClientBuild, ClientError, LogonClient};
+use gatehouse::protocol::challenge::LogonChallengeS2c;
+use gatehouse::protocol::proof::LogonProofS2c;
+use gatehouse::protocol::realm_list::{REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
+use gatehouse::protocol::result::LoginResult;
+use gatehouse::protocol::version::Build;
+use gatehouse::store::Store;
+
+fn server() -> TestServer {
+    TestServer::start(
+        |store| {
+            let alice = account(store, "alice", "secret");
+            let azeroth = realm(store, "Azeroth", "127.0.0.1:8085", &[]);
+            let classic = realm(store, "Classic", "10.0.0.2:8086", &[5875]);
+            store.set_character_count(alice, azeroth, 3).unwrap();
+            store.set_character_count(alice, classic, 1).unwrap();
+            account(store, "banned", "secret");
+            let name = AccountName::parse(b"banned").unwrap();
+            store.ban_account(&name, None, "test").unwrap();
+            account(store, "resting", "secret");
+            let name = AccountName::parse(b"resting").unwrap();
+            store
+                .ban_account(&name, Some(4_000_000_000), "test")
+                .unwrap();
+        },
+        |_| {},
+    )
+}
+
+#[test]
+fn every_build_logs_in_and_sees_the_realm_list_from_the_database() {
+    let server = server();
+    for build in ClientBuild::ALL {
+        let mut logged_in = LogonClient::login(server.addr, build, "alice", "secret", TIMEOUT)
+            .unwrap_or_else(|e| panic!("build {}: {e}", build.version.build));
+        let list = logged_in.client.realm_list().unwrap();
+        assert_eq!(list.realms.len(), 2, "build {}", build.version.build);
+        let azeroth = &list.realms[0];
+        assert_eq!(azeroth.name, "Azeroth");
+        assert_eq!(azeroth.address, "127.0.0.1:8085");
+        assert_eq!(azeroth.characters, 3);
+        assert_eq!(azeroth.realm_type, 1);
+        assert_eq!(azeroth.category, 2);
+        assert_eq!(azeroth.flags & REALM_FLAG_OFFLINE, 0);
+        let classic = &list.realms[1];
+        assert_eq!(classic.address, "10.0.0.2:8086");
+        assert_eq!(classic.characters, 1);
+        if build == ClientBuild::VANILLA {
+            assert_eq!(classic.name, "Classic");
+            assert_eq!(classic.flags & REALM_FLAG_OFFLINE, 0);
+        } else {
+            // Another build's realm: offline, with its version shown.
+            assert_eq!(classic.flags & REALM_FLAG_OFFLINE, REALM_FLAG_OFFLINE);
+            assert_eq!(
+                classic.flags & REALM_FLAG_SPECIFY_BUILD,
+                REALM_FLAG_SPECIFY_BUILD
+            );
+            assert_eq!(classic.version.unwrap().build, Build(5875));
+        }
+        // The realm list may be asked for again on the same connection.
+        assert_eq!(logged_in.client.realm_list().unwrap(), list);
+
+        // The session key both sides derived is stored for the world server.
+        let record = server
+            .store()
+            .load_account(&AccountName::parse(b"alice").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.session_key, Some(logged_in.session_key));
+        assert_eq!(record.failed_logins, 0);
+    }
+    let accounts = server.store().list_accounts().unwrap();
+    let alice = accounts
+        .iter()
+        .find(|a| a.name.as_str() == "ALICE")
+        .unwrap();
+    assert_eq!(alice.last_login_ip.as_deref(), Some("127.0.0.1"));
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_recorded_before_the_answer() {
+    let server = server();
+    for (i, build) in ClientBuild::ALL.into_iter().enumerate() {
+        let err = LogonClient::login(server.addr, build, "alice", "guess", TIMEOUT).err();
+        match err {
+            Some(ClientError::Refused {
+                stage: "proof",
+                result: LoginResult::FailUnknownAccount,
+            }) => {}
+            other => panic!("build {}: {other:?}", build.version.build),
+        }
+        // The answer came after the commit, so the count is already there.
+        let accounts = server.store().list_accounts().unwrap();
+        let alice = accounts
+            .iter()
+            .find(|a| a.name.as_str() == "ALICE")
+            .unwrap();
+        assert_eq!(alice.failed_logins as usize, i + 1);
+        let audit = server.store().recent_audit(1).unwrap();
+        assert_eq!(audit[0].outcome, "wrong_password");
+        assert_eq!(audit[0].name, "ALICE");
+        assert_eq!(audit[0].build, build.version.build);
+    }
+}
+
+#[test]
+fn the_proof_failure_has_each_layouts_size() {
+    let server = server();
+    for (build, expected) in [
+        (ClientBuild::VANILLA, vec![0x01, 0x04]),
+        (ClientBuild::WOTLK, vec![0x01, 0x04, 0x00, 0x00]),
+    ] {
+        let mut c = LogonClient::connect(server.addr, build, TIMEOUT).unwrap();
+        let name = AccountName::parse(b"alice").unwrap();
+        let reply = c.send_challenge(name).unwrap();
+        let password = gatehouse::account::Password::parse(b"wrong").unwrap();
+        let (_, proof) = LogonClient::proof_for(&name, &password, &reply).unwrap();
+        let mut msg = Vec::new();
+        proof.encode(build.layout(), &mut msg).unwrap();
+        c.send(&msg).unwrap();
+        let raw = c
+            .read_message(|b| LogonProofS2c::check(build.layout(), b))
+            .unwrap();
+        assert_eq!(raw, expected);
+    }
+}
+
+fn challenge_result(server: &TestServer, build: ClientBuild, name: &str) -> LogonChallengeS2c {
+    let mut c = LogonClient::connect(server.addr, build, TIMEOUT).unwrap();
+    c.send_challenge(AccountName::parse(name.as_bytes()).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn refusals_carry_their_result_codes() {
+    let server = server();
+    for build in ClientBuild::ALL {
+        for (name, result) in [
+            ("nobody", LoginResult::FailUnknownAccount),
+            ("banned", LoginResult::FailBanned),
+            ("resting", LoginResult::FailSuspended),
+        ] {
+            assert_eq!(
+                challenge_result(&server, build, name),
+                LogonChallengeS2c::Failure(result),
+                "{name} on build {}",
+                build.version.build
+            );
+        }
+    }
+    let audit = server.store().recent_audit(50).unwrap();
+    for outcome in ["unknown_account", "banned", "suspended"] {
+        assert!(
+            audit.iter().any(|a| a.outcome == outcome),
+            "no {outcome} audit row"
+        );
+    }
+}
+
+#[test]
+fn builds_that_are_not_accepted_get_version_invalid() {
+    let server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+        },
+        |config| config.server.accepted_builds = vec![5875, 12340],
+    );
+    for build in [ClientBuild::TBC, ClientBuild::from_build(6005)] {
+        assert_eq!(
+            challenge_result(&server, build, "alice"),
+            LogonChallengeS2c::Failure(LoginResult::FailVersionInvalid)
+        );
+    }
+    assert!(
+        LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).is_ok()
+    );
+}
