@@ -10,7 +10,7 @@
 //!
 //! Each direction keeps its own state. Constants and known answers are from gtker/wow_srp
 //! (`src/vanilla_header`, `src/tbc_header`, `src/wrath_header`; the header test vectors there
-//! come from real-client captures) and agree with TrinityCore's `AuthCrypt`.
+//! come from real-client captures); the 3.3.5a seeds are those of TrinityCore's `AuthCrypt::Init`.
 //! RC4 is written here (it is a few lines); the `rc4` crate is not a dependency.
 
 use hmac::{Hmac, KeyInit, Mac};

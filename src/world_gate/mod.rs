@@ -25,8 +25,8 @@
 //! | ticket source unreachable / failing         | AUTH_UNAVAILABLE (0x10)         |
 //! | client build is not the realm's generation  | AUTH_VERSION_MISMATCH (0x14)    |
 //!
-//! These follow what TrinityCore and CMaNGOS send in the same places (unknown account →
-//! AUTH_UNKNOWN_ACCOUNT, digest mismatch → AUTH_FAILED). Failures are sent with a header in the
+//! These follow TrinityCore's `WorldSocket::HandleAuthSession(Callback)`, which sends
+//! AUTH_UNKNOWN_ACCOUNT when no account row is found and AUTH_FAILED on a digest mismatch. Failures are sent with a header in the
 //! clear: header encryption only starts after a successful CMSG_AUTH_SESSION.
 
 pub mod client;
