@@ -31,3 +31,4 @@ pub mod realms;
 pub mod session;
 pub mod srp6;
 pub mod store;
+pub mod world_gate;
