@@ -31,6 +31,7 @@
 
 pub mod client;
 pub mod header_crypt;
+pub mod over_link;
 pub mod packets;
 
 use std::io::{self, Read, Write};

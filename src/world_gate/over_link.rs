@@ -1,0 +1,151 @@
+//! The world gate wired to gatehouse over the realm link — what `gatehouse world-gate` runs:
+//! authenticate the link, register the realm, heartbeat on a thread, and take each arriving
+//! player's ticket through the link.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::account::AccountName;
+use crate::protocol::version::Build;
+use crate::realms::link::client::{Client, LinkClientError};
+use crate::realms::link::message::RealmAnnouncement;
+use crate::world_gate::{GateHandle, SharedTickets, Ticket, TicketError, TicketSource, WorldGate};
+
+/// Tickets taken from gatehouse over the realm link.
+pub struct LinkTickets {
+    link: Arc<Mutex<Client>>,
+}
+
+impl TicketSource for LinkTickets {
+    fn take_session(&mut self, name: &AccountName) -> Result<Option<Ticket>, TicketError> {
+        let mut link = self.link.lock().unwrap_or_else(PoisonError::into_inner);
+        match link.take_session(name) {
+            Ok(grant) => Ok(grant.map(|g| Ticket {
+                session_key: g.session_key,
+                account_id: g.account_id.0,
+                security_level: g.security_level,
+            })),
+            Err(e) => Err(TicketError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateStartError {
+    #[error("realm link: {0}")]
+    Link(#[from] LinkClientError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// What the gate needs to run.
+pub struct GateOptions {
+    /// gatehouse's realm-link listener.
+    pub link: SocketAddr,
+    pub secret: Vec<u8>,
+    /// What to register; its `address` is also where the gate listens.
+    pub realm: RealmAnnouncement,
+    /// The client build this gate's world speaks (decides the challenge layout).
+    pub build: Build,
+    pub heartbeat_every: Duration,
+    pub timeout: Duration,
+}
+
+/// A running gate: stop it, or drop its link to see the realm go offline.
+pub struct RunningGate {
+    gate: GateHandle,
+    link: Arc<Mutex<Client>>,
+    stop: Arc<AtomicBool>,
+    heartbeats: Option<JoinHandle<()>>,
+}
+
+impl RunningGate {
+    pub fn start(options: GateOptions) -> Result<RunningGate, GateStartError> {
+        let mut client = Client::connect(
+            options.link,
+            options.realm.realm_id,
+            &options.secret,
+            options.timeout,
+        )?;
+        client.register(&options.realm)?;
+        let link = Arc::new(Mutex::new(client));
+        let gate = WorldGate::bind(options.realm.address.as_str(), options.build).map_err(|source| {
+            GateStartError::Listen {
+                addr: options.realm.address.clone(),
+                source,
+            }
+        })?;
+        let tickets: SharedTickets = Arc::new(Mutex::new(LinkTickets {
+            link: Arc::clone(&link),
+        }));
+        let gate = gate.spawn(tickets).map_err(|source| GateStartError::Listen {
+            addr: options.realm.address.clone(),
+            source,
+        })?;
+        log::info!(
+            "world gate for {} listening on {}",
+            options.realm.realm_id,
+            gate.local_addr()
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let heartbeats = {
+            let link = Arc::clone(&link);
+            let stop = Arc::clone(&stop);
+            let every = options.heartbeat_every;
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(every);
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut link = link.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Err(e) = link.heartbeat(0.0, 0) {
+                        log::error!("realm link heartbeat failed: {e}");
+                        break;
+                    }
+                }
+            })
+        };
+        Ok(RunningGate {
+            gate,
+            link,
+            stop,
+            heartbeats: Some(heartbeats),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.gate.local_addr()
+    }
+
+    /// Stops heartbeating without a word to gatehouse: as if the world server hung.
+    pub fn stop_heartbeats(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.heartbeats.take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Stops the gate and closes the link (gatehouse shows the realm offline).
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.stop_heartbeats();
+        drop(self.link);
+        self.gate.stop()
+    }
+
+    /// Serves until the process is stopped.
+    pub fn wait(mut self) {
+        if let Some(h) = self.heartbeats.take() {
+            let _ = h.join();
+        }
+        log::error!("heartbeats stopped; the world gate exits");
+        let _ = self.gate.stop();
+    }
+}
