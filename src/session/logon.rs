@@ -257,9 +257,12 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
     {
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
+            // The ticket lifetime becomes a config value when the realm link takes tickets.
+            let expires_at = a.at + 900;
             cx.store.push(StoreOp::RecordLoginSuccess {
                 attempt: a,
                 key: success.session_key,
+                expires_at,
             });
             Step::Become(State::Logon(Logon::RecordingSuccess(Box::new(
                 PendingSuccess {

@@ -86,6 +86,7 @@ fn realm(id: u32, name: &str, builds: Vec<Build>) -> RealmRecord {
         timezone: 2,
         population: 1.0,
         builds,
+        kind: crate::store::RealmKind::Static,
     }
 }
 
@@ -103,7 +104,8 @@ fn account(standing: AccountStanding) -> AccountRecord {
         verifier: compute_verifier(&name(), &password, &salt),
         standing,
         failed_logins: 0,
-        session_key: None,
+        security_level: 0,
+        session: None,
     }
 }
 
@@ -154,7 +156,7 @@ fn a_logon_commits_before_it_answers_and_then_lists_realms() {
         let s = expect_state(f.packet(s, &msg));
         assert!(f.out.is_empty(), "M2 is not sent before the store commits");
         match f.store.pop() {
-            Some(StoreOp::RecordLoginSuccess { attempt, key }) => {
+            Some(StoreOp::RecordLoginSuccess { attempt, key, .. }) => {
                 assert_eq!(attempt.outcome, LoginOutcome::Success);
                 assert_eq!(key, handshake.session_key);
             }

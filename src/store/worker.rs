@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use super::{AccountRecord, CharacterCount, LoginAttempt, RealmRecord, Store, StoreError};
+use super::{
+    AccountRecord, CharacterCount, LoginAttempt, RealmRecord, Store, StoreError, TakenSession,
+};
 use crate::account::AccountName;
 use crate::event_loop::token::Target;
+use crate::realms::link::LinkKey;
+use crate::realms::RealmId;
 use crate::srp6::SessionKey;
 
 /// What the login path asks of the database.
@@ -29,8 +33,25 @@ pub enum StoreOp {
     RecordLoginSuccess {
         attempt: LoginAttempt,
         key: SessionKey,
+        /// Unix seconds after which no world server may take the ticket.
+        expires_at: i64,
     },
     LoadRealms,
+    /// A world server of `realm` takes the account's ticket (see [`Store::take_session`]).
+    TakeSession {
+        name: AccountName,
+        realm: RealmId,
+        now: i64,
+    },
+    /// A reconnect proved the session key: renew the ticket (see [`Store::renew_session`]).
+    RenewSession {
+        attempt: LoginAttempt,
+        expires_at: i64,
+    },
+    /// The key a realm link must prove (see [`Store::realm_link_key`]).
+    LoadLinkKey {
+        realm: RealmId,
+    },
 }
 
 /// The answer to a [`StoreOp`], variant for variant.
@@ -40,6 +61,9 @@ pub enum StoreReply {
     LoginFailureRecorded(Result<(), StoreError>),
     LoginSuccessRecorded(Result<Vec<CharacterCount>, StoreError>),
     RealmsLoaded(Result<Vec<RealmRecord>, StoreError>),
+    SessionTaken(Result<Option<TakenSession>, StoreError>),
+    SessionRenewed(Result<Vec<CharacterCount>, StoreError>),
+    LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
 }
 
 impl StoreReply {
@@ -50,6 +74,9 @@ impl StoreReply {
             StoreReply::LoginFailureRecorded(r) => r.as_ref().err(),
             StoreReply::LoginSuccessRecorded(r) => r.as_ref().err(),
             StoreReply::RealmsLoaded(r) => r.as_ref().err(),
+            StoreReply::SessionTaken(r) => r.as_ref().err(),
+            StoreReply::SessionRenewed(r) => r.as_ref().err(),
+            StoreReply::LinkKeyLoaded(r) => r.as_ref().err(),
         }
     }
 
@@ -60,16 +87,14 @@ impl StoreReply {
             StoreOp::RecordLoginFailure(_) => StoreReply::LoginFailureRecorded(Err(err)),
             StoreOp::RecordLoginSuccess { .. } => StoreReply::LoginSuccessRecorded(Err(err)),
             StoreOp::LoadRealms => StoreReply::RealmsLoaded(Err(err)),
+            StoreOp::TakeSession { .. } => StoreReply::SessionTaken(Err(err)),
+            StoreOp::RenewSession { .. } => StoreReply::SessionRenewed(Err(err)),
+            StoreOp::LoadLinkKey { .. } => StoreReply::LinkKeyLoaded(Err(err)),
         }
     }
 
     fn is_err(&self) -> bool {
-        match self {
-            StoreReply::AccountLoaded(r) => r.is_err(),
-            StoreReply::LoginFailureRecorded(r) => r.is_err(),
-            StoreReply::LoginSuccessRecorded(r) => r.is_err(),
-            StoreReply::RealmsLoaded(r) => r.is_err(),
-        }
+        self.error().is_some()
     }
 }
 
@@ -303,10 +328,22 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
         StoreOp::RecordLoginFailure(attempt) => {
             StoreReply::LoginFailureRecorded(store.record_login_failure(attempt))
         }
-        StoreOp::RecordLoginSuccess { attempt, key } => {
-            StoreReply::LoginSuccessRecorded(store.record_login_success(attempt, key))
+        StoreOp::RecordLoginSuccess {
+            attempt,
+            key,
+            expires_at,
+        } => {
+            StoreReply::LoginSuccessRecorded(store.record_login_success(attempt, key, *expires_at))
         }
         StoreOp::LoadRealms => StoreReply::RealmsLoaded(store.load_realms()),
+        StoreOp::TakeSession { name, realm, now } => {
+            StoreReply::SessionTaken(store.take_session(name, *realm, *now))
+        }
+        StoreOp::RenewSession {
+            attempt,
+            expires_at,
+        } => StoreReply::SessionRenewed(store.renew_session(attempt, *expires_at)),
+        StoreOp::LoadLinkKey { realm } => StoreReply::LinkKeyLoaded(store.realm_link_key(*realm)),
     }
 }
 
@@ -316,7 +353,6 @@ mod tests {
     use crate::account::{AccountId, AccountStanding};
     use crate::event_loop::token::ConnToken;
     use crate::protocol::version::Build;
-    use crate::realms::RealmId;
     use crate::srp6::{Salt, Verifier};
     use crate::store::{AccountSummary, AuditRow, LoginOutcome, NewRealm, RealmRef, SqliteStore};
     use std::path::{Path, PathBuf};
@@ -352,9 +388,41 @@ mod tests {
             &mut self,
             attempt: &LoginAttempt,
             key: &SessionKey,
+            expires_at: i64,
         ) -> Result<Vec<CharacterCount>, StoreError> {
             self.wait();
-            self.inner.record_login_success(attempt, key)
+            self.inner.record_login_success(attempt, key, expires_at)
+        }
+        fn take_session(
+            &mut self,
+            name: &AccountName,
+            realm: RealmId,
+            now: i64,
+        ) -> Result<Option<TakenSession>, StoreError> {
+            self.wait();
+            self.inner.take_session(name, realm, now)
+        }
+        fn renew_session(
+            &mut self,
+            attempt: &LoginAttempt,
+            expires_at: i64,
+        ) -> Result<Vec<CharacterCount>, StoreError> {
+            self.wait();
+            self.inner.renew_session(attempt, expires_at)
+        }
+        fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
+            self.wait();
+            self.inner.realm_link_key(realm)
+        }
+        fn set_realm_link_key(
+            &mut self,
+            realm: &RealmRef,
+            key: &LinkKey,
+        ) -> Result<(), StoreError> {
+            self.inner.set_realm_link_key(realm, key)
+        }
+        fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
+            self.inner.set_security_level(name, level)
         }
         fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
             self.wait();
