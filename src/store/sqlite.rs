@@ -1433,4 +1433,456 @@ mod tests {
             Err(StoreError::Corrupt { .. })
         ));
     }
+
+    #[test]
+    fn a_version_1_file_upgrades_to_2_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        {
+            // A database as the version-1 binary left it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(migrations::MIGRATIONS[0].sql).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts (id, name, salt, verifier, created_at, last_login_at,
+                                       failed_logins, session_key, session_key_at)
+                 VALUES (5, 'ALICE', zeroblob(32), zeroblob(32), 1, 50, 2, zeroblob(40), 50),
+                        (6, 'BOB', zeroblob(32), zeroblob(32), 2, NULL, 0, NULL, NULL);
+                 INSERT INTO realms (id, name, address) VALUES (3, 'Old', 'h:1');
+                 INSERT INTO realm_builds (realm_id, build) VALUES (3, 5875);
+                 INSERT INTO realm_characters (account_id, realm_id, count) VALUES (5, 3, 4);
+                 INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+                 VALUES (50, 5, 'ALICE', '192.0.2.1', 5875, 'success');",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(migrations::current_version(&store.conn).unwrap(), 2);
+
+        let alice = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(alice.id, AccountId(5));
+        assert_eq!(alice.failed_logins, 2);
+        assert_eq!(alice.security_level, 0);
+        // An old key had no expiry: it is kept for reconnects but counts as expired.
+        assert_eq!(
+            alice.session,
+            Some(SessionTicket {
+                key: SessionKey([0; 40]),
+                issued_at: 50,
+                expires_at: 50,
+                taken_by: None,
+            })
+        );
+        assert_eq!(
+            store.take_session(&name("alice"), RealmId(3), 51).unwrap(),
+            None
+        );
+        let bob = store.load_account(&name("bob")).unwrap().unwrap();
+        assert_eq!((bob.session, bob.security_level), (None, 0));
+
+        let realms = store.list_realms().unwrap();
+        assert_eq!(realms.len(), 1);
+        assert_eq!(realms[0].name, "Old");
+        assert_eq!(realms[0].builds, vec![Build::VANILLA]);
+        assert_eq!(realms[0].kind, RealmKind::Static);
+        assert_eq!(store.realm_link_key(RealmId(3)).unwrap(), None);
+        assert_eq!(store.recent_audit(10).unwrap().len(), 1);
+        let counts = store
+            .renew_session(
+                &attempt(
+                    Some(AccountId(5)),
+                    "alice",
+                    LoginOutcome::ReconnectSuccess,
+                    60,
+                ),
+                960,
+            )
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![CharacterCount {
+                realm: RealmId(3),
+                count: 4
+            }]
+        );
+        // The new columns have their constraints.
+        let err = store
+            .conn
+            .execute("UPDATE accounts SET security_level = 256 WHERE id = 5", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+        let err = store
+            .conn
+            .execute("UPDATE realms SET link_key = zeroblob(31) WHERE id = 3", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+    }
+
+    /// A store with ALICE logged in at 100 with a ticket until 1000, and two realms.
+    fn logged_in(store: &mut SqliteStore, key: SessionKey) -> (AccountId, RealmId, RealmId) {
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let r1 = store.add_realm(&realm("One")).unwrap();
+        let r2 = store.add_realm(&realm("Two")).unwrap();
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 100),
+                &key,
+                1000,
+            )
+            .unwrap();
+        (id, r1, r2)
+    }
+
+    #[test]
+    fn a_ticket_is_taken_once_until_the_next_logon() {
+        let (_dir, mut store) = temp_store();
+        let key = SessionKey([9; 40]);
+        let (id, r1, r2) = logged_in(&mut store, key);
+        store.set_security_level(&name("alice"), 2).unwrap();
+
+        let taken = store.take_session(&name("ALICE"), r1, 500).unwrap();
+        assert_eq!(
+            taken,
+            Some(TakenSession {
+                account: id,
+                key,
+                security_level: 2
+            })
+        );
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(ticket.taken_by, Some(r1));
+        // Taken is taken: for the same realm and for another.
+        assert_eq!(store.take_session(&name("alice"), r1, 500).unwrap(), None);
+        assert_eq!(store.take_session(&name("alice"), r2, 500).unwrap(), None);
+        assert_eq!(store.take_session(&name("nobody"), r1, 500).unwrap(), None);
+
+        // A new logon replaces the ticket, which can be taken again.
+        let key2 = SessionKey([10; 40]);
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 600),
+                &key2,
+                1500,
+            )
+            .unwrap();
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(
+            (ticket.issued_at, ticket.expires_at, ticket.taken_by),
+            (600, 1500, None)
+        );
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r2, 700)
+                .unwrap()
+                .map(|t| t.key),
+            Some(key2)
+        );
+        assert_eq!(
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .session
+                .unwrap()
+                .taken_by,
+            Some(r2)
+        );
+
+        // Expired: at the expiry second and after, nobody gets it.
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 800),
+                &key,
+                900,
+            )
+            .unwrap();
+        assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
+        assert_eq!(store.take_session(&name("alice"), r1, 5000).unwrap(), None);
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r1, 899)
+                .unwrap()
+                .map(|t| t.account),
+            Some(id)
+        );
+
+        // No key (a password change forgets it): nothing to take.
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 800),
+                &key,
+                2000,
+            )
+            .unwrap();
+        store
+            .set_password(&name("alice"), &salt(2), &verifier(2))
+            .unwrap();
+        assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
+    }
+
+    #[test]
+    fn racing_takes_on_two_connections_hand_the_ticket_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        let mut setup = SqliteStore::open(&path).unwrap();
+        let (id, r1, r2) = logged_in(&mut setup, SessionKey([1; 40]));
+        // Separate stores with separate write turns: as two gatehouse nodes on one database,
+        // only SQLite itself stands between them.
+        let stores: Vec<_> = (0..2)
+            .map(|_| std::sync::Arc::new(Mutex::new(SqliteStore::open(&path).unwrap())))
+            .collect();
+        for round in 0..50i64 {
+            setup
+                .record_login_success(
+                    &attempt(Some(id), "alice", LoginOutcome::Success, 100 + round),
+                    &SessionKey([round as u8; 40]),
+                    10_000,
+                )
+                .unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let handles: Vec<_> = stores
+                .iter()
+                .zip([r1, r2])
+                .map(|(store, realm)| {
+                    let store = std::sync::Arc::clone(store);
+                    let barrier = std::sync::Arc::clone(&barrier);
+                    std::thread::spawn(move || {
+                        let mut store = store.lock().unwrap();
+                        barrier.wait();
+                        store.take_session(&name("alice"), realm, 5000).unwrap()
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let winners: Vec<_> = results.iter().flatten().collect();
+            assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+            assert_eq!(winners[0].key, SessionKey([round as u8; 40]));
+            let taken_by = setup
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .session
+                .unwrap()
+                .taken_by;
+            let winner_realm = if results[0].is_some() { r1 } else { r2 };
+            assert_eq!(taken_by, Some(winner_realm), "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_reconnect_renews_the_ticket() {
+        let (_dir, mut store) = temp_store();
+        let key = SessionKey([4; 40]);
+        let (id, r1, r2) = logged_in(&mut store, key);
+        store.set_character_count(id, r2, 5).unwrap();
+        assert!(store
+            .take_session(&name("alice"), r1, 500)
+            .unwrap()
+            .is_some());
+
+        let mut reconnect = attempt(Some(id), "alice", LoginOutcome::ReconnectSuccess, 700);
+        reconnect.peer = "198.51.100.2".parse().unwrap();
+        let counts = store.renew_session(&reconnect, 1600).unwrap();
+        assert_eq!(
+            counts,
+            vec![CharacterCount {
+                realm: r2,
+                count: 5
+            }]
+        );
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(
+            ticket,
+            SessionTicket {
+                key,
+                issued_at: 100,
+                expires_at: 1600,
+                taken_by: None
+            }
+        );
+        let summary = &store.list_accounts().unwrap()[0];
+        assert_eq!(summary.last_login_at, Some(700));
+        assert_eq!(summary.last_login_ip.as_deref(), Some("198.51.100.2"));
+        let audit = store.recent_audit(1).unwrap();
+        assert_eq!(audit[0].outcome, "reconnect_success");
+        assert_eq!(audit[0].at, 700);
+        assert_eq!(audit[0].account, Some(id));
+        // Takeable again, until the new expiry.
+        assert!(store
+            .take_session(&name("alice"), r2, 1599)
+            .unwrap()
+            .is_some());
+
+        // The audit says what happened, whatever the attempt was labelled.
+        reconnect.outcome = LoginOutcome::Success;
+        store.renew_session(&reconnect, 1700).unwrap();
+        assert_eq!(
+            store.recent_audit(1).unwrap()[0].outcome,
+            "reconnect_success"
+        );
+
+        // No key, no renewal, and nothing is written.
+        store
+            .set_password(&name("alice"), &salt(2), &verifier(2))
+            .unwrap();
+        let before = store.recent_audit(100).unwrap().len();
+        assert!(matches!(
+            store.renew_session(&reconnect, 2000),
+            Err(StoreError::NoSession(a)) if a == id
+        ));
+        assert_eq!(store.recent_audit(100).unwrap().len(), before);
+        assert_eq!(
+            store.load_account(&name("alice")).unwrap().unwrap().session,
+            None
+        );
+
+        let mut anon = reconnect.clone();
+        anon.account = None;
+        assert!(matches!(
+            store.renew_session(&anon, 2000),
+            Err(StoreError::Invalid(_))
+        ));
+        store.delete_account(&name("alice")).unwrap();
+        assert!(matches!(
+            store.renew_session(&reconnect, 2000),
+            Err(StoreError::NoSuchAccountId(_))
+        ));
+    }
+
+    #[test]
+    fn link_keys_round_trip_and_make_a_realm_linkable() {
+        let (_dir, mut store) = temp_store();
+        let key = LinkKey(std::array::from_fn(|i| i as u8 * 3));
+        let mut linked = realm("Linked");
+        linked.link_key = Some(key);
+        let static_id = store.add_realm(&realm("Static")).unwrap();
+        let linked_id = store.add_realm(&linked).unwrap();
+        assert_eq!(store.realm_link_key(static_id).unwrap(), None);
+        assert_eq!(store.realm_link_key(linked_id).unwrap(), Some(key));
+        let kinds: Vec<_> = store
+            .list_realms()
+            .unwrap()
+            .iter()
+            .map(|r| r.kind)
+            .collect();
+        assert_eq!(kinds, vec![RealmKind::Static, RealmKind::Linkable]);
+
+        let other = LinkKey([0xee; 32]);
+        store
+            .set_realm_link_key(&RealmRef::Name("STATIC".to_owned()), &other)
+            .unwrap();
+        assert_eq!(store.realm_link_key(static_id).unwrap(), Some(other));
+        store
+            .set_realm_link_key(&RealmRef::Id(linked_id), &other)
+            .unwrap();
+        assert_eq!(store.realm_link_key(linked_id).unwrap(), Some(other));
+
+        assert!(matches!(
+            store.set_realm_link_key(&RealmRef::Id(RealmId(99)), &key),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        assert!(matches!(
+            store.set_realm_link_key(&RealmRef::Name("Nope".to_owned()), &key),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        assert!(matches!(
+            store.realm_link_key(RealmId(99)),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+
+        corrupt(
+            &store,
+            &format!(
+                "UPDATE realms SET link_key = zeroblob(31) WHERE id = {}",
+                linked_id.0
+            ),
+        );
+        match store.realm_link_key(linked_id) {
+            Err(StoreError::Corrupt { what }) => assert!(what.contains("link key"), "{what}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(matches!(
+            store.list_realms(),
+            Err(StoreError::Corrupt { .. })
+        ));
+        corrupt(
+            &store,
+            &format!("UPDATE realms SET link_key = 7 WHERE id = {}", linked_id.0),
+        );
+        assert!(matches!(
+            store.realm_link_key(linked_id),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn corrupt_tickets_are_errors_not_panics() {
+        let cases = [
+            // Taken by a realm id that cannot exist.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 2,
+             session_taken_by = 0",
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 2,
+             session_taken_by = 300",
+            // A key without its times.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = NULL",
+            "session_key = zeroblob(40), session_key_at = NULL, session_expires_at = 2",
+            // An expiry or a taker without a key.
+            "session_key = NULL, session_expires_at = 2",
+            "session_key = NULL, session_taken_by = 1",
+            // Wrong types.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 'soon'",
+            "security_level = 256",
+            "security_level = -1",
+        ];
+        for set in cases {
+            let (_dir, mut store) = temp_store();
+            store
+                .create_account(&name("alice"), &salt(1), &verifier(1))
+                .unwrap();
+            corrupt(&store, &format!("UPDATE accounts SET {set}"));
+            assert!(
+                matches!(
+                    store.load_account(&name("alice")),
+                    Err(StoreError::Corrupt { .. })
+                ),
+                "{set}"
+            );
+        }
+        // A bad level is caught by the take too, and the mark is rolled back with it.
+        let (_dir, mut store) = temp_store();
+        logged_in(&mut store, SessionKey([1; 40]));
+        corrupt(&store, "UPDATE accounts SET security_level = 300");
+        assert!(matches!(
+            store.take_session(&name("alice"), RealmId(1), 500),
+            Err(StoreError::Corrupt { .. })
+        ));
+        let taken: Option<i64> = store
+            .conn
+            .query_row("SELECT session_taken_by FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(taken, None);
+    }
 }

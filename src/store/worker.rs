@@ -708,4 +708,137 @@ mod tests {
         );
         assert!(matches!(result, Err(StoreError::Open { .. })));
     }
+
+    fn every_op() -> Vec<StoreOp> {
+        let attempt = LoginAttempt {
+            account: Some(AccountId(1)),
+            name: name("alice"),
+            peer: "203.0.113.9".parse().unwrap(),
+            build: Build::VANILLA,
+            outcome: LoginOutcome::Success,
+            at: 100,
+        };
+        vec![
+            StoreOp::LoadAccount {
+                name: name("alice"),
+            },
+            StoreOp::RecordLoginFailure(attempt.clone()),
+            StoreOp::RecordLoginSuccess {
+                attempt: attempt.clone(),
+                key: SessionKey([3; 40]),
+                expires_at: 1000,
+            },
+            StoreOp::LoadRealms,
+            StoreOp::TakeSession {
+                name: name("alice"),
+                realm: RealmId(1),
+                now: 500,
+            },
+            StoreOp::RenewSession {
+                attempt,
+                expires_at: 2000,
+            },
+            StoreOp::LoadLinkKey { realm: RealmId(1) },
+        ]
+    }
+
+    #[test]
+    fn every_op_has_a_failed_reply_that_carries_the_error() {
+        for op in every_op() {
+            let reply = StoreReply::failed(&op, StoreError::Busy);
+            assert!(matches!(reply.error(), Some(StoreError::Busy)), "{op:?}");
+            assert!(reply.is_err());
+            let matching = matches!(
+                (&op, &reply),
+                (StoreOp::LoadAccount { .. }, StoreReply::AccountLoaded(_))
+                    | (
+                        StoreOp::RecordLoginFailure(_),
+                        StoreReply::LoginFailureRecorded(_)
+                    )
+                    | (
+                        StoreOp::RecordLoginSuccess { .. },
+                        StoreReply::LoginSuccessRecorded(_)
+                    )
+                    | (StoreOp::LoadRealms, StoreReply::RealmsLoaded(_))
+                    | (StoreOp::TakeSession { .. }, StoreReply::SessionTaken(_))
+                    | (StoreOp::RenewSession { .. }, StoreReply::SessionRenewed(_))
+                    | (StoreOp::LoadLinkKey { .. }, StoreReply::LinkKeyLoaded(_))
+            );
+            assert!(matching, "{op:?} -> {reply:?}");
+        }
+    }
+
+    #[test]
+    fn ticket_and_link_key_ops_run_on_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let (gate_tx, gate) = open_gate();
+        drop(gate_tx);
+        let (pool, replies) = pool(&path, 2, 64, gate);
+        let key = LinkKey([5; 32]);
+        {
+            let mut setup = SqliteStore::open(&path).unwrap();
+            let mut realm = NewRealm {
+                name: "Linked".into(),
+                address: "h:1".into(),
+                realm_type: 0,
+                flags: 0,
+                timezone: 1,
+                population: 0.0,
+                builds: vec![],
+                link_key: Some(key),
+            };
+            assert_eq!(setup.add_realm(&realm).unwrap(), RealmId(1));
+            realm.name = "Static".into();
+            realm.link_key = None;
+            assert_eq!(setup.add_realm(&realm).unwrap(), RealmId(2));
+        }
+        // One at a time: each op depends on the one before.
+        let run = |op: StoreOp| {
+            pool.submit(StoreRequest {
+                target: Target::Daemon,
+                op,
+            })
+            .unwrap();
+            replies.recv_timeout(Duration::from_secs(10)).unwrap().reply
+        };
+        let ops = every_op();
+        assert!(matches!(
+            run(ops[2].clone()),
+            StoreReply::LoginSuccessRecorded(Ok(_))
+        ));
+        match run(ops[4].clone()) {
+            StoreReply::SessionTaken(Ok(Some(t))) => {
+                assert_eq!(t.account, AccountId(1));
+                assert_eq!(t.key, SessionKey([3; 40]));
+                assert_eq!(t.security_level, 0);
+            }
+            other => panic!("expected a taken session, got {other:?}"),
+        }
+        assert!(matches!(
+            run(ops[4].clone()),
+            StoreReply::SessionTaken(Ok(None))
+        ));
+        assert!(matches!(
+            run(ops[5].clone()),
+            StoreReply::SessionRenewed(Ok(_))
+        ));
+        assert!(matches!(
+            run(ops[4].clone()),
+            StoreReply::SessionTaken(Ok(Some(_)))
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(1) }),
+            StoreReply::LinkKeyLoaded(Ok(Some(k))) if k == key
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(2) }),
+            StoreReply::LinkKeyLoaded(Ok(None))
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(3) }),
+            StoreReply::LinkKeyLoaded(Err(StoreError::NoSuchRealm(_)))
+        ));
+        pool.shutdown();
+    }
 }
