@@ -4,8 +4,10 @@
 
 use crate::account::{AccountId, AccountName, CredentialError, Password};
 use crate::protocol::version::Build;
+use crate::realms::link::key::{LinkKey, MIN_SECRET_LEN};
+use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
-use crate::store::{NewRealm, Store, StoreError};
+use crate::store::{NewRealm, RealmRef, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -35,6 +37,41 @@ pub fn set_password(store: &mut dyn Store, name: &str, password: &str) -> Result
     let salt = Salt::random();
     let verifier = compute_verifier(&name, &password, &salt);
     Ok(store.set_password(&name, &salt, &verifier)?)
+}
+
+pub fn set_security_level(store: &mut dyn Store, name: &str, level: u8) -> Result<(), AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    Ok(store.set_security_level(&name, level)?)
+}
+
+/// How an operator names a realm on the command line: a number is an id, anything else a name.
+pub fn parse_realm_ref(s: &str) -> RealmRef {
+    match s.parse::<u32>() {
+        Ok(id) => RealmRef::Id(RealmId(id)),
+        Err(_) => RealmRef::Name(s.to_owned()),
+    }
+}
+
+/// The link key for a realm secret an operator typed. The secret itself goes no further: the
+/// error never quotes it, and only the derived key is stored.
+pub fn link_key_from_secret(secret: &str) -> Result<LinkKey, AdminError> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(AdminError::Invalid(format!(
+            "the realm link secret must be at least {MIN_SECRET_LEN} bytes (got {})",
+            secret.len()
+        )));
+    }
+    Ok(LinkKey::derive(secret.as_bytes()))
+}
+
+/// Sets (or replaces) the link secret of an existing realm.
+pub fn set_realm_secret(
+    store: &mut dyn Store,
+    realm: &RealmRef,
+    secret: &str,
+) -> Result<(), AdminError> {
+    let key = link_key_from_secret(secret)?;
+    Ok(store.set_realm_link_key(realm, &key)?)
 }
 
 /// Realm types by the names operators use (login-protocol.md §2.4), or a number.
@@ -107,6 +144,7 @@ pub fn validate_realm(realm: &NewRealm) -> Result<(), AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{RealmKind, SqliteStore};
 
     fn realm(address: &str) -> NewRealm {
         NewRealm {
@@ -117,7 +155,86 @@ mod tests {
             timezone: 1,
             population: 0.0,
             builds: vec![],
+            link_key: None,
         }
+    }
+
+    fn temp_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gatehouse.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn link_secrets_are_checked_and_stored_as_keys() {
+        let short = "x".repeat(MIN_SECRET_LEN - 1);
+        let err = link_key_from_secret(&short).unwrap_err().to_string();
+        assert!(err.contains("at least"), "{err}");
+        assert!(
+            !err.contains(&short),
+            "the error must not quote the secret: {err}"
+        );
+        assert!(!err.contains('\n'));
+        let secret = "y".repeat(MIN_SECRET_LEN);
+        assert_eq!(
+            link_key_from_secret(&secret).unwrap(),
+            LinkKey::derive(secret.as_bytes())
+        );
+
+        let (_dir, mut store) = temp_store();
+        let id = store.add_realm(&realm("127.0.0.1:8085")).unwrap();
+        assert_eq!(store.list_realms().unwrap()[0].kind, RealmKind::Static);
+        set_realm_secret(
+            &mut store,
+            &parse_realm_ref("azeroth"),
+            "correct horse battery",
+        )
+        .unwrap();
+        assert_eq!(
+            store.realm_link_key(id).unwrap(),
+            Some(LinkKey::derive(b"correct horse battery"))
+        );
+        assert_eq!(store.list_realms().unwrap()[0].kind, RealmKind::Linkable);
+        set_realm_secret(&mut store, &parse_realm_ref("1"), "another long secret").unwrap();
+        assert_eq!(
+            store.realm_link_key(id).unwrap(),
+            Some(LinkKey::derive(b"another long secret"))
+        );
+        // A short secret is refused before the store is touched.
+        assert!(matches!(
+            set_realm_secret(&mut store, &parse_realm_ref("1"), "short"),
+            Err(AdminError::Invalid(_))
+        ));
+        for missing in ["9", "Nowhere"] {
+            assert!(matches!(
+                set_realm_secret(
+                    &mut store,
+                    &parse_realm_ref(missing),
+                    "correct horse battery"
+                ),
+                Err(AdminError::Store(StoreError::NoSuchRealm(_)))
+            ));
+        }
+    }
+
+    #[test]
+    fn security_levels_are_set_by_name() {
+        let (_dir, mut store) = temp_store();
+        create_account(&mut store, "alice", "secret").unwrap();
+        set_security_level(&mut store, "Alice", 3).unwrap();
+        let a = store
+            .load_account(&AccountName::parse(b"ALICE").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.security_level, 3);
+        assert!(matches!(
+            set_security_level(&mut store, "bob", 1),
+            Err(AdminError::Store(StoreError::NoSuchAccount(_)))
+        ));
+        assert!(matches!(
+            set_security_level(&mut store, "", 1),
+            Err(AdminError::Credential(_))
+        ));
     }
 
     #[test]

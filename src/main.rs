@@ -12,7 +12,7 @@ use gatehouse::admin;
 use gatehouse::config::{Config, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
 use gatehouse::store::sqlite::SqliteStore;
-use gatehouse::store::{NewRealm, RealmRef, Store};
+use gatehouse::store::{NewRealm, Store};
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +77,8 @@ enum AccountCommand {
     },
     /// Delete an account.
     Delete { name: String },
+    /// Set an account's GM / security level (0 = player), as world servers get it.
+    SetLevel { name: String, level: u8 },
     /// List accounts.
     List,
 }
@@ -105,6 +107,18 @@ enum RealmCommand {
         /// Client builds the realm takes, comma-separated (default: every accepted build).
         #[arg(long, value_name = "BUILDS")]
         builds: Option<String>,
+        /// Read the realm-link secret (one line) from standard input; the realm's world server
+        /// then links to gatehouse with it. Without it the realm is static.
+        #[arg(long)]
+        link_secret_stdin: bool,
+    },
+    /// Set or replace a realm's link secret (asks for it without echo).
+    SetSecret {
+        /// Realm id or name.
+        realm: String,
+        /// Read the secret as one line from standard input.
+        #[arg(long)]
+        link_secret_stdin: bool,
     },
     /// List realms.
     List,
@@ -191,24 +205,50 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// Reads a password: one line from stdin, or a no-echo prompt (twice when `confirm`).
-fn read_password(from_stdin: bool, confirm: bool) -> Result<String> {
+/// What a hidden input is, for prompts and errors: the password or a realm's link secret.
+struct Hidden {
+    what: &'static str,
+    prompt: &'static str,
+    flag: &'static str,
+}
+
+const PASSWORD: Hidden = Hidden {
+    what: "password",
+    prompt: "Password: ",
+    flag: "--password-stdin",
+};
+
+const LINK_SECRET: Hidden = Hidden {
+    what: "link secret",
+    prompt: "Link secret: ",
+    flag: "--link-secret-stdin",
+};
+
+/// Reads a password or secret: one line from stdin, or a no-echo prompt (twice when
+/// `confirm`). Never echoed, printed or logged.
+fn read_hidden(hidden: &Hidden, from_stdin: bool, confirm: bool) -> Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .context("reading the password from standard input")?;
+            .with_context(|| format!("reading the {} from standard input", hidden.what))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
     if !std::io::stdin().is_terminal() {
-        bail!("no terminal to ask for the password: use --password-stdin");
+        bail!(
+            "no terminal to ask for the {}: use {}",
+            hidden.what,
+            hidden.flag
+        );
     }
-    let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+    let first = rpassword::prompt_password(hidden.prompt)
+        .with_context(|| format!("reading the {}", hidden.what))?;
     if confirm {
-        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        let again = rpassword::prompt_password("Again: ")
+            .with_context(|| format!("reading the {}", hidden.what))?;
         if again != first {
-            bail!("the passwords do not match");
+            bail!("the {}s do not match", hidden.what);
         }
     }
     Ok(first)
@@ -220,7 +260,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
             name,
             password_stdin,
         } => {
-            let password = read_password(password_stdin, true)?;
+            let password = read_hidden(&PASSWORD, password_stdin, true)?;
             let mut store = open_store(config)?;
             let id = admin::create_account(&mut store, &name, &password)?;
             println!("created account {} ({id})", name.to_ascii_uppercase());
@@ -229,7 +269,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
             name,
             password_stdin,
         } => {
-            let password = read_password(password_stdin, true)?;
+            let password = read_hidden(&PASSWORD, password_stdin, true)?;
             let mut store = open_store(config)?;
             admin::set_password(&mut store, &name, &password)?;
             println!("password changed for {}", name.to_ascii_uppercase());
@@ -240,15 +280,23 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
             store.delete_account(&name)?;
             println!("deleted account {name}");
         }
+        AccountCommand::SetLevel { name, level } => {
+            let mut store = open_store(config)?;
+            admin::set_security_level(&mut store, &name, level)?;
+            println!(
+                "security level of {} set to {level}",
+                name.to_ascii_uppercase()
+            );
+        }
         AccountCommand::List => {
             let mut store = open_store(config)?;
             println!(
-                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  standing",
-                "id", "name", "last login", "last ip", "failed"
+                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  standing",
+                "id", "name", "last login", "last ip", "failed", "level"
             );
             for a in store.list_accounts()? {
                 println!(
-                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:?}",
+                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:?}",
                     a.id.0,
                     a.name.as_str(),
                     a.last_login_at
@@ -256,6 +304,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
                         .unwrap_or_else(|| "never".into()),
                     a.last_login_ip.unwrap_or_default(),
                     a.failed_logins,
+                    a.security_level,
                     a.standing
                 );
             }
@@ -279,7 +328,14 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
             timezone,
             population,
             builds,
+            link_secret_stdin,
         } => {
+            let link_key = if link_secret_stdin {
+                let secret = read_hidden(&LINK_SECRET, true, false)?;
+                Some(admin::link_key_from_secret(&secret)?)
+            } else {
+                None
+            };
             let realm = NewRealm {
                 name: name.trim().to_string(),
                 address,
@@ -292,28 +348,45 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
                     .map(admin::parse_builds)
                     .transpose()?
                     .unwrap_or_default(),
+                link_key,
             };
             admin::validate_realm(&realm)?;
             let mut store = open_store(config)?;
             let id = store.add_realm(&realm)?;
-            println!("added realm {} ({})", realm.name, id.0);
+            let kind = if realm.link_key.is_some() {
+                "linkable"
+            } else {
+                "static"
+            };
+            println!("added {kind} realm {} ({})", realm.name, id.0);
+        }
+        RealmCommand::SetSecret {
+            realm,
+            link_secret_stdin,
+        } => {
+            let realm = admin::parse_realm_ref(&realm);
+            let secret = read_hidden(&LINK_SECRET, link_secret_stdin, true)?;
+            let mut store = open_store(config)?;
+            admin::set_realm_secret(&mut store, &realm, &secret)?;
+            println!("link secret set for {realm}");
         }
         RealmCommand::List => {
             let mut store = open_store(config)?;
             println!(
-                "{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  builds",
-                "id", "name", "address", "type", "flags", "tz"
+                "{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  {:<8}  builds",
+                "id", "name", "address", "type", "flags", "tz", "kind"
             );
             for r in store.list_realms()? {
                 let builds: Vec<String> = r.builds.iter().map(|b| b.to_string()).collect();
                 println!(
-                    "{:>3}  {:<24}  {:<22}  {:>4}  {:>#5x}  {:>3}  {}",
+                    "{:>3}  {:<24}  {:<22}  {:>4}  {:>#5x}  {:>3}  {:<8}  {}",
                     r.id.0,
                     r.name,
                     r.address,
                     r.realm_type,
                     r.flags,
                     r.timezone,
+                    r.kind.as_str(),
                     if builds.is_empty() {
                         "all".into()
                     } else {
@@ -323,10 +396,7 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
             }
         }
         RealmCommand::Remove { realm } => {
-            let r = match realm.parse::<u32>() {
-                Ok(id) => RealmRef::Id(gatehouse::realms::RealmId(id)),
-                Err(_) => RealmRef::Name(realm),
-            };
+            let r = admin::parse_realm_ref(&realm);
             let mut store = open_store(config)?;
             store.remove_realm(&r)?;
             println!("removed realm {r}");

@@ -87,6 +87,7 @@ fn realm(id: u32, name: &str, builds: Vec<Build>) -> RealmRecord {
         timezone: 2,
         population: 1.0,
         builds,
+        kind: crate::store::RealmKind::Static,
     }
 }
 
@@ -104,7 +105,8 @@ fn account(standing: AccountStanding) -> AccountRecord {
         verifier: compute_verifier(&name(), &password, &salt),
         standing,
         failed_logins: 0,
-        session_key: None,
+        security_level: 0,
+        session: None,
     }
 }
 
@@ -155,7 +157,7 @@ fn a_logon_commits_before_it_answers_and_then_lists_realms() {
         let s = expect_state(f.packet(s, &msg));
         assert!(f.out.is_empty(), "M2 is not sent before the store commits");
         match f.store.pop() {
-            Some(StoreOp::RecordLoginSuccess { attempt, key }) => {
+            Some(StoreOp::RecordLoginSuccess { attempt, key, .. }) => {
                 assert_eq!(attempt.outcome, LoginOutcome::Success);
                 assert_eq!(key, handshake.session_key);
             }

@@ -18,10 +18,11 @@ pub struct Migration {
 }
 
 /// Every step, in order; versions are 1, 2, 3, … with no gaps.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "accounts, bans, realms, character counts, login audit",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "accounts, bans, realms, character counts, login audit",
+        sql: r#"
 CREATE TABLE accounts (
     id              INTEGER PRIMARY KEY,
     -- Upper-case as the client hashes it (AccountName normalises before it gets here).
@@ -91,7 +92,31 @@ CREATE TABLE login_audit (
 );
 CREATE INDEX login_audit_by_account ON login_audit(account_id, at);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "session tickets (expiry, taken by), security level, realm link keys",
+        sql: r#"
+ALTER TABLE accounts ADD COLUMN security_level INTEGER NOT NULL DEFAULT 0
+    CHECK (security_level BETWEEN 0 AND 255);
+-- A ticket is takeable while session_key IS NOT NULL, session_expires_at > now and
+-- session_taken_by IS NULL; taking it is one conditional UPDATE.
+ALTER TABLE accounts ADD COLUMN session_expires_at INTEGER;
+-- The realm whose world server took the ticket. No foreign key: removing a realm must not
+-- make its taken tickets takeable again.
+ALTER TABLE accounts ADD COLUMN session_taken_by INTEGER
+    CHECK (session_taken_by IS NULL OR session_taken_by BETWEEN 1 AND 255);
+-- Keys written by version 1 had no expiry: they count as expired at issue, so no world server
+-- can take them, while a reconnect (which renews) still works.
+UPDATE accounts SET session_expires_at = COALESCE(session_key_at, 0),
+                    session_key_at = COALESCE(session_key_at, 0)
+    WHERE session_key IS NOT NULL;
+-- HMAC-SHA256 of the realm's secret (realms::link::key); NULL = a static realm, no link.
+ALTER TABLE realms ADD COLUMN link_key BLOB
+    CHECK (link_key IS NULL OR length(link_key) = 32);
+"#,
+    },
+];
 
 /// The version this binary's schema ends at.
 pub fn latest_version() -> u32 {

@@ -1,4 +1,5 @@
-//! The store: accounts, bans, realms, character counts and the login audit, behind one API.
+//! The store: accounts, bans, realms, character counts, session tickets, realm link keys and
+//! the login audit, behind one API.
 //!
 //! In the architecture picture this is the box under the DB threads: the event loop never calls
 //! a [`Store`] itself; it sends [`worker::StoreRequest`]s to a [`worker::StorePool`], whose
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::account::{AccountId, AccountName, AccountStanding};
 use crate::protocol::version::Build;
+use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
 
@@ -37,14 +39,46 @@ pub trait Store: Send {
     /// `failed_logins += 1` and `last_failed_at = attempt.at`.
     fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError>;
 
-    /// Commits a success in one transaction: last login time and IP, `failed_logins = 0`, the
-    /// session key and its time, an audit row. Returns the account's character counts per realm.
-    /// `attempt.account` must be `Some` ([`StoreError::Invalid`] otherwise).
+    /// Commits a success in one transaction: last login time and IP, `failed_logins = 0`, a
+    /// fresh session ticket (the key, issued at `attempt.at`, expiring at `expires_at`, not
+    /// taken: a new logon replaces the old ticket), an audit row. Returns the account's
+    /// character counts per realm. `attempt.account` must be `Some` ([`StoreError::Invalid`]
+    /// otherwise).
     fn record_login_success(
         &mut self,
         attempt: &LoginAttempt,
         key: &SessionKey,
+        expires_at: i64,
     ) -> Result<Vec<CharacterCount>, StoreError>;
+
+    /// A world server (realm `realm`) takes the account's session ticket: one conditional
+    /// write that succeeds only for a ticket that exists, has not expired (`expires_at > now`)
+    /// and is not taken yet, and marks it taken by `realm`. Atomic in the database, so several
+    /// gatehouse nodes sharing it can never hand one ticket out twice. `None`: no such account,
+    /// no ticket, expired, or already taken.
+    fn take_session(
+        &mut self,
+        name: &AccountName,
+        realm: RealmId,
+        now: i64,
+    ) -> Result<Option<TakenSession>, StoreError>;
+
+    /// Commits a successful reconnect in one transaction, only if the account still has a
+    /// session key: the ticket becomes takeable again (not taken, expiring at `expires_at`),
+    /// last login time and IP, an audit row with outcome
+    /// [`LoginOutcome::ReconnectSuccess`] (whatever `attempt.outcome` says). Returns the
+    /// character counts like [`Store::record_login_success`]. No key: [`StoreError::NoSession`];
+    /// no account: [`StoreError::NoSuchAccountId`]; `attempt.account = None`:
+    /// [`StoreError::Invalid`].
+    fn renew_session(
+        &mut self,
+        attempt: &LoginAttempt,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError>;
+
+    /// The key a realm's world server proves itself with; `None` for a static realm (no link).
+    /// [`StoreError::NoSuchRealm`] if the realm is not configured.
+    fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError>;
 
     /// Every configured realm, by id.
     fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError>;
@@ -93,6 +127,14 @@ pub trait Store: Send {
     /// Same rows as [`Store::load_realms`]; separate so the admin side can grow columns.
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError>;
 
+    /// Sets (or replaces) a realm's link key, which makes it [`RealmKind::Linkable`].
+    /// [`StoreError::NoSuchRealm`] if unknown.
+    fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError>;
+
+    /// The account's GM / security level, as world servers get it with the session.
+    /// [`StoreError::NoSuchAccount`] if unknown.
+    fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError>;
+
     /// Upserts how many characters an account has on a realm (world servers report this).
     fn set_character_count(
         &mut self,
@@ -114,8 +156,30 @@ pub struct AccountRecord {
     pub verifier: Verifier,
     pub standing: AccountStanding,
     pub failed_logins: u32,
-    /// The key of the last successful login, for reconnects and world servers.
-    pub session_key: Option<SessionKey>,
+    /// The GM / security level world servers get with the session (0 = player).
+    pub security_level: u8,
+    /// The ticket of the last successful login, for reconnects and world servers.
+    pub session: Option<SessionTicket>,
+}
+
+/// The "boarding pass" of a successful logon: the session key a world server asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTicket {
+    pub key: SessionKey,
+    /// Unix seconds of the logon that made the key.
+    pub issued_at: i64,
+    /// Unix seconds after which no world server may take it (a reconnect renews it).
+    pub expires_at: i64,
+    /// The realm whose world server took it; `None` while it is waiting to be taken.
+    pub taken_by: Option<RealmId>,
+}
+
+/// What a world server gets when it takes a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakenSession {
+    pub account: AccountId,
+    pub key: SessionKey,
+    pub security_level: u8,
 }
 
 /// One login attempt, as the audit and the counters record it.
@@ -190,6 +254,30 @@ impl fmt::Display for LoginOutcome {
     }
 }
 
+/// Whether a realm's world server links to gatehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RealmKind {
+    /// No link key: the entry is configured by hand and always listed as configured.
+    Static,
+    /// Has a link key: a world server is expected to connect over the realm link.
+    Linkable,
+}
+
+impl RealmKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RealmKind::Static => "static",
+            RealmKind::Linkable => "linkable",
+        }
+    }
+}
+
+impl fmt::Display for RealmKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A configured realm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RealmRecord {
@@ -206,9 +294,12 @@ pub struct RealmRecord {
     pub population: f32,
     /// Builds this realm accepts; empty = every build the server accepts.
     pub builds: Vec<Build>,
+    /// Linkable when it has a link key (the key itself is only read by the link handshake).
+    pub kind: RealmKind,
 }
 
-/// A realm to add: a [`RealmRecord`] without its id, which the store picks.
+/// A realm to add: a [`RealmRecord`] without its id, which the store picks, and with the
+/// link key (if any) instead of its kind, so a linkable realm is added in one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRealm {
     pub name: String,
@@ -218,6 +309,8 @@ pub struct NewRealm {
     pub timezone: u8,
     pub population: f32,
     pub builds: Vec<Build>,
+    /// `Some` makes the realm [`RealmKind::Linkable`].
+    pub link_key: Option<LinkKey>,
 }
 
 /// How an operator names a realm.
@@ -252,6 +345,7 @@ pub struct AccountSummary {
     pub last_login_at: Option<i64>,
     pub last_login_ip: Option<String>,
     pub failed_logins: u32,
+    pub security_level: u8,
     pub standing: AccountStanding,
 }
 
@@ -295,6 +389,8 @@ pub enum StoreError {
     DuplicateRealm(String),
     #[error("no such realm: {0}")]
     NoSuchRealm(String),
+    #[error("account {0} has no session key")]
+    NoSession(AccountId),
     #[error("every realm id from 1 to 255 is taken")]
     RealmIdsExhausted,
     #[error("corrupt data in the database: {what}")]

@@ -15,10 +15,12 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 
 use super::{
     migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt,
-    LoginOutcome, NewRealm, RealmRecord, RealmRef, Store, StoreError,
+    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
+    TakenSession,
 };
 use crate::account::{AccountId, AccountName, AccountStanding};
 use crate::protocol::version::Build;
+use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
 
@@ -109,7 +111,7 @@ impl SqliteStore {
         let mut realms = Vec::new();
         {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT id, name, address, realm_type, flags, timezone, population
+                "SELECT id, name, address, realm_type, flags, timezone, population, link_key
                  FROM realms ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
@@ -163,6 +165,27 @@ impl SqliteStore {
             _ => Err(StoreError::RealmIdsExhausted),
         }
     }
+}
+
+/// The account's character counts per realm, in realm order (the login replies carry them).
+fn character_counts(
+    conn: &Connection,
+    account: AccountId,
+) -> Result<Vec<CharacterCount>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT realm_id, count FROM realm_characters WHERE account_id = ?1 ORDER BY realm_id",
+    )?;
+    let mut rows = stmt.query([account.0])?;
+    let mut counts = Vec::new();
+    while let Some(row) = rows.next()? {
+        let realm = u32_col(row, 0, || format!("account {account}: character realm"))?;
+        let count = u8_col(row, 1, || format!("account {account}: character count"))?;
+        counts.push(CharacterCount {
+            realm: RealmId(realm),
+            count,
+        });
+    }
+    Ok(counts)
 }
 
 /// Per-connection settings; none of them persist in the file except the journal mode.
@@ -274,13 +297,7 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         format!("account #{id}: verifier")
     })?;
     let failed_logins = u32_col(row, 4, || format!("account #{id}: failed_logins"))?;
-    let session_key = match row.get_ref(5)? {
-        ValueRef::Null => None,
-        _ => Some(SessionKey(fixed::<40>(
-            bytes_col(row, 5, "session key")?,
-            || format!("account #{id}: session key"),
-        )?)),
-    };
+    let security_level = u8_col(row, 8, || format!("account #{id}: security_level"))?;
     Ok(AccountRecord {
         id: AccountId(id),
         name,
@@ -288,8 +305,67 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         verifier: Verifier(verifier),
         standing: standing(row.get(6)?, row.get(7)?),
         failed_logins,
-        session_key,
+        security_level,
+        session: ticket_from_row(row, id, 5, 9)?,
     })
+}
+
+/// The session ticket from its four columns: the key at `key_idx`, then issued-at, expires-at
+/// and taken-by at `times_idx..`. No key means no ticket, and then the other three must be
+/// empty too: a half-written ticket is corrupt, not quietly ignored.
+fn ticket_from_row(
+    row: &Row<'_>,
+    id: i64,
+    key_idx: usize,
+    times_idx: usize,
+) -> Result<Option<SessionTicket>, StoreError> {
+    let int = |idx: usize, what: &str| -> Result<Option<i64>, StoreError> {
+        match row.get_ref(idx)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(v) => Ok(Some(v)),
+            other => Err(StoreError::corrupt(format!(
+                "account #{id}: {what} is {:?}, not an integer",
+                other.data_type()
+            ))),
+        }
+    };
+    let issued_at = int(times_idx, "session_key_at")?;
+    let expires_at = int(times_idx + 1, "session_expires_at")?;
+    let taken_by = int(times_idx + 2, "session_taken_by")?;
+    if let ValueRef::Null = row.get_ref(key_idx)? {
+        // Every writer sets or clears the key with its expiry and taker; only a hand edit
+        // leaves them behind. (A stray issue time alone is harmless, and version 1 wrote
+        // none without a key anyway.)
+        if expires_at.is_some() || taken_by.is_some() {
+            return Err(StoreError::corrupt(format!(
+                "account #{id}: session expiry or taker without a session key"
+            )));
+        }
+        return Ok(None);
+    }
+    let key = SessionKey(fixed::<40>(
+        bytes_col(row, key_idx, "session key")?,
+        || format!("account #{id}: session key"),
+    )?);
+    let missing =
+        |what: &str| StoreError::corrupt(format!("account #{id}: session key without {what}"));
+    let taken_by = taken_by
+        .map(|realm| {
+            u8::try_from(realm)
+                .ok()
+                .filter(|&r| r != 0)
+                .map(|r| RealmId(u32::from(r)))
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("account #{id}: session taken by realm {realm}"))
+                })
+        })
+        .transpose()?;
+    Ok(Some(SessionTicket {
+        key,
+        issued_at: issued_at.ok_or_else(|| missing("session_key_at"))?,
+        expires_at: expires_at.ok_or_else(|| missing("session_expires_at"))?,
+        taken_by,
+    }))
 }
 
 fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
@@ -301,6 +377,7 @@ fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
         last_login_at: row.get(3)?,
         last_login_ip: row.get(4)?,
         failed_logins: u32_col(row, 5, || format!("account #{id}: failed_logins"))?,
+        security_level: u8_col(row, 8, || format!("account #{id}: security_level"))?,
         standing: standing(row.get(6)?, row.get(7)?),
     })
 }
@@ -312,6 +389,16 @@ fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
         .filter(|&id| id != 0)
         .ok_or_else(|| StoreError::corrupt(format!("realm id {id} is outside 1..=255")))?;
     let population: f64 = row.get(6)?;
+    let kind = match row.get_ref(7)? {
+        ValueRef::Null => RealmKind::Static,
+        // Read only to check it: a key the handshake could not use must not list as linkable.
+        _ => {
+            fixed::<32>(bytes_col(row, 7, "link key")?, || {
+                format!("realm {id}: link key")
+            })?;
+            RealmKind::Linkable
+        }
+    };
     Ok(RealmRecord {
         id: RealmId(u32::from(id)),
         name: row.get(1)?,
@@ -321,6 +408,7 @@ fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
         timezone: u8_col(row, 5, || format!("realm {id}: timezone"))?,
         population: population as f32,
         builds: Vec::new(),
+        kind,
     })
 }
 
@@ -367,6 +455,7 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare_cached(concat!(
             "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
             standing_columns!(),
+            ", a.security_level, a.session_key_at, a.session_expires_at, a.session_taken_by",
             " FROM accounts a WHERE a.name = ?2"
         ))?;
         let mut rows = stmt.query(params![unix_now(), name.as_str()])?;
@@ -400,6 +489,7 @@ impl Store for SqliteStore {
         &mut self,
         attempt: &LoginAttempt,
         key: &SessionKey,
+        expires_at: i64,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
@@ -411,38 +501,131 @@ impl Store for SqliteStore {
         let updated = tx
             .prepare_cached(
                 "UPDATE accounts SET last_login_at = ?2, last_login_ip = ?3, failed_logins = 0,
-                        session_key = ?4, session_key_at = ?2
+                        session_key = ?4, session_key_at = ?2, session_expires_at = ?5,
+                        session_taken_by = NULL
                  WHERE id = ?1",
             )?
             .execute(params![
                 account.0,
                 attempt.at,
                 ip_text(attempt.peer),
-                &key.0[..]
+                &key.0[..],
+                expires_at,
             ])?;
         if updated == 0 {
             // Deleted between load and proof: no key to hand a world server, so no success.
             return Err(StoreError::NoSuchAccountId(account));
         }
         insert_audit(&tx, attempt)?;
-        let mut counts = Vec::new();
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT realm_id, count FROM realm_characters WHERE account_id = ?1
-                 ORDER BY realm_id",
-            )?;
-            let mut rows = stmt.query([account.0])?;
-            while let Some(row) = rows.next()? {
-                let realm = u32_col(row, 0, || format!("account {account}: character realm"))?;
-                let count = u8_col(row, 1, || format!("account {account}: character count"))?;
-                counts.push(CharacterCount {
-                    realm: RealmId(realm),
-                    count,
-                });
-            }
-        }
+        let counts = character_counts(&tx, account)?;
         tx.commit()?;
         Ok(counts)
+    }
+
+    fn take_session(
+        &mut self,
+        name: &AccountName,
+        realm: RealmId,
+        now: i64,
+    ) -> Result<Option<TakenSession>, StoreError> {
+        let _turn = self.turns.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The check and the mark are one statement: whoever's UPDATE runs second finds
+        // session_taken_by already set and gets no row, in this process or another node.
+        let taken = {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE accounts SET session_taken_by = ?1
+                 WHERE name = ?2 AND session_key IS NOT NULL AND session_expires_at > ?3
+                       AND session_taken_by IS NULL
+                 RETURNING id, session_key, security_level",
+            )?;
+            let mut rows = stmt.query(params![realm.0, name.as_str(), now])?;
+            match rows.next()? {
+                None => None,
+                Some(row) => {
+                    let id: i64 = row.get(0)?;
+                    let key = fixed::<40>(bytes_col(row, 1, "session key")?, || {
+                        format!("account #{id}: session key")
+                    })?;
+                    let security_level =
+                        u8_col(row, 2, || format!("account #{id}: security_level"))?;
+                    Some(TakenSession {
+                        account: AccountId(id),
+                        key: SessionKey(key),
+                        security_level,
+                    })
+                }
+            }
+        };
+        // A corrupt row returned early above, rolling the mark back with the transaction.
+        tx.commit()?;
+        Ok(taken)
+    }
+
+    fn renew_session(
+        &mut self,
+        attempt: &LoginAttempt,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt
+            .account
+            .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        let _turn = self.turns.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let updated = tx
+            .prepare_cached(
+                "UPDATE accounts SET session_taken_by = NULL, session_expires_at = ?2,
+                        last_login_at = ?3, last_login_ip = ?4
+                 WHERE id = ?1 AND session_key IS NOT NULL",
+            )?
+            .execute(params![
+                account.0,
+                expires_at,
+                attempt.at,
+                ip_text(attempt.peer)
+            ])?;
+        if updated == 0 {
+            // A password change (or a deletion) since the reconnect proof was checked.
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+                .query_row([account.0], |_| Ok(()))
+                .optional()?
+                .is_some();
+            return Err(if exists {
+                StoreError::NoSession(account)
+            } else {
+                StoreError::NoSuchAccountId(account)
+            });
+        }
+        let audit = LoginAttempt {
+            outcome: LoginOutcome::ReconnectSuccess,
+            ..attempt.clone()
+        };
+        insert_audit(&tx, &audit)?;
+        let counts = character_counts(&tx, account)?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT link_key FROM realms WHERE id = ?1")?;
+        let mut rows = stmt.query([realm.0])?;
+        let Some(row) = rows.next()? else {
+            return Err(StoreError::NoSuchRealm(realm.to_string()));
+        };
+        match row.get_ref(0)? {
+            ValueRef::Null => Ok(None),
+            _ => Ok(Some(LinkKey(fixed::<32>(
+                bytes_col(row, 0, "link key")?,
+                || format!("realm {realm}: link key"),
+            )?))),
+        }
     }
 
     fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
@@ -480,7 +663,8 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "UPDATE accounts SET salt = ?2, verifier = ?3, session_key = NULL,
-                        session_key_at = NULL
+                        session_key_at = NULL, session_expires_at = NULL,
+                        session_taken_by = NULL
                  WHERE name = ?1",
             )?
             .execute(params![name.as_str(), &salt.0[..], &verifier.0[..]])?;
@@ -506,7 +690,7 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
             "a.failed_logins, ",
             standing_columns!(),
-            " FROM accounts a ORDER BY a.id"
+            ", a.security_level FROM accounts a ORDER BY a.id"
         ))?;
         let mut rows = stmt.query([unix_now()])?;
         let mut out = Vec::new();
@@ -549,8 +733,9 @@ impl Store for SqliteStore {
         let id = SqliteStore::next_realm_id(&tx)?;
         let inserted = tx
             .prepare_cached(
-                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
+                                     link_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 id.0,
@@ -560,6 +745,7 @@ impl Store for SqliteStore {
                 realm.flags,
                 realm.timezone,
                 f64::from(realm.population),
+                realm.link_key.as_ref().map(|k| &k.0[..]),
             ]);
         match inserted {
             Ok(_) => {}
@@ -599,6 +785,34 @@ impl Store for SqliteStore {
 
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
         self.realms()
+    }
+
+    fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
+        let updated = match realm {
+            RealmRef::Id(id) => self
+                .conn
+                .prepare_cached("UPDATE realms SET link_key = ?2 WHERE id = ?1")?
+                .execute(params![id.0, &key.0[..]])?,
+            RealmRef::Name(name) => self
+                .conn
+                .prepare_cached("UPDATE realms SET link_key = ?2 WHERE name = ?1")?
+                .execute(params![name, &key.0[..]])?,
+        };
+        if updated == 0 {
+            return Err(StoreError::NoSuchRealm(realm.to_string()));
+        }
+        Ok(())
+    }
+
+    fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
+        let updated = self
+            .conn
+            .prepare_cached("UPDATE accounts SET security_level = ?2 WHERE name = ?1")?
+            .execute(params![name.as_str(), level])?;
+        if updated == 0 {
+            return Err(StoreError::NoSuchAccount(*name));
+        }
+        Ok(())
     }
 
     fn set_character_count(
@@ -694,6 +908,7 @@ mod tests {
             timezone: 1,
             population: 0.5,
             builds: vec![],
+            link_key: None,
         }
     }
 
@@ -835,8 +1050,9 @@ mod tests {
         assert_eq!(a.name, name("ALICE"));
         assert_eq!(a.salt, salt(0xf0));
         assert_eq!(a.verifier, verifier(0x5a));
-        assert_eq!(a.session_key, None);
+        assert_eq!(a.session, None);
         assert_eq!(a.failed_logins, 0);
+        assert_eq!(a.security_level, 0);
         assert_eq!(a.standing, AccountStanding::Active);
 
         let key = SessionKey(std::array::from_fn(|i| 255 - i as u8));
@@ -844,21 +1060,39 @@ mod tests {
             .record_login_success(
                 &attempt(Some(id), "alice", LoginOutcome::Success, 100),
                 &key,
+                1000,
             )
             .unwrap();
         let a = store.load_account(&name("alice")).unwrap().unwrap();
-        assert_eq!(a.session_key, Some(key));
+        assert_eq!(
+            a.session,
+            Some(SessionTicket {
+                key,
+                issued_at: 100,
+                expires_at: 1000,
+                taken_by: None,
+            })
+        );
+        store.set_security_level(&name("alice"), 255).unwrap();
+        assert_eq!(
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .security_level,
+            255
+        );
+        assert!(matches!(
+            store.set_security_level(&name("nobody"), 1),
+            Err(StoreError::NoSuchAccount(_))
+        ));
 
         // A password change forgets the key, so an old session cannot reconnect.
         store
             .set_password(&name("alice"), &salt(1), &verifier(1))
             .unwrap();
         assert_eq!(
-            store
-                .load_account(&name("alice"))
-                .unwrap()
-                .unwrap()
-                .session_key,
+            store.load_account(&name("alice")).unwrap().unwrap().session,
             None
         );
     }
@@ -940,7 +1174,7 @@ mod tests {
         let key = SessionKey([7; 40]);
         let mut ok = attempt(Some(id), "alice", LoginOutcome::Success, 20);
         ok.peer = "::ffff:198.51.100.1".parse().unwrap();
-        let counts = store.record_login_success(&ok, &key).unwrap();
+        let counts = store.record_login_success(&ok, &key, 900).unwrap();
         assert_eq!(
             counts,
             vec![
@@ -956,7 +1190,7 @@ mod tests {
         );
         let a = store.load_account(&name("alice")).unwrap().unwrap();
         assert_eq!(a.failed_logins, 0);
-        assert_eq!(a.session_key, Some(key));
+        assert_eq!(a.session.map(|t| t.key), Some(key));
         let s = &store.list_accounts().unwrap()[0];
         assert_eq!(s.last_login_at, Some(20));
         assert_eq!(s.last_login_ip.as_deref(), Some("198.51.100.1"));
@@ -975,7 +1209,7 @@ mod tests {
 
         // Removing a realm takes its character counts with it.
         store.remove_realm(&RealmRef::Id(r2)).unwrap();
-        let counts = store.record_login_success(&ok, &key).unwrap();
+        let counts = store.record_login_success(&ok, &key, 900).unwrap();
         assert_eq!(
             counts,
             vec![CharacterCount {
@@ -988,13 +1222,13 @@ mod tests {
         let mut anon = ok.clone();
         anon.account = None;
         assert!(matches!(
-            store.record_login_success(&anon, &key),
+            store.record_login_success(&anon, &key, 900),
             Err(StoreError::Invalid(_))
         ));
         let before = store.recent_audit(100).unwrap().len();
         store.delete_account(&name("alice")).unwrap();
         assert!(matches!(
-            store.record_login_success(&ok, &key),
+            store.record_login_success(&ok, &key, 900),
             Err(StoreError::NoSuchAccountId(_))
         ));
         assert_eq!(store.recent_audit(100).unwrap().len(), before);
@@ -1092,6 +1326,7 @@ mod tests {
                 timezone: 1,
                 population: 0.5,
                 builds: vec![Build::VANILLA, Build::TBC],
+                kind: RealmKind::Static,
             }
         );
         assert!(realms[1].builds.is_empty());
@@ -1197,5 +1432,457 @@ mod tests {
             store.load_realms(),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_version_1_file_upgrades_to_2_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        {
+            // A database as the version-1 binary left it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(migrations::MIGRATIONS[0].sql).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts (id, name, salt, verifier, created_at, last_login_at,
+                                       failed_logins, session_key, session_key_at)
+                 VALUES (5, 'ALICE', zeroblob(32), zeroblob(32), 1, 50, 2, zeroblob(40), 50),
+                        (6, 'BOB', zeroblob(32), zeroblob(32), 2, NULL, 0, NULL, NULL);
+                 INSERT INTO realms (id, name, address) VALUES (3, 'Old', 'h:1');
+                 INSERT INTO realm_builds (realm_id, build) VALUES (3, 5875);
+                 INSERT INTO realm_characters (account_id, realm_id, count) VALUES (5, 3, 4);
+                 INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+                 VALUES (50, 5, 'ALICE', '192.0.2.1', 5875, 'success');",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(migrations::current_version(&store.conn).unwrap(), 2);
+
+        let alice = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(alice.id, AccountId(5));
+        assert_eq!(alice.failed_logins, 2);
+        assert_eq!(alice.security_level, 0);
+        // An old key had no expiry: it is kept for reconnects but counts as expired.
+        assert_eq!(
+            alice.session,
+            Some(SessionTicket {
+                key: SessionKey([0; 40]),
+                issued_at: 50,
+                expires_at: 50,
+                taken_by: None,
+            })
+        );
+        assert_eq!(
+            store.take_session(&name("alice"), RealmId(3), 51).unwrap(),
+            None
+        );
+        let bob = store.load_account(&name("bob")).unwrap().unwrap();
+        assert_eq!((bob.session, bob.security_level), (None, 0));
+
+        let realms = store.list_realms().unwrap();
+        assert_eq!(realms.len(), 1);
+        assert_eq!(realms[0].name, "Old");
+        assert_eq!(realms[0].builds, vec![Build::VANILLA]);
+        assert_eq!(realms[0].kind, RealmKind::Static);
+        assert_eq!(store.realm_link_key(RealmId(3)).unwrap(), None);
+        assert_eq!(store.recent_audit(10).unwrap().len(), 1);
+        let counts = store
+            .renew_session(
+                &attempt(
+                    Some(AccountId(5)),
+                    "alice",
+                    LoginOutcome::ReconnectSuccess,
+                    60,
+                ),
+                960,
+            )
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![CharacterCount {
+                realm: RealmId(3),
+                count: 4
+            }]
+        );
+        // The new columns have their constraints.
+        let err = store
+            .conn
+            .execute("UPDATE accounts SET security_level = 256 WHERE id = 5", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+        let err = store
+            .conn
+            .execute("UPDATE realms SET link_key = zeroblob(31) WHERE id = 3", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+    }
+
+    /// A store with ALICE logged in at 100 with a ticket until 1000, and two realms.
+    fn logged_in(store: &mut SqliteStore, key: SessionKey) -> (AccountId, RealmId, RealmId) {
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let r1 = store.add_realm(&realm("One")).unwrap();
+        let r2 = store.add_realm(&realm("Two")).unwrap();
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 100),
+                &key,
+                1000,
+            )
+            .unwrap();
+        (id, r1, r2)
+    }
+
+    #[test]
+    fn a_ticket_is_taken_once_until_the_next_logon() {
+        let (_dir, mut store) = temp_store();
+        let key = SessionKey([9; 40]);
+        let (id, r1, r2) = logged_in(&mut store, key);
+        store.set_security_level(&name("alice"), 2).unwrap();
+
+        let taken = store.take_session(&name("ALICE"), r1, 500).unwrap();
+        assert_eq!(
+            taken,
+            Some(TakenSession {
+                account: id,
+                key,
+                security_level: 2
+            })
+        );
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(ticket.taken_by, Some(r1));
+        // Taken is taken: for the same realm and for another.
+        assert_eq!(store.take_session(&name("alice"), r1, 500).unwrap(), None);
+        assert_eq!(store.take_session(&name("alice"), r2, 500).unwrap(), None);
+        assert_eq!(store.take_session(&name("nobody"), r1, 500).unwrap(), None);
+
+        // A new logon replaces the ticket, which can be taken again.
+        let key2 = SessionKey([10; 40]);
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 600),
+                &key2,
+                1500,
+            )
+            .unwrap();
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(
+            (ticket.issued_at, ticket.expires_at, ticket.taken_by),
+            (600, 1500, None)
+        );
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r2, 700)
+                .unwrap()
+                .map(|t| t.key),
+            Some(key2)
+        );
+        assert_eq!(
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .session
+                .unwrap()
+                .taken_by,
+            Some(r2)
+        );
+
+        // Expired: at the expiry second and after, nobody gets it.
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 800),
+                &key,
+                900,
+            )
+            .unwrap();
+        assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
+        assert_eq!(store.take_session(&name("alice"), r1, 5000).unwrap(), None);
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r1, 899)
+                .unwrap()
+                .map(|t| t.account),
+            Some(id)
+        );
+
+        // No key (a password change forgets it): nothing to take.
+        store
+            .record_login_success(
+                &attempt(Some(id), "alice", LoginOutcome::Success, 800),
+                &key,
+                2000,
+            )
+            .unwrap();
+        store
+            .set_password(&name("alice"), &salt(2), &verifier(2))
+            .unwrap();
+        assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
+    }
+
+    #[test]
+    fn racing_takes_on_two_connections_hand_the_ticket_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        let mut setup = SqliteStore::open(&path).unwrap();
+        let (id, r1, r2) = logged_in(&mut setup, SessionKey([1; 40]));
+        // Separate stores with separate write turns: as two gatehouse nodes on one database,
+        // only SQLite itself stands between them.
+        let stores: Vec<_> = (0..2)
+            .map(|_| std::sync::Arc::new(Mutex::new(SqliteStore::open(&path).unwrap())))
+            .collect();
+        for round in 0..50i64 {
+            setup
+                .record_login_success(
+                    &attempt(Some(id), "alice", LoginOutcome::Success, 100 + round),
+                    &SessionKey([round as u8; 40]),
+                    10_000,
+                )
+                .unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let handles: Vec<_> = stores
+                .iter()
+                .zip([r1, r2])
+                .map(|(store, realm)| {
+                    let store = std::sync::Arc::clone(store);
+                    let barrier = std::sync::Arc::clone(&barrier);
+                    std::thread::spawn(move || {
+                        let mut store = store.lock().unwrap();
+                        barrier.wait();
+                        store.take_session(&name("alice"), realm, 5000).unwrap()
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let winners: Vec<_> = results.iter().flatten().collect();
+            assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+            assert_eq!(winners[0].key, SessionKey([round as u8; 40]));
+            let taken_by = setup
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .session
+                .unwrap()
+                .taken_by;
+            let winner_realm = if results[0].is_some() { r1 } else { r2 };
+            assert_eq!(taken_by, Some(winner_realm), "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_reconnect_renews_the_ticket() {
+        let (_dir, mut store) = temp_store();
+        let key = SessionKey([4; 40]);
+        let (id, r1, r2) = logged_in(&mut store, key);
+        store.set_character_count(id, r2, 5).unwrap();
+        assert!(store
+            .take_session(&name("alice"), r1, 500)
+            .unwrap()
+            .is_some());
+
+        let mut reconnect = attempt(Some(id), "alice", LoginOutcome::ReconnectSuccess, 700);
+        reconnect.peer = "198.51.100.2".parse().unwrap();
+        let counts = store.renew_session(&reconnect, 1600).unwrap();
+        assert_eq!(
+            counts,
+            vec![CharacterCount {
+                realm: r2,
+                count: 5
+            }]
+        );
+        let ticket = store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap();
+        assert_eq!(
+            ticket,
+            SessionTicket {
+                key,
+                issued_at: 100,
+                expires_at: 1600,
+                taken_by: None
+            }
+        );
+        let summary = &store.list_accounts().unwrap()[0];
+        assert_eq!(summary.last_login_at, Some(700));
+        assert_eq!(summary.last_login_ip.as_deref(), Some("198.51.100.2"));
+        let audit = store.recent_audit(1).unwrap();
+        assert_eq!(audit[0].outcome, "reconnect_success");
+        assert_eq!(audit[0].at, 700);
+        assert_eq!(audit[0].account, Some(id));
+        // Takeable again, until the new expiry.
+        assert!(store
+            .take_session(&name("alice"), r2, 1599)
+            .unwrap()
+            .is_some());
+
+        // The audit says what happened, whatever the attempt was labelled.
+        reconnect.outcome = LoginOutcome::Success;
+        store.renew_session(&reconnect, 1700).unwrap();
+        assert_eq!(
+            store.recent_audit(1).unwrap()[0].outcome,
+            "reconnect_success"
+        );
+
+        // No key, no renewal, and nothing is written.
+        store
+            .set_password(&name("alice"), &salt(2), &verifier(2))
+            .unwrap();
+        let before = store.recent_audit(100).unwrap().len();
+        assert!(matches!(
+            store.renew_session(&reconnect, 2000),
+            Err(StoreError::NoSession(a)) if a == id
+        ));
+        assert_eq!(store.recent_audit(100).unwrap().len(), before);
+        assert_eq!(
+            store.load_account(&name("alice")).unwrap().unwrap().session,
+            None
+        );
+
+        let mut anon = reconnect.clone();
+        anon.account = None;
+        assert!(matches!(
+            store.renew_session(&anon, 2000),
+            Err(StoreError::Invalid(_))
+        ));
+        store.delete_account(&name("alice")).unwrap();
+        assert!(matches!(
+            store.renew_session(&reconnect, 2000),
+            Err(StoreError::NoSuchAccountId(_))
+        ));
+    }
+
+    #[test]
+    fn link_keys_round_trip_and_make_a_realm_linkable() {
+        let (_dir, mut store) = temp_store();
+        let key = LinkKey(std::array::from_fn(|i| i as u8 * 3));
+        let mut linked = realm("Linked");
+        linked.link_key = Some(key);
+        let static_id = store.add_realm(&realm("Static")).unwrap();
+        let linked_id = store.add_realm(&linked).unwrap();
+        assert_eq!(store.realm_link_key(static_id).unwrap(), None);
+        assert_eq!(store.realm_link_key(linked_id).unwrap(), Some(key));
+        let kinds: Vec<_> = store
+            .list_realms()
+            .unwrap()
+            .iter()
+            .map(|r| r.kind)
+            .collect();
+        assert_eq!(kinds, vec![RealmKind::Static, RealmKind::Linkable]);
+
+        let other = LinkKey([0xee; 32]);
+        store
+            .set_realm_link_key(&RealmRef::Name("STATIC".to_owned()), &other)
+            .unwrap();
+        assert_eq!(store.realm_link_key(static_id).unwrap(), Some(other));
+        store
+            .set_realm_link_key(&RealmRef::Id(linked_id), &other)
+            .unwrap();
+        assert_eq!(store.realm_link_key(linked_id).unwrap(), Some(other));
+
+        assert!(matches!(
+            store.set_realm_link_key(&RealmRef::Id(RealmId(99)), &key),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        assert!(matches!(
+            store.set_realm_link_key(&RealmRef::Name("Nope".to_owned()), &key),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+        assert!(matches!(
+            store.realm_link_key(RealmId(99)),
+            Err(StoreError::NoSuchRealm(_))
+        ));
+
+        corrupt(
+            &store,
+            &format!(
+                "UPDATE realms SET link_key = zeroblob(31) WHERE id = {}",
+                linked_id.0
+            ),
+        );
+        match store.realm_link_key(linked_id) {
+            Err(StoreError::Corrupt { what }) => assert!(what.contains("link key"), "{what}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(matches!(
+            store.list_realms(),
+            Err(StoreError::Corrupt { .. })
+        ));
+        corrupt(
+            &store,
+            &format!("UPDATE realms SET link_key = 7 WHERE id = {}", linked_id.0),
+        );
+        assert!(matches!(
+            store.realm_link_key(linked_id),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn corrupt_tickets_are_errors_not_panics() {
+        let cases = [
+            // Taken by a realm id that cannot exist.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 2,
+             session_taken_by = 0",
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 2,
+             session_taken_by = 300",
+            // A key without its times.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = NULL",
+            "session_key = zeroblob(40), session_key_at = NULL, session_expires_at = 2",
+            // An expiry or a taker without a key.
+            "session_key = NULL, session_expires_at = 2",
+            "session_key = NULL, session_taken_by = 1",
+            // Wrong types.
+            "session_key = zeroblob(40), session_key_at = 1, session_expires_at = 'soon'",
+            "security_level = 256",
+            "security_level = -1",
+        ];
+        for set in cases {
+            let (_dir, mut store) = temp_store();
+            store
+                .create_account(&name("alice"), &salt(1), &verifier(1))
+                .unwrap();
+            corrupt(&store, &format!("UPDATE accounts SET {set}"));
+            assert!(
+                matches!(
+                    store.load_account(&name("alice")),
+                    Err(StoreError::Corrupt { .. })
+                ),
+                "{set}"
+            );
+        }
+        // A bad level is caught by the take too, and the mark is rolled back with it.
+        let (_dir, mut store) = temp_store();
+        logged_in(&mut store, SessionKey([1; 40]));
+        corrupt(&store, "UPDATE accounts SET security_level = 300");
+        assert!(matches!(
+            store.take_session(&name("alice"), RealmId(1), 500),
+            Err(StoreError::Corrupt { .. })
+        ));
+        let taken: Option<i64> = store
+            .conn
+            .query_row("SELECT session_taken_by FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(taken, None);
     }
 }

@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use super::{AccountRecord, CharacterCount, LoginAttempt, RealmRecord, Store, StoreError};
+use super::{
+    AccountRecord, CharacterCount, LoginAttempt, RealmRecord, Store, StoreError, TakenSession,
+};
 use crate::account::AccountName;
 use crate::event_loop::token::Target;
+use crate::realms::link::LinkKey;
+use crate::realms::RealmId;
 use crate::srp6::SessionKey;
 
 /// What the login path asks of the database.
@@ -29,8 +33,25 @@ pub enum StoreOp {
     RecordLoginSuccess {
         attempt: LoginAttempt,
         key: SessionKey,
+        /// Unix seconds after which no world server may take the ticket.
+        expires_at: i64,
     },
     LoadRealms,
+    /// A world server of `realm` takes the account's ticket (see [`Store::take_session`]).
+    TakeSession {
+        name: AccountName,
+        realm: RealmId,
+        now: i64,
+    },
+    /// A reconnect proved the session key: renew the ticket (see [`Store::renew_session`]).
+    RenewSession {
+        attempt: LoginAttempt,
+        expires_at: i64,
+    },
+    /// The key a realm link must prove (see [`Store::realm_link_key`]).
+    LoadLinkKey {
+        realm: RealmId,
+    },
 }
 
 /// The answer to a [`StoreOp`], variant for variant.
@@ -40,6 +61,9 @@ pub enum StoreReply {
     LoginFailureRecorded(Result<(), StoreError>),
     LoginSuccessRecorded(Result<Vec<CharacterCount>, StoreError>),
     RealmsLoaded(Result<Vec<RealmRecord>, StoreError>),
+    SessionTaken(Result<Option<TakenSession>, StoreError>),
+    SessionRenewed(Result<Vec<CharacterCount>, StoreError>),
+    LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
 }
 
 impl StoreReply {
@@ -50,6 +74,9 @@ impl StoreReply {
             StoreReply::LoginFailureRecorded(r) => r.as_ref().err(),
             StoreReply::LoginSuccessRecorded(r) => r.as_ref().err(),
             StoreReply::RealmsLoaded(r) => r.as_ref().err(),
+            StoreReply::SessionTaken(r) => r.as_ref().err(),
+            StoreReply::SessionRenewed(r) => r.as_ref().err(),
+            StoreReply::LinkKeyLoaded(r) => r.as_ref().err(),
         }
     }
 
@@ -60,16 +87,14 @@ impl StoreReply {
             StoreOp::RecordLoginFailure(_) => StoreReply::LoginFailureRecorded(Err(err)),
             StoreOp::RecordLoginSuccess { .. } => StoreReply::LoginSuccessRecorded(Err(err)),
             StoreOp::LoadRealms => StoreReply::RealmsLoaded(Err(err)),
+            StoreOp::TakeSession { .. } => StoreReply::SessionTaken(Err(err)),
+            StoreOp::RenewSession { .. } => StoreReply::SessionRenewed(Err(err)),
+            StoreOp::LoadLinkKey { .. } => StoreReply::LinkKeyLoaded(Err(err)),
         }
     }
 
     fn is_err(&self) -> bool {
-        match self {
-            StoreReply::AccountLoaded(r) => r.is_err(),
-            StoreReply::LoginFailureRecorded(r) => r.is_err(),
-            StoreReply::LoginSuccessRecorded(r) => r.is_err(),
-            StoreReply::RealmsLoaded(r) => r.is_err(),
-        }
+        self.error().is_some()
     }
 }
 
@@ -303,10 +328,22 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
         StoreOp::RecordLoginFailure(attempt) => {
             StoreReply::LoginFailureRecorded(store.record_login_failure(attempt))
         }
-        StoreOp::RecordLoginSuccess { attempt, key } => {
-            StoreReply::LoginSuccessRecorded(store.record_login_success(attempt, key))
+        StoreOp::RecordLoginSuccess {
+            attempt,
+            key,
+            expires_at,
+        } => {
+            StoreReply::LoginSuccessRecorded(store.record_login_success(attempt, key, *expires_at))
         }
         StoreOp::LoadRealms => StoreReply::RealmsLoaded(store.load_realms()),
+        StoreOp::TakeSession { name, realm, now } => {
+            StoreReply::SessionTaken(store.take_session(name, *realm, *now))
+        }
+        StoreOp::RenewSession {
+            attempt,
+            expires_at,
+        } => StoreReply::SessionRenewed(store.renew_session(attempt, *expires_at)),
+        StoreOp::LoadLinkKey { realm } => StoreReply::LinkKeyLoaded(store.realm_link_key(*realm)),
     }
 }
 
@@ -316,7 +353,6 @@ mod tests {
     use crate::account::{AccountId, AccountStanding};
     use crate::event_loop::token::ConnToken;
     use crate::protocol::version::Build;
-    use crate::realms::RealmId;
     use crate::srp6::{Salt, Verifier};
     use crate::store::{AccountSummary, AuditRow, LoginOutcome, NewRealm, RealmRef, SqliteStore};
     use std::path::{Path, PathBuf};
@@ -352,9 +388,41 @@ mod tests {
             &mut self,
             attempt: &LoginAttempt,
             key: &SessionKey,
+            expires_at: i64,
         ) -> Result<Vec<CharacterCount>, StoreError> {
             self.wait();
-            self.inner.record_login_success(attempt, key)
+            self.inner.record_login_success(attempt, key, expires_at)
+        }
+        fn take_session(
+            &mut self,
+            name: &AccountName,
+            realm: RealmId,
+            now: i64,
+        ) -> Result<Option<TakenSession>, StoreError> {
+            self.wait();
+            self.inner.take_session(name, realm, now)
+        }
+        fn renew_session(
+            &mut self,
+            attempt: &LoginAttempt,
+            expires_at: i64,
+        ) -> Result<Vec<CharacterCount>, StoreError> {
+            self.wait();
+            self.inner.renew_session(attempt, expires_at)
+        }
+        fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
+            self.wait();
+            self.inner.realm_link_key(realm)
+        }
+        fn set_realm_link_key(
+            &mut self,
+            realm: &RealmRef,
+            key: &LinkKey,
+        ) -> Result<(), StoreError> {
+            self.inner.set_realm_link_key(realm, key)
+        }
+        fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
+            self.inner.set_security_level(name, level)
         }
         fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
             self.wait();
@@ -639,5 +707,138 @@ mod tests {
             |_| {},
         );
         assert!(matches!(result, Err(StoreError::Open { .. })));
+    }
+
+    fn every_op() -> Vec<StoreOp> {
+        let attempt = LoginAttempt {
+            account: Some(AccountId(1)),
+            name: name("alice"),
+            peer: "203.0.113.9".parse().unwrap(),
+            build: Build::VANILLA,
+            outcome: LoginOutcome::Success,
+            at: 100,
+        };
+        vec![
+            StoreOp::LoadAccount {
+                name: name("alice"),
+            },
+            StoreOp::RecordLoginFailure(attempt.clone()),
+            StoreOp::RecordLoginSuccess {
+                attempt: attempt.clone(),
+                key: SessionKey([3; 40]),
+                expires_at: 1000,
+            },
+            StoreOp::LoadRealms,
+            StoreOp::TakeSession {
+                name: name("alice"),
+                realm: RealmId(1),
+                now: 500,
+            },
+            StoreOp::RenewSession {
+                attempt,
+                expires_at: 2000,
+            },
+            StoreOp::LoadLinkKey { realm: RealmId(1) },
+        ]
+    }
+
+    #[test]
+    fn every_op_has_a_failed_reply_that_carries_the_error() {
+        for op in every_op() {
+            let reply = StoreReply::failed(&op, StoreError::Busy);
+            assert!(matches!(reply.error(), Some(StoreError::Busy)), "{op:?}");
+            assert!(reply.is_err());
+            let matching = matches!(
+                (&op, &reply),
+                (StoreOp::LoadAccount { .. }, StoreReply::AccountLoaded(_))
+                    | (
+                        StoreOp::RecordLoginFailure(_),
+                        StoreReply::LoginFailureRecorded(_)
+                    )
+                    | (
+                        StoreOp::RecordLoginSuccess { .. },
+                        StoreReply::LoginSuccessRecorded(_)
+                    )
+                    | (StoreOp::LoadRealms, StoreReply::RealmsLoaded(_))
+                    | (StoreOp::TakeSession { .. }, StoreReply::SessionTaken(_))
+                    | (StoreOp::RenewSession { .. }, StoreReply::SessionRenewed(_))
+                    | (StoreOp::LoadLinkKey { .. }, StoreReply::LinkKeyLoaded(_))
+            );
+            assert!(matching, "{op:?} -> {reply:?}");
+        }
+    }
+
+    #[test]
+    fn ticket_and_link_key_ops_run_on_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let (gate_tx, gate) = open_gate();
+        drop(gate_tx);
+        let (pool, replies) = pool(&path, 2, 64, gate);
+        let key = LinkKey([5; 32]);
+        {
+            let mut setup = SqliteStore::open(&path).unwrap();
+            let mut realm = NewRealm {
+                name: "Linked".into(),
+                address: "h:1".into(),
+                realm_type: 0,
+                flags: 0,
+                timezone: 1,
+                population: 0.0,
+                builds: vec![],
+                link_key: Some(key),
+            };
+            assert_eq!(setup.add_realm(&realm).unwrap(), RealmId(1));
+            realm.name = "Static".into();
+            realm.link_key = None;
+            assert_eq!(setup.add_realm(&realm).unwrap(), RealmId(2));
+        }
+        // One at a time: each op depends on the one before.
+        let run = |op: StoreOp| {
+            pool.submit(StoreRequest {
+                target: Target::Daemon,
+                op,
+            })
+            .unwrap();
+            replies.recv_timeout(Duration::from_secs(10)).unwrap().reply
+        };
+        let ops = every_op();
+        assert!(matches!(
+            run(ops[2].clone()),
+            StoreReply::LoginSuccessRecorded(Ok(_))
+        ));
+        match run(ops[4].clone()) {
+            StoreReply::SessionTaken(Ok(Some(t))) => {
+                assert_eq!(t.account, AccountId(1));
+                assert_eq!(t.key, SessionKey([3; 40]));
+                assert_eq!(t.security_level, 0);
+            }
+            other => panic!("expected a taken session, got {other:?}"),
+        }
+        assert!(matches!(
+            run(ops[4].clone()),
+            StoreReply::SessionTaken(Ok(None))
+        ));
+        assert!(matches!(
+            run(ops[5].clone()),
+            StoreReply::SessionRenewed(Ok(_))
+        ));
+        assert!(matches!(
+            run(ops[4].clone()),
+            StoreReply::SessionTaken(Ok(Some(_)))
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(1) }),
+            StoreReply::LinkKeyLoaded(Ok(Some(k))) if k == key
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(2) }),
+            StoreReply::LinkKeyLoaded(Ok(None))
+        ));
+        assert!(matches!(
+            run(StoreOp::LoadLinkKey { realm: RealmId(3) }),
+            StoreReply::LinkKeyLoaded(Err(StoreError::NoSuchRealm(_)))
+        ));
+        pool.shutdown();
     }
 }
