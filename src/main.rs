@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use gatehouse::admin;
 use gatehouse::config::{Config, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
+use gatehouse::realms::link::message::RealmAnnouncement;
+use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
 use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::{NewRealm, Store};
 
@@ -58,6 +60,39 @@ enum Command {
     Config(ConfigCommand),
     /// Run N concurrent full logons against a running server and report the rate and latency.
     Load(gatehouse::client::load::LoadArgs),
+    /// A reference world gateway: registers one realm over the realm link, heartbeats, and
+    /// admits game clients whose CMSG_AUTH_SESSION matches the key taken from gatehouse.
+    WorldGate(WorldGateArgs),
+}
+
+#[derive(Args)]
+struct WorldGateArgs {
+    /// gatehouse's realm-link address.
+    #[arg(long, default_value = "127.0.0.1:3725")]
+    link: SocketAddr,
+    /// The realm's id (as `gatehouse realm list` shows it).
+    #[arg(long)]
+    realm: u32,
+    /// Read the realm's link secret as one line from standard input.
+    #[arg(long)]
+    link_secret_stdin: bool,
+    /// Realm name to announce.
+    #[arg(long)]
+    name: String,
+    /// Where game clients connect ("host:port"); the gate listens there.
+    #[arg(long, value_name = "HOST:PORT")]
+    address: String,
+    /// The client build this world speaks.
+    #[arg(long, default_value_t = 12340)]
+    build: u16,
+    /// pve, pvp, rp, rppvp, or a number.
+    #[arg(long = "type", default_value = "pve")]
+    realm_type: String,
+    #[arg(long, default_value_t = 1)]
+    timezone: u8,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 5)]
+    heartbeat_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -193,6 +228,29 @@ fn run() -> Result<()> {
         Command::Realm(cmd) => realm(cmd, &config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
         Command::Config(ConfigCommand::Check) => println!("{config:#?}"),
+        Command::WorldGate(args) => {
+            gatehouse::logging::init(config.log.level.0);
+            let secret = read_hidden(&LINK_SECRET, args.link_secret_stdin, false)?;
+            let build = gatehouse::protocol::version::Build(args.build);
+            let gate = RunningGate::start(GateOptions {
+                link: args.link,
+                secret: secret.into_bytes(),
+                realm: RealmAnnouncement {
+                    realm_id: gatehouse::realms::RealmId(args.realm),
+                    name: args.name,
+                    address: args.address,
+                    realm_type: admin::parse_realm_type(&args.realm_type)?,
+                    flags: 0,
+                    timezone: args.timezone,
+                    builds: vec![build],
+                },
+                build,
+                heartbeat_every: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
+                timeout: std::time::Duration::from_secs(10),
+            })?;
+            gate.wait();
+            gatehouse::logging::flush();
+        }
         Command::Load(args) => {
             gatehouse::logging::init(config.log.level.0);
             let report = gatehouse::client::load::run(&args)?;
