@@ -671,6 +671,116 @@ mod tests {
         assert!(!shown.contains("195"), "{shown}"); // 0xC3, the key's byte
     }
 
+    fn unhex(s: &str) -> Vec<u8> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not hex: {c}"),
+        };
+        s.as_bytes()
+            .chunks(2)
+            .map(|p| digit(p[0]) << 4 | digit(p[1]))
+            .collect()
+    }
+
+    /// The vector in docs/realm-link.md, computed with Python's hmac module, not with our code.
+    #[test]
+    fn link_key_known_answer() {
+        let key = super::super::LinkKey::derive(b"correct horse battery staple");
+        assert_eq!(
+            key.0.to_vec(),
+            unhex("4bfa208b0104b70801a2000dbc5f37ed61ca87f9e66ac23581a9719d55c79c53")
+        );
+        let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert_eq!(
+            key.answer(&nonce, 3).to_vec(),
+            unhex("afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e")
+        );
+    }
+
+    /// The example session of docs/realm-link.md, frame by frame (hex made with Python).
+    #[test]
+    fn example_session_matches_the_document() {
+        let key = super::super::LinkKey::derive(b"correct horse battery staple");
+        let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let alice = match AccountName::parse(b"ALICE") {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        };
+        let session = [
+            (
+                LinkMessage::Hello { version: 1, nonce },
+                "220000000101000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+            (
+                LinkMessage::Auth {
+                    realm_id: RealmId(3),
+                    answer: key.answer(&nonce, 3),
+                },
+                "250000000203000000afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e",
+            ),
+            (LinkMessage::AuthResult { status: 0 }, "020000000300"),
+            (
+                LinkMessage::Register(RealmAnnouncement {
+                    realm_id: RealmId(3),
+                    name: "Nordrassil".into(),
+                    address: "127.0.0.1:8085".into(),
+                    realm_type: 1,
+                    flags: 0,
+                    timezone: 1,
+                    builds: vec![Build::WOTLK],
+                }),
+                "2500000010030000000a4e6f726472617373696c0e3132372e302e302e313a38303835010001013430",
+            ),
+            (LinkMessage::Registered { status: 0 }, "020000001100"),
+            (
+                LinkMessage::Heartbeat {
+                    population: 0.25,
+                    online: 10,
+                },
+                "09000000120000803e0a000000",
+            ),
+            (
+                LinkMessage::TakeSession {
+                    request_id: 1,
+                    account_name: alice,
+                },
+                "0b000000200100000005414c494345",
+            ),
+            (
+                LinkMessage::Session {
+                    request_id: 1,
+                    grant: Some(SessionGrant {
+                        session_key: SessionKey([0x42; 40]),
+                        account_id: AccountId(9),
+                        security_level: 0,
+                    }),
+                },
+                "3700000021010000000142424242424242424242424242424242424242424242424242424242424242424242424242424242090000000000000000",
+            ),
+            (
+                LinkMessage::TakeSession {
+                    request_id: 2,
+                    account_name: alice,
+                },
+                "0b000000200200000005414c494345",
+            ),
+            (
+                LinkMessage::Session {
+                    request_id: 2,
+                    grant: None,
+                },
+                "06000000210200000000",
+            ),
+            (LinkMessage::Unregister, "0100000013"),
+        ];
+        for (msg, hex) in session {
+            let wire = unhex(hex);
+            assert_eq!(bytes(&msg), wire, "{msg:?}");
+            assert_eq!(LinkMessage::parse(&wire), Ok(msg));
+        }
+    }
+
     #[test]
     fn random_and_mutated_bytes_never_panic() {
         // xorshift64: deterministic, no dependency.
