@@ -1,0 +1,514 @@
+//! A small blocking client of the realm link, for world servers (docs/realm-link.md).
+//!
+//! It is deliberately plain `std::net`: one `TcpStream`, one request and its reply at a time, no
+//! threads of its own. A world server typically keeps it behind a `Mutex` shared by a
+//! heartbeat thread and the code that lets players in:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use gatehouse::account::AccountName;
+//! use gatehouse::protocol::version::Build;
+//! use gatehouse::realms::RealmId;
+//! use gatehouse::realms::link::client::Client;
+//! use gatehouse::realms::link::message::RealmAnnouncement;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let addr = "127.0.0.1:3725".parse()?;
+//! let mut link = Client::connect(addr, RealmId(1), b"the realm secret", Duration::from_secs(5))?;
+//! link.register(&RealmAnnouncement {
+//!     realm_id: RealmId(1),
+//!     name: "Nordrassil".into(),
+//!     address: "203.0.113.7:8085".into(),
+//!     realm_type: 1,
+//!     flags: 0,
+//!     timezone: 1,
+//!     builds: vec![Build::WOTLK],
+//! })?;
+//! link.heartbeat(0.2, 37)?; // then every few seconds, well within the server's timeout
+//! if let Some(grant) = link.take_session(&AccountName::parse(b"ALICE")?)? {
+//!     // grant.session_key checks the client's world-server proof.
+//! }
+//! link.unregister()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every call is bounded by the timeout given to `connect`. After any I/O error, timeout or
+//! protocol fault the stream may hold half a frame, so the client refuses further calls
+//! ([`LinkClientError::Broken`]): reconnect instead.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::account::AccountName;
+use crate::realms::RealmId;
+
+use super::frame::{LinkError, LENGTH_FIELD, MAX_FRAME};
+use super::key::LinkKey;
+use super::message::{LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK};
+
+/// What can go wrong on a world server's end of the link.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkClientError {
+    #[error("realm link I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("realm link: no reply within the timeout")]
+    TimedOut,
+    #[error("realm link closed by gatehouse")]
+    Closed,
+    #[error("realm link: bad frame from gatehouse: {0}")]
+    Protocol(#[from] LinkError),
+    #[error("realm link: gatehouse speaks version {0}, this client speaks {LINK_VERSION}")]
+    Version(u8),
+    #[error("realm link: authentication refused (status {status}); check the realm id and secret")]
+    Refused { status: u8 },
+    #[error("realm link: registration refused (status {status})")]
+    RegisterRefused { status: u8 },
+    #[error("realm link: expected {expected}, got message type {got:#04x}")]
+    Unexpected { expected: &'static str, got: u8 },
+    #[error("realm link: gatehouse error {code}: {message}")]
+    Server { code: u16, message: String },
+    #[error("realm link is unusable after an earlier error; reconnect")]
+    Broken,
+}
+
+/// An authenticated link to gatehouse (see the module doc).
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    realm_id: RealmId,
+    timeout: Duration,
+    next_request: u32,
+    broken: bool,
+}
+
+impl Client {
+    /// Connects, answers the server's challenge with the key derived from `secret`, and waits
+    /// for the verdict. `timeout` bounds the connect, this handshake, and every later call.
+    pub fn connect(
+        addr: SocketAddr,
+        realm_id: RealmId,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> Result<Client, LinkClientError> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        // Frames are small and each one is awaited; Nagle would only add latency.
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(timeout))?;
+        let mut client = Client {
+            stream,
+            realm_id,
+            timeout,
+            next_request: 1,
+            broken: false,
+        };
+        let nonce = match client.receive()? {
+            LinkMessage::Hello { version, nonce } if version == LINK_VERSION => nonce,
+            LinkMessage::Hello { version, .. } => return Err(LinkClientError::Version(version)),
+            other => return Err(unexpected("Hello", &other)),
+        };
+        let answer = LinkKey::derive(secret).answer(&nonce, realm_id.0);
+        client.send(&LinkMessage::Auth { realm_id, answer })?;
+        match client.receive()? {
+            LinkMessage::AuthResult { status: STATUS_OK } => Ok(client),
+            LinkMessage::AuthResult { status } => Err(LinkClientError::Refused { status }),
+            other => Err(unexpected("AuthResult", &other)),
+        }
+    }
+
+    /// The realm this link authenticated as.
+    pub fn realm_id(&self) -> RealmId {
+        self.realm_id
+    }
+
+    /// Announces (or re-announces) the realm and waits for the server's verdict.
+    pub fn register(&mut self, realm: &RealmAnnouncement) -> Result<(), LinkClientError> {
+        self.send(&LinkMessage::Register(realm.clone()))?;
+        match self.receive()? {
+            LinkMessage::Registered { status: STATUS_OK } => Ok(()),
+            LinkMessage::Registered { status } => Err(LinkClientError::RegisterRefused { status }),
+            other => Err(unexpected("Registered", &other)),
+        }
+    }
+
+    /// Tells the server the realm is alive. There is no reply: a server that has given up on
+    /// the link says so with an Error frame, which the next call that reads will report.
+    pub fn heartbeat(&mut self, population: f32, online: u32) -> Result<(), LinkClientError> {
+        self.send(&LinkMessage::Heartbeat { population, online })
+    }
+
+    /// Takes the session ticket of an account entering this world: `Some` exactly once per
+    /// logon, `None` if there is no live ticket (never logged in, expired, or already taken).
+    pub fn take_session(
+        &mut self,
+        account_name: &AccountName,
+    ) -> Result<Option<SessionGrant>, LinkClientError> {
+        let request_id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.send(&LinkMessage::TakeSession {
+            request_id,
+            account_name: *account_name,
+        })?;
+        // One deadline for the whole wait, so skipped frames cannot stretch it.
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.receive_by(deadline)? {
+                LinkMessage::Session {
+                    request_id: id,
+                    grant,
+                } if id == request_id => return Ok(grant),
+                // An answer to an older request cannot arrive on a client that is not broken,
+                // but skipping it is the safe reading of the contract ("the Session with that id").
+                LinkMessage::Session { .. } => continue,
+                other => return Err(unexpected("Session", &other)),
+            }
+        }
+    }
+
+    /// Takes the realm offline at once (rather than after the heartbeat timeout) and closes.
+    pub fn unregister(mut self) -> Result<(), LinkClientError> {
+        self.send(&LinkMessage::Unregister)?;
+        // Best effort: the server closes on its side anyway once it has read Unregister.
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    }
+
+    fn send(&mut self, msg: &LinkMessage) -> Result<(), LinkClientError> {
+        if self.broken {
+            return Err(LinkClientError::Broken);
+        }
+        // Encoding faults are the caller's (e.g. a 65-byte realm name) and leave the stream
+        // untouched, so they do not break the link.
+        let bytes = msg.to_bytes()?;
+        self.guard(|c| c.stream.write_all(&bytes).map_err(io_error))
+    }
+
+    /// Reads one frame within the timeout; an Error frame becomes [`LinkClientError::Server`].
+    fn receive(&mut self) -> Result<LinkMessage, LinkClientError> {
+        let deadline = Instant::now() + self.timeout;
+        self.receive_by(deadline)
+    }
+
+    fn receive_by(&mut self, deadline: Instant) -> Result<LinkMessage, LinkClientError> {
+        if self.broken {
+            return Err(LinkClientError::Broken);
+        }
+        let msg = self.guard(|c| {
+            let mut header = [0u8; LENGTH_FIELD];
+            c.read_full(&mut header, deadline)?;
+            let len = u32::from_le_bytes(header) as usize;
+            if len == 0 || len > MAX_FRAME {
+                return Err(LinkError::FrameLength(len).into());
+            }
+            let mut frame = vec![0u8; LENGTH_FIELD + len];
+            frame[..LENGTH_FIELD].copy_from_slice(&header);
+            c.read_full(&mut frame[LENGTH_FIELD..], deadline)?;
+            Ok(LinkMessage::parse(&frame)?)
+        })?;
+        if let LinkMessage::Error { code, message } = msg {
+            // The server closes after an Error: nothing more will come on this stream.
+            self.broken = true;
+            return Err(LinkClientError::Server { code, message });
+        }
+        Ok(msg)
+    }
+
+    /// Fills `buf`, re-arming the socket timeout with what is left until `deadline`, so a
+    /// server that drips a byte at a time cannot stretch a call past the timeout.
+    fn read_full(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), LinkClientError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(LinkClientError::TimedOut);
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            let rest = buf.get_mut(filled..).unwrap_or_default();
+            match self.stream.read(rest) {
+                Ok(0) => return Err(LinkClientError::Closed),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one stream operation; any failure marks the link broken, since the stream may now
+    /// hold half a frame.
+    fn guard<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, LinkClientError>,
+    ) -> Result<T, LinkClientError> {
+        let result = op(self);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+}
+
+fn io_error(e: std::io::Error) -> LinkClientError {
+    match e.kind() {
+        // Both kinds occur for a socket timeout, depending on the platform.
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => LinkClientError::TimedOut,
+        _ => LinkClientError::Io(e),
+    }
+}
+
+fn unexpected(expected: &'static str, got: &LinkMessage) -> LinkClientError {
+    LinkClientError::Unexpected {
+        expected,
+        got: got.type_byte(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountId;
+    use crate::protocol::version::Build;
+    use crate::protocol::wire::Check;
+    use crate::realms::link::message::types;
+    use crate::srp6::SessionKey;
+    use std::net::TcpListener;
+    use std::thread::{self, JoinHandle};
+
+    const SECRET: &[u8] = b"correct horse battery staple";
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn client_is_send() {
+        assert_send::<Client>();
+        assert_send::<std::sync::Mutex<Client>>();
+    }
+
+    /// The server's end, written against the codec alone: reads frames by `check_frame`.
+    struct Peer {
+        stream: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Peer {
+        fn read(&mut self) -> Option<LinkMessage> {
+            loop {
+                match LinkMessage::check_frame(&self.buf) {
+                    Check::Complete(n) => {
+                        let msg = LinkMessage::parse(&self.buf[..n]).ok();
+                        self.buf.drain(..n);
+                        return msg;
+                    }
+                    Check::Invalid(_) => return None,
+                    Check::Incomplete => {
+                        let mut chunk = [0u8; 256];
+                        match self.stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return None,
+                            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                }
+            }
+        }
+
+        fn write(&mut self, msg: &LinkMessage) {
+            let bytes = msg.to_bytes().ok().unwrap_or_default();
+            let _ = self.stream.write_all(&bytes);
+        }
+    }
+
+    /// A fake gatehouse for one link with realm 3 and `SECRET`; returns what it received.
+    fn fake_server() -> (SocketAddr, JoinHandle<Vec<LinkMessage>>) {
+        let listener = match TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => l,
+            Err(e) => panic!("bind: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("local_addr: {e}"),
+        };
+        let handle = thread::spawn(move || {
+            let mut seen = Vec::new();
+            let Ok((stream, _)) = listener.accept() else {
+                return seen;
+            };
+            let _ = stream.set_read_timeout(Some(TIMEOUT));
+            let mut peer = Peer {
+                stream,
+                buf: Vec::new(),
+            };
+            let key = LinkKey::derive(SECRET);
+            let nonce = [0x11u8; 32];
+            peer.write(&LinkMessage::Hello {
+                version: LINK_VERSION,
+                nonce,
+            });
+            let Some(auth) = peer.read() else {
+                return seen;
+            };
+            let authed = matches!(&auth, LinkMessage::Auth { realm_id, answer }
+                if key.verify(&nonce, realm_id.0, answer));
+            seen.push(auth);
+            peer.write(&LinkMessage::AuthResult {
+                status: if authed { 0 } else { 1 },
+            });
+            if !authed {
+                return seen;
+            }
+            let mut ticket_taken = false;
+            while let Some(msg) = peer.read() {
+                match &msg {
+                    LinkMessage::Register(a) => peer.write(&LinkMessage::Registered {
+                        status: if a.realm_id == RealmId(3) { 0 } else { 1 },
+                    }),
+                    LinkMessage::TakeSession {
+                        request_id,
+                        account_name,
+                    } => {
+                        let live = account_name.as_str() == "ALICE" && !ticket_taken;
+                        ticket_taken |= live;
+                        // A stale answer first: the client must skip it.
+                        peer.write(&LinkMessage::Session {
+                            request_id: request_id.wrapping_sub(100),
+                            grant: None,
+                        });
+                        peer.write(&LinkMessage::Session {
+                            request_id: *request_id,
+                            grant: live.then_some(SessionGrant {
+                                session_key: SessionKey([0x42; 40]),
+                                account_id: AccountId(9),
+                                security_level: 0,
+                            }),
+                        });
+                    }
+                    LinkMessage::Heartbeat { online: 666, .. } => peer.write(&LinkMessage::Error {
+                        code: 1,
+                        message: "go away".into(),
+                    }),
+                    _ => {}
+                }
+                let done = matches!(msg, LinkMessage::Unregister);
+                seen.push(msg);
+                if done {
+                    break;
+                }
+            }
+            seen
+        });
+        (addr, handle)
+    }
+
+    fn announcement(realm_id: u32) -> RealmAnnouncement {
+        RealmAnnouncement {
+            realm_id: RealmId(realm_id),
+            name: "Nordrassil".into(),
+            address: "127.0.0.1:8085".into(),
+            realm_type: 1,
+            flags: 0,
+            timezone: 1,
+            builds: vec![Build::WOTLK],
+        }
+    }
+
+    fn alice() -> AccountName {
+        match AccountName::parse(b"alice") {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_whole_session_against_a_fake_server() -> Result<(), LinkClientError> {
+        let (addr, server) = fake_server();
+        let mut link = Client::connect(addr, RealmId(3), SECRET, TIMEOUT)?;
+        assert_eq!(link.realm_id(), RealmId(3));
+        link.register(&announcement(3))?;
+        link.heartbeat(0.25, 10)?;
+        let grant = link.take_session(&alice())?;
+        assert_eq!(
+            grant.map(|g| (g.account_id, g.session_key)),
+            Some((AccountId(9), SessionKey([0x42; 40])))
+        );
+        assert_eq!(link.take_session(&alice())?, None, "a ticket is taken once");
+        link.unregister()?;
+        let seen = server.join().unwrap_or_default();
+        let kinds: Vec<u8> = seen.iter().map(LinkMessage::type_byte).collect();
+        assert_eq!(
+            kinds,
+            [
+                types::AUTH,
+                types::REGISTER,
+                types::HEARTBEAT,
+                types::TAKE_SESSION,
+                types::TAKE_SESSION,
+                types::UNREGISTER
+            ]
+        );
+        // Request ids increase.
+        let ids: Vec<u32> = seen
+            .iter()
+            .filter_map(|m| match m {
+                LinkMessage::TakeSession { request_id, .. } => Some(*request_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, [1, 2]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_wrong_secret_is_refused() {
+        let (addr, server) = fake_server();
+        let result = Client::connect(addr, RealmId(3), b"not the secret", TIMEOUT);
+        assert!(matches!(
+            result,
+            Err(LinkClientError::Refused { status: 1 })
+        ));
+        let _ = server.join();
+    }
+
+    #[test]
+    fn register_mismatch_and_server_errors_are_reported() -> Result<(), LinkClientError> {
+        let (addr, server) = fake_server();
+        let mut link = Client::connect(addr, RealmId(3), SECRET, TIMEOUT)?;
+        assert!(matches!(
+            link.register(&announcement(4)),
+            Err(LinkClientError::RegisterRefused { status: 1 })
+        ));
+        // The refusal was a clean reply: the link is still usable.
+        link.register(&announcement(3))?;
+        link.heartbeat(0.0, 666)?;
+        // The Error frame the server sent after that heartbeat surfaces on the next read.
+        match link.take_session(&alice()) {
+            Err(LinkClientError::Server { code: 1, message }) => assert_eq!(message, "go away"),
+            other => panic!("expected a server error, got {other:?}"),
+        }
+        assert!(matches!(
+            link.heartbeat(0.0, 1),
+            Err(LinkClientError::Broken)
+        ));
+        drop(link);
+        let _ = server.join();
+        Ok(())
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let listener = match TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => l,
+            Err(e) => panic!("bind: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("local_addr: {e}"),
+        };
+        let result = Client::connect(addr, RealmId(3), SECRET, Duration::from_millis(200));
+        assert!(
+            matches!(result, Err(LinkClientError::TimedOut)),
+            "{result:?}"
+        );
+        drop(listener);
+    }
+}

@@ -1,0 +1,833 @@
+//! The messages of the realm link (docs/realm-link.md), one [`LinkMessage`] variant per frame
+//! type, with the two-phase parser the rest of gatehouse uses: [`LinkMessage::check_frame`]
+//! frames without allocating, then [`LinkMessage::parse`] decodes one whole frame strictly
+//! (unknown type, bad field or a byte left over is an error). Both are pure functions of bytes,
+//! so the server's link connections, the world-server [`super::client::Client`] and the tests
+//! share them.
+//!
+//! Direction is noted per variant: S = gatehouse, W = world server.
+
+use crate::account::{AccountId, AccountName};
+use crate::protocol::version::Build;
+use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
+use crate::realms::RealmId;
+use crate::srp6::SessionKey;
+
+use super::frame::{self, LinkError, LENGTH_FIELD};
+
+/// The link protocol version this code speaks (Hello's first byte).
+pub const LINK_VERSION: u8 = 1;
+/// Status byte of AuthResult and Registered that means yes; anything else is no.
+pub const STATUS_OK: u8 = 0;
+/// Registered status: refused (e.g. the realm id is not the authenticated one).
+pub const STATUS_REFUSED: u8 = 1;
+/// Most builds a Register may list.
+pub const MAX_BUILDS: usize = 16;
+/// Bounds of a realm's name, in bytes.
+pub const NAME_LEN: (usize, usize) = (1, 64);
+/// Bounds of a realm's "host:port" address, in bytes.
+pub const ADDRESS_LEN: (usize, usize) = (1, 255);
+
+/// Frame type bytes.
+pub mod types {
+    pub const HELLO: u8 = 0x01;
+    pub const AUTH: u8 = 0x02;
+    pub const AUTH_RESULT: u8 = 0x03;
+    pub const REGISTER: u8 = 0x10;
+    pub const REGISTERED: u8 = 0x11;
+    pub const HEARTBEAT: u8 = 0x12;
+    pub const UNREGISTER: u8 = 0x13;
+    pub const TAKE_SESSION: u8 = 0x20;
+    pub const SESSION: u8 = 0x21;
+    pub const ERROR: u8 = 0x7F;
+}
+
+/// Error codes of the `Error` frame (the server closes after sending one).
+pub mod error_code {
+    /// A frame that does not parse, or one that is not legal in the link's current state.
+    pub const PROTOCOL: u16 = 1;
+    /// Anything but Auth before the link has authenticated.
+    pub const NOT_AUTHENTICATED: u16 = 2;
+    /// A realm id that is not the authenticated one (or no realm with that id).
+    pub const REALM_MISMATCH: u16 = 3;
+    /// The store could not be reached to answer; the world server may reconnect later.
+    pub const STORE_UNAVAILABLE: u16 = 4;
+    /// No Heartbeat within the timeout; the realm has been marked offline.
+    pub const HEARTBEAT_TIMEOUT: u16 = 5;
+    /// The server is shutting down.
+    pub const SHUTTING_DOWN: u16 = 6;
+}
+
+/// Returns whether `ty` names a message of this protocol version.
+pub fn is_known_type(ty: u8) -> bool {
+    use types::*;
+    matches!(
+        ty,
+        HELLO
+            | AUTH
+            | AUTH_RESULT
+            | REGISTER
+            | REGISTERED
+            | HEARTBEAT
+            | UNREGISTER
+            | TAKE_SESSION
+            | SESSION
+            | ERROR
+    )
+}
+
+/// What a world server announces about its realm (Register's payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmAnnouncement {
+    /// Must be the realm the link authenticated as; the server refuses any other.
+    pub realm_id: RealmId,
+    /// Shown in the realm list; 1..=64 bytes of UTF-8 without NUL.
+    pub name: String,
+    /// Where clients connect: "host:port", 1..=255 bytes.
+    pub address: String,
+    /// Realm-list icon (0 normal, 1 PvP, 4 normal, 6 RP, 8 RP-PvP).
+    pub realm_type: u8,
+    /// Realm-list flags (the server sets offline/full itself).
+    pub flags: u8,
+    /// Realm-list category ("timezone").
+    pub timezone: u8,
+    /// Builds this world accepts; empty = every build gatehouse accepts. At most 16.
+    pub builds: Vec<Build>,
+}
+
+/// A session ticket handed to a world server (Session's payload when found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionGrant {
+    /// Hidden from Debug by its own type.
+    pub session_key: SessionKey,
+    pub account_id: AccountId,
+    pub security_level: u8,
+}
+
+/// One frame of the realm link.
+///
+/// Debug never shows a session key (SessionKey prints as `***`); the Auth answer is shown, as
+/// it is bound to a nonce that is never used again and is worthless once seen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkMessage {
+    /// S→W, first frame: the protocol version and a fresh 32-byte challenge.
+    Hello { version: u8, nonce: [u8; 32] },
+    /// W→S: `LinkKey::answer(nonce, realm_id)`.
+    Auth { realm_id: RealmId, answer: [u8; 32] },
+    /// S→W: 0 = accepted; anything else = refused, and the server closes.
+    AuthResult { status: u8 },
+    /// W→S: bring the realm online (or update it) in the realm list.
+    Register(RealmAnnouncement),
+    /// S→W: 0 = ok, 1 = refused.
+    Registered { status: u8 },
+    /// W→S: still alive; population for the realm list, online players for the counters.
+    Heartbeat { population: f32, online: u32 },
+    /// W→S: take the realm offline; the world server closes after it.
+    Unregister,
+    /// W→S: take (consume) the session ticket of an account that is entering this world.
+    TakeSession {
+        request_id: u32,
+        account_name: AccountName,
+    },
+    /// S→W: the answer to the TakeSession with the same id; `None` = no such (live) ticket.
+    Session {
+        request_id: u32,
+        grant: Option<SessionGrant>,
+    },
+    /// S→W: a fatal error; the server closes after it.
+    Error { code: u16, message: String },
+}
+
+impl LinkMessage {
+    /// Frames one whole frame, length field included, at the front of `buf`.
+    pub fn check_frame(buf: &[u8]) -> Check {
+        frame::check(buf)
+    }
+
+    /// Decodes one whole frame (exactly the bytes `check_frame` reported as `Complete`).
+    pub fn parse(frame_bytes: &[u8]) -> Result<LinkMessage, LinkError> {
+        let (ty, payload) = frame::split(frame_bytes)?;
+        let mut r = Reader::new(payload);
+        let msg = match ty {
+            types::HELLO => LinkMessage::Hello {
+                version: r.u8()?,
+                nonce: r.array()?,
+            },
+            types::AUTH => LinkMessage::Auth {
+                realm_id: RealmId(r.u32_le()?),
+                answer: r.array()?,
+            },
+            types::AUTH_RESULT => LinkMessage::AuthResult { status: r.u8()? },
+            types::REGISTER => LinkMessage::Register(parse_announcement(&mut r)?),
+            types::REGISTERED => LinkMessage::Registered { status: r.u8()? },
+            types::HEARTBEAT => LinkMessage::Heartbeat {
+                population: r.f32_le()?,
+                online: r.u32_le()?,
+            },
+            types::UNREGISTER => LinkMessage::Unregister,
+            types::TAKE_SESSION => {
+                let request_id = r.u32_le()?;
+                let raw = read_string(&mut r)?;
+                check_len("account name", raw.len(), (1, crate::account::MAX_LEN))?;
+                let account_name = AccountName::parse(raw).map_err(LinkError::BadName)?;
+                LinkMessage::TakeSession {
+                    request_id,
+                    account_name,
+                }
+            }
+            types::SESSION => {
+                let request_id = r.u32_le()?;
+                let grant = match r.u8()? {
+                    0 => None,
+                    1 => Some(parse_grant(&mut r)?),
+                    other => {
+                        return Err(LinkError::BadValue {
+                            field: "found",
+                            value: u64::from(other),
+                        })
+                    }
+                };
+                LinkMessage::Session { request_id, grant }
+            }
+            types::ERROR => LinkMessage::Error {
+                code: r.u16_le()?,
+                message: text(read_string(&mut r)?)?,
+            },
+            other => return Err(LinkError::UnknownType(other)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+
+    /// The frame type byte of this message.
+    pub fn type_byte(&self) -> u8 {
+        match self {
+            LinkMessage::Hello { .. } => types::HELLO,
+            LinkMessage::Auth { .. } => types::AUTH,
+            LinkMessage::AuthResult { .. } => types::AUTH_RESULT,
+            LinkMessage::Register(_) => types::REGISTER,
+            LinkMessage::Registered { .. } => types::REGISTERED,
+            LinkMessage::Heartbeat { .. } => types::HEARTBEAT,
+            LinkMessage::Unregister => types::UNREGISTER,
+            LinkMessage::TakeSession { .. } => types::TAKE_SESSION,
+            LinkMessage::Session { .. } => types::SESSION,
+            LinkMessage::Error { .. } => types::ERROR,
+        }
+    }
+
+    /// Size of the whole encoded frame, length field included.
+    pub fn encoded_len(&self) -> usize {
+        LENGTH_FIELD + 1 + self.payload_len()
+    }
+
+    fn payload_len(&self) -> usize {
+        match self {
+            LinkMessage::Hello { .. } => 1 + 32,
+            LinkMessage::Auth { .. } => 4 + 32,
+            LinkMessage::AuthResult { .. } | LinkMessage::Registered { .. } => 1,
+            LinkMessage::Register(a) => {
+                4 + 1 + a.name.len() + 1 + a.address.len() + 3 + 1 + 2 * a.builds.len()
+            }
+            LinkMessage::Heartbeat { .. } => 4 + 4,
+            LinkMessage::Unregister => 0,
+            LinkMessage::TakeSession { account_name, .. } => 4 + 1 + account_name.as_bytes().len(),
+            LinkMessage::Session { grant, .. } => 4 + 1 + grant.map_or(0, |_| 40 + 8 + 1),
+            LinkMessage::Error { message, .. } => 2 + 1 + message.len(),
+        }
+    }
+
+    /// Checks that the message can be encoded: the same rules `parse` applies, so a frame we
+    /// send is never one the other side must refuse.
+    pub fn validate(&self) -> Result<(), LinkError> {
+        match self {
+            LinkMessage::Register(a) => {
+                check_text("realm name", &a.name, NAME_LEN)?;
+                check_text("realm address", &a.address, ADDRESS_LEN)?;
+                check_address(&a.address)?;
+                if a.builds.len() > MAX_BUILDS {
+                    return Err(LinkError::TooManyBuilds(a.builds.len()));
+                }
+            }
+            LinkMessage::Session {
+                grant: Some(grant), ..
+            } => {
+                u64::try_from(grant.account_id.0).map_err(|_| LinkError::BadValue {
+                    field: "account id",
+                    value: grant.account_id.0 as u64,
+                })?;
+            }
+            LinkMessage::Error { message, .. } => check_text("error message", message, (0, 255))?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes the whole frame, length field included. Nothing is written if the message is
+    /// not encodable (see [`validate`](Self::validate)), so a sink never holds half a frame.
+    pub fn encode(&self, out: &mut impl WireSink) -> Result<(), LinkError> {
+        self.validate()?;
+        frame::put_header(out, 1 + self.payload_len(), self.type_byte())?;
+        match self {
+            LinkMessage::Hello { version, nonce } => {
+                out.put_u8(*version);
+                out.put(nonce);
+            }
+            LinkMessage::Auth { realm_id, answer } => {
+                out.put_u32_le(realm_id.0);
+                out.put(answer);
+            }
+            LinkMessage::AuthResult { status } | LinkMessage::Registered { status } => {
+                out.put_u8(*status)
+            }
+            LinkMessage::Register(a) => {
+                out.put_u32_le(a.realm_id.0);
+                wire::put_string(out, a.name.as_bytes())?;
+                wire::put_string(out, a.address.as_bytes())?;
+                out.put_u8(a.realm_type);
+                out.put_u8(a.flags);
+                out.put_u8(a.timezone);
+                // Bounded by MAX_BUILDS in validate.
+                out.put_u8(a.builds.len() as u8);
+                for build in &a.builds {
+                    out.put_u16_le(build.0);
+                }
+            }
+            LinkMessage::Heartbeat { population, online } => {
+                out.put_f32_le(*population);
+                out.put_u32_le(*online);
+            }
+            LinkMessage::Unregister => {}
+            LinkMessage::TakeSession {
+                request_id,
+                account_name,
+            } => {
+                out.put_u32_le(*request_id);
+                wire::put_string(out, account_name.as_bytes())?;
+            }
+            LinkMessage::Session { request_id, grant } => {
+                out.put_u32_le(*request_id);
+                match grant {
+                    None => out.put_u8(0),
+                    Some(g) => {
+                        out.put_u8(1);
+                        out.put(&g.session_key.0);
+                        // Non-negative, checked in validate.
+                        out.put_u64_le(g.account_id.0 as u64);
+                        out.put_u8(g.security_level);
+                    }
+                }
+            }
+            LinkMessage::Error { code, message } => {
+                out.put_u16_le(*code);
+                wire::put_string(out, message.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes into a fresh buffer (for blocking writers such as the client).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, LinkError> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn parse_announcement(r: &mut Reader<'_>) -> Result<RealmAnnouncement, LinkError> {
+    let realm_id = RealmId(r.u32_le()?);
+    let name = text(read_string(r)?)?;
+    check_len("realm name", name.len(), NAME_LEN)?;
+    let address = text(read_string(r)?)?;
+    check_len("realm address", address.len(), ADDRESS_LEN)?;
+    check_address(&address)?;
+    let realm_type = r.u8()?;
+    let flags = r.u8()?;
+    let timezone = r.u8()?;
+    let count = usize::from(r.u8()?);
+    if count > MAX_BUILDS {
+        return Err(LinkError::TooManyBuilds(count));
+    }
+    let mut builds = Vec::with_capacity(count);
+    for _ in 0..count {
+        builds.push(Build(r.u16_le()?));
+    }
+    Ok(RealmAnnouncement {
+        realm_id,
+        name,
+        address,
+        realm_type,
+        flags,
+        timezone,
+        builds,
+    })
+}
+
+fn parse_grant(r: &mut Reader<'_>) -> Result<SessionGrant, LinkError> {
+    let session_key = SessionKey(r.array()?);
+    let raw_id = r.u64_le()?;
+    // Account ids are SQLite/MySQL row ids: positive i64.
+    let account_id = i64::try_from(raw_id).map_err(|_| LinkError::BadValue {
+        field: "account id",
+        value: raw_id,
+    })?;
+    Ok(SessionGrant {
+        session_key,
+        account_id: AccountId(account_id),
+        security_level: r.u8()?,
+    })
+}
+
+fn read_string<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], LinkError> {
+    let len = usize::from(r.u8()?);
+    Ok(r.bytes(len)?)
+}
+
+/// Received text: UTF-8 without NUL (a NUL would cut the string short in C world servers).
+fn text(bytes: &[u8]) -> Result<String, LinkError> {
+    if bytes.contains(&0) {
+        return Err(ProtocolError::NulInString.into());
+    }
+    Ok(wire::utf8(bytes)?)
+}
+
+fn check_len(field: &'static str, len: usize, (min, max): (usize, usize)) -> Result<(), LinkError> {
+    if (min..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(LinkError::FieldLength {
+            field,
+            len,
+            min,
+            max,
+        })
+    }
+}
+
+fn check_text(field: &'static str, s: &str, bounds: (usize, usize)) -> Result<(), LinkError> {
+    if s.as_bytes().contains(&0) {
+        return Err(ProtocolError::NulInString.into());
+    }
+    check_len(field, s.len(), bounds)
+}
+
+/// "host:port" with a non-empty host and a port in 1..=65535; the host is not resolved here
+/// (the client does that), so names and IPv6 literals in brackets are both fine.
+fn check_address(address: &str) -> Result<(), LinkError> {
+    let ok = match address.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(LinkError::BadAddress(address.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<LinkMessage> {
+        let name = match AccountName::parse(b"alice") {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        };
+        vec![
+            LinkMessage::Hello {
+                version: LINK_VERSION,
+                nonce: [0xAB; 32],
+            },
+            LinkMessage::Auth {
+                realm_id: RealmId(3),
+                answer: [0x5A; 32],
+            },
+            LinkMessage::AuthResult { status: 0 },
+            LinkMessage::AuthResult { status: 9 },
+            LinkMessage::Register(RealmAnnouncement {
+                realm_id: RealmId(3),
+                name: "Nordrassil".into(),
+                address: "127.0.0.1:8085".into(),
+                realm_type: 1,
+                flags: 0,
+                timezone: 8,
+                builds: vec![Build::VANILLA, Build::WOTLK],
+            }),
+            LinkMessage::Register(RealmAnnouncement {
+                realm_id: RealmId(u32::MAX),
+                name: "é".repeat(32),
+                address: format!("{}:1", "h".repeat(253)),
+                realm_type: 0,
+                flags: 0xFF,
+                timezone: 0,
+                builds: vec![Build(1); MAX_BUILDS],
+            }),
+            LinkMessage::Register(RealmAnnouncement {
+                realm_id: RealmId(1),
+                name: "x".into(),
+                address: "[::1]:8085".into(),
+                realm_type: 0,
+                flags: 0,
+                timezone: 1,
+                builds: vec![],
+            }),
+            LinkMessage::Registered { status: 1 },
+            LinkMessage::Heartbeat {
+                population: 0.5,
+                online: 120,
+            },
+            LinkMessage::Unregister,
+            LinkMessage::TakeSession {
+                request_id: 7,
+                account_name: name,
+            },
+            LinkMessage::Session {
+                request_id: 7,
+                grant: None,
+            },
+            LinkMessage::Session {
+                request_id: 8,
+                grant: Some(SessionGrant {
+                    session_key: SessionKey([0xC3; 40]),
+                    account_id: AccountId(42),
+                    security_level: 3,
+                }),
+            },
+            LinkMessage::Error {
+                code: error_code::REALM_MISMATCH,
+                message: "realm id mismatch".into(),
+            },
+            LinkMessage::Error {
+                code: 0,
+                message: String::new(),
+            },
+        ]
+    }
+
+    fn bytes(msg: &LinkMessage) -> Vec<u8> {
+        match msg.to_bytes() {
+            Ok(b) => b,
+            Err(e) => panic!("{msg:?} does not encode: {e}"),
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for msg in samples() {
+            let b = bytes(&msg);
+            assert_eq!(b.len(), msg.encoded_len(), "{msg:?}");
+            assert_eq!(LinkMessage::check_frame(&b), Check::Complete(b.len()));
+            assert_eq!(LinkMessage::parse(&b).as_ref(), Ok(&msg));
+            // A second frame behind it does not change what the first one frames to.
+            let mut two = b.clone();
+            two.extend_from_slice(&b);
+            assert_eq!(LinkMessage::check_frame(&two), Check::Complete(b.len()));
+        }
+    }
+
+    #[test]
+    fn every_strict_prefix_is_incomplete() {
+        for msg in samples() {
+            let b = bytes(&msg);
+            for n in 0..b.len() {
+                assert_eq!(
+                    LinkMessage::check_frame(&b[..n]),
+                    Check::Incomplete,
+                    "{msg:?} cut at {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wire_layout_is_as_documented() {
+        let hb = bytes(&LinkMessage::Heartbeat {
+            population: 1.0,
+            online: 2,
+        });
+        assert_eq!(hb, [9, 0, 0, 0, 0x12, 0, 0, 0x80, 0x3f, 2, 0, 0, 0]);
+        assert_eq!(bytes(&LinkMessage::Unregister), [1, 0, 0, 0, 0x13]);
+    }
+
+    fn frame_of(ty: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 1) as u32).to_le_bytes().to_vec();
+        out.push(ty);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn bad_frames_are_errors() {
+        // Unknown type.
+        assert_eq!(
+            LinkMessage::parse(&frame_of(0x55, &[])),
+            Err(LinkError::UnknownType(0x55))
+        );
+        // Trailing bytes.
+        assert!(LinkMessage::parse(&frame_of(types::UNREGISTER, &[0])).is_err());
+        let mut hb = bytes(&LinkMessage::AuthResult { status: 0 });
+        hb[0] += 1;
+        hb.push(0);
+        assert_eq!(
+            LinkMessage::parse(&hb),
+            Err(LinkError::Wire(ProtocolError::TrailingBytes))
+        );
+        // Truncated payload.
+        assert!(LinkMessage::parse(&frame_of(types::HELLO, &[1; 10])).is_err());
+        // Bad account names: lower-level rule, empty, too long.
+        let take = |name: &[u8]| {
+            let mut p = 7u32.to_le_bytes().to_vec();
+            p.push(name.len() as u8);
+            p.extend_from_slice(name);
+            LinkMessage::parse(&frame_of(types::TAKE_SESSION, &p))
+        };
+        assert!(matches!(take(b"al\x01ce"), Err(LinkError::BadName(_))));
+        assert!(take(b"").is_err());
+        assert!(take(&[b'A'; 17]).is_err());
+        assert!(take(b"ALICE").is_ok());
+        // build_count 17.
+        let mut reg = bytes(&samples()[4]);
+        let count_at = reg.len() - 5;
+        assert_eq!(reg[count_at], 2);
+        reg[count_at] = 17;
+        assert_eq!(LinkMessage::parse(&reg), Err(LinkError::TooManyBuilds(17)));
+        // found = 2.
+        let mut p = 7u32.to_le_bytes().to_vec();
+        p.push(2);
+        assert!(matches!(
+            LinkMessage::parse(&frame_of(types::SESSION, &p)),
+            Err(LinkError::BadValue { field: "found", .. })
+        ));
+        // Account id above i64::MAX.
+        let mut p = 7u32.to_le_bytes().to_vec();
+        p.push(1);
+        p.extend_from_slice(&[0; 40]);
+        p.extend_from_slice(&u64::MAX.to_le_bytes());
+        p.push(0);
+        assert!(LinkMessage::parse(&frame_of(types::SESSION, &p)).is_err());
+    }
+
+    #[test]
+    fn bad_registers_are_refused_both_ways() {
+        let base = match &samples()[4] {
+            LinkMessage::Register(a) => a.clone(),
+            _ => unreachable!(),
+        };
+        let bad = [
+            RealmAnnouncement {
+                name: String::new(),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                name: "n".repeat(65),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                name: "a\0b".into(),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                address: "nohost".into(),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                address: "host:0".into(),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                address: ":8085".into(),
+                ..base.clone()
+            },
+            RealmAnnouncement {
+                builds: vec![Build(1); 17],
+                ..base.clone()
+            },
+        ];
+        for a in bad {
+            let msg = LinkMessage::Register(a);
+            let mut out = Vec::new();
+            assert!(msg.encode(&mut out).is_err(), "{msg:?}");
+            assert!(out.is_empty(), "nothing written for a refused message");
+        }
+        // The same rules on the receiving side: a NUL in the name.
+        let mut reg = bytes(&LinkMessage::Register(base));
+        let name_at = 4 + 1 + 4 + 1;
+        reg[name_at] = 0;
+        assert_eq!(
+            LinkMessage::parse(&reg),
+            Err(LinkError::Wire(ProtocolError::NulInString))
+        );
+    }
+
+    #[test]
+    fn debug_hides_session_keys() {
+        let msg = &samples()[12];
+        let shown = format!("{msg:?}");
+        assert!(shown.contains("***"), "{shown}");
+        assert!(!shown.contains("195"), "{shown}"); // 0xC3, the key's byte
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not hex: {c}"),
+        };
+        s.as_bytes()
+            .chunks(2)
+            .map(|p| digit(p[0]) << 4 | digit(p[1]))
+            .collect()
+    }
+
+    /// The vector in docs/realm-link.md, computed with Python's hmac module, not with our code.
+    #[test]
+    fn link_key_known_answer() {
+        let key = super::super::LinkKey::derive(b"correct horse battery staple");
+        assert_eq!(
+            key.0.to_vec(),
+            unhex("4bfa208b0104b70801a2000dbc5f37ed61ca87f9e66ac23581a9719d55c79c53")
+        );
+        let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert_eq!(
+            key.answer(&nonce, 3).to_vec(),
+            unhex("afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e")
+        );
+    }
+
+    /// The example session of docs/realm-link.md, frame by frame (hex made with Python).
+    #[test]
+    fn example_session_matches_the_document() {
+        let key = super::super::LinkKey::derive(b"correct horse battery staple");
+        let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let alice = match AccountName::parse(b"ALICE") {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        };
+        let session = [
+            (
+                LinkMessage::Hello { version: 1, nonce },
+                "220000000101000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+            (
+                LinkMessage::Auth {
+                    realm_id: RealmId(3),
+                    answer: key.answer(&nonce, 3),
+                },
+                "250000000203000000afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e",
+            ),
+            (LinkMessage::AuthResult { status: 0 }, "020000000300"),
+            (
+                LinkMessage::Register(RealmAnnouncement {
+                    realm_id: RealmId(3),
+                    name: "Nordrassil".into(),
+                    address: "127.0.0.1:8085".into(),
+                    realm_type: 1,
+                    flags: 0,
+                    timezone: 1,
+                    builds: vec![Build::WOTLK],
+                }),
+                "2500000010030000000a4e6f726472617373696c0e3132372e302e302e313a38303835010001013430",
+            ),
+            (LinkMessage::Registered { status: 0 }, "020000001100"),
+            (
+                LinkMessage::Heartbeat {
+                    population: 0.25,
+                    online: 10,
+                },
+                "09000000120000803e0a000000",
+            ),
+            (
+                LinkMessage::TakeSession {
+                    request_id: 1,
+                    account_name: alice,
+                },
+                "0b000000200100000005414c494345",
+            ),
+            (
+                LinkMessage::Session {
+                    request_id: 1,
+                    grant: Some(SessionGrant {
+                        session_key: SessionKey([0x42; 40]),
+                        account_id: AccountId(9),
+                        security_level: 0,
+                    }),
+                },
+                "3700000021010000000142424242424242424242424242424242424242424242424242424242424242424242424242424242090000000000000000",
+            ),
+            (
+                LinkMessage::TakeSession {
+                    request_id: 2,
+                    account_name: alice,
+                },
+                "0b000000200200000005414c494345",
+            ),
+            (
+                LinkMessage::Session {
+                    request_id: 2,
+                    grant: None,
+                },
+                "06000000210200000000",
+            ),
+            (LinkMessage::Unregister, "0100000013"),
+        ];
+        for (msg, hex) in session {
+            let wire = unhex(hex);
+            assert_eq!(bytes(&msg), wire, "{msg:?}");
+            assert_eq!(LinkMessage::parse(&wire), Ok(msg));
+        }
+    }
+
+    #[test]
+    fn random_and_mutated_bytes_never_panic() {
+        // xorshift64: deterministic, no dependency.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let seeds: Vec<Vec<u8>> = samples().iter().map(bytes).collect();
+        for i in 0..20_000 {
+            let mut buf = if i % 2 == 0 {
+                let len = (next() % 64) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                seeds[(next() as usize) % seeds.len()].clone()
+            };
+            for _ in 0..(next() % 4) {
+                if buf.is_empty() {
+                    break;
+                }
+                let at = (next() as usize) % buf.len();
+                buf[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                let cut = (next() as usize) % (buf.len() + 1);
+                buf.truncate(cut);
+            }
+            match LinkMessage::check_frame(&buf) {
+                Check::Complete(n) => {
+                    assert!(n <= buf.len());
+                    if let Ok(msg) = LinkMessage::parse(&buf[..n]) {
+                        // Whatever parses re-encodes to a frame that parses (names come back
+                        // normalised, so the bytes may differ in case).
+                        let again = bytes(&msg);
+                        assert_eq!(
+                            LinkMessage::check_frame(&again),
+                            Check::Complete(again.len())
+                        );
+                        assert!(LinkMessage::parse(&again).is_ok());
+                    }
+                }
+                Check::Incomplete | Check::Invalid(_) => {
+                    let _ = LinkMessage::parse(&buf);
+                }
+            }
+        }
+    }
+}
