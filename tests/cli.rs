@@ -221,9 +221,14 @@ fn serve_logs_where_it_listens_and_logs_clients_in() {
         ],
         "",
     ));
+    // No realm link here: its default port may be taken on a shared machine.
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(&config, "[link]\nlisten = []\n").unwrap();
     let mut child = Killed(
         Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--db")
             .arg(&db)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

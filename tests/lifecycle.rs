@@ -45,6 +45,7 @@ fn realms_added_and_removed_while_running_show_up() {
             timezone: 1,
             population: 0.0,
             builds: Vec::new(),
+            link_key: None,
         })
         .unwrap();
     wait_until(|| names() == ["Late"], "the added realm");

@@ -73,7 +73,7 @@ fn every_build_logs_in_and_sees_the_realm_list_from_the_database() {
             .load_account(&AccountName::parse(b"alice").unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!(record.session_key, Some(logged_in.session_key));
+        assert_eq!(record.session.map(|t| t.key), Some(logged_in.session_key));
         assert_eq!(record.failed_logins, 0);
     }
     let accounts = server.store().list_accounts().unwrap();

@@ -56,7 +56,11 @@ impl Daemon {
                 self.links.remove(token);
                 continue;
             }
-            LinkSession::hello(nonce).encode(&mut OutputSink::new(&mut conn.output));
+            if let Err(e) = LinkSession::hello(nonce).encode(&mut OutputSink::new(&mut conn.output)) {
+                log::error!("link from {peer}: cannot encode Hello: {e}");
+                self.close_link(token, CloseReason::LinkRefused(e.to_string()));
+                continue;
+            }
             log::info!("link from {peer}: connected");
             self.arm_link_deadline(cx, token, self.config.timeouts.logon());
             self.flush_link(cx, token);
@@ -263,7 +267,7 @@ impl Daemon {
             log::info!("link from {}: closed: {reason}", conn.session.peer);
             if let Some(realm) = conn.session.registered {
                 if self.registry.went_away(realm, token) == crate::realms::registry::Change::Changed {
-                    log::warn!("{realm}: its link dropped: shown offline");
+                    self.raise(Signal::RealmOffline(realm));
                     self.raise(Signal::RealmListChanged);
                 }
             }

@@ -242,7 +242,9 @@ impl Daemon {
                         log::info!("realm list changed: {} realms", self.realms.realms().len());
                     }
                 }
-                Signal::RealmOffline(realm) => log::warn!("{realm} is offline"),
+                Signal::RealmOffline(realm) => {
+                    log::warn!("{realm}: its link dropped: shown offline")
+                }
             }
         }
     }

@@ -326,7 +326,8 @@ fn a_zero_public_key_closes_without_an_answer() {
 fn every_state_has_an_opcode_table_and_a_deadline() {
     let t = TimeoutConfig::default();
     let logon = State::new();
-    assert_eq!(logon.legal().len(), 1);
+    let opcodes: Vec<Opcode> = logon.legal().iter().map(|r| r.opcode).collect();
+    assert_eq!(opcodes, [Opcode::LogonChallenge, Opcode::ReconnectChallenge]);
     assert_eq!(
         logon.deadline(&t),
         Deadline::FromEntry(Duration::from_secs(30))

@@ -628,7 +628,7 @@ mod tests {
                 let r = replies.recv_timeout(Duration::from_secs(10)).unwrap();
                 match r.target {
                     Target::Conn(t) => t.slot,
-                    Target::Daemon => panic!("daemon target"),
+                    other => panic!("unexpected target {other:?}"),
                 }
             })
             .collect();

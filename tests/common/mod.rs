@@ -20,6 +20,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The realm-link listener.
+    pub link: SocketAddr,
     pub db: PathBuf,
     handle: DaemonHandle,
     thread: Option<JoinHandle<()>>,
@@ -37,6 +39,7 @@ impl TestServer {
         }
         let mut config = Config::default();
         config.server.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        config.link.listen = vec!["127.0.0.1:0".parse().unwrap()];
         config.store.path = db.clone();
         configure(&mut config);
 
@@ -44,12 +47,14 @@ impl TestServer {
         let thread = thread::spawn(move || {
             let (mut event_loop, daemon) = Daemon::start(config).expect("daemon starts");
             let addr = daemon.local_addrs()[0];
-            tx.send((addr, Daemon::handle(&event_loop))).unwrap();
+            let link = daemon.link_addrs().first().copied();
+            tx.send((addr, link, Daemon::handle(&event_loop))).unwrap();
             daemon.run(&mut event_loop).expect("daemon runs");
         });
-        let (addr, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        let (addr, link, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
         TestServer {
             addr,
+            link: link.unwrap_or(addr),
             db,
             handle,
             thread: Some(thread),
@@ -90,6 +95,7 @@ pub fn realm(store: &mut SqliteStore, name: &str, address: &str, builds: &[u16])
             timezone: 2,
             population: 1.5,
             builds: builds.iter().copied().map(Build).collect(),
+            link_key: None,
         })
         .expect("add realm")
 }

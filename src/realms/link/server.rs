@@ -12,19 +12,15 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::account::AccountName;
 use crate::event_loop::ConnToken;
 use crate::protocol::wire::WireSink;
-use crate::realms::link::message::{LinkMessage, SessionGrant};
+use crate::realms::link::message::{
+    error_code, LinkMessage, SessionGrant, LINK_VERSION, STATUS_OK, STATUS_REFUSED,
+};
 use crate::realms::registry::{Change, RealmRegistry};
 use crate::realms::RealmId;
 use crate::store::worker::{StoreOp, StoreReply};
-
-/// Error codes of the `Error` frame (docs/realm-link.md).
-pub const ERROR_PROTOCOL: u16 = 1;
-pub const ERROR_NOT_AUTHENTICATED: u16 = 2;
-pub const ERROR_REALM_MISMATCH: u16 = 3;
-pub const ERROR_STORE: u16 = 4;
+use crate::store::StoreError;
 
 pub enum LinkState {
     AwaitAuth {
@@ -74,7 +70,11 @@ pub struct LinkCx<'a> {
 
 impl LinkCx<'_> {
     fn send(&mut self, message: &LinkMessage) {
-        message.encode(&mut self.out);
+        // Only messages built here are sent, and they are valid by construction; a failure
+        // would be a bug worth a log line, not a reason to take the daemon down.
+        if let Err(e) = message.encode(&mut self.out) {
+            log::error!("realm link: cannot encode {:#04x}: {e}", message.type_byte());
+        }
     }
 
     fn note(&mut self, change: Change) {
@@ -95,7 +95,10 @@ impl LinkSession {
     }
 
     pub fn hello(nonce: [u8; 32]) -> LinkMessage {
-        LinkMessage::Hello { version: 1, nonce }
+        LinkMessage::Hello {
+            version: LINK_VERSION,
+            nonce,
+        }
     }
 
     /// A store request is in flight: further frames wait in the input ring.
@@ -131,9 +134,11 @@ pub fn on_frame(
 ) -> LinkStep {
     match (state, message) {
         (LinkState::AwaitAuth { nonce }, LinkMessage::Auth { realm_id, answer }) => {
-            let realm = RealmId(realm_id);
+            let realm = realm_id;
             if !cx.registry.is_configured(realm) {
-                cx.send(&LinkMessage::AuthResult { status: 1 });
+                cx.send(&LinkMessage::AuthResult {
+                    status: STATUS_REFUSED,
+                });
                 return LinkStep::Close(format!("{realm} is not configured"));
             }
             cx.store.push(StoreOp::LoadLinkKey { realm });
@@ -144,12 +149,20 @@ pub fn on_frame(
             })
         }
         (LinkState::AwaitAuth { .. }, _) => {
-            error(cx, ERROR_NOT_AUTHENTICATED, "authenticate first")
+            error(cx, error_code::NOT_AUTHENTICATED, "authenticate first")
         }
         (LinkState::Linked { realm }, LinkMessage::Register(announced)) => {
             if announced.realm_id != realm {
-                cx.send(&LinkMessage::Registered { status: 1 });
-                return error(cx, ERROR_REALM_MISMATCH, "register only the authenticated realm");
+                // A clean refusal: the link stays usable (docs/realm-link.md).
+                log::warn!(
+                    "{realm}: link from {} tried to register {}",
+                    session.peer,
+                    announced.realm_id
+                );
+                cx.send(&LinkMessage::Registered {
+                    status: STATUS_REFUSED,
+                });
+                return LinkStep::Become(LinkState::Linked { realm });
             }
             log::info!(
                 "{realm} registered from {}: {:?} at {}",
@@ -160,10 +173,13 @@ pub fn on_frame(
             let change = cx.registry.register(cx.token, announced, cx.now);
             cx.note(change);
             session.registered = Some(realm);
-            cx.send(&LinkMessage::Registered { status: 0 });
+            cx.send(&LinkMessage::Registered { status: STATUS_OK });
             LinkStep::Become(LinkState::Linked { realm })
         }
         (LinkState::Linked { realm }, LinkMessage::Heartbeat { population, online }) => {
+            if session.registered.is_none() {
+                return error(cx, error_code::PROTOCOL, "heartbeat before register");
+            }
             let change = cx.registry.heartbeat(realm, population, online, cx.now);
             if change == Change::Changed {
                 log::debug!("{realm}: heartbeat, population {population}, {online} online");
@@ -185,23 +201,20 @@ pub fn on_frame(
                 account_name,
             },
         ) => {
-            take_session(cx, realm, request_id, account_name);
+            log::debug!("{realm}: take session #{request_id} for {account_name}");
+            cx.store.push(StoreOp::TakeSession {
+                name: account_name,
+                realm,
+                now: cx.unix_now,
+            });
             LinkStep::Become(LinkState::Taking { realm, request_id })
         }
         (_, other) => error(
             cx,
-            ERROR_PROTOCOL,
-            &format!("unexpected {} frame", other.name()),
+            error_code::PROTOCOL,
+            &format!("frame type {:#04x} is not legal here", other.type_byte()),
         ),
     }
-}
-
-fn take_session(cx: &mut LinkCx<'_>, realm: RealmId, _request_id: u32, name: AccountName) {
-    cx.store.push(StoreOp::TakeSession {
-        name,
-        realm,
-        now: cx.unix_now,
-    });
 }
 
 /// Handles the store's answer to a request this link made.
@@ -222,20 +235,24 @@ pub fn on_store_reply(
         ) => match result {
             Ok(Some(key)) if key.verify(&nonce, realm.0, &answer) => {
                 log::info!("{realm}: link from {} authenticated", session.peer);
-                cx.send(&LinkMessage::AuthResult { status: 0 });
+                cx.send(&LinkMessage::AuthResult { status: STATUS_OK });
                 LinkStep::Become(LinkState::Linked { realm })
             }
             Ok(Some(_)) => {
-                cx.send(&LinkMessage::AuthResult { status: 1 });
+                cx.send(&LinkMessage::AuthResult {
+                    status: STATUS_REFUSED,
+                });
                 LinkStep::Close(format!("wrong answer for {realm}"))
             }
-            Ok(None) => {
-                cx.send(&LinkMessage::AuthResult { status: 1 });
+            Ok(None) | Err(StoreError::NoSuchRealm(_)) => {
+                cx.send(&LinkMessage::AuthResult {
+                    status: STATUS_REFUSED,
+                });
                 LinkStep::Close(format!("{realm} has no link secret"))
             }
             Err(e) => {
                 log::error!("link from {}: cannot load the key of {realm}: {e}", session.peer);
-                error(cx, ERROR_STORE, "store unavailable")
+                error(cx, error_code::STORE_UNAVAILABLE, "store unavailable")
             }
         },
         (LinkState::Taking { realm, request_id }, StoreReply::SessionTaken(result)) => {
@@ -247,7 +264,7 @@ pub fn on_store_reply(
                 }),
                 Err(e) => {
                     log::error!("{realm}: session take failed: {e}");
-                    return error(cx, ERROR_STORE, "store unavailable");
+                    return error(cx, error_code::STORE_UNAVAILABLE, "store unavailable");
                 }
             };
             log::info!(
