@@ -331,7 +331,10 @@ impl Config {
             ),
             ("realms.refresh_secs", self.realms.refresh_secs),
             ("sessions.ticket_ttl_secs", self.sessions.ticket_ttl_secs),
-            ("link.heartbeat_timeout_secs", self.link.heartbeat_timeout_secs),
+            (
+                "link.heartbeat_timeout_secs",
+                self.link.heartbeat_timeout_secs,
+            ),
         ] {
             if secs == 0 || secs > 86_400 {
                 return Err(ConfigError::Invalid(format!(

@@ -12,9 +12,9 @@ use gatehouse::admin;
 use gatehouse::config::{Config, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
 use gatehouse::realms::link::message::RealmAnnouncement;
-use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
 use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::{NewRealm, Store};
+use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
 
 #[derive(Parser)]
 #[command(

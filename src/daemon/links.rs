@@ -9,7 +9,7 @@ use super::{unix_now, Daemon, Msg};
 use crate::event_loop::{ConnToken, Ctx, Target};
 use crate::net::connection::{Connection, OutputSink, ReadOutcome};
 use crate::protocol::wire::Check;
-use crate::realms::link::message::LinkMessage;
+use crate::realms::link::message::{error_code, LinkMessage};
 use crate::realms::link::server::{self, LinkCx, LinkSession, LinkState, LinkStep};
 use crate::session::CloseReason;
 use crate::store::worker::StoreReply;
@@ -56,7 +56,8 @@ impl Daemon {
                 self.links.remove(token);
                 continue;
             }
-            if let Err(e) = LinkSession::hello(nonce).encode(&mut OutputSink::new(&mut conn.output)) {
+            if let Err(e) = LinkSession::hello(nonce).encode(&mut OutputSink::new(&mut conn.output))
+            {
                 log::error!("link from {peer}: cannot encode Hello: {e}");
                 self.close_link(token, CloseReason::LinkRefused(e.to_string()));
                 continue;
@@ -80,6 +81,28 @@ impl Daemon {
     /// A linked world server must speak (heartbeat) at least this often.
     fn link_idle(&self) -> Duration {
         Duration::from_secs(self.config.link.heartbeat_timeout_secs.saturating_mul(4))
+    }
+
+    /// The link's deadline passed: say why (Error frame), then close.
+    pub(super) fn link_deadline(&mut self, token: ConnToken) {
+        let Some(conn) = self.links.get_mut(token) else {
+            return;
+        };
+        conn.deadline = None;
+        let (code, message) = match conn.session.realm() {
+            Some(_) => (
+                error_code::HEARTBEAT_TIMEOUT,
+                "silent past the heartbeat deadline",
+            ),
+            None => (error_code::NOT_AUTHENTICATED, "no authentication in time"),
+        };
+        let frame = LinkMessage::Error {
+            code,
+            message: message.to_string(),
+        };
+        // Best effort: the world server may well be gone.
+        let _ = frame.encode(&mut OutputSink::new(&mut conn.output));
+        self.close_link(token, CloseReason::LinkSilent);
     }
 
     pub(super) fn close_link(&mut self, token: ConnToken, reason: CloseReason) {
@@ -186,7 +209,13 @@ impl Daemon {
         }
     }
 
-    fn apply_link(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, step: LinkStep, realms_changed: bool) {
+    fn apply_link(
+        &mut self,
+        cx: &mut Ctx<'_, Msg>,
+        token: ConnToken,
+        step: LinkStep,
+        realms_changed: bool,
+    ) {
         if realms_changed {
             self.raise(Signal::RealmListChanged);
         }
@@ -197,6 +226,7 @@ impl Daemon {
                 }
             }
             LinkStep::Close(why) => self.close_link(token, CloseReason::LinkRefused(why)),
+            LinkStep::Finish => self.close_link(token, CloseReason::PeerClosed),
         }
         let mut ops = std::mem::take(&mut self.store_ops);
         for op in ops.drain(..) {
@@ -209,7 +239,12 @@ impl Daemon {
         }
     }
 
-    pub(super) fn deliver_link_reply(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, reply: StoreReply) {
+    pub(super) fn deliver_link_reply(
+        &mut self,
+        cx: &mut Ctx<'_, Msg>,
+        token: ConnToken,
+        reply: StoreReply,
+    ) {
         let Some(conn) = self.links.get_mut(token) else {
             return; // the link has gone: a stale reply
         };
@@ -266,7 +301,8 @@ impl Daemon {
             let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
             log::info!("link from {}: closed: {reason}", conn.session.peer);
             if let Some(realm) = conn.session.registered {
-                if self.registry.went_away(realm, token) == crate::realms::registry::Change::Changed {
+                if self.registry.went_away(realm, token) == crate::realms::registry::Change::Changed
+                {
                     self.raise(Signal::RealmOffline(realm));
                     self.raise(Signal::RealmListChanged);
                 }

@@ -163,8 +163,12 @@ impl Daemon {
         )?;
 
         let mut listeners = Vec::new();
-        let wanted = (config.server.listen.iter().map(|a| (*a, ListenerKind::Game)))
-            .chain(config.link.listen.iter().map(|a| (*a, ListenerKind::Link)));
+        let wanted = (config
+            .server
+            .listen
+            .iter()
+            .map(|a| (*a, ListenerKind::Game)))
+        .chain(config.link.listen.iter().map(|a| (*a, ListenerKind::Link)));
         for (i, (addr, kind)) in wanted.enumerate() {
             let mut socket =
                 TcpListener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
@@ -607,7 +611,11 @@ impl Handler<Msg> for Daemon {
             Msg::Deadline(token) => {
                 if let Some(conn) = self.conns.get_mut(token) {
                     conn.deadline = None;
-                    let kind = conn.session.state.as_ref().map_or(StateKind::Closing, State::kind);
+                    let kind = conn
+                        .session
+                        .state
+                        .as_ref()
+                        .map_or(StateKind::Closing, State::kind);
                     self.counters.deadlines += 1;
                     self.close(token, CloseReason::Deadline(kind));
                 }
@@ -627,12 +635,7 @@ impl Handler<Msg> for Daemon {
                 }
                 cx.send_after(Duration::from_secs(1), Msg::SweepRealms);
             }
-            Msg::LinkDeadline(token) => {
-                if let Some(conn) = self.links.get_mut(token) {
-                    conn.deadline = None;
-                    self.close_link(token, CloseReason::LinkSilent);
-                }
-            }
+            Msg::LinkDeadline(token) => self.link_deadline(token),
             Msg::Shutdown => {
                 log::info!("shutting down");
                 cx.stop();

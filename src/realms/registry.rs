@@ -84,7 +84,12 @@ impl RealmRegistry {
     }
 
     /// A link registered (or re-registered) its realm.
-    pub fn register(&mut self, link: ConnToken, announced: RealmAnnouncement, now: Instant) -> Change {
+    pub fn register(
+        &mut self,
+        link: ConnToken,
+        announced: RealmAnnouncement,
+        now: Instant,
+    ) -> Change {
         let id = announced.realm_id;
         let changed = match self.live.get(&id) {
             Some(old) => old.announced != announced || old.liveness == Liveness::Offline,
@@ -109,7 +114,13 @@ impl RealmRegistry {
     }
 
     /// A heartbeat: the realm is up, with this load.
-    pub fn heartbeat(&mut self, realm: RealmId, population: f32, online: u32, now: Instant) -> Change {
+    pub fn heartbeat(
+        &mut self,
+        realm: RealmId,
+        population: f32,
+        online: u32,
+        now: Instant,
+    ) -> Change {
         let Some(live) = self.live.get_mut(&realm) else {
             return Change::Unchanged;
         };
@@ -188,5 +199,93 @@ impl RealmRegistry {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::version::Build;
+    use crate::store::RealmKind;
+
+    fn configured() -> RealmRecord {
+        RealmRecord {
+            id: RealmId(1),
+            name: "Configured".into(),
+            address: "127.0.0.1:1".into(),
+            realm_type: 0,
+            flags: 0,
+            timezone: 1,
+            population: 0.0,
+            builds: vec![],
+            kind: RealmKind::Linkable,
+        }
+    }
+
+    fn announced(name: &str) -> RealmAnnouncement {
+        RealmAnnouncement {
+            realm_id: RealmId(1),
+            name: name.into(),
+            address: "127.0.0.1:8085".into(),
+            realm_type: 1,
+            flags: 0x20,
+            timezone: 2,
+            builds: vec![Build(12340)],
+        }
+    }
+
+    const LINK: ConnToken = ConnToken {
+        slot: 0,
+        generation: 0,
+    };
+
+    #[test]
+    fn linked_realms_overlay_the_configured_ones_and_go_offline_not_away() {
+        let mut r = RealmRegistry::new(Duration::from_secs(15));
+        let t0 = Instant::now();
+        assert_eq!(r.set_configured(vec![configured()]), Change::Changed);
+        assert_eq!(r.set_configured(vec![configured()]), Change::Unchanged);
+        assert_eq!(
+            r.visible()[0].name,
+            "Configured",
+            "never linked: as configured"
+        );
+
+        assert_eq!(r.register(LINK, announced("Live"), t0), Change::Changed);
+        let v = r.visible();
+        assert_eq!((v[0].name.as_str(), v[0].flags), ("Live", 0x20));
+        assert_eq!(r.heartbeat(RealmId(1), 1.5, 10, t0), Change::Changed);
+        assert_eq!(r.online_summary(), (1, 10));
+
+        // Silent past the timeout: offline, still listed.
+        assert_eq!(r.expire(t0 + Duration::from_secs(10)), Change::Unchanged);
+        assert_eq!(r.expire(t0 + Duration::from_secs(16)), Change::Changed);
+        assert_eq!(
+            r.visible()[0].flags & REALM_FLAG_OFFLINE,
+            REALM_FLAG_OFFLINE
+        );
+        assert_eq!(r.liveness(RealmId(1)), Some(Liveness::Offline));
+        // The next heartbeat brings it back.
+        let t1 = t0 + Duration::from_secs(17);
+        assert_eq!(r.heartbeat(RealmId(1), 1.5, 10, t1), Change::Changed);
+        assert_eq!(r.visible()[0].flags & REALM_FLAG_OFFLINE, 0);
+    }
+
+    #[test]
+    fn only_the_registering_link_takes_its_realm_down() {
+        let mut r = RealmRegistry::new(Duration::from_secs(15));
+        r.set_configured(vec![configured()]);
+        let now = Instant::now();
+        let newer = ConnToken {
+            slot: 1,
+            generation: 0,
+        };
+        r.register(LINK, announced("Old"), now);
+        r.register(newer, announced("New"), now);
+        assert_eq!(r.went_away(RealmId(1), LINK), Change::Unchanged);
+        assert_eq!(r.liveness(RealmId(1)), Some(Liveness::Online));
+        assert_eq!(r.went_away(RealmId(1), newer), Change::Changed);
+        assert_eq!(r.liveness(RealmId(1)), Some(Liveness::Offline));
+        assert_eq!(r.visible()[0].name, "New");
     }
 }

@@ -484,6 +484,10 @@ fn on_session_renewed(
         result: LoginResult::Success,
     }
     .encode(layout, &mut cx.out);
-    log::info!("{}: reconnected (build {})", cx.data, cx.data.build.unwrap_or(Build(0)));
+    log::info!(
+        "{}: reconnected (build {})",
+        cx.data,
+        cx.data.build.unwrap_or(Build(0))
+    );
     Step::Become(State::WorldSelect(WorldSelect))
 }

@@ -327,7 +327,10 @@ fn every_state_has_an_opcode_table_and_a_deadline() {
     let t = TimeoutConfig::default();
     let logon = State::new();
     let opcodes: Vec<Opcode> = logon.legal().iter().map(|r| r.opcode).collect();
-    assert_eq!(opcodes, [Opcode::LogonChallenge, Opcode::ReconnectChallenge]);
+    assert_eq!(
+        opcodes,
+        [Opcode::LogonChallenge, Opcode::ReconnectChallenge]
+    );
     assert_eq!(
         logon.deadline(&t),
         Deadline::FromEntry(Duration::from_secs(30))

@@ -66,7 +66,20 @@ pub struct RunningGate {
 }
 
 impl RunningGate {
-    pub fn start(options: GateOptions) -> Result<RunningGate, GateStartError> {
+    pub fn start(mut options: GateOptions) -> Result<RunningGate, GateStartError> {
+        let listen_err = |addr: &str| {
+            let addr = addr.to_string();
+            move |source| GateStartError::Listen { addr, source }
+        };
+        let gate = WorldGate::bind(options.realm.address.as_str(), options.build)
+            .map_err(listen_err(&options.realm.address))?;
+        // Port 0 asks the OS for one: announce the port actually bound.
+        let bound = gate
+            .local_addr()
+            .map_err(listen_err(&options.realm.address))?;
+        if options.realm.address.ends_with(":0") {
+            options.realm.address = bound.to_string();
+        }
         let mut client = Client::connect(
             options.link,
             options.realm.realm_id,
@@ -75,19 +88,12 @@ impl RunningGate {
         )?;
         client.register(&options.realm)?;
         let link = Arc::new(Mutex::new(client));
-        let gate = WorldGate::bind(options.realm.address.as_str(), options.build).map_err(|source| {
-            GateStartError::Listen {
-                addr: options.realm.address.clone(),
-                source,
-            }
-        })?;
         let tickets: SharedTickets = Arc::new(Mutex::new(LinkTickets {
             link: Arc::clone(&link),
         }));
-        let gate = gate.spawn(tickets).map_err(|source| GateStartError::Listen {
-            addr: options.realm.address.clone(),
-            source,
-        })?;
+        let gate = gate
+            .spawn(tickets)
+            .map_err(listen_err(&options.realm.address))?;
         log::info!(
             "world gate for {} listening on {}",
             options.realm.realm_id,
@@ -136,8 +142,10 @@ impl RunningGate {
     /// Stops the gate and closes the link (gatehouse shows the realm offline).
     pub fn stop(mut self) -> std::io::Result<()> {
         self.stop_heartbeats();
+        let result = self.gate.stop();
+        // The gate's ticket source held the other reference: the link closes here.
         drop(self.link);
-        self.gate.stop()
+        result
     }
 
     /// Serves until the process is stopped.

@@ -54,6 +54,8 @@ pub enum LinkStep {
     Become(LinkState),
     /// Close after the queued output (an AuthResult refusal or an Error frame) is flushed.
     Close(String),
+    /// The world server said goodbye (Unregister): close without complaint.
+    Finish,
 }
 
 /// What link code may touch while it handles one frame or reply.
@@ -73,7 +75,10 @@ impl LinkCx<'_> {
         // Only messages built here are sent, and they are valid by construction; a failure
         // would be a bug worth a log line, not a reason to take the daemon down.
         if let Err(e) = message.encode(&mut self.out) {
-            log::error!("realm link: cannot encode {:#04x}: {e}", message.type_byte());
+            log::error!(
+                "realm link: cannot encode {:#04x}: {e}",
+                message.type_byte()
+            );
         }
     }
 
@@ -111,7 +116,9 @@ impl LinkSession {
 
     pub fn realm(&self) -> Option<RealmId> {
         match self.state {
-            Some(LinkState::Linked { realm }) | Some(LinkState::Taking { realm, .. }) => Some(realm),
+            Some(LinkState::Linked { realm }) | Some(LinkState::Taking { realm, .. }) => {
+                Some(realm)
+            }
             _ => None,
         }
     }
@@ -192,7 +199,7 @@ pub fn on_frame(
             let change = cx.registry.went_away(realm, cx.token);
             cx.note(change);
             session.registered = None;
-            LinkStep::Become(LinkState::Linked { realm })
+            LinkStep::Finish
         }
         (
             LinkState::Linked { realm },
@@ -251,7 +258,10 @@ pub fn on_store_reply(
                 LinkStep::Close(format!("{realm} has no link secret"))
             }
             Err(e) => {
-                log::error!("link from {}: cannot load the key of {realm}: {e}", session.peer);
+                log::error!(
+                    "link from {}: cannot load the key of {realm}: {e}",
+                    session.peer
+                );
                 error(cx, error_code::STORE_UNAVAILABLE, "store unavailable")
             }
         },
@@ -269,7 +279,11 @@ pub fn on_store_reply(
             };
             log::info!(
                 "{realm}: session take #{request_id}: {}",
-                if grant.is_some() { "handed over" } else { "none" }
+                if grant.is_some() {
+                    "handed over"
+                } else {
+                    "none"
+                }
             );
             cx.send(&LinkMessage::Session { request_id, grant });
             LinkStep::Become(LinkState::Linked { realm })

@@ -1,0 +1,253 @@
+//! World servers over the realm link: registration makes the realm list live, heartbeats keep
+//! it online, and a player's session key is handed to exactly one world gate, once. Reconnect
+//! renews a live ticket.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{account, TestServer, TIMEOUT};
+use gatehouse::account::AccountName;
+use gatehouse::client::{ClientBuild, ClientError, LogonClient};
+use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
+use gatehouse::protocol::result::LoginResult;
+use gatehouse::protocol::version::Build;
+use gatehouse::realms::link::client::{Client, LinkClientError};
+use gatehouse::realms::link::message::RealmAnnouncement;
+use gatehouse::realms::link::LinkKey;
+use gatehouse::realms::RealmId;
+use gatehouse::srp6::SessionKey;
+use gatehouse::store::{NewRealm, Store};
+use gatehouse::world_gate::client::world_login;
+use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
+use gatehouse::world_gate::packets::AuthResult;
+
+const SECRET: &[u8] = b"a long shared realm secret";
+
+fn server(configure: impl FnOnce(&mut gatehouse::config::Config)) -> (TestServer, RealmId) {
+    let mut realm = RealmId(0);
+    let server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+            account(store, "bob", "secret");
+            realm = store
+                .add_realm(&NewRealm {
+                    name: "Configured".into(),
+                    address: "127.0.0.1:1".into(),
+                    realm_type: 0,
+                    flags: 0,
+                    timezone: 1,
+                    population: 0.0,
+                    builds: Vec::new(),
+                    link_key: Some(LinkKey::derive(SECRET)),
+                })
+                .unwrap();
+        },
+        configure,
+    );
+    (server, realm)
+}
+
+fn announcement(realm: RealmId, name: &str, address: &str, build: u16) -> RealmAnnouncement {
+    RealmAnnouncement {
+        realm_id: realm,
+        name: name.into(),
+        address: address.into(),
+        realm_type: 1,
+        flags: 0,
+        timezone: 2,
+        builds: vec![Build(build)],
+    }
+}
+
+fn gate(server: &TestServer, realm: RealmId, build: ClientBuild) -> RunningGate {
+    RunningGate::start(GateOptions {
+        link: server.link,
+        secret: SECRET.to_vec(),
+        realm: announcement(realm, "Linked", "127.0.0.1:0", build.version.build.0),
+        build: build.version.build,
+        heartbeat_every: Duration::from_millis(200),
+        timeout: TIMEOUT,
+    })
+    .unwrap()
+}
+
+/// Logs in and returns the key and the realm list's first entry (name, address, flags).
+fn login(
+    server: &TestServer,
+    build: ClientBuild,
+    name: &str,
+) -> (SessionKey, (String, String, u8)) {
+    let mut l = LogonClient::login(server.addr, build, name, "secret", TIMEOUT).unwrap();
+    let list = l.client.realm_list().unwrap();
+    let r = &list.realms[0];
+    (l.session_key, (r.name.clone(), r.address.clone(), r.flags))
+}
+
+fn first_realm(server: &TestServer, build: ClientBuild) -> (String, String, u8) {
+    login(server, build, "bob").1
+}
+
+fn wait_until(mut done: impl FnMut() -> bool, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alice() -> AccountName {
+    AccountName::parse(b"alice").unwrap()
+}
+
+#[test]
+fn a_player_is_admitted_once_with_the_key_from_gatehouse() {
+    let (server, realm) = server(|_| {});
+    for build in ClientBuild::ALL {
+        let gate = gate(&server, realm, build);
+        let (key, (name, address, flags)) = login(&server, build, "alice");
+        // The list shows what the world server announced, within the same second.
+        assert_eq!(name, "Linked");
+        assert_eq!(address, gate.local_addr().to_string());
+        assert_eq!(flags & REALM_FLAG_OFFLINE, 0);
+
+        let b = build.version.build.0;
+        let ok = world_login(gate.local_addr(), b, &alice(), &key, TIMEOUT).unwrap();
+        assert_eq!(ok.result, AuthResult::Ok, "build {b}");
+        // The same key a second time: the ticket is gone.
+        let again = world_login(gate.local_addr(), b, &alice(), &key, TIMEOUT).unwrap();
+        assert_eq!(again.result, AuthResult::UnknownAccount, "build {b}");
+        gate.stop().unwrap();
+    }
+}
+
+#[test]
+fn a_forged_key_and_an_expired_ticket_are_refused() {
+    let (server, realm) = server(|config| config.sessions.ticket_ttl_secs = 1);
+    let build = ClientBuild::WOTLK;
+    let gate = gate(&server, realm, build);
+    let (key, _) = login(&server, build, "alice");
+    let mut forged = key;
+    forged.0[0] ^= 1;
+    let r = world_login(gate.local_addr(), 12340, &alice(), &forged, TIMEOUT).unwrap();
+    assert_ne!(r.result, AuthResult::Ok);
+
+    // A fresh logon, then wait past the ticket's lifetime.
+    let (key, _) = login(&server, build, "alice");
+    thread::sleep(Duration::from_millis(2100));
+    let r = world_login(gate.local_addr(), 12340, &alice(), &key, TIMEOUT).unwrap();
+    assert_eq!(r.result, AuthResult::UnknownAccount);
+    gate.stop().unwrap();
+}
+
+#[test]
+fn a_link_with_a_wrong_secret_cannot_register() {
+    let (server, realm) = server(|_| {});
+    match Client::connect(server.link, realm, b"not the realm secret", TIMEOUT) {
+        Err(LinkClientError::Refused { .. }) => {}
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a wrong secret was accepted"),
+    }
+    // Nor can a realm that does not exist link, whatever the secret.
+    assert!(Client::connect(server.link, RealmId(200), SECRET, TIMEOUT).is_err());
+    // The realm still shows as configured.
+    assert_eq!(first_realm(&server, ClientBuild::WOTLK).0, "Configured");
+}
+
+#[test]
+fn a_realm_goes_offline_when_its_link_drops_or_falls_silent_and_comes_back() {
+    let (server, realm) = server(|config| config.link.heartbeat_timeout_secs = 1);
+    let build = ClientBuild::WOTLK;
+    let offline = |s: &TestServer| first_realm(s, build).2 & REALM_FLAG_OFFLINE != 0;
+
+    // Registered and heartbeating: online.
+    let mut gate = gate(&server, realm, build);
+    assert!(!offline(&server));
+    // Heartbeats stop: offline within the timeout (plus the one-second sweep).
+    gate.stop_heartbeats();
+    wait_until(
+        || offline(&server),
+        Duration::from_secs(4),
+        "offline after silence",
+    );
+    gate.stop().unwrap();
+
+    // A new link registers: online again, and the name it announced.
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    link.register(&announcement(realm, "Reborn", "127.0.0.1:9", 12340))
+        .unwrap();
+    wait_until(|| !offline(&server), Duration::from_secs(2), "back online");
+    assert_eq!(first_realm(&server, build).0, "Reborn");
+    // Its link drops: offline at once, not removed.
+    drop(link);
+    wait_until(
+        || offline(&server),
+        Duration::from_secs(2),
+        "offline after drop",
+    );
+    assert_eq!(first_realm(&server, build).0, "Reborn");
+    // A heartbeat from a fresh registration brings it back.
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    link.register(&announcement(realm, "Reborn", "127.0.0.1:9", 12340))
+        .unwrap();
+    link.heartbeat(250.0, 3).unwrap();
+    wait_until(
+        || !offline(&server),
+        Duration::from_secs(2),
+        "online after heartbeat",
+    );
+    link.unregister().unwrap();
+    wait_until(
+        || offline(&server),
+        Duration::from_secs(2),
+        "offline after unregister",
+    );
+}
+
+#[test]
+fn reconnect_works_for_every_build_and_renews_the_ticket() {
+    let (server, realm) = server(|_| {});
+    for build in ClientBuild::ALL {
+        let (key, _) = login(&server, build, "alice");
+        // The world server takes the ticket; the player drops and reconnects.
+        let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+        assert!(link.take_session(&alice()).unwrap().is_some());
+        assert!(link.take_session(&alice()).unwrap().is_none());
+        let mut again = LogonClient::reconnect(server.addr, build, "alice", &key, TIMEOUT)
+            .unwrap_or_else(|e| panic!("build {}: {e}", build.version.build.0));
+        assert_eq!(again.realm_list().unwrap().realms.len(), 1);
+        // Renewed: takeable once more, with the same key.
+        let grant = link.take_session(&alice()).unwrap().unwrap();
+        assert_eq!(grant.session_key, key);
+        let audit = server.store().recent_audit(1).unwrap();
+        assert_eq!(audit[0].outcome, "reconnect_success");
+    }
+}
+
+#[test]
+fn a_wrong_reconnect_proof_or_no_live_ticket_fails_cleanly() {
+    let (server, _) = server(|_| {});
+    for build in ClientBuild::ALL {
+        let (key, _) = login(&server, build, "alice");
+        let mut wrong = key;
+        wrong.0[5] ^= 0x40;
+        match LogonClient::reconnect(server.addr, build, "alice", &wrong, TIMEOUT) {
+            Err(ClientError::Refused {
+                stage: "reconnect proof",
+                result: LoginResult::FailUnknownAccount,
+            }) => {}
+            other => panic!("build {}: {:?}", build.version.build.0, other.err()),
+        }
+        // bob never logged in: no ticket to reconnect with.
+        match LogonClient::reconnect(server.addr, build, "bob", &key, TIMEOUT) {
+            Err(ClientError::Refused {
+                stage: "reconnect challenge",
+                result: LoginResult::FailUnknownAccount,
+            }) => {}
+            other => panic!("build {}: {:?}", build.version.build.0, other.err()),
+        }
+    }
+    let audit = server.store().recent_audit(1).unwrap();
+    assert_eq!(audit[0].outcome, "reconnect_failed");
+}
