@@ -1,7 +1,6 @@
 //! The daemon's realm-link side: accepting world servers on the link listener, framing their
 //! bytes, and routing frames and store replies through `realms::link::server`.
 
-use std::io::ErrorKind;
 use std::time::Duration;
 
 use super::signals::Signal;
@@ -18,21 +17,33 @@ use crate::store::worker::StoreReply;
 const LINK_INPUT: usize = 4 * 1024;
 const LINK_OUTPUT: usize = 16 * 1024;
 
+/// Runs one link handler with its context; returns its step and whether the realm list changed.
+fn with_link(
+    now: std::time::Instant,
+    token: ConnToken,
+    conn: &mut Connection<LinkSession>,
+    store_ops: &mut Vec<crate::store::worker::StoreOp>,
+    registry: &mut crate::realms::registry::RealmRegistry,
+    handle: impl FnOnce(&mut LinkSession, &mut LinkCx<'_>) -> LinkStep,
+) -> (LinkStep, bool) {
+    let mut realms_changed = false;
+    let mut sink = OutputSink::new(&mut conn.output);
+    let mut cx = LinkCx {
+        now,
+        unix_now: unix_now(),
+        token,
+        out: &mut sink,
+        store: store_ops,
+        registry,
+        realms_changed: &mut realms_changed,
+    };
+    let step = handle(&mut conn.session, &mut cx);
+    (step, realms_changed)
+}
+
 impl Daemon {
     pub(super) fn accept_links(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
-        loop {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            let (socket, peer) = match listener.socket.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::warn!("link accept failed: {e}");
-                    return;
-                }
-            };
+        while let Some((socket, peer)) = self.next_accepted(index) {
             let _ = socket.set_nodelay(true);
             let mut nonce = [0u8; 32];
             crate::srp6::fill_random(&mut nonce);
@@ -185,18 +196,14 @@ impl Daemon {
             let Some(state) = conn.session.state.take() else {
                 return handled;
             };
-            let mut realms_changed = false;
-            let mut sink = OutputSink::new(&mut conn.output);
-            let mut link_cx = LinkCx {
-                now: cx.now(),
-                unix_now: unix_now(),
+            let (step, realms_changed) = with_link(
+                cx.now(),
                 token,
-                out: &mut sink,
-                store: &mut self.store_ops,
-                registry: &mut self.registry,
-                realms_changed: &mut realms_changed,
-            };
-            let step = server::on_frame(&mut conn.session, state, message, &mut link_cx);
+                conn,
+                &mut self.store_ops,
+                &mut self.registry,
+                |session, lcx| server::on_frame(session, state, message, lcx),
+            );
             self.apply_link(cx, token, step, realms_changed);
             if let Some(after) = self.links.get(token).and_then(|c| match c.session.state {
                 Some(LinkState::Linked { .. }) | Some(LinkState::Taking { .. }) => {
@@ -254,18 +261,14 @@ impl Daemon {
         let Some(state) = conn.session.state.take() else {
             return;
         };
-        let mut realms_changed = false;
-        let mut sink = OutputSink::new(&mut conn.output);
-        let mut link_cx = LinkCx {
-            now: cx.now(),
-            unix_now: unix_now(),
+        let (step, realms_changed) = with_link(
+            cx.now(),
             token,
-            out: &mut sink,
-            store: &mut self.store_ops,
-            registry: &mut self.registry,
-            realms_changed: &mut realms_changed,
-        };
-        let step = server::on_store_reply(&mut conn.session, state, reply, &mut link_cx);
+            conn,
+            &mut self.store_ops,
+            &mut self.registry,
+            |session, lcx| server::on_store_reply(session, state, reply, lcx),
+        );
         let linked = matches!(step, LinkStep::Become(LinkState::Linked { .. }));
         self.apply_link(cx, token, step, realms_changed);
         if linked {

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::event::Event;
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::Interest;
 
 use crate::config::Config;
@@ -300,21 +300,25 @@ impl Daemon {
         Some(failed.reply)
     }
 
-    fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
+    /// The next connection waiting on listener `index`, until the kernel has none.
+    fn next_accepted(&self, index: usize) -> Option<(TcpStream, SocketAddr)> {
+        let listener = self.listeners.get(index)?;
         loop {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            let (socket, peer) = match listener.socket.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            match listener.socket.accept() {
+                Ok(pair) => return Some(pair),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // Out of descriptors and the like: the listener stays, try next time.
-                    log::warn!("accept failed: {e}");
-                    return;
+                    log::warn!("accept on {} failed: {e}", listener.addr);
+                    return None;
                 }
-            };
+            }
+        }
+    }
+
+    fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
+        while let Some((socket, peer)) = self.next_accepted(index) {
             if self.conns.len() >= self.config.limits.max_connections {
                 self.counters.refused_full += 1;
                 log::debug!("{peer}: closed at accept: {}", CloseReason::ServerFull);
@@ -504,21 +508,24 @@ impl Daemon {
             let Some(state) = conn.session.state.take() else {
                 return (handled, Blocked::Closed);
             };
-            let mut sink = OutputSink::new(&mut conn.output);
-            let mut session = SessionCx {
-                now: cx.now(),
-                unix_now: unix_now(),
-                data: &mut conn.session.data,
-                out: &mut sink,
-                store: &mut self.store_ops,
-                settings: &self.settings,
-                realms: &mut self.realms,
+            let opcode = rule.opcode;
+            let step = {
+                let Connection {
+                    input,
+                    output,
+                    session,
+                    ..
+                } = &mut *conn;
+                let msg = &input.contiguous()[..len];
+                let mut shared = Shared {
+                    store_ops: &mut self.store_ops,
+                    settings: &self.settings,
+                    realms: &mut self.realms,
+                };
+                with_session(cx.now(), output, &mut session.data, &mut shared, |scx| {
+                    state.on_packet(opcode, msg, scx)
+                })
             };
-            let msg = &conn.input.contiguous()[..len];
-            let mut step = state.on_packet(rule.opcode, msg, &mut session);
-            if sink.overflowed() {
-                step = Step::Close(CloseReason::OutputOverflow);
-            }
             conn.input.consume(len);
             handled += 1;
             self.apply(cx, token, kind, step);
@@ -564,20 +571,18 @@ impl Daemon {
             return;
         };
         let kind = state.kind();
-        let mut sink = OutputSink::new(&mut conn.output);
-        let mut session = SessionCx {
-            now: cx.now(),
-            unix_now: unix_now(),
-            data: &mut conn.session.data,
-            out: &mut sink,
-            store: &mut self.store_ops,
+        let mut shared = Shared {
+            store_ops: &mut self.store_ops,
             settings: &self.settings,
             realms: &mut self.realms,
         };
-        let mut step = state.on_store_reply(reply, &mut session);
-        if sink.overflowed() {
-            step = Step::Close(CloseReason::OutputOverflow);
-        }
+        let step = with_session(
+            cx.now(),
+            &mut conn.output,
+            &mut conn.session.data,
+            &mut shared,
+            |scx| state.on_store_reply(reply, scx),
+        );
         self.apply(cx, token, kind, step);
         // Input held while the store worked may now be handled.
         self.service(cx, token);
@@ -601,6 +606,40 @@ impl Daemon {
                 }
             },
         }
+    }
+}
+
+/// The daemon state a session handler may touch (disjoint from the connection table).
+struct Shared<'a> {
+    store_ops: &'a mut Vec<StoreOp>,
+    settings: &'a SessionSettings,
+    realms: &'a mut RealmListCache,
+}
+
+/// Runs one session handler with its context; an answer that overran the output ring
+/// becomes a close.
+fn with_session(
+    now: Instant,
+    output: &mut crate::net::ring::Ring,
+    data: &mut crate::session::SessionData,
+    shared: &mut Shared<'_>,
+    handle: impl FnOnce(&mut SessionCx<'_>) -> Step,
+) -> Step {
+    let mut sink = OutputSink::new(output);
+    let mut cx = SessionCx {
+        now,
+        unix_now: unix_now(),
+        data,
+        out: &mut sink,
+        store: shared.store_ops,
+        settings: shared.settings,
+        realms: shared.realms,
+    };
+    let step = handle(&mut cx);
+    if sink.overflowed() {
+        Step::Close(CloseReason::OutputOverflow)
+    } else {
+        step
     }
 }
 

@@ -157,6 +157,25 @@ impl Logon {
     }
 }
 
+/// The name the challenge carried. Every phase after the challenge has one; a phase without
+/// would be a bug, and closing is the safe answer to it.
+fn challenged_name(cx: &SessionCx<'_>) -> Result<AccountName, Step> {
+    cx.data.name.ok_or(Step::Close(CloseReason::Malformed(
+        crate::protocol::wire::ProtocolError::Truncated,
+    )))
+}
+
+/// A committed logon or reconnect: keep the key and the character counts for the realm list.
+fn keep_session(
+    cx: &mut SessionCx<'_>,
+    key: SessionKey,
+    stored: Result<Vec<crate::store::CharacterCount>, crate::store::StoreError>,
+) -> Result<(), crate::store::StoreError> {
+    cx.data.characters = stored?;
+    cx.data.session_key = Some(key);
+    Ok(())
+}
+
 fn attempt(cx: &SessionCx<'_>, name: AccountName, outcome: LoginOutcome) -> LoginAttempt {
     LoginAttempt {
         account: cx.data.account,
@@ -261,10 +280,9 @@ fn on_account_loaded(
     result: Result<Option<AccountRecord>, crate::store::StoreError>,
     cx: &mut SessionCx<'_>,
 ) -> Step {
-    let Some(name) = cx.data.name else {
-        return Step::Close(CloseReason::Malformed(
-            crate::protocol::wire::ProtocolError::Truncated,
-        ));
+    let name = match challenged_name(cx) {
+        Ok(name) => name,
+        Err(step) => return step,
     };
     let account = match result {
         Ok(Some(account)) => account,
@@ -322,10 +340,9 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         Ok(p) => p,
         Err(e) => return Step::Close(CloseReason::Malformed(e)),
     };
-    let Some(name) = cx.data.name else {
-        return Step::Close(CloseReason::Malformed(
-            crate::protocol::wire::ProtocolError::Truncated,
-        ));
+    let name = match challenged_name(cx) {
+        Ok(name) => name,
+        Err(step) => return step,
     };
     debug_assert_eq!(cx.data.account, Some(pending.account));
     match pending
@@ -366,16 +383,11 @@ fn on_login_success_recorded(
     stored: Result<Vec<crate::store::CharacterCount>, crate::store::StoreError>,
     cx: &mut SessionCx<'_>,
 ) -> Step {
-    let characters = match stored {
-        Ok(c) => c,
-        Err(e) => {
-            // The key was not saved, so no world server could admit the player: refuse.
-            log::error!("{}: could not record the logon: {e}", cx.data);
-            return refuse_proof(LoginResult::FailDbBusy, cx);
-        }
-    };
-    cx.data.characters = characters;
-    cx.data.session_key = Some(pending.session_key);
+    if let Err(e) = keep_session(cx, pending.session_key, stored) {
+        // The key was not saved, so no world server could admit the player: refuse.
+        log::error!("{}: could not record the logon: {e}", cx.data);
+        return refuse_proof(LoginResult::FailDbBusy, cx);
+    }
     let layout = cx.data.layout.unwrap_or(Layout::V8);
     let reply = LogonProofS2c::Success {
         server_proof: pending.server_proof,
@@ -436,10 +448,9 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
         Ok(p) => p,
         Err(e) => return Step::Close(CloseReason::Malformed(e)),
     };
-    let Some(name) = cx.data.name else {
-        return Step::Close(CloseReason::Malformed(
-            crate::protocol::wire::ProtocolError::Truncated,
-        ));
+    let name = match challenged_name(cx) {
+        Ok(name) => name,
+        Err(step) => return step,
     };
     if !verify_reconnect_proof(
         &name,
@@ -470,15 +481,10 @@ fn on_session_renewed(
     stored: Result<Vec<crate::store::CharacterCount>, crate::store::StoreError>,
     cx: &mut SessionCx<'_>,
 ) -> Step {
-    let characters = match stored {
-        Ok(c) => c,
-        Err(e) => {
-            log::info!("{}: reconnect refused: {e}", cx.data);
-            return refuse_reconnect_proof(LoginResult::FailUnknownAccount, cx);
-        }
-    };
-    cx.data.characters = characters;
-    cx.data.session_key = Some(key);
+    if let Err(e) = keep_session(cx, key, stored) {
+        log::info!("{}: reconnect refused: {e}", cx.data);
+        return refuse_reconnect_proof(LoginResult::FailUnknownAccount, cx);
+    }
     let layout = cx.data.layout.unwrap_or(Layout::V8);
     ReconnectProofS2c {
         result: LoginResult::Success,
