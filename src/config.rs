@@ -33,8 +33,24 @@ pub struct Config {
     pub limits: LimitConfig,
     pub realms: RealmConfig,
     pub sessions: SessionConfig,
+    pub patches: PatchConfig,
     pub link: LinkConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatchConfig {
+    /// Patches for old builds, named `<build><locale>.mpq` (e.g. `5464enUS.mpq`).
+    pub dir: PathBuf,
+}
+
+impl Default for PatchConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("patches"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -107,6 +123,8 @@ pub struct TimeoutConfig {
     pub realm_list_idle_secs: u64,
     /// Seconds a failed client is given to read its answer and hang up.
     pub after_failure_secs: u64,
+    /// Seconds a patch download may make no progress before it is closed.
+    pub transfer_idle_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -185,6 +203,7 @@ impl Default for TimeoutConfig {
             logon_secs: 30,
             realm_list_idle_secs: 300,
             after_failure_secs: 10,
+            transfer_idle_secs: 60,
         }
     }
 }
@@ -240,6 +259,8 @@ logon_secs = 30
 realm_list_idle_secs = 300
 # Seconds a client that was refused has to read the answer and hang up.
 after_failure_secs = 10
+# Seconds a patch download may make no progress before it is closed.
+transfer_idle_secs = 60
 
 [limits]
 # Connections held at once; new ones beyond it are closed at accept.
@@ -252,6 +273,11 @@ output_buffer = 16384
 [realms]
 # Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
 refresh_secs = 5
+
+[patches]
+# Patches for clients older than accepted_builds, named <build><locale>.mpq (e.g. 5464enUS.mpq).
+# A client whose build has a patch for its locale is sent it after proving its password.
+dir = "patches"
 
 [sessions]
 # Seconds a session ticket (the key a world server takes for a player) stays valid.
@@ -364,6 +390,9 @@ impl TimeoutConfig {
     }
     pub fn after_failure(&self) -> Duration {
         Duration::from_secs(self.after_failure_secs)
+    }
+    pub fn transfer_idle(&self) -> Duration {
+        Duration::from_secs(self.transfer_idle_secs)
     }
 }
 

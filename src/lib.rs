@@ -14,6 +14,8 @@
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks.
 //! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands.
 //! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
+//! - [`patches`]: the patch index and the I/O thread that reads patch chunks for the `Update`
+//!   state; [`world_gate`]: the reference world gateway on the realm link.
 //!
 //! Nothing on the loop thread blocks: sockets are non-blocking, store requests are `try_send`,
 //! log lines are handed to a writer thread, and state code reads no clock (it gets `now`).
@@ -26,6 +28,7 @@ pub mod daemon;
 pub mod event_loop;
 pub mod logging;
 pub mod net;
+pub mod patches;
 pub mod protocol;
 pub mod realms;
 pub mod session;

@@ -25,14 +25,17 @@ use crate::config::Config;
 use crate::event_loop::token::{listener_index, listener_token};
 use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, Target};
 use crate::net::connection::{Connection, OutputSink, ReadOutcome};
+use crate::patches::io::{IoError, IoPool, IoReply, IoRequest};
+use crate::patches::{PatchError, PatchIndex};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
 use crate::realms::link::server::LinkSession;
 use crate::realms::list_cache::RealmListCache;
 use crate::realms::registry::{Change, RealmRegistry};
+use crate::session::update::Reading;
 use crate::session::{
     check_packet, ClientSession, CloseReason, Deadline, Input, SessionCx, SessionSettings, State,
-    StateKind, Step,
+    StateKind, Step, Update,
 };
 use crate::store::sqlite::{SqliteStore, WriteTurns};
 use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse};
@@ -53,8 +56,14 @@ pub enum Msg {
     SweepRealms,
     /// A realm link's deadline (authentication, or silence once linked).
     LinkDeadline(ConnToken),
+    /// The I/O thread's answer (patch index, patch chunk).
+    Io(IoReply),
+    /// Try again to start the next patch read of a connection (the I/O queue was full).
+    PumpTransfer(ConnToken),
     /// Stop serving and return from `run`.
     Shutdown,
+    /// A copy of the counters, for whoever asks (tests, the console).
+    Counters(crossbeam_channel::Sender<Counters>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +74,8 @@ pub enum DaemonError {
     Loop(#[from] io::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] IoError),
 }
 
 /// Why a connection's input handling stopped.
@@ -108,6 +119,8 @@ pub struct Daemon {
     conns: Slots<Connection<ClientSession>>,
     links: Slots<Connection<LinkSession>>,
     store: Option<StorePool>,
+    io: Option<IoPool>,
+    patches: PatchIndex,
     registry: RealmRegistry,
     realms: RealmListCache,
     signals: SignalQueue,
@@ -128,6 +141,13 @@ impl DaemonHandle {
     pub fn shutdown(&self) {
         // The loop is gone already if this fails: nothing left to stop.
         let _ = self.sender.post(Msg::Shutdown);
+    }
+
+    /// The daemon's counters, asked through the inbox (blocking the caller, never the loop).
+    pub fn counters(&self, timeout: Duration) -> Option<Counters> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.sender.post(Msg::Counters(tx)).ok()?;
+        rx.recv_timeout(timeout).ok()
     }
 }
 
@@ -161,6 +181,14 @@ impl Daemon {
                 let _ = sender.post(Msg::Store(response));
             },
         )?;
+
+        let io_sender = event_loop.sender();
+        let io = IoPool::start(4096, move |reply| {
+            let _ = io_sender.post(Msg::Io(reply));
+        })?;
+        io.submit(IoRequest::Index {
+            dir: config.patches.dir.clone(),
+        })?;
 
         let mut listeners = Vec::new();
         let wanted = (config
@@ -202,6 +230,8 @@ impl Daemon {
             conns: Slots::default(),
             links: Slots::default(),
             store: Some(store),
+            io: Some(io),
+            patches: PatchIndex::default(),
             to_flush: Vec::new(),
             to_close: Vec::new(),
             links_to_close: Vec::new(),
@@ -284,6 +314,9 @@ impl Daemon {
         }
         if let Some(store) = self.store.take() {
             store.shutdown();
+        }
+        if let Some(io) = self.io.take() {
+            io.shutdown();
         }
         log::info!("stopped");
         result.map_err(DaemonError::from)
@@ -521,6 +554,7 @@ impl Daemon {
                     store_ops: &mut self.store_ops,
                     settings: &self.settings,
                     realms: &mut self.realms,
+                    patches: &self.patches,
                 };
                 with_session(cx.now(), output, &mut session.data, &mut shared, |scx| {
                     state.on_packet(opcode, msg, scx)
@@ -553,6 +587,8 @@ impl Daemon {
         if self.store_ops.is_empty() {
             self.store_ops = ops; // keep the allocation for the next packet
         }
+        // A patch transfer reads its next piece as soon as its ring has room for it.
+        self.pump_transfer(cx, token);
         if let Some(conn) = self.conns.get(token) {
             if !conn.output.is_empty() {
                 self.to_flush.push(token);
@@ -575,6 +611,7 @@ impl Daemon {
             store_ops: &mut self.store_ops,
             settings: &self.settings,
             realms: &mut self.realms,
+            patches: &self.patches,
         };
         let step = with_session(
             cx.now(),
@@ -586,6 +623,86 @@ impl Daemon {
         self.apply(cx, token, kind, step);
         // Input held while the store worked may now be handled.
         self.service(cx, token);
+    }
+
+    /// Starts the next read of a streaming patch if the output ring has room for it.
+    fn pump_transfer(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let Some(State::Update(Update::Streaming(transfer))) = conn.session.state.as_mut() else {
+            return;
+        };
+        let Some((path, offset, len)) = transfer.next_read(conn.output.free()) else {
+            return;
+        };
+        let Some(io) = &self.io else {
+            return;
+        };
+        let request = IoRequest::Read {
+            target: Target::Conn(token),
+            path,
+            offset,
+            len,
+        };
+        match io.submit(request) {
+            Ok(()) => transfer.reading = Reading::InFlight,
+            Err(IoError::Busy) => {
+                cx.send_after(Duration::from_millis(10), Msg::PumpTransfer(token));
+            }
+            Err(e) => {
+                log::error!("{}: {e}", conn.session.data);
+                self.close(token, CloseReason::TransferFailed);
+            }
+        }
+    }
+
+    /// Patch bytes from the I/O thread for a streaming connection.
+    fn deliver_chunk(
+        &mut self,
+        cx: &mut Ctx<'_, Msg>,
+        token: ConnToken,
+        offset: u64,
+        data: Result<Vec<u8>, PatchError>,
+    ) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return; // gone meanwhile: the bytes are dropped
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let data = match data {
+            Ok(d) => {
+                self.counters.patch_bytes_read += d.len() as u64;
+                d
+            }
+            Err(e) => {
+                log::error!("{}: {e}", conn.session.data);
+                self.close(token, CloseReason::TransferFailed);
+                return;
+            }
+        };
+        let Some(State::Update(update)) = conn.session.state.take() else {
+            return;
+        };
+        let mut shared = Shared {
+            store_ops: &mut self.store_ops,
+            settings: &self.settings,
+            realms: &mut self.realms,
+            patches: &self.patches,
+        };
+        let step = with_session(
+            cx.now(),
+            &mut conn.output,
+            &mut conn.session.data,
+            &mut shared,
+            |scx| update.on_chunk(offset, &data, scx),
+        );
+        // Progress re-arms the transfer's idle deadline.
+        self.apply(cx, token, StateKind::Update, step);
     }
 
     fn on_store_response(&mut self, cx: &mut Ctx<'_, Msg>, response: StoreResponse) {
@@ -614,6 +731,7 @@ struct Shared<'a> {
     store_ops: &'a mut Vec<StoreOp>,
     settings: &'a SessionSettings,
     realms: &'a mut RealmListCache,
+    patches: &'a PatchIndex,
 }
 
 /// Runs one session handler with its context; an answer that overran the output ring
@@ -634,6 +752,7 @@ fn with_session(
         store: shared.store_ops,
         settings: shared.settings,
         realms: shared.realms,
+        patches: shared.patches,
     };
     let step = handle(&mut cx);
     if sink.overflowed() {
@@ -675,6 +794,21 @@ impl Handler<Msg> for Daemon {
                 cx.send_after(Duration::from_secs(1), Msg::SweepRealms);
             }
             Msg::LinkDeadline(token) => self.link_deadline(token),
+            Msg::Io(IoReply::Indexed(Ok(index))) => {
+                log::info!("patches: {} indexed", index.len());
+                self.patches = index;
+            }
+            Msg::Io(IoReply::Indexed(Err(e))) => log::error!("patches: {e}"),
+            Msg::Io(IoReply::Chunk {
+                target: Target::Conn(token),
+                offset,
+                data,
+            }) => self.deliver_chunk(cx, token, offset, data),
+            Msg::Io(IoReply::Chunk { .. }) => {}
+            Msg::PumpTransfer(token) => self.pump_transfer(cx, token),
+            Msg::Counters(reply) => {
+                let _ = reply.try_send(self.counters.clone());
+            }
             Msg::Shutdown => {
                 log::info!("shutting down");
                 cx.stop();
@@ -787,5 +921,6 @@ impl Daemon {
             // Input waited for output room; now there may be some.
             self.service(cx, token);
         }
+        self.pump_transfer(cx, token);
     }
 }

@@ -15,11 +15,12 @@ use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, ACCOUNT_FLAG_PROPASS}
 use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout};
+use crate::protocol::xfer::XferInitiateS2c;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, LoginAttempt, LoginOutcome};
 
-use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, WorldSelect};
+use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Update, WorldSelect};
 
 /// The phases of a logon.
 pub enum Logon {
@@ -219,6 +220,7 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     cx.data.build = Some(build);
     cx.data.name = Some(challenge.account_name);
     cx.data.layout = challenge.protocol.layout();
+    cx.data.locale = challenge.locale;
 
     let Some(layout) = cx.data.layout else {
         log::info!(
@@ -233,9 +235,23 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         ChallengeKind::Logon => layout != Layout::V2,
         ChallengeKind::Reconnect => layout != Layout::V3,
     };
-    if !layout_fits || !cx.settings.accepted_builds.contains(&build) {
-        log::info!("{}: refused: build {build} is not accepted", cx.data);
+    if !layout_fits {
+        log::info!("{}: refused: build {build} with layout {layout:?}", cx.data);
         return refuse_version(kind, challenge.account_name, cx);
+    }
+    if !cx.settings.accepted_builds.contains(&build) {
+        // An old build may be patched — but only once it has proven its password, so the
+        // logon goes on as usual and the proof decides (login-protocol.md §7.1).
+        let patch = match kind {
+            ChallengeKind::Logon => cx.patches.find(build, challenge.locale),
+            ChallengeKind::Reconnect => None,
+        };
+        let Some(patch) = patch else {
+            log::info!("{}: refused: build {build} is not accepted", cx.data);
+            return refuse_version(kind, challenge.account_name, cx);
+        };
+        log::info!("{}: build {build} is old; a patch is ready", cx.data);
+        cx.data.patch = Some(patch.clone());
     }
     log::debug!("{}: {kind:?} challenge, build {build}", cx.data);
     cx.store.push(StoreOp::LoadAccount {
@@ -349,6 +365,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         .handshake
         .verify(&name, &proof.client_public_key, &proof.client_proof)
     {
+        Ok(_) if cx.data.patch.is_some() => offer_patch(name, cx),
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
             let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
@@ -375,6 +392,26 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
             ))))
         }
     }
+}
+
+/// A right password from an old build: the download answer and CMD_XFER_INITIATE, then the
+/// `Update` state. No session is issued: the patched client logs in again afterwards.
+fn offer_patch(name: AccountName, cx: &mut SessionCx<'_>) -> Step {
+    let Some(patch) = cx.data.patch.take() else {
+        return Step::Close(CloseReason::TransferFailed);
+    };
+    let a = attempt(cx, name, LoginOutcome::Patched);
+    cx.store.push(StoreOp::RecordLoginFailure(a));
+    // The download answer is the short two-byte form for every layout, as the servers that
+    // patch (vMangos) and AzerothCore's version answers send it.
+    let answer = LogonProofS2c::Failure(LoginResult::LoginDownloadFile);
+    if let Err(e) = answer.encode(Layout::V3, &mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
+    }
+    if let Err(e) = XferInitiateS2c::patch(patch.size, patch.md5).encode(&mut cx.out) {
+        return Step::Close(CloseReason::Unencodable(e));
+    }
+    Step::Become(State::Update(Update::AwaitDecision(Box::new(patch))))
 }
 
 /// The success is committed: send M2 and show the realm list.

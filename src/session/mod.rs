@@ -21,6 +21,9 @@
 //!   Logon::RecordingSuccess                Logon::RecordingFailure  │
 //!              │ committed → proof reply (M2)         │ committed → failure reply
 //!              ▼                                      ▼            ▼
+//!   Update                  an old build with a patch for its locale, after a right proof:
+//!                           legal: XFER_ACCEPT / XFER_RESUME / XFER_CANCEL, then only CANCEL
+//!                           while the file streams; → Closing after the last byte
 //!   WorldSelect             legal: CMD_REALM_LIST (0x10), any number of times;
 //!                           deadline: timeouts.realm_list_idle_secs since the last packet
 //!   Closing                 every refusal ends here: the answer is flushed and the client
@@ -36,6 +39,7 @@
 
 pub mod closing;
 pub mod logon;
+pub mod update;
 pub mod world_select;
 
 use std::fmt;
@@ -44,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
+use crate::patches::{PatchFile, PatchIndex};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::{Check, ProtocolError, WireSink};
@@ -54,6 +59,7 @@ use crate::store::CharacterCount;
 
 pub use closing::Closing;
 pub use logon::Logon;
+pub use update::Update;
 pub use world_select::WorldSelect;
 
 /// One legal opcode of a state, with the size bounds of its message (opcode included).
@@ -67,6 +73,7 @@ pub struct OpcodeRule {
 /// The states of a connection.
 pub enum State {
     Logon(Logon),
+    Update(Update),
     WorldSelect(WorldSelect),
     Closing(Closing),
 }
@@ -75,6 +82,7 @@ pub enum State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateKind {
     Logon,
+    Update,
     WorldSelect,
     Closing,
 }
@@ -83,6 +91,7 @@ impl fmt::Display for StateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             StateKind::Logon => "Logon",
+            StateKind::Update => "Update",
             StateKind::WorldSelect => "WorldSelect",
             StateKind::Closing => "Closing",
         })
@@ -133,6 +142,10 @@ pub enum CloseReason {
     ZeroPublicKey,
     /// Input after the server answered with a failure.
     InputAfterRefusal,
+    /// The client cancelled a patch download (CMD_XFER_CANCEL).
+    TransferCancelled,
+    /// The patch file could not be read.
+    TransferFailed,
     ServerFull,
     /// A realm link failed authentication or broke the link protocol.
     LinkRefused(String),
@@ -166,6 +179,8 @@ impl fmt::Display for CloseReason {
             CloseReason::InputAfterRefusal => {
                 f.write_str("client kept sending after its logon was refused")
             }
+            CloseReason::TransferCancelled => f.write_str("patch download cancelled"),
+            CloseReason::TransferFailed => f.write_str("the patch file could not be read"),
             CloseReason::ServerFull => f.write_str("connection limit reached"),
             CloseReason::LinkRefused(why) => write!(f, "realm link refused: {why}"),
             CloseReason::LinkSilent => f.write_str("realm link silent past its deadline"),
@@ -182,6 +197,10 @@ pub struct SessionData {
     /// Message layouts for this connection, from the first challenge's protocol version.
     pub layout: Option<Layout>,
     pub build: Option<Build>,
+    /// The challenge's locale, wire order (`SUne` = enUS): which patch fits the client.
+    pub locale: [u8; 4],
+    /// The patch an old client gets once its password is proven.
+    pub patch: Option<PatchFile>,
     /// Account name as the client sent it, once a challenge named one.
     pub name: Option<AccountName>,
     /// Set once the store found the account.
@@ -197,6 +216,8 @@ impl SessionData {
             peer,
             layout: None,
             build: None,
+            locale: [0; 4],
+            patch: None,
             name: None,
             account: None,
             session_key: None,
@@ -252,6 +273,7 @@ pub struct SessionCx<'a> {
     pub store: &'a mut Vec<StoreOp>,
     pub settings: &'a SessionSettings,
     pub realms: &'a mut RealmListCache,
+    pub patches: &'a PatchIndex,
 }
 
 /// Room a Logon reply needs: the largest challenge answer is 151 bytes.
@@ -265,6 +287,7 @@ impl State {
     pub fn kind(&self) -> StateKind {
         match self {
             State::Logon(_) => StateKind::Logon,
+            State::Update(_) => StateKind::Update,
             State::WorldSelect(_) => StateKind::WorldSelect,
             State::Closing(_) => StateKind::Closing,
         }
@@ -274,6 +297,7 @@ impl State {
     pub fn legal(&self) -> &'static [OpcodeRule] {
         match self {
             State::Logon(s) => s.legal(),
+            State::Update(s) => s.legal(),
             State::WorldSelect(_) => WorldSelect::LEGAL,
             State::Closing(_) => &[],
         }
@@ -282,13 +306,14 @@ impl State {
     pub fn input(&self) -> Input {
         match self {
             State::Logon(s) => s.input(),
-            State::WorldSelect(_) | State::Closing(_) => Input::Handle,
+            State::Update(_) | State::WorldSelect(_) | State::Closing(_) => Input::Handle,
         }
     }
 
     pub fn deadline(&self, timeouts: &TimeoutConfig) -> Deadline {
         match self {
             State::Logon(_) => Deadline::FromEntry(timeouts.logon()),
+            State::Update(_) => Deadline::Idle(timeouts.transfer_idle()),
             State::WorldSelect(_) => Deadline::Idle(timeouts.realm_list_idle()),
             State::Closing(_) => Deadline::FromEntry(timeouts.after_failure()),
         }
@@ -298,6 +323,8 @@ impl State {
     pub fn reply_room(&self, data: &SessionData, realms: &mut RealmListCache) -> usize {
         match self {
             State::WorldSelect(_) => WorldSelect::reply_room(data, realms),
+            // Transfer packets have no answer; file data goes out as room allows.
+            State::Update(_) => 0,
             _ => LOGON_REPLY_ROOM,
         }
     }
@@ -306,6 +333,7 @@ impl State {
     pub fn on_packet(self, opcode: Opcode, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         match self {
             State::Logon(s) => s.on_packet(opcode, msg, cx),
+            State::Update(s) => s.on_packet(opcode, msg, cx),
             State::WorldSelect(s) => s.on_packet(opcode, msg, cx),
             State::Closing(_) => Step::Close(CloseReason::InputAfterRefusal),
         }
@@ -340,7 +368,7 @@ fn log_store_reply_error(reply: &StoreReply, data: &SessionData) {
 /// Frames the packet at the start of `buf` for `rule`: the message parsers decide completeness,
 /// the rule bounds it.
 pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Check {
-    use crate::protocol::{challenge, proof, realm_list, reconnect};
+    use crate::protocol::{challenge, proof, realm_list, reconnect, xfer};
     if buf.len() < rule.min_len {
         return Check::Incomplete;
     }
@@ -350,6 +378,9 @@ pub fn check_packet(rule: &OpcodeRule, layout: Option<Layout>, buf: &[u8]) -> Ch
         Opcode::LogonProof => proof::LogonProofC2s::check(layout, buf),
         Opcode::ReconnectProof => reconnect::ReconnectProofC2s::check(buf),
         Opcode::RealmList => realm_list::RealmListC2s::check(buf),
+        Opcode::XferAccept => xfer::XferAcceptC2s::check(buf),
+        Opcode::XferResume => xfer::XferResumeC2s::check(buf),
+        Opcode::XferCancel => xfer::XferCancelC2s::check(buf),
         _ => Check::Invalid(ProtocolError::BadValue {
             field: "opcode",
             value: u32::from(rule.opcode.as_u8()),

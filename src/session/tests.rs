@@ -15,6 +15,7 @@ use crate::srp6::{compute_verifier, Salt};
 use crate::store::{AccountRecord, LoginOutcome, RealmRecord, StoreError};
 
 struct Fixture {
+    patches: crate::patches::PatchIndex,
     data: SessionData,
     out: Vec<u8>,
     store: Vec<StoreOp>,
@@ -30,6 +31,7 @@ impl Fixture {
             realm(2, "Classic", vec![Build(5875)]),
         ]);
         Self {
+            patches: Default::default(),
             data: SessionData::new("127.0.0.1:5000".parse().unwrap()),
             out: Vec::new(),
             store: Vec::new(),
@@ -58,6 +60,7 @@ impl Fixture {
             store: &mut self.store,
             settings: &self.settings,
             realms: &mut self.realms,
+            patches: &self.patches,
         };
         state.on_packet(opcode, msg, &mut cx)
     }
@@ -72,6 +75,7 @@ impl Fixture {
             store: &mut self.store,
             settings: &self.settings,
             realms: &mut self.realms,
+            patches: &self.patches,
         };
         state.on_store_reply(reply, &mut cx)
     }

@@ -209,10 +209,12 @@ pub enum LoginOutcome {
     TooManyAttempts,
     IpBanned,
     DbBusy,
+    /// Right password from an old build: the client was sent a patch instead of a session.
+    Patched,
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 11] = [
+    pub const ALL: [LoginOutcome; 12] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
@@ -224,6 +226,7 @@ impl LoginOutcome {
         LoginOutcome::TooManyAttempts,
         LoginOutcome::IpBanned,
         LoginOutcome::DbBusy,
+        LoginOutcome::Patched,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -239,6 +242,7 @@ impl LoginOutcome {
             LoginOutcome::TooManyAttempts => "too_many_attempts",
             LoginOutcome::IpBanned => "ip_banned",
             LoginOutcome::DbBusy => "db_busy",
+            LoginOutcome::Patched => "patched",
         }
     }
 

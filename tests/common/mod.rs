@@ -62,6 +62,10 @@ impl TestServer {
         }
     }
 
+    pub fn counters(&self) -> gatehouse::daemon::Counters {
+        self.handle.counters(TIMEOUT).expect("counters")
+    }
+
     /// A second connection to the daemon's database, for assertions.
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.db).expect("open store")

@@ -1,0 +1,145 @@
+//! The I/O thread: builds the patch index and reads patch chunks, so no file is touched on the
+//! loop. Requests arrive over a bounded crossbeam channel; answers go to a callback that posts
+//! them into the loop's inbox. Open files are kept per path, so a chunk costs one `pread`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Sender, TrySendError};
+
+use super::{PatchError, PatchIndex};
+use crate::event_loop::Target;
+
+pub enum IoRequest {
+    /// (Re)build the index of a patch directory.
+    Index { dir: PathBuf },
+    /// Read `len` bytes of `path` from `offset` (fewer at the end of the file).
+    Read {
+        target: Target,
+        path: PathBuf,
+        offset: u64,
+        len: usize,
+    },
+}
+
+pub enum IoReply {
+    Indexed(Result<PatchIndex, PatchError>),
+    Chunk {
+        target: Target,
+        offset: u64,
+        data: Result<Vec<u8>, PatchError>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("the I/O queue is full")]
+    Busy,
+    #[error("the I/O thread has stopped")]
+    Stopped,
+    #[error("cannot start the I/O thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+pub struct IoPool {
+    tx: Option<Sender<IoRequest>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn read_chunk(
+    files: &mut HashMap<PathBuf, File>,
+    path: &PathBuf,
+    offset: u64,
+    len: usize,
+) -> Result<Vec<u8>, PatchError> {
+    let err = |source| PatchError::File {
+        path: path.clone(),
+        source,
+    };
+    if !files.contains_key(path) {
+        let file = File::open(path).map_err(err)?;
+        files.insert(path.clone(), file);
+    }
+    let Some(file) = files.get(path) else {
+        return Ok(Vec::new());
+    };
+    let mut data = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut data[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err(e)),
+        }
+    }
+    data.truncate(filled);
+    Ok(data)
+}
+
+impl IoPool {
+    pub fn start(
+        queue: usize,
+        reply: impl Fn(IoReply) + Send + 'static,
+    ) -> Result<IoPool, IoError> {
+        let (tx, rx) = bounded::<IoRequest>(queue);
+        let thread = std::thread::Builder::new()
+            .name("io".into())
+            .spawn(move || {
+                let mut files: HashMap<PathBuf, File> = HashMap::new();
+                for request in rx {
+                    match request {
+                        IoRequest::Index { dir } => {
+                            // A re-index may replace files: read them afresh.
+                            files.clear();
+                            reply(IoReply::Indexed(PatchIndex::build(&dir)));
+                        }
+                        IoRequest::Read {
+                            target,
+                            path,
+                            offset,
+                            len,
+                        } => {
+                            let data = read_chunk(&mut files, &path, offset, len);
+                            reply(IoReply::Chunk {
+                                target,
+                                offset,
+                                data,
+                            });
+                        }
+                    }
+                }
+            })
+            .map_err(IoError::Spawn)?;
+        Ok(IoPool {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Never blocks: a full queue is `Busy`.
+    pub fn submit(&self, request: IoRequest) -> Result<(), IoError> {
+        let tx = self.tx.as_ref().ok_or(IoError::Stopped)?;
+        tx.try_send(request).map_err(|e| match e {
+            TrySendError::Full(_) => IoError::Busy,
+            TrySendError::Disconnected(_) => IoError::Stopped,
+        })
+    }
+
+    /// Stops taking requests, lets the queued ones finish, and joins the thread.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for IoPool {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
