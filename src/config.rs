@@ -125,6 +125,8 @@ pub struct TimeoutConfig {
     pub after_failure_secs: u64,
     /// Seconds a patch download may make no progress before it is closed.
     pub transfer_idle_secs: u64,
+    /// Seconds logons in flight get to finish after SIGTERM before the rest are closed.
+    pub drain_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -204,6 +206,7 @@ impl Default for TimeoutConfig {
             realm_list_idle_secs: 300,
             after_failure_secs: 10,
             transfer_idle_secs: 60,
+            drain_secs: 10,
         }
     }
 }
@@ -261,6 +264,8 @@ realm_list_idle_secs = 300
 after_failure_secs = 10
 # Seconds a patch download may make no progress before it is closed.
 transfer_idle_secs = 60
+# Seconds logons in flight get to finish after SIGTERM/SIGINT before the rest are closed.
+drain_secs = 10
 
 [limits]
 # Connections held at once; new ones beyond it are closed at accept.
@@ -293,6 +298,40 @@ heartbeat_timeout_secs = 15
 # off, error, warn, info, debug or trace.
 level = "info"
 "#;
+
+/// Where the running config came from, so SIGHUP can read it again: the file, and the
+/// command-line flags that override it.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    pub db: Option<PathBuf>,
+    pub log_level: Option<LogLevel>,
+    pub listen: Vec<SocketAddr>,
+}
+
+impl ConfigSource {
+    /// The file's config (or the defaults) with the flags applied.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        self.apply_flags(&mut config);
+        Ok(config)
+    }
+
+    pub fn apply_flags(&self, config: &mut Config) {
+        if let Some(db) = &self.db {
+            config.store.path = db.clone();
+        }
+        if let Some(level) = self.log_level {
+            config.log.level = level;
+        }
+        if !self.listen.is_empty() {
+            config.server.listen = self.listen.clone();
+        }
+    }
+}
 
 impl Config {
     /// Reads and validates a config file.
@@ -390,6 +429,9 @@ impl TimeoutConfig {
     }
     pub fn after_failure(&self) -> Duration {
         Duration::from_secs(self.after_failure_secs)
+    }
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
     }
     pub fn transfer_idle(&self) -> Duration {
         Duration::from_secs(self.transfer_idle_secs)

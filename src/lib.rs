@@ -14,8 +14,8 @@
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks.
 //! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands.
 //! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
-//! - [`patches`]: the patch index and the I/O thread that reads patch chunks for the `Update`
-//!   state; [`world_gate`]: the reference world gateway on the realm link.
+//! - [`patches`]: the patch index; [`io_worker`]: the thread that does the loop's file work
+//!   (patch index and chunks, config reload); [`world_gate`]: the reference world gateway on the realm link.
 //!
 //! Nothing on the loop thread blocks: sockets are non-blocking, store requests are `try_send`,
 //! log lines are handed to a writer thread, and state code reads no clock (it gets `now`).
@@ -26,6 +26,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod event_loop;
+pub mod io_worker;
 pub mod logging;
 pub mod net;
 pub mod patches;

@@ -22,9 +22,41 @@ enum Line {
     Flush(Sender<()>),
 }
 
+/// How lines look: with our own timestamp on a terminal or in a file, or for the journal
+/// (which stamps lines itself and reads a `<N>` syslog priority prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Journal,
+}
+
+impl Style {
+    /// The journal when systemd started us (it sets JOURNAL_STREAM or NOTIFY_SOCKET).
+    pub fn detect() -> Style {
+        if std::env::var_os("JOURNAL_STREAM").is_some()
+            || std::env::var_os("NOTIFY_SOCKET").is_some()
+        {
+            Style::Journal
+        } else {
+            Style::Plain
+        }
+    }
+}
+
 struct ChannelLogger {
     tx: Sender<Line>,
     dropped: AtomicU64,
+    style: Style,
+}
+
+/// The syslog priority the journal reads from a `<N>` prefix.
+fn priority(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
 }
 
 static LOGGER: OnceLock<ChannelLogger> = OnceLock::new();
@@ -38,13 +70,21 @@ impl Log for ChannelLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!(
-            "{} {:<5} {}: {}\n",
-            humantime::format_rfc3339_millis(SystemTime::now()),
-            record.level(),
-            record.target(),
-            record.args()
-        );
+        let line = match self.style {
+            Style::Plain => format!(
+                "{} {:<5} {}: {}\n",
+                humantime::format_rfc3339_millis(SystemTime::now()),
+                record.level(),
+                record.target(),
+                record.args()
+            ),
+            Style::Journal => format!(
+                "<{}>{}: {}\n",
+                priority(record.level()),
+                record.target(),
+                record.args()
+            ),
+        };
         match self.tx.try_send(Line::Text(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -105,6 +145,7 @@ pub fn init(level: LevelFilter) {
         ChannelLogger {
             tx,
             dropped: AtomicU64::new(0),
+            style: Style::detect(),
         }
     });
     if installed {

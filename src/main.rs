@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use gatehouse::admin;
-use gatehouse::config::{Config, LogLevel, DEFAULT_CONFIG_TEXT};
+use gatehouse::config::{Config, ConfigSource, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
 use gatehouse::realms::link::message::RealmAnnouncement;
 use gatehouse::store::sqlite::SqliteStore;
@@ -192,21 +192,13 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-fn load_config(global: &Global) -> Result<Config> {
-    let mut config = match &global.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    if let Some(db) = &global.db {
-        config.store.path = db.clone();
+fn config_source(global: &Global) -> ConfigSource {
+    ConfigSource {
+        path: global.config.clone(),
+        db: global.db.clone(),
+        log_level: global.log_level,
+        listen: global.listen.clone(),
     }
-    if let Some(level) = global.log_level {
-        config.log.level = level;
-    }
-    if !global.listen.is_empty() {
-        config.server.listen = global.listen.clone();
-    }
-    Ok(config)
 }
 
 fn open_store(config: &Config) -> Result<SqliteStore> {
@@ -215,11 +207,14 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let config = load_config(&cli.global)?;
+    let source = config_source(&cli.global);
+    let config = source.load()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             gatehouse::logging::init(config.log.level.0);
-            let (mut event_loop, daemon) = Daemon::start(config)?;
+            let (mut event_loop, mut daemon) = Daemon::start(config)?;
+            // SIGTERM/SIGINT drain and stop, SIGHUP reloads `source`.
+            daemon.serve_as_service(&event_loop, source)?;
             let result = daemon.run(&mut event_loop);
             gatehouse::logging::flush();
             result?;

@@ -11,6 +11,7 @@
 
 mod counters;
 mod links;
+mod service;
 mod signals;
 
 use std::io::{self, ErrorKind};
@@ -24,8 +25,8 @@ use mio::Interest;
 use crate::config::Config;
 use crate::event_loop::token::{listener_index, listener_token};
 use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, Target};
+use crate::io_worker::{IoError, IoPool, IoReply, IoRequest};
 use crate::net::connection::{Connection, OutputSink, ReadOutcome};
-use crate::patches::io::{IoError, IoPool, IoReply, IoRequest};
 use crate::patches::{PatchError, PatchIndex};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
@@ -62,6 +63,12 @@ pub enum Msg {
     PumpTransfer(ConnToken),
     /// Stop serving and return from `run`.
     Shutdown,
+    /// Time to tell systemd's watchdog the loop is alive.
+    Watchdog,
+    /// Time to refresh systemd's STATUS= line.
+    Status,
+    /// Time to check whether the shutdown drain is over.
+    DrainStep,
     /// A copy of the counters, for whoever asks (tests, the console).
     Counters(crossbeam_channel::Sender<Counters>),
 }
@@ -123,6 +130,7 @@ pub struct Daemon {
     patches: PatchIndex,
     registry: RealmRegistry,
     realms: RealmListCache,
+    service: service::Service,
     signals: SignalQueue,
     to_flush: Vec<ConnToken>,
     to_close: Vec<ConnToken>,
@@ -224,6 +232,7 @@ impl Daemon {
         let daemon = Daemon {
             realms,
             registry,
+            service: service::Service::default(),
             signals: SignalQueue::default(),
             settings,
             listeners,
@@ -301,6 +310,7 @@ impl Daemon {
                 ListenerKind::Link => log::info!("listening on {} (realm link)", listener.addr),
             }
         }
+        self.service_started(event_loop);
         let result = event_loop.run(&mut self);
         for token in self.conns.tokens() {
             if let Some(mut conn) = self.conns.remove(token) {
@@ -570,6 +580,9 @@ impl Daemon {
     fn apply(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, previous: StateKind, step: Step) {
         match step {
             Step::Become(state) => {
+                if previous == StateKind::Logon && state.kind() == StateKind::WorldSelect {
+                    self.counters.logons_ok += 1;
+                }
                 if let Some(conn) = self.conns.get_mut(token) {
                     conn.session.state = Some(state);
                 }
@@ -799,6 +812,10 @@ impl Handler<Msg> for Daemon {
                 self.patches = index;
             }
             Msg::Io(IoReply::Indexed(Err(e))) => log::error!("patches: {e}"),
+            Msg::Io(IoReply::ConfigLoaded(loaded)) => self.on_config_loaded(loaded),
+            Msg::Watchdog => self.on_watchdog(cx),
+            Msg::Status => self.on_status(cx),
+            Msg::DrainStep => self.drain_step(cx),
             Msg::Io(IoReply::Chunk {
                 target: Target::Conn(token),
                 offset,
@@ -818,6 +835,11 @@ impl Handler<Msg> for Daemon {
     }
 
     fn on_event(&mut self, cx: &mut Ctx<'_, Msg>, event: &Event) {
+        if event.token() == service::SIGNALS {
+            self.on_signals(cx);
+            self.dispatch_signals();
+            return;
+        }
         if let Some(index) = listener_index(event.token(), self.listeners.len()) {
             match self.listeners.get(index).map(|l| l.kind) {
                 Some(ListenerKind::Game) => self.accept(cx, index),

@@ -1,8 +1,5 @@
 //! Patches for old clients: the index of the patch directory (which file patches which build
-//! and locale, its size and MD5) and the I/O thread that builds the index and reads chunks.
-//! Nothing here runs on the loop: the loop asks, the I/O thread answers through the inbox.
-
-pub mod io;
+//! and locale, its size and MD5). It is built by the I/O thread (`io_worker`), never on the loop.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -1,4 +1,5 @@
-//! The I/O thread: builds the patch index and reads patch chunks, so no file is touched on the
+//! The I/O thread: every blocking file operation the loop needs — building the patch index,
+//! reading patch chunks, reading the config file on reload — so no file is touched on the
 //! loop. Requests arrive over a bounded crossbeam channel; answers go to a callback that posts
 //! them into the loop's inbox. Open files are kept per path, so a chunk costs one `pread`.
 
@@ -10,12 +11,15 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
-use super::{PatchError, PatchIndex};
+use crate::config::{Config, ConfigError};
 use crate::event_loop::Target;
+use crate::patches::{PatchError, PatchIndex};
 
 pub enum IoRequest {
     /// (Re)build the index of a patch directory.
     Index { dir: PathBuf },
+    /// Read and check the config file (SIGHUP).
+    LoadConfig { path: PathBuf },
     /// Read `len` bytes of `path` from `offset` (fewer at the end of the file).
     Read {
         target: Target,
@@ -27,6 +31,7 @@ pub enum IoRequest {
 
 pub enum IoReply {
     Indexed(Result<PatchIndex, PatchError>),
+    ConfigLoaded(Result<Box<Config>, ConfigError>),
     Chunk {
         target: Target,
         offset: u64,
@@ -96,6 +101,9 @@ impl IoPool {
                             // A re-index may replace files: read them afresh.
                             files.clear();
                             reply(IoReply::Indexed(PatchIndex::build(&dir)));
+                        }
+                        IoRequest::LoadConfig { path } => {
+                            reply(IoReply::ConfigLoaded(Config::load(&path).map(Box::new)));
                         }
                         IoRequest::Read {
                             target,
