@@ -8,6 +8,11 @@
 //! writes the ring to the socket. Store replies come back through the inbox as
 //! [`Msg::Store`] and go to the state of the connection they name; a reply for a connection
 //! that has gone is dropped by the generation check.
+//!
+//! Beside the game clients: `links` serves world servers on the realm-link listener (their
+//! frames go to `realms::link::server`), `service` handles Unix signals (drain, reload) and
+//! systemd notify, `signals` queues the notifications observers react to (the realm-list
+//! cache), and patch bytes for the `Update` state arrive from the I/O thread as [`Msg::Io`].
 
 mod counters;
 mod links;
