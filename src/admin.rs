@@ -74,6 +74,247 @@ pub fn set_realm_secret(
     Ok(store.set_realm_link_key(realm, &key)?)
 }
 
+/// Security level from which an account may log in to the console.
+pub const ADMIN_LEVEL: u8 = 3;
+
+/// PBKDF2-HMAC-SHA256 rounds for the console password: slow on purpose, and run on a DB
+/// thread, never on the loop.
+const CONSOLE_HASH_ROUNDS: u32 = 100_000;
+const CONSOLE_HASH_PREFIX: &str = "pbkdf2-sha256";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+fn console_key(password: &str, salt: &[u8], rounds: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, rounds, &mut key);
+    key
+}
+
+/// `pbkdf2-sha256$ROUNDS$SALT$KEY` (hex), for `gatehouse console set-password`.
+pub fn hash_console_password(password: &str) -> Result<String, AdminError> {
+    if password.chars().count() < 8 {
+        return Err(AdminError::Invalid(
+            "the console password must be at least 8 characters".into(),
+        ));
+    }
+    let mut salt = [0u8; 16];
+    crate::srp6::fill_random(&mut salt);
+    let key = console_key(password, &salt, CONSOLE_HASH_ROUNDS);
+    Ok(format!(
+        "{CONSOLE_HASH_PREFIX}${CONSOLE_HASH_ROUNDS}${}${}",
+        hex(&salt),
+        hex(&key)
+    ))
+}
+
+/// Checks a password against a stored hash, in constant time; a malformed hash never matches.
+pub fn verify_console_password(stored: &str, password: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [CONSOLE_HASH_PREFIX, rounds, salt, key] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(rounds), Some(salt), Some(key)) = (rounds.parse::<u32>(), unhex(salt), unhex(key))
+    else {
+        return false;
+    };
+    if rounds == 0 || rounds > 10_000_000 || key.len() != 32 {
+        return false;
+    }
+    console_key(password, &salt, rounds).ct_eq(&key[..]).into()
+}
+
+/// A password on its way to the store: never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An operator command the console sends to a DB thread.
+#[derive(Debug, Clone)]
+pub enum AdminOp {
+    /// Console login: an admin account's password, or (no user) the console password.
+    Login {
+        user: Option<String>,
+        password: Secret,
+    },
+    CreateAccount {
+        name: String,
+        password: Secret,
+    },
+    SetPassword {
+        name: String,
+        password: Secret,
+    },
+    BanAccount {
+        name: String,
+        until: Option<i64>,
+        by: String,
+    },
+    UnbanAccount {
+        name: String,
+    },
+    AccountInfo {
+        name: String,
+    },
+    BanIp {
+        net: ipnet::IpNet,
+        until: Option<i64>,
+        by: String,
+    },
+    UnbanIp {
+        net: ipnet::IpNet,
+    },
+}
+
+/// What the console shows (or does) after an [`AdminOp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminAnswer {
+    /// Text for the operator (also for refusals such as "no account named X").
+    Text(String),
+    /// Done, and the IP bans changed: the daemon re-reads them.
+    IpBansChanged(String),
+    /// Login checked: who logged in, or `None`.
+    Login(Option<String>),
+}
+
+fn text(result: Result<String, AdminError>) -> Result<AdminAnswer, StoreError> {
+    match result {
+        Ok(t) => Ok(AdminAnswer::Text(t)),
+        // Refusals are answers for the operator; only a failing store is an error.
+        Err(AdminError::Store(e)) if !is_refusal(&e) => Err(e),
+        Err(e) => Ok(AdminAnswer::Text(format!("error: {e}"))),
+    }
+}
+
+fn is_refusal(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::DuplicateAccount(_) | StoreError::NoSuchAccount(_) | StoreError::Invalid(_)
+    )
+}
+
+fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let account = store
+        .list_accounts()?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    Ok(format!(
+        "{} {}: {:?}, level {}, {} failed logons, last login {} from {}",
+        account.name,
+        account.id,
+        account.standing,
+        account.security_level,
+        account.failed_logins,
+        account
+            .last_login_at
+            .map_or("never".to_string(), |t| t.to_string()),
+        account.last_login_ip.unwrap_or_else(|| "-".into())
+    ))
+}
+
+fn login(
+    store: &mut dyn Store,
+    user: Option<&str>,
+    password: &str,
+) -> Result<Option<String>, StoreError> {
+    use subtle::ConstantTimeEq;
+    match user {
+        None => Ok(store
+            .console_password()?
+            .filter(|hash| verify_console_password(hash, password))
+            .map(|_| "console".to_string())),
+        Some(user) => {
+            let (Ok(name), Ok(password)) = (
+                AccountName::parse(user.as_bytes()),
+                Password::parse(password.as_bytes()),
+            ) else {
+                return Ok(None);
+            };
+            let Some(account) = store.load_account(&name)? else {
+                return Ok(None);
+            };
+            let verifier = compute_verifier(&name, &password, &account.salt);
+            let right: bool = verifier.0.ct_eq(&account.verifier.0).into();
+            Ok((right && account.security_level >= ADMIN_LEVEL).then(|| name.to_string()))
+        }
+    }
+}
+
+/// Runs an operator command on a DB thread.
+pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreError> {
+    match op {
+        AdminOp::Login { user, password } => {
+            login(store, user.as_deref(), &password.0).map(AdminAnswer::Login)
+        }
+        AdminOp::CreateAccount { name, password } => text(
+            create_account(store, name, &password.0)
+                .map(|id| format!("created account {} ({id})", name.to_ascii_uppercase())),
+        ),
+        AdminOp::SetPassword { name, password } => text(
+            set_password(store, name, &password.0)
+                .map(|()| format!("password changed for {}", name.to_ascii_uppercase())),
+        ),
+        AdminOp::BanAccount { name, until, by } => text(
+            AccountName::parse(name.as_bytes())
+                .map_err(AdminError::from)
+                .and_then(|n| {
+                    store
+                        .ban_account(&n, *until, &format!("console: {by}"))
+                        .map_err(AdminError::from)
+                        .map(|()| match until {
+                            Some(t) => format!("{n} suspended until {t}"),
+                            None => format!("{n} banned"),
+                        })
+                }),
+        ),
+        AdminOp::UnbanAccount { name } => text(
+            AccountName::parse(name.as_bytes())
+                .map_err(AdminError::from)
+                .and_then(|n| {
+                    store
+                        .unban_account(&n)
+                        .map_err(AdminError::from)
+                        .map(|()| format!("{n} unbanned"))
+                }),
+        ),
+        AdminOp::AccountInfo { name } => text(account_info(store, name)),
+        AdminOp::BanIp { net, until, by } => {
+            store.ban_ip(net, *until, &format!("console: {by}"))?;
+            Ok(AdminAnswer::IpBansChanged(match until {
+                Some(t) => format!("{net} banned until {t}"),
+                None => format!("{net} banned"),
+            }))
+        }
+        AdminOp::UnbanIp { net } => Ok(if store.unban_ip(net)? {
+            AdminAnswer::IpBansChanged(format!("{net} unbanned"))
+        } else {
+            AdminAnswer::Text(format!("{net} was not banned"))
+        }),
+    }
+}
+
 /// Realm types by the names operators use (login-protocol.md §2.4), or a number.
 pub fn parse_realm_type(s: &str) -> Result<u8, AdminError> {
     match s.to_ascii_lowercase().as_str() {

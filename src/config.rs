@@ -35,6 +35,7 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub patches: PatchConfig,
     pub link: LinkConfig,
+    pub console: ConsoleConfig,
     pub log: LogConfig,
 }
 
@@ -67,6 +68,13 @@ impl Default for SessionConfig {
             ticket_ttl_secs: 900,
         }
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Where the telnet-style debug console listens; empty = off. Keep it on loopback.
+    pub listen: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -293,6 +301,12 @@ ticket_ttl_secs = 900
 listen = ["127.0.0.1:3725"]
 # Seconds without a heartbeat after which a linked realm is shown offline.
 heartbeat_timeout_secs = 15
+
+[console]
+# The telnet-style debug console; off unless listed. Keep it on loopback, e.g.
+# listen = ["127.0.0.1:3443"]. Log in with `gatehouse console set-password`'s password or an
+# account of security level 3 or more.
+listen = []
 
 [log]
 # off, error, warn, info, debug or trace.

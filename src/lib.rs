@@ -24,6 +24,7 @@ pub mod account;
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod event_loop;
 pub mod io_worker;

@@ -52,6 +52,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// The debug console.
+    #[command(subcommand)]
+    Console(ConsoleCommand),
     /// Manage the realms in the realm list.
     #[command(subcommand)]
     Realm(RealmCommand),
@@ -93,6 +96,15 @@ struct WorldGateArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 5)]
     heartbeat_secs: u64,
+}
+
+#[derive(Subcommand)]
+enum ConsoleCommand {
+    /// Set the console password (asks without echo, or reads one line with --password-stdin).
+    SetPassword {
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +232,12 @@ fn run() -> Result<()> {
             result?;
         }
         Command::Account(cmd) => account(cmd, &config)?,
+        Command::Console(ConsoleCommand::SetPassword { password_stdin }) => {
+            let password = read_hidden(&PASSWORD, password_stdin, true)?;
+            let hash = admin::hash_console_password(&password)?;
+            open_store(&config)?.set_console_password(&hash)?;
+            println!("console password set");
+        }
         Command::Realm(cmd) => realm(cmd, &config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
         Command::Config(ConfigCommand::Check) => println!("{config:#?}"),

@@ -14,6 +14,7 @@
 //! systemd notify, `signals` queues the notifications observers react to (the realm-list
 //! cache), and patch bytes for the `Update` state arrive from the I/O thread as [`Msg::Io`].
 
+mod console;
 mod counters;
 mod links;
 mod service;
@@ -28,6 +29,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::Interest;
 
 use crate::config::Config;
+use crate::console::ConsoleSession;
 use crate::event_loop::token::{listener_index, listener_token};
 use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, Target};
 use crate::io_worker::{IoError, IoPool, IoReply, IoRequest};
@@ -45,6 +47,7 @@ use crate::session::{
 };
 use crate::store::sqlite::{SqliteStore, WriteTurns};
 use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse};
+use crate::store::IpBan;
 use crate::store::{Store, StoreError};
 
 pub use counters::Counters;
@@ -68,6 +71,10 @@ pub enum Msg {
     PumpTransfer(ConnToken),
     /// Stop serving and return from `run`.
     Shutdown,
+    /// A console's idle deadline.
+    ConsoleDeadline(ConnToken),
+    /// A console may try to log in again (after a wrong password's delay).
+    ConsoleRetry(ConnToken),
     /// Time to tell systemd's watchdog the loop is alive.
     Watchdog,
     /// Time to refresh systemd's STATUS= line.
@@ -116,6 +123,8 @@ enum ListenerKind {
     Game,
     /// World servers (the realm link).
     Link,
+    /// Operators (the debug console).
+    Console,
 }
 
 struct Listener {
@@ -130,6 +139,10 @@ pub struct Daemon {
     listeners: Vec<Listener>,
     conns: Slots<Connection<ClientSession>>,
     links: Slots<Connection<LinkSession>>,
+    consoles: Slots<Connection<ConsoleSession>>,
+    consoles_to_close: Vec<ConnToken>,
+    ip_bans: Vec<IpBan>,
+    started: Instant,
     store: Option<StorePool>,
     io: Option<IoPool>,
     patches: PatchIndex,
@@ -179,7 +192,10 @@ impl Daemon {
         let sender = event_loop.sender();
 
         // The realm list is read once before serving, so the first client already sees it.
-        let initial_realms = SqliteStore::open(&config.store.path)?.load_realms()?;
+        let (initial_realms, ip_bans) = {
+            let mut store = SqliteStore::open(&config.store.path)?;
+            (store.load_realms()?, store.ip_bans(unix_now())?)
+        };
         let path = config.store.path.clone();
         let turns = WriteTurns::default();
         let store = StorePool::start(
@@ -209,7 +225,14 @@ impl Daemon {
             .listen
             .iter()
             .map(|a| (*a, ListenerKind::Game)))
-        .chain(config.link.listen.iter().map(|a| (*a, ListenerKind::Link)));
+        .chain(config.link.listen.iter().map(|a| (*a, ListenerKind::Link)))
+        .chain(
+            config
+                .console
+                .listen
+                .iter()
+                .map(|a| (*a, ListenerKind::Console)),
+        );
         for (i, (addr, kind)) in wanted.enumerate() {
             let mut socket =
                 TcpListener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
@@ -243,6 +266,10 @@ impl Daemon {
             listeners,
             conns: Slots::default(),
             links: Slots::default(),
+            consoles: Slots::default(),
+            consoles_to_close: Vec::new(),
+            ip_bans,
+            started: Instant::now(),
             store: Some(store),
             io: Some(io),
             patches: PatchIndex::default(),
@@ -267,6 +294,30 @@ impl Daemon {
     /// Where world servers connect.
     pub fn link_addrs(&self) -> Vec<SocketAddr> {
         self.listener_addrs(ListenerKind::Link)
+    }
+
+    /// Where operators connect.
+    pub fn console_addrs(&self) -> Vec<SocketAddr> {
+        self.listener_addrs(ListenerKind::Console)
+    }
+
+    /// Whether `ip` is banned now (checked at accept, before any work).
+    fn is_banned(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let now = unix_now();
+        self.ip_bans
+            .iter()
+            .any(|b| b.net.contains(&ip) && b.until.is_none_or(|u| u > now))
+    }
+
+    /// Re-reads the IP bans (after a console ban, and with every realm refresh).
+    fn refresh_ip_bans(&mut self) {
+        let op = StoreOp::LoadIpBans { now: unix_now() };
+        if let Some(reply) = self.submit(Target::Daemon, op) {
+            if let Some(e) = reply.error() {
+                log::warn!("cannot re-read IP bans: {e}");
+            }
+        }
     }
 
     fn listener_addrs(&self, kind: ListenerKind) -> Vec<SocketAddr> {
@@ -313,6 +364,7 @@ impl Daemon {
             match listener.kind {
                 ListenerKind::Game => log::info!("listening on {}", listener.addr),
                 ListenerKind::Link => log::info!("listening on {} (realm link)", listener.addr),
+                ListenerKind::Console => log::info!("listening on {} (console)", listener.addr),
             }
         }
         self.service_started(event_loop);
@@ -340,12 +392,24 @@ impl Daemon {
     /// Sends a store request. If the store cannot take it, returns the reply the sender
     /// would have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
     fn submit(&mut self, target: Target, op: StoreOp) -> Option<StoreReply> {
+        self.count_outcome(&op);
         let Some(store) = &self.store else {
             return Some(StoreReply::failed(&op, StoreError::Stopped));
         };
         let failed = store.submit_or_fail(StoreRequest { target, op })?;
         self.counters.store_busy += 1;
         Some(failed.reply)
+    }
+
+    /// Every logon outcome passes through here on its way to the audit table.
+    fn count_outcome(&mut self, op: &StoreOp) {
+        let outcome = match op {
+            StoreOp::RecordLoginFailure(a) => a.outcome,
+            StoreOp::RecordLoginSuccess { .. } => crate::store::LoginOutcome::Success,
+            StoreOp::RenewSession { .. } => crate::store::LoginOutcome::ReconnectSuccess,
+            _ => return,
+        };
+        self.counters.outcomes.record(outcome, unix_now());
     }
 
     /// The next connection waiting on listener `index`, until the kernel has none.
@@ -367,6 +431,12 @@ impl Daemon {
 
     fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
         while let Some((socket, peer)) = self.next_accepted(index) {
+            if self.is_banned(peer.ip()) {
+                self.counters.refused_banned += 1;
+                log::debug!("{peer}: closed at accept: address banned");
+                drop(socket);
+                continue;
+            }
             if self.conns.len() >= self.config.limits.max_connections {
                 self.counters.refused_full += 1;
                 log::debug!("{peer}: closed at accept: {}", CloseReason::ServerFull);
@@ -727,6 +797,7 @@ impl Daemon {
         match response.target {
             Target::Conn(token) => self.deliver_store_reply(cx, token, response.reply),
             Target::Link(token) => self.deliver_link_reply(cx, token, response.reply),
+            Target::Console(token) => self.deliver_console_reply(cx, token, response.reply),
             Target::Daemon => match response.reply {
                 StoreReply::RealmsLoaded(Ok(realms)) => {
                     if self.registry.set_configured(realms) == Change::Changed {
@@ -734,6 +805,8 @@ impl Daemon {
                     }
                 }
                 StoreReply::RealmsLoaded(Err(e)) => log::error!("cannot load realms: {e}"),
+                StoreReply::IpBansLoaded(Ok(bans)) => self.ip_bans = bans,
+                StoreReply::IpBansLoaded(Err(e)) => log::error!("cannot load IP bans: {e}"),
                 other => {
                     if let Some(e) = other.error() {
                         log::error!("store: {e}");
@@ -797,6 +870,7 @@ impl Handler<Msg> for Daemon {
                 }
             }
             Msg::RefreshRealms => {
+                self.refresh_ip_bans();
                 if let Some(reply) = self.submit(Target::Daemon, StoreOp::LoadRealms) {
                     if let Some(e) = reply.error() {
                         log::warn!("cannot refresh realms: {e}");
@@ -819,6 +893,10 @@ impl Handler<Msg> for Daemon {
             Msg::Io(IoReply::Indexed(Err(e))) => log::error!("patches: {e}"),
             Msg::Io(IoReply::ConfigLoaded(loaded)) => self.on_config_loaded(loaded),
             Msg::Watchdog => self.on_watchdog(cx),
+            Msg::ConsoleDeadline(token) => {
+                self.close_console(token, CloseReason::Deadline(StateKind::Closing))
+            }
+            Msg::ConsoleRetry(token) => self.console_retry(cx, token),
             Msg::Status => self.on_status(cx),
             Msg::DrainStep => self.drain_step(cx),
             Msg::Io(IoReply::Chunk {
@@ -849,7 +927,19 @@ impl Handler<Msg> for Daemon {
             match self.listeners.get(index).map(|l| l.kind) {
                 Some(ListenerKind::Game) => self.accept(cx, index),
                 Some(ListenerKind::Link) => self.accept_links(cx, index),
+                Some(ListenerKind::Console) => self.accept_consoles(cx, index),
                 None => {}
+            }
+            return;
+        }
+        if let Some(token) = ConnToken::console_from_mio(event.token()) {
+            if self.consoles.get(token).is_some() {
+                if event.is_writable() {
+                    self.flush_console(cx, token);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.service_console(cx, token);
+                }
             }
             return;
         }
@@ -903,6 +993,7 @@ impl Handler<Msg> for Daemon {
 
     fn reap(&mut self, cx: &mut Ctx<'_, Msg>) {
         self.reap_links(cx);
+        self.reap_consoles(cx);
         self.dispatch_signals();
         for token in std::mem::take(&mut self.to_close) {
             let Some(mut conn) = self.conns.remove(token) else {

@@ -145,6 +145,14 @@ impl Daemon {
         }
     }
 
+    /// Whether there is a config file to reload.
+    pub(super) fn can_reload(&self) -> bool {
+        self.service
+            .source
+            .as_ref()
+            .is_some_and(|s| s.path.is_some())
+    }
+
     /// Asks the I/O thread to read the config file again.
     pub fn reload(&mut self) {
         let Some(source) = &self.service.source else {
@@ -221,7 +229,7 @@ impl Daemon {
 
     /// SIGTERM/SIGINT: stop accepting, let logons in flight finish (bounded by
     /// `timeouts.drain_secs`), then stop; `run` then lets the store finish every queued write.
-    fn begin_drain(&mut self, cx: &mut Ctx<'_, Msg>) {
+    pub(super) fn begin_drain(&mut self, cx: &mut Ctx<'_, Msg>) {
         if self.service.draining.is_some() {
             return;
         }

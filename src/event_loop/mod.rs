@@ -41,6 +41,38 @@ pub trait Handler<M> {
     fn reap(&mut self, cx: &mut Ctx<'_, M>);
 }
 
+/// How long passes take (from the end of the poll to the end of the pass): a histogram with
+/// power-of-two buckets in microseconds, for the console's loop-latency percentiles.
+#[derive(Debug, Clone, Default)]
+pub struct LoopStats {
+    pub passes: u64,
+    buckets: [u64; 32],
+}
+
+impl LoopStats {
+    fn record(&mut self, busy: Duration) {
+        let micros = busy.as_micros().max(1);
+        let bucket = (127 - micros.leading_zeros()) as usize;
+        if let Some(b) = self.buckets.get_mut(bucket) {
+            *b += 1;
+        }
+        self.passes += 1;
+    }
+
+    /// The upper bound of the bucket holding the `p`-th percentile (0..=100).
+    pub fn percentile(&self, p: f64) -> Duration {
+        let want = ((p / 100.0) * self.passes as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want.max(1) {
+                return Duration::from_micros(1u64 << (i + 1).min(63));
+            }
+        }
+        Duration::ZERO
+    }
+}
+
 /// The handler's narrowed view of the loop for one pass.
 pub struct Ctx<'a, M> {
     registry: &'a Registry,
@@ -48,6 +80,8 @@ pub struct Ctx<'a, M> {
     sender: &'a InboxSender<M>,
     stop: &'a mut bool,
     now: Instant,
+    stats: &'a LoopStats,
+    inbox_depth: usize,
 }
 
 impl<M> Ctx<'_, M> {
@@ -81,6 +115,16 @@ impl<M> Ctx<'_, M> {
     pub fn stop(&mut self) {
         *self.stop = true;
     }
+
+    /// Pass durations so far.
+    pub fn loop_stats(&self) -> &LoopStats {
+        self.stats
+    }
+
+    /// Messages that were waiting in the inbox when this pass began.
+    pub fn inbox_depth(&self) -> usize {
+        self.inbox_depth
+    }
 }
 
 pub struct EventLoop<M> {
@@ -90,6 +134,7 @@ pub struct EventLoop<M> {
     sender: InboxSender<M>,
     timers: Timers<M>,
     stop: bool,
+    stats: LoopStats,
 }
 
 impl<M> EventLoop<M> {
@@ -105,6 +150,7 @@ impl<M> EventLoop<M> {
             sender,
             timers: Timers::default(),
             stop: false,
+            stats: LoopStats::default(),
         })
     }
 
@@ -154,12 +200,16 @@ impl<M> EventLoop<M> {
             Err(e) => return Err(e),
         }
 
+        let started = Instant::now();
+        let inbox_depth = self.inbox.depth();
         let mut cx = Ctx {
             registry: self.poll.registry(),
             timers: &mut self.timers,
             sender: &self.sender,
             stop: &mut self.stop,
-            now: Instant::now(),
+            now: started,
+            stats: &self.stats,
+            inbox_depth,
         };
         for message in self.inbox.swap() {
             handler.on_message(&mut cx, message);
@@ -174,6 +224,7 @@ impl<M> EventLoop<M> {
         }
         handler.flush(&mut cx);
         handler.reap(&mut cx);
+        self.stats.record(started.elapsed());
         Ok(())
     }
 }
@@ -239,6 +290,19 @@ mod tests {
         );
         assert!(h.seen.contains(&Msg::FromThread(1)));
         assert_eq!(h.phases[..2], ["flush", "reap"]);
+    }
+
+    #[test]
+    fn loop_latency_percentiles_come_from_the_histogram() {
+        let mut s = LoopStats::default();
+        for _ in 0..90 {
+            s.record(Duration::from_micros(3));
+        }
+        for _ in 0..10 {
+            s.record(Duration::from_millis(5));
+        }
+        assert_eq!(s.percentile(50.0), Duration::from_micros(4));
+        assert_eq!(s.percentile(99.0), Duration::from_micros(8192));
     }
 
     #[test]

@@ -13,13 +13,16 @@ pub struct ConnToken {
     pub generation: u32,
 }
 
-/// Slots at or above this are never handed out, so connection tokens cannot collide with the
-/// fixed tokens at the top of the `usize` range (waker, listeners).
-pub const MAX_SLOTS: u32 = 1 << 30;
+/// Slots at or above this are never handed out, so connection tokens of the three tables
+/// (clients, realm links, console) and the fixed tokens at the top of the `usize` range
+/// (waker, listeners, signals) never collide.
+pub const MAX_SLOTS: u32 = 1 << 29;
 
 /// Marks a link connection's slot in its mio token, so links and clients can live in separate
 /// tables and still share one token space.
 const LINK_FLAG: u32 = 1 << 30;
+/// Marks a console connection's slot likewise.
+const CONSOLE_FLAG: u32 = 1 << 29;
 
 /// The waker's token: the top of the range.
 pub const WAKER: Token = Token(usize::MAX);
@@ -52,12 +55,27 @@ impl ConnToken {
         Token(((self.generation as usize) << 32) | (self.slot | LINK_FLAG) as usize)
     }
 
+    /// The mio token of a console connection.
+    pub fn to_mio_console(self) -> Token {
+        Token(((self.generation as usize) << 32) | (self.slot | CONSOLE_FLAG) as usize)
+    }
+
+    /// The console connection token a mio token stands for, if it is one.
+    pub fn console_from_mio(token: Token) -> Option<ConnToken> {
+        let raw = (token.0 & 0xffff_ffff) as u32;
+        let generation = (token.0 >> 32) as u32;
+        (raw & !(CONSOLE_FLAG - 1) == CONSOLE_FLAG).then_some(ConnToken {
+            slot: raw & !CONSOLE_FLAG,
+            generation,
+        })
+    }
+
     /// The link connection token a mio token stands for, if it is one.
     pub fn link_from_mio(token: Token) -> Option<ConnToken> {
         let raw = (token.0 & 0xffff_ffff) as u32;
         let generation = (token.0 >> 32) as u32;
         // Listener tokens and the waker have bit 31 set as well; link tokens never do.
-        (raw & LINK_FLAG != 0 && raw < 2 * LINK_FLAG).then_some(ConnToken {
+        (raw & !(LINK_FLAG - 1) == LINK_FLAG).then_some(ConnToken {
             slot: raw & !LINK_FLAG,
             generation,
         })
@@ -69,6 +87,7 @@ impl ConnToken {
 pub enum Target {
     Conn(ConnToken),
     Link(ConnToken),
+    Console(ConnToken),
     Daemon,
 }
 
@@ -93,5 +112,12 @@ mod tests {
         assert_eq!(ConnToken::link_from_mio(t.to_mio()), None);
         assert_eq!(ConnToken::link_from_mio(WAKER), None);
         assert_eq!(ConnToken::link_from_mio(listener_token(0)), None);
+        assert_eq!(ConnToken::console_from_mio(t.to_mio_console()), Some(t));
+        assert_eq!(ConnToken::console_from_mio(t.to_mio_link()), None);
+        assert_eq!(ConnToken::console_from_mio(t.to_mio()), None);
+        assert_eq!(ConnToken::from_mio(t.to_mio_console()), None);
+        assert_eq!(ConnToken::link_from_mio(t.to_mio_console()), None);
+        assert_eq!(ConnToken::console_from_mio(WAKER), None);
+        assert_eq!(ConnToken::console_from_mio(listener_token(0)), None);
     }
 }

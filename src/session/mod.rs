@@ -147,6 +147,10 @@ pub enum CloseReason {
     /// The patch file could not be read.
     TransferFailed,
     ServerFull,
+    /// An operator kicked the connection from the console.
+    Kicked,
+    /// Three wrong console passwords in a row.
+    LoginFailed,
     /// A realm link failed authentication or broke the link protocol.
     LinkRefused(String),
     /// A realm link stayed silent past its deadline.
@@ -182,6 +186,8 @@ impl fmt::Display for CloseReason {
             CloseReason::TransferCancelled => f.write_str("patch download cancelled"),
             CloseReason::TransferFailed => f.write_str("the patch file could not be read"),
             CloseReason::ServerFull => f.write_str("connection limit reached"),
+            CloseReason::Kicked => f.write_str("kicked from the console"),
+            CloseReason::LoginFailed => f.write_str("too many failed console logins"),
             CloseReason::LinkRefused(why) => write!(f, "realm link refused: {why}"),
             CloseReason::LinkSilent => f.write_str("realm link silent past its deadline"),
             CloseReason::Io(kind) => write!(f, "socket error: {kind}"),

@@ -116,6 +116,23 @@ ALTER TABLE realms ADD COLUMN link_key BLOB
     CHECK (link_key IS NULL OR length(link_key) = 32);
 "#,
     },
+    Migration {
+        version: 3,
+        description: "IP bans, server settings (console password)",
+        sql: r#"
+-- An address (/32, /128) or a network; refused at accept while active.
+CREATE TABLE ip_bans (
+    net        TEXT PRIMARY KEY,
+    banned_at  INTEGER NOT NULL,
+    expires_at INTEGER,
+    reason     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

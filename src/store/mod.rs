@@ -15,6 +15,8 @@ pub mod sqlite;
 pub mod worker;
 
 use std::fmt;
+
+use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -130,6 +132,21 @@ pub trait Store: Send {
     /// Sets (or replaces) a realm's link key, which makes it [`RealmKind::Linkable`].
     /// [`StoreError::NoSuchRealm`] if unknown.
     fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError>;
+
+    /// Bans an address or network (refused at accept) until `until` (unix seconds) or for good.
+    fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError>;
+
+    /// Lifts an IP ban; `false` if there was none.
+    fn unban_ip(&mut self, net: &IpNet) -> Result<bool, StoreError>;
+
+    /// The IP bans in force at `now`.
+    fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError>;
+
+    /// Stores the console password's hash (`admin::hash_console_password`).
+    fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError>;
+
+    /// The console password's hash, if one was set.
+    fn console_password(&mut self) -> Result<Option<String>, StoreError>;
 
     /// The account's GM / security level, as world servers get it with the session.
     /// [`StoreError::NoSuchAccount`] if unknown.
@@ -256,6 +273,14 @@ impl fmt::Display for LoginOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// An IP ban in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBan {
+    pub net: IpNet,
+    /// Unix seconds; `None` = until lifted.
+    pub until: Option<i64>,
 }
 
 /// Whether a realm's world server links to gatehouse.

@@ -8,13 +8,15 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use ipnet::IpNet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, LoginAttempt,
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, IpBan, LoginAttempt,
     LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
     TakenSession,
 };
@@ -804,6 +806,61 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO ip_bans (net, banned_at, expires_at, reason) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (net) DO UPDATE SET banned_at = ?2, expires_at = ?3, reason = ?4",
+            )?
+            .execute(params![net.trunc().to_string(), unix_now(), until, reason])?;
+        Ok(())
+    }
+
+    fn unban_ip(&mut self, net: &IpNet) -> Result<bool, StoreError> {
+        let removed = self
+            .conn
+            .prepare_cached("DELETE FROM ip_bans WHERE net = ?1")?
+            .execute([net.trunc().to_string()])?;
+        Ok(removed > 0)
+    }
+
+    fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT net, expires_at FROM ip_bans WHERE expires_at IS NULL OR expires_at > ?1",
+        )?;
+        let mut rows = stmt.query([now])?;
+        let mut bans = Vec::new();
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            let net = text.parse::<IpNet>().map_err(|_| StoreError::Corrupt {
+                what: format!("ip_bans.net {text:?} is not a network"),
+            })?;
+            bans.push(IpBan {
+                net,
+                until: row.get(1)?,
+            });
+        }
+        Ok(bans)
+    }
+
+    fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO settings (key, value) VALUES ('console_password', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+            )?
+            .execute([hash])?;
+        Ok(())
+    }
+
+    fn console_password(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM settings WHERE key = 'console_password'")?
+            .query_row([], |row| row.get(0))
+            .optional()?)
+    }
+
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
         let updated = self
             .conn
@@ -929,10 +986,12 @@ mod tests {
         let mut expected = vec![
             "account_bans",
             "accounts",
+            "ip_bans",
             "login_audit",
             "realm_builds",
             "realm_characters",
             "realms",
+            "settings",
         ];
         expected.sort_unstable();
         assert_eq!(tables(&store), expected);
@@ -1457,7 +1516,10 @@ mod tests {
             .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(migrations::current_version(&store.conn).unwrap(), 2);
+        assert_eq!(
+            migrations::current_version(&store.conn).unwrap(),
+            i64::from(migrations::latest_version())
+        );
 
         let alice = store.load_account(&name("alice")).unwrap().unwrap();
         assert_eq!(alice.id, AccountId(5));
@@ -1884,5 +1946,29 @@ mod tests {
             .query_row("SELECT session_taken_by FROM accounts", [], |r| r.get(0))
             .unwrap();
         assert_eq!(taken, None);
+    }
+
+    #[test]
+    fn ip_bans_and_the_console_password_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
+        let net: IpNet = "10.1.2.0/24".parse().unwrap();
+        store.ban_ip(&net, None, "t").unwrap();
+        store
+            .ban_ip(&"192.0.2.7/32".parse().unwrap(), Some(100), "t")
+            .unwrap();
+        let bans = store.ip_bans(50).unwrap();
+        assert_eq!(bans.len(), 2);
+        assert_eq!(
+            store.ip_bans(200).unwrap().len(),
+            1,
+            "expired bans are not in force"
+        );
+        assert!(store.unban_ip(&net).unwrap());
+        assert!(!store.unban_ip(&net).unwrap());
+        assert_eq!(store.console_password().unwrap(), None);
+        store.set_console_password("h1").unwrap();
+        store.set_console_password("h2").unwrap();
+        assert_eq!(store.console_password().unwrap().as_deref(), Some("h2"));
     }
 }

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    AccountRecord, CharacterCount, LoginAttempt, RealmRecord, Store, StoreError, TakenSession,
+    AccountRecord, CharacterCount, IpBan, LoginAttempt, RealmRecord, Store, StoreError,
+    TakenSession,
 };
 use crate::account::AccountName;
+use crate::admin::{AdminAnswer, AdminOp};
 use crate::event_loop::token::Target;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
@@ -52,6 +54,12 @@ pub enum StoreOp {
     LoadLinkKey {
         realm: RealmId,
     },
+    /// The IP bans in force (see [`Store::ip_bans`]).
+    LoadIpBans {
+        now: i64,
+    },
+    /// An operator command from the console (see `admin::run`).
+    Admin(AdminOp),
 }
 
 /// The answer to a [`StoreOp`], variant for variant.
@@ -64,6 +72,8 @@ pub enum StoreReply {
     SessionTaken(Result<Option<TakenSession>, StoreError>),
     SessionRenewed(Result<Vec<CharacterCount>, StoreError>),
     LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
+    IpBansLoaded(Result<Vec<IpBan>, StoreError>),
+    Admin(Result<AdminAnswer, StoreError>),
 }
 
 impl StoreReply {
@@ -77,6 +87,8 @@ impl StoreReply {
             StoreReply::SessionTaken(r) => r.as_ref().err(),
             StoreReply::SessionRenewed(r) => r.as_ref().err(),
             StoreReply::LinkKeyLoaded(r) => r.as_ref().err(),
+            StoreReply::IpBansLoaded(r) => r.as_ref().err(),
+            StoreReply::Admin(r) => r.as_ref().err(),
         }
     }
 
@@ -90,6 +102,8 @@ impl StoreReply {
             StoreOp::TakeSession { .. } => StoreReply::SessionTaken(Err(err)),
             StoreOp::RenewSession { .. } => StoreReply::SessionRenewed(Err(err)),
             StoreOp::LoadLinkKey { .. } => StoreReply::LinkKeyLoaded(Err(err)),
+            StoreOp::LoadIpBans { .. } => StoreReply::IpBansLoaded(Err(err)),
+            StoreOp::Admin(_) => StoreReply::Admin(Err(err)),
         }
     }
 
@@ -344,6 +358,8 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
             expires_at,
         } => StoreReply::SessionRenewed(store.renew_session(attempt, *expires_at)),
         StoreOp::LoadLinkKey { realm } => StoreReply::LinkKeyLoaded(store.realm_link_key(*realm)),
+        StoreOp::LoadIpBans { now } => StoreReply::IpBansLoaded(store.ip_bans(*now)),
+        StoreOp::Admin(op) => StoreReply::Admin(crate::admin::run(store, op)),
     }
 }
 
@@ -423,6 +439,26 @@ mod tests {
         }
         fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
             self.inner.set_security_level(name, level)
+        }
+        fn ban_ip(
+            &mut self,
+            net: &ipnet::IpNet,
+            until: Option<i64>,
+            reason: &str,
+        ) -> Result<(), StoreError> {
+            self.inner.ban_ip(net, until, reason)
+        }
+        fn unban_ip(&mut self, net: &ipnet::IpNet) -> Result<bool, StoreError> {
+            self.inner.unban_ip(net)
+        }
+        fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
+            self.inner.ip_bans(now)
+        }
+        fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
+            self.inner.set_console_password(hash)
+        }
+        fn console_password(&mut self) -> Result<Option<String>, StoreError> {
+            self.inner.console_password()
         }
         fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
             self.wait();

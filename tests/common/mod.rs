@@ -22,6 +22,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The realm-link listener.
     pub link: SocketAddr,
+    /// The console listener, if the test configured one.
+    pub console: Option<SocketAddr>,
     pub db: PathBuf,
     handle: DaemonHandle,
     thread: Option<JoinHandle<()>>,
@@ -48,12 +50,15 @@ impl TestServer {
             let (mut event_loop, daemon) = Daemon::start(config).expect("daemon starts");
             let addr = daemon.local_addrs()[0];
             let link = daemon.link_addrs().first().copied();
-            tx.send((addr, link, Daemon::handle(&event_loop))).unwrap();
+            let console = daemon.console_addrs().first().copied();
+            tx.send((addr, link, console, Daemon::handle(&event_loop)))
+                .unwrap();
             daemon.run(&mut event_loop).expect("daemon runs");
         });
-        let (addr, link, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        let (addr, link, console, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
         TestServer {
             addr,
+            console,
             link: link.unwrap_or(addr),
             db,
             handle,
