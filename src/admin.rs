@@ -191,8 +191,12 @@ pub enum AdminOp {
 pub enum AdminAnswer {
     /// Text for the operator (also for refusals such as "no account named X").
     Text(String),
-    /// Done, and the IP bans changed: the daemon re-reads them.
-    IpBansChanged(String),
+    /// Done, and the IP bans changed: the bans now in force come along, so the daemon
+    /// applies them before the operator hears it is done.
+    IpBansChanged {
+        text: String,
+        bans: Vec<crate::store::IpBan>,
+    },
     /// Login checked: who logged in, or `None`.
     Login(Option<String>),
 }
@@ -262,6 +266,12 @@ fn login(
     }
 }
 
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Runs an operator command on a DB thread.
 pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreError> {
     match op {
@@ -302,13 +312,19 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
         AdminOp::AccountInfo { name } => text(account_info(store, name)),
         AdminOp::BanIp { net, until, by } => {
             store.ban_ip(net, *until, &format!("console: {by}"))?;
-            Ok(AdminAnswer::IpBansChanged(match until {
-                Some(t) => format!("{net} banned until {t}"),
-                None => format!("{net} banned"),
-            }))
+            Ok(AdminAnswer::IpBansChanged {
+                text: match until {
+                    Some(t) => format!("{net} banned until {t}"),
+                    None => format!("{net} banned"),
+                },
+                bans: store.ip_bans(now())?,
+            })
         }
         AdminOp::UnbanIp { net } => Ok(if store.unban_ip(net)? {
-            AdminAnswer::IpBansChanged(format!("{net} unbanned"))
+            AdminAnswer::IpBansChanged {
+                text: format!("{net} unbanned"),
+                bans: store.ip_bans(now())?,
+            }
         } else {
             AdminAnswer::Text(format!("{net} was not banned"))
         }),

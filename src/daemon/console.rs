@@ -301,9 +301,9 @@ impl Daemon {
                 conn.session.state = ConsoleState::Ready { who };
                 let text = match answer {
                     Ok(AdminAnswer::Text(t)) => t,
-                    Ok(AdminAnswer::IpBansChanged(t)) => {
-                        self.refresh_ip_bans();
-                        t
+                    Ok(AdminAnswer::IpBansChanged { text, bans }) => {
+                        self.ip_bans = bans;
+                        text
                     }
                     Ok(AdminAnswer::Login(_)) => String::new(),
                     Err(e) => format!("error: {e}"),
@@ -331,10 +331,9 @@ impl Daemon {
         let Some(conn) = self.consoles.get_mut(token) else {
             return;
         };
-        if let Err(e) = conn.flush_output(super::WRITE_BUDGET) {
-            return self.close_console(token, CloseReason::Io(e.kind()));
-        }
-        if let Err(e) = conn.update_interest(cx.registry(), token.to_mio_console()) {
+        if let Err(e) =
+            conn.flush_and_watch(cx.registry(), token.to_mio_console(), super::WRITE_BUDGET)
+        {
             self.close_console(token, CloseReason::Io(e.kind()));
         }
     }
@@ -347,9 +346,7 @@ impl Daemon {
             if let Some(id) = conn.deadline.take() {
                 cx.cancel(id);
             }
-            let _ = conn.flush_output(super::WRITE_BUDGET);
-            conn.deregister(cx.registry());
-            let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
+            let reason = conn.retire(cx.registry(), super::WRITE_BUDGET);
             log::info!("console {}: closed: {reason}", conn.session.peer);
         }
     }

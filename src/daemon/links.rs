@@ -283,10 +283,9 @@ impl Daemon {
         let Some(conn) = self.links.get_mut(token) else {
             return;
         };
-        if let Err(e) = conn.flush_output(super::WRITE_BUDGET) {
-            return self.close_link(token, CloseReason::Io(e.kind()));
-        }
-        if let Err(e) = conn.update_interest(cx.registry(), token.to_mio_link()) {
+        if let Err(e) =
+            conn.flush_and_watch(cx.registry(), token.to_mio_link(), super::WRITE_BUDGET)
+        {
             self.close_link(token, CloseReason::Io(e.kind()));
         }
     }
@@ -299,9 +298,7 @@ impl Daemon {
             if let Some(id) = conn.deadline.take() {
                 cx.cancel(id);
             }
-            let _ = conn.flush_output(super::WRITE_BUDGET);
-            conn.deregister(cx.registry());
-            let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
+            let reason = conn.retire(cx.registry(), super::WRITE_BUDGET);
             log::info!("link from {}: closed: {reason}", conn.session.peer);
             if let Some(realm) = conn.session.registered {
                 if self.registry.went_away(realm, token) == crate::realms::registry::Change::Changed

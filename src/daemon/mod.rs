@@ -1002,10 +1002,7 @@ impl Handler<Msg> for Daemon {
             if let Some(id) = conn.deadline.take() {
                 cx.cancel(id);
             }
-            // Best effort: a refusal or the last reply may still be in the ring.
-            let _ = conn.flush_output(WRITE_BUDGET);
-            conn.deregister(cx.registry());
-            let reason = conn.closing.take().unwrap_or(CloseReason::PeerClosed);
+            let reason = conn.retire(cx.registry(), WRITE_BUDGET);
             match reason {
                 CloseReason::PeerClosed | CloseReason::Shutdown => {
                     log::debug!("{}: closed: {reason}", conn.session.data)

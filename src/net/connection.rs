@@ -110,6 +110,25 @@ impl<S> Connection<S> {
         Ok(written)
     }
 
+    /// Writes what the socket takes now (up to `budget`) and keeps the interest in step.
+    pub fn flush_and_watch(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        budget: usize,
+    ) -> io::Result<()> {
+        self.flush_output(budget)?;
+        self.update_interest(registry, token)
+    }
+
+    /// The last things done for a closed connection: one best-effort write of what is still
+    /// queued (a refusal, a goodbye), then deregistering. Returns why it was closed.
+    pub fn retire(&mut self, registry: &Registry, budget: usize) -> CloseReason {
+        let _ = self.flush_output(budget);
+        self.deregister(registry);
+        self.closing.take().unwrap_or(CloseReason::PeerClosed)
+    }
+
     /// Keeps the registered interest equal to what the connection needs: READABLE unless the
     /// input ring is full or the peer is gone, WRITABLE while output waits.
     pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
