@@ -773,6 +773,10 @@ impl Daemon {
                 return;
             }
         };
+        // Only a streaming transfer asked for bytes; anything else keeps its state untouched.
+        if !matches!(conn.session.state, Some(State::Update(_))) {
+            return;
+        }
         let Some(State::Update(update)) = conn.session.state.take() else {
             return;
         };
