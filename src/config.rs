@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::protocol::version::Build;
@@ -36,6 +37,7 @@ pub struct Config {
     pub patches: PatchConfig,
     pub link: LinkConfig,
     pub console: ConsoleConfig,
+    pub lockout: LockoutConfig,
     pub log: LogConfig,
 }
 
@@ -137,15 +139,56 @@ pub struct TimeoutConfig {
     pub drain_secs: u64,
 }
 
+/// The smallest unauthenticated input ring: a challenge (50 bytes) and the largest proof
+/// (388 bytes) sent in one write must fit.
+pub const MIN_UNAUTHENTICATED_INPUT: usize = 448;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitConfig {
     /// Connections held at once; beyond it new ones are closed at accept.
     pub max_connections: usize,
-    /// Input ring per connection (bytes). Logon packets are at most a few hundred bytes.
+    /// Connections one address (IPv4 address, IPv6 /64) may hold at once; 0 = no limit.
+    pub max_connections_per_address: u32,
+    /// New connections per second one address may open, sustained; 0 = no limit.
+    pub connect_rate: f64,
+    /// New connections one address may open in a burst.
+    pub connect_burst: u32,
+    /// Logon and reconnect challenges per second one address may send, sustained; 0 = no limit.
+    pub challenge_rate: f64,
+    /// Challenges one address may send in a burst.
+    pub challenge_burst: u32,
+    /// Addresses whose rates and failures are remembered; beyond it the least recently seen
+    /// are forgotten.
+    pub tracked_addresses: usize,
+    /// Networks the per-address limits do not apply to (bans and account lockout still do).
+    pub exempt: Vec<IpNet>,
+    /// Minimum milliseconds between two realm-list answers on one connection.
+    pub realm_list_interval_ms: u64,
+    /// Input ring (bytes) of a connection that has not proven a password yet.
+    pub unauthenticated_input_buffer: usize,
+    /// Input ring per logged-in connection (bytes).
     pub input_buffer: usize,
-    /// Output ring per connection (bytes); must hold the whole realm list.
+    /// Output ring per logged-in connection (bytes); must hold the whole realm list.
     pub output_buffer: usize,
+}
+
+/// Failed-logon lockout: of an account (in the store, so it survives restarts and is shared by
+/// nodes) and of an address (in memory).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    /// Wrong passwords or tokens within `account_window_secs` that suspend the account; 0 = off.
+    pub account_attempts: u32,
+    pub account_window_secs: u64,
+    /// How long a locked account stays suspended.
+    pub account_suspend_secs: u64,
+    /// Wrong passwords or tokens from one address within `address_window_secs` that block the
+    /// address's logons; 0 = off.
+    pub address_attempts: u32,
+    pub address_window_secs: u64,
+    /// How long a blocked address's logons are refused.
+    pub address_block_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -223,8 +266,30 @@ impl Default for LimitConfig {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            max_connections_per_address: 16,
+            connect_rate: 2.0,
+            connect_burst: 20,
+            challenge_rate: 1.0,
+            challenge_burst: 10,
+            tracked_addresses: 65_536,
+            exempt: Vec::new(),
+            realm_list_interval_ms: 1000,
+            unauthenticated_input_buffer: 512,
             input_buffer: 1024,
             output_buffer: 16 * 1024,
+        }
+    }
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            account_attempts: 10,
+            account_window_secs: 900,
+            account_suspend_secs: 900,
+            address_attempts: 30,
+            address_window_secs: 900,
+            address_block_secs: 900,
         }
     }
 }
@@ -276,12 +341,44 @@ transfer_idle_secs = 60
 drain_secs = 10
 
 [limits]
-# Connections held at once; new ones beyond it are closed at accept.
+# Connections held at once; new ones beyond it are closed at accept (it is also kept below
+# the process's open-file limit).
 max_connections = 10000
-# Per-connection input buffer in bytes (the largest logon packet is a few hundred bytes).
+# Per address (an IPv4 address, or an IPv6 /64): connections held at once (0 = no limit),
+# new connections per second (sustained rate, and burst) and logon/reconnect challenges per
+# second (rate and burst; rate 0 = no limit). Excess connections are closed at accept; excess
+# challenges are answered "server busy".
+max_connections_per_address = 16
+connect_rate = 2.0
+connect_burst = 20
+challenge_rate = 1.0
+challenge_burst = 10
+# Addresses whose rates and failures are remembered; the least recently seen are forgotten.
+tracked_addresses = 65536
+# Networks the per-address limits above (and the address lockout) do not apply to, e.g.
+# ["127.0.0.1/32", "10.0.0.0/8"]. Bans and the account lockout still apply.
+exempt = []
+# Minimum milliseconds between two realm-list answers on one connection; faster requests wait.
+realm_list_interval_ms = 1000
+# Input buffer in bytes before the password is proven (the largest logon packet is 388 bytes).
+unauthenticated_input_buffer = 512
+# Per-connection input buffer in bytes once logged in.
 input_buffer = 1024
-# Per-connection output buffer in bytes; it must hold the whole realm list.
+# Per-connection output buffer in bytes once logged in; it must hold the whole realm list.
 output_buffer = 16384
+
+[lockout]
+# An account is suspended for account_suspend_secs after account_attempts wrong passwords
+# (or authenticator tokens) within account_window_secs; the count decays by one every
+# account_window_secs / account_attempts seconds. 0 attempts = off.
+account_attempts = 10
+account_window_secs = 900
+account_suspend_secs = 900
+# The same per address, in memory: its logons are refused ("suspended") for
+# address_block_secs.
+address_attempts = 30
+address_window_secs = 900
+address_block_secs = 900
 
 [realms]
 # Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
@@ -391,6 +488,67 @@ impl Config {
         }
         if self.limits.input_buffer < 256 {
             return bad("limits.input_buffer must be at least 256 bytes");
+        }
+        // A challenge and the largest proof, sent in one write, must fit.
+        if self.limits.unauthenticated_input_buffer < MIN_UNAUTHENTICATED_INPUT
+            || self.limits.unauthenticated_input_buffer > self.limits.input_buffer
+        {
+            return Err(ConfigError::Invalid(format!(
+                "limits.unauthenticated_input_buffer must be between {MIN_UNAUTHENTICATED_INPUT} and limits.input_buffer"
+            )));
+        }
+        for (key, rate, burst) in [
+            (
+                "limits.connect",
+                self.limits.connect_rate,
+                self.limits.connect_burst,
+            ),
+            (
+                "limits.challenge",
+                self.limits.challenge_rate,
+                self.limits.challenge_burst,
+            ),
+        ] {
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key}_rate must be a number of at least 0"
+                )));
+            }
+            if rate > 0.0 && burst == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{key}_burst must be at least 1 when {key}_rate is set"
+                )));
+            }
+        }
+        if self.limits.tracked_addresses == 0 {
+            return bad("limits.tracked_addresses must be at least 1");
+        }
+        if self.limits.realm_list_interval_ms > 60_000 {
+            return bad("limits.realm_list_interval_ms must be at most 60000");
+        }
+        for (key, attempts, secs) in [
+            (
+                "lockout.account",
+                self.lockout.account_attempts,
+                [
+                    self.lockout.account_window_secs,
+                    self.lockout.account_suspend_secs,
+                ],
+            ),
+            (
+                "lockout.address",
+                self.lockout.address_attempts,
+                [
+                    self.lockout.address_window_secs,
+                    self.lockout.address_block_secs,
+                ],
+            ),
+        ] {
+            if attempts > 0 && secs.iter().any(|s| *s == 0 || *s > 30 * 86_400) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key}_* windows and durations must be between 1 second and 30 days"
+                )));
+            }
         }
         if self.limits.output_buffer < 4096 {
             return bad("limits.output_buffer must be at least 4096 bytes");

@@ -31,6 +31,7 @@ pub mod io_worker;
 pub mod logging;
 pub mod net;
 pub mod patches;
+pub mod policy;
 pub mod protocol;
 pub mod realms;
 pub mod session;

@@ -30,6 +30,13 @@ const PROMPT: &str = "gatehouse> ";
 impl Daemon {
     pub(super) fn accept_consoles(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
         while let Some((socket, peer)) = self.next_accepted(index) {
+            if self.consoles.len() >= super::MAX_CONSOLES {
+                log::warn!(
+                    "{peer}: console closed at accept: {} consoles open",
+                    super::MAX_CONSOLES
+                );
+                continue;
+            }
             let now = cx.now();
             let Some(token) = self.consoles.insert_with(|_| {
                 Connection::new(
@@ -302,7 +309,8 @@ impl Daemon {
                 let text = match answer {
                     Ok(AdminAnswer::Text(t)) => t,
                     Ok(AdminAnswer::IpBansChanged { text, bans }) => {
-                        self.ip_bans = bans;
+                        self.policies
+                            .observe(&crate::policy::Observation::IpBans(&bans));
                         text
                     }
                     Ok(AdminAnswer::Login(_)) => String::new(),
@@ -404,9 +412,32 @@ impl Daemon {
         );
         let _ = writeln!(
             t,
-            "accepted        {} (refused: {} full, {} banned); {} protocol errors, {} deadlines",
-            c.accepted, c.refused_full, c.refused_banned, c.protocol_errors, c.deadlines
+            "accepted        {}; {} protocol errors, {} deadlines",
+            c.accepted, c.protocol_errors, c.deadlines
         );
+        let refused: Vec<String> = self
+            .policies
+            .refused()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{} {n}", r.as_str()))
+            .collect();
+        let _ = writeln!(
+            t,
+            "refused         {}",
+            if refused.is_empty() {
+                "none".to_owned()
+            } else {
+                refused.join(", ")
+            }
+        );
+        let tracked: Vec<String> = self
+            .policies
+            .tracked()
+            .into_iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(t, "policies        {}", tracked.join(", "));
         let _ = writeln!(t, "logons          since start / last minute");
         for (outcome, total, minute) in c.outcomes.table(unix_now()) {
             let _ = writeln!(t, "  {:<18} {total:>8} / {minute}", outcome.as_str());

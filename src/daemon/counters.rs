@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use crate::policy::RefusalReason;
 use crate::store::LoginOutcome;
 
 const OUTCOMES: usize = LoginOutcome::ALL.len();
@@ -11,9 +12,11 @@ const OUTCOMES: usize = LoginOutcome::ALL.len();
 pub struct Counters {
     pub accepted: u64,
     pub closed: u64,
+    /// Connections admitted by the policies for which no slot was left.
     pub refused_full: u64,
-    /// Connections refused at accept because their address is banned.
-    pub refused_banned: u64,
+    /// Connections and challenges the policies refused, per reason (copied from
+    /// [`crate::policy::Policies::refused`] when the counters are read).
+    pub refused: Vec<(RefusalReason, u64)>,
     pub protocol_errors: u64,
     pub deadlines: u64,
     pub store_busy: u64,
@@ -22,6 +25,16 @@ pub struct Counters {
     /// Patch bytes read from disk for clients (each read only when its ring had room).
     pub patch_bytes_read: u64,
     pub outcomes: OutcomeCounts,
+}
+
+impl Counters {
+    /// Refusals for `reason` since start.
+    pub fn refused_for(&self, reason: RefusalReason) -> u64 {
+        self.refused
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 /// Logon outcomes (as the audit records them): since start, and per second for a minute.

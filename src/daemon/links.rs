@@ -44,6 +44,13 @@ fn with_link(
 impl Daemon {
     pub(super) fn accept_links(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
         while let Some((socket, peer)) = self.next_accepted(index) {
+            if self.links.len() >= super::MAX_LINKS {
+                log::warn!(
+                    "{peer}: realm link closed at accept: {} links open",
+                    super::MAX_LINKS
+                );
+                continue;
+            }
             let _ = socket.set_nodelay(true);
             let mut nonce = [0u8; 32];
             crate::srp6::fill_random(&mut nonce);

@@ -35,6 +35,7 @@ use crate::event_loop::{ConnToken, Ctx, EventLoop, Handler, InboxSender, Slots, 
 use crate::io_worker::{IoError, IoPool, IoReply, IoRequest};
 use crate::net::connection::{Connection, OutputSink, ReadOutcome};
 use crate::patches::{PatchError, PatchIndex};
+use crate::policy::{ConnectEvent, Observation, Policies, Verdict};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
 use crate::realms::link::server::LinkSession;
@@ -47,7 +48,6 @@ use crate::session::{
 };
 use crate::store::sqlite::{SqliteStore, WriteTurns};
 use crate::store::worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse};
-use crate::store::IpBan;
 use crate::store::{Store, StoreError};
 
 pub use counters::Counters;
@@ -59,6 +59,8 @@ pub enum Msg {
     Store(StoreResponse),
     /// A connection's state deadline.
     Deadline(ConnToken),
+    /// A connection held by a rate limit may read again.
+    Resume(ConnToken),
     /// Time to re-read the realm table.
     RefreshRealms,
     /// Time to look for linked realms whose heartbeats stopped.
@@ -110,6 +112,19 @@ enum Blocked {
     Closed,
 }
 
+/// Output ring of a connection that has not proven a password: the largest answer before
+/// that is the 151-byte challenge reply, and a refused client only gets a few bytes more.
+const UNAUTHENTICATED_OUTPUT: usize = 512;
+
+/// Realm links held at once (a realm id is a byte, so 255 realms; the rest is slack for
+/// reconnecting world servers).
+pub(crate) const MAX_LINKS: usize = 1024;
+/// Console sessions held at once.
+pub(crate) const MAX_CONSOLES: usize = 16;
+/// Descriptors kept for everything else: listeners, the database and its journal, the log,
+/// the poll and waker, patch files being read.
+const RESERVED_FDS: u64 = 64;
+
 /// Rounds of flushing per pass before what is left waits for its WRITABLE event.
 const FLUSH_ROUNDS: usize = 4;
 
@@ -141,7 +156,7 @@ pub struct Daemon {
     links: Slots<Connection<LinkSession>>,
     consoles: Slots<Connection<ConsoleSession>>,
     consoles_to_close: Vec<ConnToken>,
-    ip_bans: Vec<IpBan>,
+    policies: Policies,
     started: Instant,
     store: Option<StorePool>,
     io: Option<IoPool>,
@@ -177,6 +192,30 @@ impl DaemonHandle {
     }
 }
 
+/// Keeps `limits.max_connections` below the open-file limit, raising the soft limit towards the
+/// hard one first, so that a flood meets the connection cap (closed at accept, counted)
+/// rather than EMFILE (the listener could not even accept to close).
+fn fit_connections_to_fd_limit(config: &mut Config) {
+    let wanted =
+        config.limits.max_connections as u64 + (MAX_LINKS + MAX_CONSOLES) as u64 + RESERVED_FDS;
+    let available = match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) => limit,
+        Err(e) => {
+            log::warn!("cannot read the open-file limit: {e}");
+            return;
+        }
+    };
+    if available < wanted {
+        let fit = available.saturating_sub((MAX_LINKS + MAX_CONSOLES) as u64 + RESERVED_FDS);
+        let fit = usize::try_from(fit).unwrap_or(usize::MAX).max(1);
+        log::warn!(
+            "limits.max_connections {} does not fit the open-file limit {available}; serving at most {fit} (raise LimitNOFILE)",
+            config.limits.max_connections
+        );
+        config.limits.max_connections = fit;
+    }
+}
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -187,7 +226,8 @@ pub(crate) fn unix_now() -> i64 {
 impl Daemon {
     /// Opens the store, binds every listener and prepares the loop. Nothing is served until
     /// [`Daemon::run`].
-    pub fn start(config: Config) -> Result<(EventLoop<Msg>, Daemon), DaemonError> {
+    pub fn start(mut config: Config) -> Result<(EventLoop<Msg>, Daemon), DaemonError> {
+        fit_connections_to_fd_limit(&mut config);
         let mut event_loop = EventLoop::new(1024)?;
         let sender = event_loop.sender();
 
@@ -247,16 +287,14 @@ impl Daemon {
             });
         }
 
-        let settings = SessionSettings {
-            accepted_builds: config.accepted_builds(),
-            timeouts: config.timeouts.clone(),
-            ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
-        };
+        let settings = SessionSettings::from_config(&config);
         let mut registry =
             RealmRegistry::new(Duration::from_secs(config.link.heartbeat_timeout_secs));
         registry.set_configured(initial_realms);
         let mut realms = RealmListCache::new(config.limits.output_buffer);
         realms.replace(registry.visible());
+        let mut policies = Policies::from_config(&config);
+        policies.observe(&Observation::IpBans(&ip_bans));
         let daemon = Daemon {
             realms,
             registry,
@@ -268,7 +306,7 @@ impl Daemon {
             links: Slots::default(),
             consoles: Slots::default(),
             consoles_to_close: Vec::new(),
-            ip_bans,
+            policies,
             started: Instant::now(),
             store: Some(store),
             io: Some(io),
@@ -299,15 +337,6 @@ impl Daemon {
     /// Where operators connect.
     pub fn console_addrs(&self) -> Vec<SocketAddr> {
         self.listener_addrs(ListenerKind::Console)
-    }
-
-    /// Whether `ip` is banned now (checked at accept, before any work).
-    fn is_banned(&self, ip: std::net::IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        let now = unix_now();
-        self.ip_bans
-            .iter()
-            .any(|b| b.net.contains(&ip) && b.until.is_none_or(|u| u > now))
     }
 
     /// Re-reads the IP bans (after a console ban, and with every realm refresh).
@@ -354,8 +383,11 @@ impl Daemon {
         }
     }
 
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// A snapshot of the counters, with the policies' refusals.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        c.refused = self.policies.refused();
+        c
     }
 
     /// Serves until shut down, then finishes every queued store write.
@@ -392,7 +424,7 @@ impl Daemon {
     /// Sends a store request. If the store cannot take it, returns the reply the sender
     /// would have got, carrying the error, so the state answers at once (e.g. FAIL_DB_BUSY).
     fn submit(&mut self, target: Target, op: StoreOp) -> Option<StoreReply> {
-        self.count_outcome(&op);
+        self.count_outcome(Instant::now(), &op);
         let Some(store) = &self.store else {
             return Some(StoreReply::failed(&op, StoreError::Stopped));
         };
@@ -401,10 +433,20 @@ impl Daemon {
         Some(failed.reply)
     }
 
-    /// Every logon outcome passes through here on its way to the audit table.
-    fn count_outcome(&mut self, op: &StoreOp) {
+    /// Every logon outcome passes through here on its way to the audit table; wrong
+    /// credentials are also what the address lockout observes.
+    fn count_outcome(&mut self, now: Instant, op: &StoreOp) {
         let outcome = match op {
-            StoreOp::RecordLoginFailure(a) => a.outcome,
+            StoreOp::RecordLoginFailure { attempt: a, .. } => {
+                if a.outcome.counts_against_account() {
+                    self.policies.observe(&Observation::WrongCredentials {
+                        ip: a.peer,
+                        class: self.policies.classify(a.peer),
+                        now,
+                    });
+                }
+                a.outcome
+            }
             StoreOp::RecordLoginSuccess { .. } => crate::store::LoginOutcome::Success,
             StoreOp::RenewSession { .. } => crate::store::LoginOutcome::ReconnectSuccess,
             _ => return,
@@ -430,31 +472,35 @@ impl Daemon {
     }
 
     fn accept(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
+        let unix_now = unix_now();
         while let Some((socket, peer)) = self.next_accepted(index) {
-            if self.is_banned(peer.ip()) {
-                self.counters.refused_banned += 1;
-                log::debug!("{peer}: closed at accept: address banned");
-                drop(socket);
-                continue;
-            }
-            if self.conns.len() >= self.config.limits.max_connections {
-                self.counters.refused_full += 1;
-                log::debug!("{peer}: closed at accept: {}", CloseReason::ServerFull);
+            let now = cx.now();
+            let class = self.policies.classify(peer.ip());
+            let event = ConnectEvent {
+                ip: peer.ip(),
+                class,
+                now,
+                unix_now,
+                open: self.conns.len(),
+            };
+            if let Verdict::Refuse(reason) = self.policies.on_connect(&event) {
+                // Dropped before anything is allocated: no rings, no slot, no timer.
+                log::debug!("{peer}: closed at accept: {reason}");
                 drop(socket);
                 continue;
             }
             let _ = socket.set_nodelay(true);
-            let limits = &self.config.limits;
-            let now = cx.now();
+            // Small rings until the password is proven (see `upgrade_rings`).
             let Some(token) = self.conns.insert_with(|_| {
                 Connection::new(
                     socket,
-                    ClientSession::new(peer),
-                    limits.input_buffer,
-                    limits.output_buffer,
+                    ClientSession::new(peer, class),
+                    self.config.limits.unauthenticated_input_buffer,
+                    UNAUTHENTICATED_OUTPUT,
                     now,
                 )
             }) else {
+                self.policies.observe(&Observation::Disconnected { class });
                 self.counters.refused_full += 1;
                 continue;
             };
@@ -465,6 +511,7 @@ impl Daemon {
             if let Err(e) = conn.register(cx.registry(), token.to_mio()) {
                 log::warn!("{peer}: cannot register the connection: {e}");
                 self.conns.remove(token);
+                self.policies.observe(&Observation::Disconnected { class });
                 continue;
             }
             log::debug!("{peer}: connected");
@@ -585,8 +632,15 @@ impl Daemon {
             let Some(state) = conn.session.state.as_ref() else {
                 return (handled, Blocked::Closed);
             };
-            if state.input() == Input::Hold {
-                return (handled, Blocked::Held);
+            match state.input(cx.now()) {
+                Input::Handle => {}
+                Input::Hold => return (handled, Blocked::Held),
+                Input::HoldUntil(at) => {
+                    if conn.session.resume.is_none() {
+                        conn.session.resume = Some(cx.send_at(at, Msg::Resume(token)));
+                    }
+                    return (handled, Blocked::Held);
+                }
             }
             let Some(first) = conn.input.first() else {
                 return (handled, Blocked::NeedInput);
@@ -640,6 +694,7 @@ impl Daemon {
                     settings: &self.settings,
                     realms: &mut self.realms,
                     patches: &self.patches,
+                    policies: &mut self.policies,
                 };
                 with_session(cx.now(), output, &mut session.data, &mut shared, |scx| {
                     state.on_packet(opcode, msg, scx)
@@ -658,8 +713,17 @@ impl Daemon {
                 if previous == StateKind::Logon && state.kind() == StateKind::WorldSelect {
                     self.counters.logons_ok += 1;
                 }
+                let authenticated = previous == StateKind::Logon
+                    && matches!(state.kind(), StateKind::WorldSelect | StateKind::Update);
                 if let Some(conn) = self.conns.get_mut(token) {
                     conn.session.state = Some(state);
+                    if authenticated {
+                        // The password is proven: now the connection gets full-size rings.
+                        conn.resize_rings(
+                            self.config.limits.input_buffer,
+                            self.config.limits.output_buffer,
+                        );
+                    }
                 }
                 self.arm_deadline(cx, token, Some(previous));
             }
@@ -700,6 +764,7 @@ impl Daemon {
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
+            policies: &mut self.policies,
         };
         let step = with_session(
             cx.now(),
@@ -785,6 +850,7 @@ impl Daemon {
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
+            policies: &mut self.policies,
         };
         let step = with_session(
             cx.now(),
@@ -809,7 +875,9 @@ impl Daemon {
                     }
                 }
                 StoreReply::RealmsLoaded(Err(e)) => log::error!("cannot load realms: {e}"),
-                StoreReply::IpBansLoaded(Ok(bans)) => self.ip_bans = bans,
+                StoreReply::IpBansLoaded(Ok(bans)) => {
+                    self.policies.observe(&Observation::IpBans(&bans))
+                }
                 StoreReply::IpBansLoaded(Err(e)) => log::error!("cannot load IP bans: {e}"),
                 other => {
                     if let Some(e) = other.error() {
@@ -827,6 +895,7 @@ struct Shared<'a> {
     settings: &'a SessionSettings,
     realms: &'a mut RealmListCache,
     patches: &'a PatchIndex,
+    policies: &'a mut Policies,
 }
 
 /// Runs one session handler with its context; an answer that overran the output ring
@@ -848,6 +917,7 @@ fn with_session(
         settings: shared.settings,
         realms: shared.realms,
         patches: shared.patches,
+        policies: shared.policies,
     };
     let step = handle(&mut cx);
     if sink.overflowed() {
@@ -861,6 +931,12 @@ impl Handler<Msg> for Daemon {
     fn on_message(&mut self, cx: &mut Ctx<'_, Msg>, message: Msg) {
         match message {
             Msg::Store(response) => self.on_store_response(cx, response),
+            Msg::Resume(token) => {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.session.resume = None;
+                    self.service(cx, token);
+                }
+            }
             Msg::Deadline(token) => {
                 if let Some(conn) = self.conns.get_mut(token) {
                     conn.deadline = None;
@@ -911,7 +987,7 @@ impl Handler<Msg> for Daemon {
             Msg::Io(IoReply::Chunk { .. }) => {}
             Msg::PumpTransfer(token) => self.pump_transfer(cx, token),
             Msg::Counters(reply) => {
-                let _ = reply.try_send(self.counters.clone());
+                let _ = reply.try_send(self.counters());
             }
             Msg::Shutdown => {
                 log::info!("shutting down");
@@ -1003,7 +1079,13 @@ impl Handler<Msg> for Daemon {
             let Some(mut conn) = self.conns.remove(token) else {
                 continue;
             };
+            self.policies.observe(&Observation::Disconnected {
+                class: conn.session.data.class,
+            });
             if let Some(id) = conn.deadline.take() {
+                cx.cancel(id);
+            }
+            if let Some(id) = conn.session.resume.take() {
                 cx.cancel(id);
             }
             let reason = conn.retire(cx.registry(), WRITE_BUDGET);

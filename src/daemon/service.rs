@@ -18,7 +18,7 @@ use super::{CloseReason, Daemon, DaemonError, Msg};
 use crate::config::{Config, ConfigError, ConfigSource};
 use crate::event_loop::{Ctx, EventLoop};
 use crate::io_worker::IoRequest;
-use crate::session::StateKind;
+use crate::session::{SessionSettings, StateKind};
 use crate::store::worker::StoreOp;
 
 /// The signal source's token: far from connection, link and listener tokens.
@@ -205,9 +205,8 @@ impl Daemon {
         new.store = old.store.clone();
 
         crate::logging::set_level(new.log.level.0);
-        self.settings.accepted_builds = new.accepted_builds();
-        self.settings.timeouts = new.timeouts.clone();
-        self.settings.ticket_ttl = Duration::from_secs(new.sessions.ticket_ttl_secs);
+        self.settings = SessionSettings::from_config(&new);
+        self.policies.reconfigure(&new);
         self.registry
             .set_heartbeat_timeout(Duration::from_secs(new.link.heartbeat_timeout_secs));
         if let Some(io) = &self.io {

@@ -24,6 +24,17 @@ impl Ring {
         }
     }
 
+    /// A ring of `capacity` holding this ring's bytes (which must fit; a ring is only ever
+    /// moved to a larger one, when a connection is promoted — see `Connection::resize_rings`).
+    /// Bytes that would not fit are dropped, which is why callers only grow.
+    pub fn resized(&self, capacity: usize) -> Ring {
+        let mut ring = Ring::with_capacity(capacity);
+        let (first, second) = self.as_slices();
+        ring.push(first);
+        ring.push(second);
+        ring
+    }
+
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }
@@ -144,6 +155,18 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resized_keeps_wrapped_bytes_in_order() {
+        let mut r = Ring::with_capacity(8);
+        r.push(b"abcdef");
+        r.consume(4);
+        r.push(b"ghijkl");
+        let mut big = r.resized(32);
+        assert_eq!(big.capacity(), 32);
+        assert_eq!(big.contiguous(), b"efghijkl");
+        assert_eq!(big.push(b"more"), 4);
+    }
 
     #[test]
     fn wraps_and_stays_in_order() {

@@ -7,6 +7,7 @@
 //! login, audit row) before the client gets M2: nothing the client was told is lost.
 
 use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::policy::{LogonEvent, Verdict};
 use crate::protocol::challenge::{
     ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge, CRC_SALT,
 };
@@ -18,7 +19,7 @@ use crate::protocol::version::{Build, Layout};
 use crate::protocol::xfer::XferInitiateS2c;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
-use crate::store::{AccountRecord, LoginAttempt, LoginOutcome};
+use crate::store::{AccountRecord, FailureRecorded, LoginAttempt, LoginOutcome};
 
 use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Update, WorldSelect};
 
@@ -38,6 +39,15 @@ pub enum Logon {
 pub enum Refusal {
     Proof(LoginResult),
     ReconnectProof(LoginResult),
+}
+
+impl Refusal {
+    fn with_result(self, result: LoginResult) -> Refusal {
+        match self {
+            Refusal::Proof(_) => Refusal::Proof(result),
+            Refusal::ReconnectProof(_) => Refusal::ReconnectProof(result),
+        }
+    }
 }
 
 /// A reconnect answered with 16 random bytes; the proof must hash them with the old key.
@@ -135,9 +145,21 @@ impl Logon {
                 on_account_loaded(kind, result, cx)
             }
             (Logon::RecordingFailure(refusal), StoreReply::LoginFailureRecorded(stored)) => {
-                if let Err(e) = stored {
-                    log::error!("{}: could not record the failed logon: {e}", cx.data);
-                }
+                let refusal = match stored {
+                    Ok(FailureRecorded::Locked { until }) => {
+                        log::warn!(
+                            "{}: account suspended until unix {until} after {} wrong passwords",
+                            cx.data,
+                            cx.settings.lockout.attempts
+                        );
+                        refusal.with_result(LoginResult::FailSuspended)
+                    }
+                    Ok(_) => refusal,
+                    Err(e) => {
+                        log::error!("{}: could not record the failed logon: {e}", cx.data);
+                        refusal
+                    }
+                };
                 match refusal {
                     Refusal::Proof(result) => refuse_proof(result, cx),
                     Refusal::ReconnectProof(result) => refuse_reconnect_proof(result, cx),
@@ -175,6 +197,14 @@ fn keep_session(
     cx.data.characters = stored?;
     cx.data.session_key = Some(key);
     Ok(())
+}
+
+/// Commits a refused attempt; wrong credentials count towards the account lockout.
+fn record_failure(cx: &mut SessionCx<'_>, attempt: LoginAttempt) {
+    cx.store.push(StoreOp::RecordLoginFailure {
+        attempt,
+        lockout: cx.settings.lockout,
+    });
 }
 
 fn attempt(cx: &SessionCx<'_>, name: AccountName, outcome: LoginOutcome) -> LoginAttempt {
@@ -222,6 +252,20 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     cx.data.layout = challenge.protocol.layout();
     cx.data.locale = challenge.locale;
 
+    // The policies run before anything costs a store round trip or an audit row.
+    let event = LogonEvent {
+        ip: cx.data.peer.ip(),
+        class: cx.data.class,
+        name: challenge.account_name,
+        kind,
+        now: cx.now,
+        unix_now: cx.unix_now,
+    };
+    if let Verdict::Refuse(reason) = cx.policies.on_logon(&event) {
+        log::info!("{}: refused: {reason}", cx.data);
+        return refuse(kind, reason.result(), cx);
+    }
+
     let Some(layout) = cx.data.layout else {
         log::info!(
             "{}: refused: protocol version {} is not spoken here (build {build})",
@@ -262,7 +306,7 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
 
 fn refuse_version(kind: ChallengeKind, name: AccountName, cx: &mut SessionCx<'_>) -> Step {
     let a = attempt(cx, name, LoginOutcome::VersionInvalid);
-    cx.store.push(StoreOp::RecordLoginFailure(a));
+    record_failure(cx, a);
     refuse(kind, LoginResult::FailVersionInvalid, cx)
 }
 
@@ -305,7 +349,7 @@ fn on_account_loaded(
         Ok(None) => {
             log::info!("{}: refused: unknown account", cx.data);
             let a = attempt(cx, name, LoginOutcome::UnknownAccount);
-            cx.store.push(StoreOp::RecordLoginFailure(a));
+            record_failure(cx, a);
             return refuse(kind, LoginResult::FailUnknownAccount, cx);
         }
         Err(e) => {
@@ -325,7 +369,7 @@ fn on_account_loaded(
     if let Some((outcome, result)) = refusal {
         log::info!("{}: refused: account {}", cx.data, outcome.as_str());
         let a = attempt(cx, name, outcome);
-        cx.store.push(StoreOp::RecordLoginFailure(a));
+        record_failure(cx, a);
         return refuse(kind, result, cx);
     }
     if kind == ChallengeKind::Reconnect {
@@ -385,7 +429,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         Err(ProofFailure::Mismatch) => {
             log::info!("{}: refused: wrong password", cx.data);
             let a = attempt(cx, name, LoginOutcome::WrongPassword);
-            cx.store.push(StoreOp::RecordLoginFailure(a));
+            record_failure(cx, a);
             // Real servers answer a wrong password like an unknown name, so names cannot be probed.
             Step::Become(State::Logon(Logon::RecordingFailure(Refusal::Proof(
                 LoginResult::FailUnknownAccount,
@@ -401,7 +445,7 @@ fn offer_patch(name: AccountName, cx: &mut SessionCx<'_>) -> Step {
         return Step::Close(CloseReason::TransferFailed);
     };
     let a = attempt(cx, name, LoginOutcome::Patched);
-    cx.store.push(StoreOp::RecordLoginFailure(a));
+    record_failure(cx, a);
     // The download answer is the short two-byte form for every layout, as the servers that
     // patch (vMangos) and AzerothCore's version answers send it.
     let answer = LogonProofS2c::Failure(LoginResult::LoginDownloadFile);
@@ -445,7 +489,7 @@ fn on_login_success_recorded(
         cx.data,
         cx.data.build.unwrap_or(Build(0))
     );
-    Step::Become(State::WorldSelect(WorldSelect))
+    Step::Become(State::WorldSelect(WorldSelect::new()))
 }
 
 /// A reconnect needs a live ticket: the key of an earlier logon that has not expired.
@@ -456,7 +500,7 @@ fn answer_reconnect_challenge(account: AccountRecord, cx: &mut SessionCx<'_>) ->
             log::info!("{}: reconnect refused: no live session", cx.data);
             if let Some(name) = cx.data.name {
                 let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
-                cx.store.push(StoreOp::RecordLoginFailure(a));
+                record_failure(cx, a);
             }
             return refuse_reconnect_challenge(LoginResult::FailUnknownAccount, cx);
         }
@@ -498,7 +542,7 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
     ) {
         log::info!("{}: reconnect refused: wrong proof", cx.data);
         let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
-        cx.store.push(StoreOp::RecordLoginFailure(a));
+        record_failure(cx, a);
         return Step::Become(State::Logon(Logon::RecordingFailure(
             Refusal::ReconnectProof(LoginResult::FailUnknownAccount),
         )));
@@ -532,5 +576,5 @@ fn on_session_renewed(
         cx.data,
         cx.data.build.unwrap_or(Build(0))
     );
-    Step::Become(State::WorldSelect(WorldSelect))
+    Step::Become(State::WorldSelect(WorldSelect::new()))
 }

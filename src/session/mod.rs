@@ -48,7 +48,10 @@ use std::time::{Duration, Instant};
 
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
+use crate::event_loop::timers::TimerId;
 use crate::patches::{PatchFile, PatchIndex};
+use crate::policy::lockout::LockoutPolicy;
+use crate::policy::{AddressClass, Policies};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::{Check, ProtocolError, WireSink};
@@ -114,6 +117,9 @@ pub enum Input {
     Handle,
     /// A store request is in flight: bytes that arrive stay in the input ring, unhandled.
     Hold,
+    /// Nothing is read or handled before this instant (a rate limit); the daemon wakes the
+    /// connection then.
+    HoldUntil(Instant),
 }
 
 /// What a state answers after handling a packet or a reply. States are taken by value, so
@@ -214,12 +220,15 @@ pub struct SessionData {
     /// Set on a successful proof, after the store committed it.
     pub session_key: Option<SessionKey>,
     pub characters: Vec<CharacterCount>,
+    /// How the per-address limits count the peer (decided at accept).
+    pub class: AddressClass,
 }
 
 impl SessionData {
-    pub fn new(peer: SocketAddr) -> Self {
+    pub fn new(peer: SocketAddr, class: AddressClass) -> Self {
         Self {
             peer,
+            class,
             layout: None,
             build: None,
             locale: [0; 4],
@@ -247,13 +256,16 @@ pub struct ClientSession {
     /// `None` only while a handler holds it.
     pub state: Option<State>,
     pub data: SessionData,
+    /// The timer that wakes a connection held by [`Input::HoldUntil`].
+    pub resume: Option<TimerId>,
 }
 
 impl ClientSession {
-    pub fn new(peer: SocketAddr) -> Self {
+    pub fn new(peer: SocketAddr, class: AddressClass) -> Self {
         Self {
             state: Some(State::new()),
-            data: SessionData::new(peer),
+            data: SessionData::new(peer, class),
+            resume: None,
         }
     }
 }
@@ -265,6 +277,22 @@ pub struct SessionSettings {
     pub timeouts: TimeoutConfig,
     /// How long a session ticket (the key a world server takes) stays valid.
     pub ticket_ttl: Duration,
+    /// The account lockout the store applies to wrong passwords.
+    pub lockout: LockoutPolicy,
+    /// Minimum time between two realm-list answers on one connection.
+    pub realm_list_interval: Duration,
+}
+
+impl SessionSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            accepted_builds: config.accepted_builds(),
+            timeouts: config.timeouts.clone(),
+            ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
+            lockout: LockoutPolicy::account(&config.lockout),
+            realm_list_interval: Duration::from_millis(config.limits.realm_list_interval_ms),
+        }
+    }
 }
 
 /// Everything a state may touch while it handles one packet or reply.
@@ -280,6 +308,8 @@ pub struct SessionCx<'a> {
     pub settings: &'a SessionSettings,
     pub realms: &'a mut RealmListCache,
     pub patches: &'a PatchIndex,
+    /// The logon filters (rate limits, address lockout, bans).
+    pub policies: &'a mut Policies,
 }
 
 /// Room a Logon reply needs: the largest challenge answer is 151 bytes.
@@ -309,10 +339,11 @@ impl State {
         }
     }
 
-    pub fn input(&self) -> Input {
+    pub fn input(&self, now: Instant) -> Input {
         match self {
             State::Logon(s) => s.input(),
-            State::Update(_) | State::WorldSelect(_) | State::Closing(_) => Input::Handle,
+            State::WorldSelect(s) => s.input(now),
+            State::Update(_) | State::Closing(_) => Input::Handle,
         }
     }
 

@@ -6,13 +6,15 @@ use super::*;
 use crate::account::{AccountId, AccountName, AccountStanding, Password};
 use crate::client::{ClientBuild, LogonClient};
 use crate::config::TimeoutConfig;
+use crate::policy::lockout::LockoutPolicy;
+use crate::policy::{AddressClass, Policies};
 use crate::protocol::challenge::LogonChallengeS2c;
 use crate::protocol::proof::LogonProofS2c;
 use crate::protocol::realm_list::{RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
 use crate::protocol::result::LoginResult;
 use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
-use crate::store::{AccountRecord, LoginOutcome, RealmRecord, StoreError};
+use crate::store::{AccountRecord, FailureRecorded, LoginOutcome, RealmRecord, StoreError};
 
 struct Fixture {
     patches: crate::patches::PatchIndex,
@@ -21,6 +23,8 @@ struct Fixture {
     store: Vec<StoreOp>,
     settings: SessionSettings,
     realms: RealmListCache,
+    policies: Policies,
+    now: Instant,
 }
 
 impl Fixture {
@@ -32,15 +36,19 @@ impl Fixture {
         ]);
         Self {
             patches: Default::default(),
-            data: SessionData::new("127.0.0.1:5000".parse().unwrap()),
+            data: SessionData::new("127.0.0.1:5000".parse().unwrap(), AddressClass::Exempt),
             out: Vec::new(),
             store: Vec::new(),
             settings: SessionSettings {
                 accepted_builds: vec![Build(5875), Build(8606), Build(12340)],
                 timeouts: TimeoutConfig::default(),
                 ticket_ttl: Duration::from_secs(900),
+                lockout: LockoutPolicy::OFF,
+                realm_list_interval: Duration::from_secs(1),
             },
             realms,
+            policies: Policies::empty(),
+            now: Instant::now(),
         }
     }
 
@@ -53,7 +61,7 @@ impl Fixture {
         );
         let mut out = &mut self.out;
         let mut cx = SessionCx {
-            now: Instant::now(),
+            now: self.now,
             unix_now: 1_000_000,
             data: &mut self.data,
             out: &mut out,
@@ -61,6 +69,7 @@ impl Fixture {
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
+            policies: &mut self.policies,
         };
         state.on_packet(opcode, msg, &mut cx)
     }
@@ -68,7 +77,7 @@ impl Fixture {
     fn reply(&mut self, state: State, reply: StoreReply) -> Step {
         let mut out = &mut self.out;
         let mut cx = SessionCx {
-            now: Instant::now(),
+            now: self.now,
             unix_now: 1_000_000,
             data: &mut self.data,
             out: &mut out,
@@ -76,6 +85,7 @@ impl Fixture {
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
+            policies: &mut self.policies,
         };
         state.on_store_reply(reply, &mut cx)
     }
@@ -132,7 +142,7 @@ fn to_proof(f: &mut Fixture, build: ClientBuild, record: AccountRecord) -> State
     let s = expect_state(f.packet(State::new(), &challenge_bytes(build)));
     assert!(matches!(s, State::Logon(Logon::LoadingAccount(_))));
     assert_eq!(
-        s.input(),
+        s.input(f.now),
         Input::Hold,
         "no packet is handled while the store works"
     );
@@ -210,7 +220,7 @@ fn a_realm_for_another_build_is_renamed_for_vanilla() {
         .replace(vec![realm(3, "Outland", vec![Build(8606)])]);
     f.data.layout = Some(Layout::V3);
     f.data.build = Some(Build(5875));
-    let s = expect_state(f.packet(State::WorldSelect(WorldSelect), &[0x10, 0, 0, 0, 0]));
+    let s = expect_state(f.packet(State::WorldSelect(WorldSelect::new()), &[0x10, 0, 0, 0, 0]));
     assert_eq!(s.kind(), StateKind::WorldSelect);
     let list = RealmListS2c::parse(Layout::V3, &f.out).unwrap();
     assert_eq!(list.realms[0].name, "Outland (2.4.3)");
@@ -235,13 +245,16 @@ fn a_wrong_password_is_recorded_before_the_answer() {
         let s = expect_state(f.packet(s, &msg));
         assert!(f.out.is_empty());
         match f.store.pop() {
-            Some(StoreOp::RecordLoginFailure(a)) => {
+            Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
                 assert_eq!(a.outcome, LoginOutcome::WrongPassword);
                 assert_eq!(a.account, Some(AccountId(7)));
             }
             other => panic!("{other:?}"),
         }
-        let s = expect_state(f.reply(s, StoreReply::LoginFailureRecorded(Ok(()))));
+        let s = expect_state(f.reply(
+            s,
+            StoreReply::LoginFailureRecorded(Ok(FailureRecorded::Counted(1))),
+        ));
         assert_eq!(s.kind(), StateKind::Closing);
         let expected: &[u8] = if layout.is_pre_bc() {
             &[0x01, 0x04]
@@ -272,7 +285,7 @@ fn refusals_carry_their_result_codes() {
         assert_eq!(f.out, [0x00, 0x00, result.as_u8()]);
         assert!(matches!(
             f.store.pop(),
-            Some(StoreOp::RecordLoginFailure(_))
+            Some(StoreOp::RecordLoginFailure { .. })
         ));
     }
 }
@@ -296,7 +309,9 @@ fn an_unaccepted_build_gets_version_invalid_without_a_db_lookup() {
     assert_eq!(s.kind(), StateKind::Closing);
     assert_eq!(f.out, [0x00, 0x00, 0x09]);
     match f.store.pop() {
-        Some(StoreOp::RecordLoginFailure(a)) => assert_eq!(a.outcome, LoginOutcome::VersionInvalid),
+        Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+            assert_eq!(a.outcome, LoginOutcome::VersionInvalid)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -339,7 +354,7 @@ fn every_state_has_an_opcode_table_and_a_deadline() {
         logon.deadline(&t),
         Deadline::FromEntry(Duration::from_secs(30))
     );
-    let ws = State::WorldSelect(WorldSelect);
+    let ws = State::WorldSelect(WorldSelect::new());
     assert_eq!(ws.legal()[0].opcode, Opcode::RealmList);
     assert_eq!(ws.deadline(&t), Deadline::Idle(t.realm_list_idle()));
     let closing = State::Closing(Closing);
@@ -362,4 +377,60 @@ fn packet_framing_respects_the_state_bounds() {
         check_packet(&rule, Some(Layout::V8), &[0x10, 1, 0, 0, 0]),
         Check::Invalid(_)
     ));
+}
+
+/// The wrong password that reaches the account lockout is answered "suspended".
+#[test]
+fn the_wrong_password_that_locks_the_account_is_answered_suspended() {
+    for build in ClientBuild::ALL {
+        let mut f = Fixture::new();
+        let s = to_proof(&mut f, build, account(AccountStanding::Active));
+        let layout = build.layout();
+        let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
+        f.out.clear();
+        let wrong = Password::parse(b"guess").unwrap();
+        let (_, proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
+        let mut msg = Vec::new();
+        proof.encode(layout, &mut msg).unwrap();
+        let s = expect_state(f.packet(s, &msg));
+        let locked = FailureRecorded::Locked { until: 1_000_900 };
+        let s = expect_state(f.reply(s, StoreReply::LoginFailureRecorded(Ok(locked))));
+        assert_eq!(s.kind(), StateKind::Closing);
+        assert_eq!(f.out[..2], [0x01, 0x0C]);
+    }
+}
+
+/// A logon filter that refuses stops the challenge before the store is asked.
+#[test]
+fn a_refusing_logon_filter_answers_before_any_store_work() {
+    struct Refuse;
+    impl crate::policy::Filter for Refuse {
+        fn on_logon(&mut self, _: &crate::policy::LogonEvent) -> crate::policy::Verdict {
+            crate::policy::Verdict::Refuse(crate::policy::RefusalReason::ChallengeRate)
+        }
+    }
+    let mut f = Fixture::new();
+    f.policies
+        .register(crate::policy::Priority(1), "refuse", Box::new(Refuse));
+    let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::WOTLK)));
+    assert_eq!(s.kind(), StateKind::Closing);
+    assert_eq!(f.out, [0x00, 0x00, LoginResult::FailDbBusy.as_u8()]);
+    assert!(f.store.is_empty(), "no lookup, no audit row: {:?}", f.store);
+}
+
+/// After a realm list, the next one is held until the interval has passed.
+#[test]
+fn realm_lists_are_answered_at_most_once_per_interval() {
+    let mut f = Fixture::new();
+    let s = State::WorldSelect(WorldSelect::new());
+    assert_eq!(s.input(f.now), Input::Handle);
+    let s = expect_state(f.packet(s, &[0x10, 0, 0, 0, 0]));
+    assert!(!f.out.is_empty());
+    let due = f.now + Duration::from_secs(1);
+    assert_eq!(s.input(f.now), Input::HoldUntil(due));
+    assert_eq!(
+        s.input(f.now + Duration::from_millis(999)),
+        Input::HoldUntil(due)
+    );
+    assert_eq!(s.input(due), Input::Handle);
 }

@@ -1,16 +1,26 @@
-//! The `WorldSelect` state: a logged-in client asks for the realm list, as often as it likes
-//! while the list is open. The list comes from the realm-list cache, encoded once per change
-//! and layout; only this account's character counts are filled in per request.
+//! The `WorldSelect` state: a logged-in client asks for the realm list while the list is open.
+//! The list comes from the realm-list cache, encoded once per change and layout; only this
+//! account's character counts are filled in per request.
+//!
+//! At most one answer per `limits.realm_list_interval_ms`: a request that comes sooner is not
+//! read until the interval has passed ([`Input::HoldUntil`]), so a client that floods
+//! CMD_REALM_LIST is slowed to one answer per interval by its own socket buffers, and costs
+//! neither reads nor encodes meanwhile.
+
+use std::time::Instant;
 
 use crate::protocol::opcode::Opcode;
 use crate::protocol::realm_list::RealmListC2s;
 use crate::protocol::version::{Build, Layout};
 use crate::realms::list_cache::RealmListCache;
 
-use super::{CloseReason, OpcodeRule, SessionCx, SessionData, State, Step};
+use super::{CloseReason, Input, OpcodeRule, SessionCx, SessionData, State, Step};
 
 /// Logged in; showing realms.
-pub struct WorldSelect;
+pub struct WorldSelect {
+    /// When the next realm list may be sent; `None` before the first.
+    next_answer: Option<Instant>,
+}
 
 impl WorldSelect {
     pub const LEGAL: &'static [OpcodeRule] = &[OpcodeRule {
@@ -18,6 +28,17 @@ impl WorldSelect {
         min_len: 5,
         max_len: 5,
     }];
+
+    pub fn new() -> Self {
+        Self { next_answer: None }
+    }
+
+    pub fn input(&self, now: Instant) -> Input {
+        match self.next_answer {
+            Some(at) if at > now => Input::HoldUntil(at),
+            _ => Input::Handle,
+        }
+    }
 
     fn key(data: &SessionData) -> (Layout, Build) {
         (
@@ -44,6 +65,14 @@ impl WorldSelect {
         let (layout, build) = Self::key(cx.data);
         cx.realms
             .write_for(layout, build, &cx.data.characters, cx.out);
-        Step::Become(State::WorldSelect(self))
+        Step::Become(State::WorldSelect(WorldSelect {
+            next_answer: Some(cx.now + cx.settings.realm_list_interval),
+        }))
+    }
+}
+
+impl Default for WorldSelect {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::policy::lockout::LockoutPolicy;
 use crate::protocol::version::Build;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
@@ -37,9 +38,16 @@ pub trait Store: Send {
     /// The account a client names, with its standing computed from its active bans as of now.
     fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError>;
 
-    /// Commits a failed attempt: an audit row always; if the account is known,
-    /// `failed_logins += 1` and `last_failed_at = attempt.at`.
-    fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError>;
+    /// Commits a failed attempt in one transaction: an audit row always; for wrong credentials
+    /// ([`LoginOutcome::counts_against_account`]) of a known account, the failure is counted
+    /// under `lockout` (`failed_logins`, decayed since `last_failed_at`), and reaching the
+    /// limit suspends the account until `attempt.at + lockout.duration` (an `account_bans`
+    /// row, so `unban` lifts it) and empties the count.
+    fn record_login_failure(
+        &mut self,
+        attempt: &LoginAttempt,
+        lockout: &LockoutPolicy,
+    ) -> Result<FailureRecorded, StoreError>;
 
     /// Commits a success in one transaction: last login time and IP, `failed_logins = 0`, a
     /// fresh session ticket (the key, issued at `attempt.at`, expiring at `expires_at`, not
@@ -164,6 +172,17 @@ pub trait Store: Send {
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 }
 
+/// What committing a failed attempt did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureRecorded {
+    /// Only the audit row (not wrong credentials, or no such account).
+    Audited,
+    /// Counted: the account's failure count is now this.
+    Counted(u32),
+    /// This failure locked the account: suspended until this unix second.
+    Locked { until: i64 },
+}
+
 /// What the login path needs to know about an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
@@ -261,6 +280,13 @@ impl LoginOutcome {
             LoginOutcome::DbBusy => "db_busy",
             LoginOutcome::Patched => "patched",
         }
+    }
+
+    /// Wrong credentials: what the account and address lockouts count. A refused build or a
+    /// banned account says nothing about someone guessing a password; a wrong reconnect proof
+    /// cannot be brute-forced (it needs the 40-byte session key).
+    pub fn counts_against_account(self) -> bool {
+        matches!(self, LoginOutcome::WrongPassword)
     }
 
     /// The outcome an audit string stands for, if this binary knows it.

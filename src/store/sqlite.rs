@@ -16,11 +16,12 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, IpBan, LoginAttempt,
-    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakenSession,
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, FailureRecorded, IpBan,
+    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
+    StoreError, TakenSession,
 };
 use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::policy::lockout::{FailureCount, LockoutPolicy};
 use crate::protocol::version::Build;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
@@ -467,24 +468,60 @@ impl Store for SqliteStore {
         }
     }
 
-    fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+    fn record_login_failure(
+        &mut self,
+        attempt: &LoginAttempt,
+        lockout: &LockoutPolicy,
+    ) -> Result<FailureRecorded, StoreError> {
         let _turn = self.turns.take();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         insert_audit(&tx, attempt)?;
-        // Only a wrong password counts against the account: a refused build or a banned
-        // account says nothing about someone guessing its password.
-        if let (Some(account), LoginOutcome::WrongPassword) = (attempt.account, attempt.outcome) {
-            // Zero rows when the account was deleted since it was loaded: nothing to count.
-            tx.prepare_cached(
-                "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_at = ?2
-                 WHERE id = ?1",
-            )?
-            .execute(params![account.0, attempt.at])?;
+        let mut recorded = FailureRecorded::Audited;
+        if let (Some(account), true) = (attempt.account, attempt.outcome.counts_against_account()) {
+            // None when the account was deleted since it was loaded: nothing to count.
+            let previous: Option<(i64, Option<i64>)> = tx
+                .prepare_cached("SELECT failed_logins, last_failed_at FROM accounts WHERE id = ?1")?
+                .query_row([account.0], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((level, last)) = previous {
+                let level = u32::try_from(level).unwrap_or(0);
+                let since = attempt.at.saturating_sub(last.unwrap_or(attempt.at)).max(0);
+                let elapsed = Duration::from_secs(u64::try_from(since).unwrap_or(0));
+                let (level, locked_until) = match lockout.count(level, elapsed) {
+                    FailureCount::Counted(n) => (n, None),
+                    FailureCount::Locked => (
+                        0,
+                        Some(attempt.at.saturating_add(
+                            i64::try_from(lockout.duration.as_secs()).unwrap_or(i64::MAX),
+                        )),
+                    ),
+                };
+                tx.prepare_cached(
+                    "UPDATE accounts SET failed_logins = ?2, last_failed_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![account.0, level, attempt.at])?;
+                recorded = match locked_until {
+                    None => FailureRecorded::Counted(level),
+                    Some(until) => {
+                        let reason = format!(
+                            "locked: {} wrong passwords within {} s",
+                            lockout.attempts,
+                            lockout.window.as_secs()
+                        );
+                        tx.prepare_cached(
+                            "INSERT INTO account_bans (account_id, banned_at, expires_at, reason, active)
+                             VALUES (?1, ?2, ?3, ?4, 1)",
+                        )?
+                        .execute(params![account.0, attempt.at, until, reason])?;
+                        FailureRecorded::Locked { until }
+                    }
+                };
+            }
         }
         tx.commit()?;
-        Ok(())
+        Ok(recorded)
     }
 
     fn record_login_success(
@@ -1157,19 +1194,74 @@ mod tests {
     }
 
     #[test]
+    fn wrong_passwords_lock_the_account_for_the_policy_duration_and_decay() {
+        let (_dir, mut store) = temp_store();
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        let policy = LockoutPolicy {
+            attempts: 3,
+            window: Duration::from_secs(300),
+            duration: Duration::from_secs(600),
+        };
+        let t = unix_now();
+        let wrong = |at| attempt(Some(id), "alice", LoginOutcome::WrongPassword, at);
+        // Decay: one failure forgiven every 100 s, so failures 150 s apart never lock.
+        for i in 0..5 {
+            let r = store.record_login_failure(&wrong(t - 2_000 + 150 * i), &policy);
+            assert_eq!(r.unwrap(), FailureRecorded::Counted(1));
+        }
+        // A refused build or an unknown name is audited, not counted.
+        let other = attempt(Some(id), "alice", LoginOutcome::VersionInvalid, t);
+        assert_eq!(
+            store.record_login_failure(&other, &policy).unwrap(),
+            FailureRecorded::Audited
+        );
+        // Three within the window lock; the third is the one that does.
+        assert_eq!(
+            store.record_login_failure(&wrong(t), &policy).unwrap(),
+            FailureRecorded::Counted(1)
+        );
+        assert_eq!(
+            store.record_login_failure(&wrong(t + 1), &policy).unwrap(),
+            FailureRecorded::Counted(2)
+        );
+        assert_eq!(
+            store.record_login_failure(&wrong(t + 2), &policy).unwrap(),
+            FailureRecorded::Locked { until: t + 602 }
+        );
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(a.standing, AccountStanding::Suspended { until: t + 602 });
+        assert_eq!(a.failed_logins, 0, "the count starts again after a lock");
+        // The lock is an ordinary ban row: `unban` lifts it.
+        store.unban_account(&name("alice")).unwrap();
+        let a = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(a.standing, AccountStanding::Active);
+    }
+
+    #[test]
     fn login_failure_counts_and_audits() {
         let (_dir, mut store) = temp_store();
         let id = store
             .create_account(&name("alice"), &salt(1), &verifier(1))
             .unwrap();
         store
-            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10))
+            .record_login_failure(
+                &attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10),
+                &LockoutPolicy::OFF,
+            )
             .unwrap();
         store
-            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 11))
+            .record_login_failure(
+                &attempt(Some(id), "alice", LoginOutcome::WrongPassword, 11),
+                &LockoutPolicy::OFF,
+            )
             .unwrap();
         store
-            .record_login_failure(&attempt(None, "ghost", LoginOutcome::UnknownAccount, 12))
+            .record_login_failure(
+                &attempt(None, "ghost", LoginOutcome::UnknownAccount, 12),
+                &LockoutPolicy::OFF,
+            )
             .unwrap();
 
         let a = store.load_account(&name("alice")).unwrap().unwrap();
@@ -1227,7 +1319,10 @@ mod tests {
             Err(StoreError::NoSuchRealm(_))
         ));
         store
-            .record_login_failure(&attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10))
+            .record_login_failure(
+                &attempt(Some(id), "alice", LoginOutcome::WrongPassword, 10),
+                &LockoutPolicy::OFF,
+            )
             .unwrap();
 
         let key = SessionKey([7; 40]);

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    AccountRecord, CharacterCount, IpBan, LoginAttempt, RealmRecord, Store, StoreError,
-    TakenSession,
+    AccountRecord, CharacterCount, FailureRecorded, IpBan, LoginAttempt, RealmRecord, Store,
+    StoreError, TakenSession,
 };
 use crate::account::AccountName;
 use crate::admin::{AdminAnswer, AdminOp};
 use crate::event_loop::token::Target;
+use crate::policy::lockout::LockoutPolicy;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
 use crate::srp6::SessionKey;
@@ -31,7 +32,11 @@ pub enum StoreOp {
     LoadAccount {
         name: AccountName,
     },
-    RecordLoginFailure(LoginAttempt),
+    /// A refused attempt; wrong credentials are counted under `lockout`.
+    RecordLoginFailure {
+        attempt: LoginAttempt,
+        lockout: LockoutPolicy,
+    },
     RecordLoginSuccess {
         attempt: LoginAttempt,
         key: SessionKey,
@@ -66,7 +71,7 @@ pub enum StoreOp {
 #[derive(Debug)]
 pub enum StoreReply {
     AccountLoaded(Result<Option<AccountRecord>, StoreError>),
-    LoginFailureRecorded(Result<(), StoreError>),
+    LoginFailureRecorded(Result<FailureRecorded, StoreError>),
     LoginSuccessRecorded(Result<Vec<CharacterCount>, StoreError>),
     RealmsLoaded(Result<Vec<RealmRecord>, StoreError>),
     SessionTaken(Result<Option<TakenSession>, StoreError>),
@@ -96,7 +101,7 @@ impl StoreReply {
     pub fn failed(op: &StoreOp, err: StoreError) -> StoreReply {
         match op {
             StoreOp::LoadAccount { .. } => StoreReply::AccountLoaded(Err(err)),
-            StoreOp::RecordLoginFailure(_) => StoreReply::LoginFailureRecorded(Err(err)),
+            StoreOp::RecordLoginFailure { .. } => StoreReply::LoginFailureRecorded(Err(err)),
             StoreOp::RecordLoginSuccess { .. } => StoreReply::LoginSuccessRecorded(Err(err)),
             StoreOp::LoadRealms => StoreReply::RealmsLoaded(Err(err)),
             StoreOp::TakeSession { .. } => StoreReply::SessionTaken(Err(err)),
@@ -339,8 +344,8 @@ fn serve(
 fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
     match op {
         StoreOp::LoadAccount { name } => StoreReply::AccountLoaded(store.load_account(name)),
-        StoreOp::RecordLoginFailure(attempt) => {
-            StoreReply::LoginFailureRecorded(store.record_login_failure(attempt))
+        StoreOp::RecordLoginFailure { attempt, lockout } => {
+            StoreReply::LoginFailureRecorded(store.record_login_failure(attempt, lockout))
         }
         StoreOp::RecordLoginSuccess {
             attempt,
@@ -396,9 +401,13 @@ mod tests {
             assert_ne!(name.as_str(), "PANIC", "a backend bug");
             self.inner.load_account(name)
         }
-        fn record_login_failure(&mut self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        fn record_login_failure(
+            &mut self,
+            attempt: &LoginAttempt,
+            lockout: &LockoutPolicy,
+        ) -> Result<FailureRecorded, StoreError> {
             self.wait();
-            self.inner.record_login_failure(attempt)
+            self.inner.record_login_failure(attempt, lockout)
         }
         fn record_login_success(
             &mut self,
@@ -531,14 +540,17 @@ mod tests {
     }
 
     fn failure(n: &str, at: i64) -> StoreOp {
-        StoreOp::RecordLoginFailure(LoginAttempt {
-            account: None,
-            name: name(n),
-            peer: "203.0.113.9".parse().unwrap(),
-            build: Build::VANILLA,
-            outcome: LoginOutcome::UnknownAccount,
-            at,
-        })
+        StoreOp::RecordLoginFailure {
+            lockout: LockoutPolicy::OFF,
+            attempt: LoginAttempt {
+                account: None,
+                name: name(n),
+                peer: "203.0.113.9".parse().unwrap(),
+                build: Build::VANILLA,
+                outcome: LoginOutcome::UnknownAccount,
+                at,
+            },
+        }
     }
 
     /// A database with one account, and a pool on it whose replies land in a channel.
@@ -620,7 +632,7 @@ mod tests {
                     assert_eq!(a.standing, AccountStanding::Active);
                 }
                 (1, StoreReply::AccountLoaded(Ok(None))) => {}
-                (2, StoreReply::LoginFailureRecorded(Ok(()))) => {}
+                (2, StoreReply::LoginFailureRecorded(Ok(_))) => {}
                 (3, StoreReply::RealmsLoaded(Ok(realms))) => assert!(realms.is_empty()),
                 (k, other) => panic!("request kind {k} got {other:?}"),
             }
@@ -758,7 +770,10 @@ mod tests {
             StoreOp::LoadAccount {
                 name: name("alice"),
             },
-            StoreOp::RecordLoginFailure(attempt.clone()),
+            StoreOp::RecordLoginFailure {
+                attempt: attempt.clone(),
+                lockout: LockoutPolicy::OFF,
+            },
             StoreOp::RecordLoginSuccess {
                 attempt: attempt.clone(),
                 key: SessionKey([3; 40]),
@@ -788,7 +803,7 @@ mod tests {
                 (&op, &reply),
                 (StoreOp::LoadAccount { .. }, StoreReply::AccountLoaded(_))
                     | (
-                        StoreOp::RecordLoginFailure(_),
+                        StoreOp::RecordLoginFailure { .. },
                         StoreReply::LoginFailureRecorded(_)
                     )
                     | (
