@@ -68,7 +68,7 @@ pub struct PendingSuccess {
 }
 
 /// Challenge or reconnect challenge: 34 + name (1..=16) bytes.
-const CHALLENGE_RULES: &[OpcodeRule] = &[
+pub(super) const CHALLENGE_RULES: &[OpcodeRule] = &[
     OpcodeRule {
         opcode: Opcode::LogonChallenge,
         min_len: 4,
@@ -82,14 +82,14 @@ const CHALLENGE_RULES: &[OpcodeRule] = &[
 ];
 
 /// Reconnect proof: exactly 58 bytes.
-const RECONNECT_PROOF_RULES: &[OpcodeRule] = &[OpcodeRule {
+pub(super) const RECONNECT_PROOF_RULES: &[OpcodeRule] = &[OpcodeRule {
     opcode: Opcode::ReconnectProof,
     min_len: 58,
     max_len: 58,
 }];
 
 /// Proof: 74/75 bytes plus optional security blocks and at most a few telemetry keys.
-const PROOF_RULES: &[OpcodeRule] = &[OpcodeRule {
+pub(super) const PROOF_RULES: &[OpcodeRule] = &[OpcodeRule {
     opcode: Opcode::LogonProof,
     min_len: 74,
     max_len: 75 + 8 * 30 + 36 + 20 + 17,

@@ -73,6 +73,18 @@ pub struct OpcodeRule {
     pub max_len: usize,
 }
 
+/// Every non-empty opcode table a state can answer [`State::legal`] with, named by the state
+/// and phase that uses it. For code that must cover each legal opcode of each state without
+/// building the states (the fuzz targets, tests); the tables themselves stay in their states.
+pub const OPCODE_TABLES: &[(&str, &[OpcodeRule])] = &[
+    ("Logon::AwaitChallenge", logon::CHALLENGE_RULES),
+    ("Logon::AwaitProof", logon::PROOF_RULES),
+    ("Logon::AwaitReconnectProof", logon::RECONNECT_PROOF_RULES),
+    ("Update::AwaitDecision", update::DECISION_RULES),
+    ("Update::Streaming", update::STREAMING_RULES),
+    ("WorldSelect", WorldSelect::LEGAL),
+];
+
 /// The states of a connection.
 pub enum State {
     Logon(Logon),

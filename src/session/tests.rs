@@ -434,3 +434,37 @@ fn realm_lists_are_answered_at_most_once_per_interval() {
     );
     assert_eq!(s.input(due), Input::Handle);
 }
+
+#[test]
+fn opcode_tables_list_every_client_opcode_with_sane_bounds() {
+    // Consts have no fixed address: compare the rules themselves.
+    let rules = |t: &[OpcodeRule]| -> Vec<(Opcode, usize, usize)> {
+        t.iter().map(|r| (r.opcode, r.min_len, r.max_len)).collect()
+    };
+    assert_eq!(rules(State::new().legal()), rules(OPCODE_TABLES[0].1));
+    assert_eq!(
+        rules(State::WorldSelect(WorldSelect::new()).legal()),
+        rules(OPCODE_TABLES[5].1)
+    );
+    let mut seen = Vec::new();
+    for (name, table) in OPCODE_TABLES {
+        assert!(!table.is_empty(), "{name}");
+        for rule in *table {
+            assert!(1 <= rule.min_len && rule.min_len <= rule.max_len, "{name}");
+            seen.push(rule.opcode);
+        }
+    }
+    // Every opcode check_packet can frame is legal somewhere.
+    for op in [
+        Opcode::LogonChallenge,
+        Opcode::LogonProof,
+        Opcode::ReconnectChallenge,
+        Opcode::ReconnectProof,
+        Opcode::RealmList,
+        Opcode::XferAccept,
+        Opcode::XferResume,
+        Opcode::XferCancel,
+    ] {
+        assert!(seen.contains(&op), "{op}");
+    }
+}

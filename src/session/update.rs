@@ -41,7 +41,7 @@ pub struct Transfer {
     pub reading: Reading,
 }
 
-const DECISION_RULES: &[OpcodeRule] = &[
+pub(super) const DECISION_RULES: &[OpcodeRule] = &[
     OpcodeRule {
         opcode: Opcode::XferAccept,
         min_len: 1,
@@ -59,7 +59,7 @@ const DECISION_RULES: &[OpcodeRule] = &[
     },
 ];
 
-const STREAMING_RULES: &[OpcodeRule] = &[OpcodeRule {
+pub(super) const STREAMING_RULES: &[OpcodeRule] = &[OpcodeRule {
     opcode: Opcode::XferCancel,
     min_len: 1,
     max_len: 1,
