@@ -111,6 +111,7 @@ fn account(standing: AccountStanding) -> AccountRecord {
         failed_logins: 0,
         security_level: 0,
         session: None,
+        totp: None,
     }
 }
 
