@@ -172,16 +172,16 @@ impl fmt::Debug for TotpSecret {
 }
 
 /// What the store keeps: nonce ‖ ciphertext ‖ tag. Useless without the config key, and bound
-/// to one account id.
+/// to one account id. Boxed so that account records, and the loop messages that carry them,
+/// stay small for the many accounts without one.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SealedTotpSecret([u8; SEALED_LEN]);
+pub struct SealedTotpSecret(Box<[u8; SEALED_LEN]>);
 
 impl SealedTotpSecret {
     /// Checks the length only; whether it opens is for [`open`] to say.
     pub fn from_bytes(bytes: &[u8]) -> Result<SealedTotpSecret, TotpError> {
-        bytes
-            .try_into()
-            .map(SealedTotpSecret)
+        <[u8; SEALED_LEN]>::try_from(bytes)
+            .map(|b| SealedTotpSecret(Box::new(b)))
             .map_err(|_| TotpError::SealedLength(bytes.len()))
     }
 
@@ -223,7 +223,7 @@ pub fn seal(
         return Err(TotpError::Seal);
     }
     rest.copy_from_slice(&buf);
-    Ok(SealedTotpSecret(sealed))
+    Ok(SealedTotpSecret(Box::new(sealed)))
 }
 
 /// Opens what [`seal`] made for the same key and account; anything else is [`TotpError::Open`].
