@@ -251,6 +251,7 @@ impl Daemon {
             accepted_builds: config.accepted_builds(),
             timeouts: config.timeouts.clone(),
             ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
+            totp_key: config.totp.key.clone(),
         };
         let mut registry =
             RealmRegistry::new(Duration::from_secs(config.link.heartbeat_timeout_secs));

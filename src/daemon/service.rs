@@ -208,6 +208,7 @@ impl Daemon {
         self.settings.accepted_builds = new.accepted_builds();
         self.settings.timeouts = new.timeouts.clone();
         self.settings.ticket_ttl = Duration::from_secs(new.sessions.ticket_ttl_secs);
+        self.settings.totp_key = new.totp.key.clone();
         self.registry
             .set_heartbeat_timeout(Duration::from_secs(new.link.heartbeat_timeout_secs));
         if let Some(io) = &self.io {

@@ -30,6 +30,10 @@
 //!                           has timeouts.after_failure_secs to hang up; nothing is legal
 //! ```
 //!
+//! An account with an authenticator (TOTP) needs, besides a right M1, a right token in the
+//! same proof: "M1 right" above means both, and a wrong or missing token takes the "M1
+//! wrong" path (see [`logon`]).
+//!
 //! A state handles one packet (or one store reply) and answers a [`Step`]: become the next
 //! state (possibly itself again), or close. Each state declares its legal opcodes with their size bounds in
 //! one table; anything else closes the connection with a logged reason. State code gets
@@ -56,6 +60,7 @@ use crate::realms::list_cache::RealmListCache;
 use crate::srp6::SessionKey;
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::CharacterCount;
+use crate::totp::TotpKey;
 
 pub use closing::Closing;
 pub use logon::Logon;
@@ -265,6 +270,8 @@ pub struct SessionSettings {
     pub timeouts: TimeoutConfig,
     /// How long a session ticket (the key a world server takes) stays valid.
     pub ticket_ttl: Duration,
+    /// Opens accounts' authenticator secrets; `None` = no `[totp] key` configured.
+    pub totp_key: Option<TotpKey>,
 }
 
 /// Everything a state may touch while it handles one packet or reply.
