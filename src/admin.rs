@@ -8,6 +8,7 @@ use crate::realms::link::key::{LinkKey, MIN_SECRET_LEN};
 use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
 use crate::store::{NewRealm, RealmRef, Store, StoreError};
+use crate::totp::{TotpError, TotpKey, TotpSecret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -17,6 +18,18 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "no [totp] key is configured, so authenticator secrets cannot be stored: set totp.key \
+         in the config file (generate one with: openssl rand -hex 32)"
+    )]
+    NoTotpKey,
+    #[error(
+        "account {0} already has an authenticator; disable it first to enrol a new one \
+         (the old one then stops working)"
+    )]
+    TotpAlreadyEnabled(AccountName),
+    #[error(transparent)]
+    Totp(#[from] TotpError),
 }
 
 pub fn create_account(
@@ -42,6 +55,49 @@ pub fn set_password(store: &mut dyn Store, name: &str, password: &str) -> Result
 pub fn set_security_level(store: &mut dyn Store, name: &str, level: u8) -> Result<(), AdminError> {
     let name = AccountName::parse(name.as_bytes())?;
     Ok(store.set_security_level(&name, level)?)
+}
+
+/// What `gatehouse account totp enable` shows the operator, once: the otpauth URI carries the
+/// secret, so this type has no `Debug` and is never logged.
+pub struct TotpEnrolment {
+    pub account: AccountName,
+    pub uri: String,
+}
+
+/// Gives the account a fresh authenticator secret, sealed under `key` and bound to the
+/// account's id, and returns the URI to hand to the player's authenticator app. Refuses an
+/// account that already has one, so a typo cannot silently lock its player out.
+pub fn enable_totp(
+    store: &mut dyn Store,
+    key: Option<&TotpKey>,
+    issuer: &str,
+    name: &str,
+) -> Result<TotpEnrolment, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let key = key.ok_or(AdminError::NoTotpKey)?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    if account.totp.is_some() {
+        return Err(AdminError::TotpAlreadyEnabled(name));
+    }
+    let secret = TotpSecret::generate();
+    let sealed = crate::totp::seal(key, account.id, &secret)?;
+    store.set_totp_secret(&name, Some(&sealed))?;
+    Ok(TotpEnrolment {
+        account: name,
+        uri: crate::totp::otpauth_uri(issuer, name.as_str(), &secret),
+    })
+}
+
+/// Removes the account's authenticator; `false` if it had none.
+pub fn disable_totp(store: &mut dyn Store, name: &str) -> Result<bool, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    store.set_totp_secret(&name, None)?;
+    Ok(account.totp.is_some())
 }
 
 /// How an operator names a realm on the command line: a number is an id, anything else a name.
@@ -225,11 +281,12 @@ fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError>
         .find(|a| a.name == name)
         .ok_or(StoreError::NoSuchAccount(name))?;
     Ok(format!(
-        "{} {}: {:?}, level {}, {} failed logons, last login {} from {}",
+        "{} {}: {:?}, level {}, authenticator {}, {} failed logons, last login {} from {}",
         account.name,
         account.id,
         account.standing,
         account.security_level,
+        if account.totp { "on" } else { "off" },
         account.failed_logins,
         account
             .last_login_at
@@ -510,5 +567,48 @@ mod tests {
             vec![Build(5875), Build(8606)]
         );
         assert!(parse_builds("58x").is_err());
+    }
+
+    #[test]
+    fn totp_is_enabled_once_with_a_key_and_disabled() {
+        let (_dir, mut store) = temp_store();
+        let id = create_account(&mut store, "alice", "secret").unwrap();
+        let key = TotpKey::from_bytes([7; 32]);
+        assert!(matches!(
+            enable_totp(&mut store, None, "gatehouse", "alice"),
+            Err(AdminError::NoTotpKey)
+        ));
+        let e = AdminError::NoTotpKey.to_string();
+        assert!(
+            e.contains("openssl rand -hex 32") && !e.contains('\n'),
+            "{e}"
+        );
+
+        let enrolment = enable_totp(&mut store, Some(&key), "My Realm", "alice").unwrap();
+        assert_eq!(enrolment.account.as_str(), "ALICE");
+        let prefix = "otpauth://totp/My%20Realm:ALICE?secret=";
+        assert!(enrolment.uri.starts_with(prefix), "{}", enrolment.uri);
+        let b32 = enrolment.uri[prefix.len()..].split('&').next().unwrap();
+        let secret = TotpSecret::from_base32(b32).unwrap();
+        let name = AccountName::parse(b"alice").unwrap();
+        let sealed = store.load_account(&name).unwrap().unwrap().totp.unwrap();
+        let opened = crate::totp::open(&key, id, &sealed).unwrap();
+        assert_eq!(opened.as_bytes(), secret.as_bytes());
+
+        assert!(matches!(
+            enable_totp(&mut store, Some(&key), "gatehouse", "alice"),
+            Err(AdminError::TotpAlreadyEnabled(_))
+        ));
+        assert!(matches!(
+            enable_totp(&mut store, Some(&key), "gatehouse", "bob"),
+            Err(AdminError::Store(StoreError::NoSuchAccount(_)))
+        ));
+        assert!(disable_totp(&mut store, "alice").unwrap());
+        assert!(!disable_totp(&mut store, "alice").unwrap());
+        assert_eq!(store.load_account(&name).unwrap().unwrap().totp, None);
+        assert!(matches!(
+            disable_totp(&mut store, "bob"),
+            Err(AdminError::Store(StoreError::NoSuchAccount(_)))
+        ));
     }
 }

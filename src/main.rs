@@ -128,6 +128,18 @@ enum AccountCommand {
     SetLevel { name: String, level: u8 },
     /// List accounts.
     List,
+    /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Give the account a new authenticator secret and print its otpauth URI, once.
+    /// Needs totp.key in the config.
+    Enable { name: String },
+    /// Remove the account's authenticator: the password alone logs in again.
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -359,15 +371,39 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
                 name.to_ascii_uppercase()
             );
         }
+        AccountCommand::Totp(TotpCommand::Enable { name }) => {
+            let mut store = open_store(config)?;
+            let enrolment = admin::enable_totp(
+                &mut store,
+                config.totp.key.as_ref(),
+                &config.totp.issuer,
+                &name,
+            )?;
+            println!("{}", enrolment.uri);
+            println!(
+                "authenticator enabled for {}: add the URI above to the player's authenticator \
+                 app (as text or a QR code); it is not shown again",
+                enrolment.account
+            );
+        }
+        AccountCommand::Totp(TotpCommand::Disable { name }) => {
+            let mut store = open_store(config)?;
+            let name_shown = name.to_ascii_uppercase();
+            if admin::disable_totp(&mut store, &name)? {
+                println!("authenticator disabled for {name_shown}");
+            } else {
+                println!("{name_shown} had no authenticator");
+            }
+        }
         AccountCommand::List => {
             let mut store = open_store(config)?;
             println!(
-                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  standing",
-                "id", "name", "last login", "last ip", "failed", "level"
+                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  standing",
+                "id", "name", "last login", "last ip", "failed", "level", "totp"
             );
             for a in store.list_accounts()? {
                 println!(
-                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:?}",
+                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  {:?}",
                     a.id.0,
                     a.name.as_str(),
                     a.last_login_at
@@ -376,6 +412,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
                     a.last_login_ip.unwrap_or_default(),
                     a.failed_logins,
                     a.security_level,
+                    if a.totp { "on" } else { "off" },
                     a.standing
                 );
             }
