@@ -8,6 +8,7 @@ use crate::realms::link::key::{LinkKey, MIN_SECRET_LEN};
 use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
 use crate::store::{NewRealm, RealmRef, Store, StoreError};
+use crate::totp::{TotpError, TotpKey, TotpSecret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -17,6 +18,18 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "no [totp] key is configured, so authenticator secrets cannot be stored: set totp.key \
+         in the config file (generate one with: openssl rand -hex 32)"
+    )]
+    NoTotpKey,
+    #[error(
+        "account {0} already has an authenticator; disable it first to enrol a new one \
+         (the old one then stops working)"
+    )]
+    TotpAlreadyEnabled(AccountName),
+    #[error(transparent)]
+    Totp(#[from] TotpError),
 }
 
 pub fn create_account(
@@ -42,6 +55,49 @@ pub fn set_password(store: &mut dyn Store, name: &str, password: &str) -> Result
 pub fn set_security_level(store: &mut dyn Store, name: &str, level: u8) -> Result<(), AdminError> {
     let name = AccountName::parse(name.as_bytes())?;
     Ok(store.set_security_level(&name, level)?)
+}
+
+/// What `gatehouse account totp enable` shows the operator, once: the otpauth URI carries the
+/// secret, so this type has no `Debug` and is never logged.
+pub struct TotpEnrolment {
+    pub account: AccountName,
+    pub uri: String,
+}
+
+/// Gives the account a fresh authenticator secret, sealed under `key` and bound to the
+/// account's id, and returns the URI to hand to the player's authenticator app. Refuses an
+/// account that already has one, so a typo cannot silently lock its player out.
+pub fn enable_totp(
+    store: &mut dyn Store,
+    key: Option<&TotpKey>,
+    issuer: &str,
+    name: &str,
+) -> Result<TotpEnrolment, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let key = key.ok_or(AdminError::NoTotpKey)?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    if account.totp.is_some() {
+        return Err(AdminError::TotpAlreadyEnabled(name));
+    }
+    let secret = TotpSecret::generate();
+    let sealed = crate::totp::seal(key, account.id, &secret)?;
+    store.set_totp_secret(&name, Some(&sealed))?;
+    Ok(TotpEnrolment {
+        account: name,
+        uri: crate::totp::otpauth_uri(issuer, name.as_str(), &secret),
+    })
+}
+
+/// Removes the account's authenticator; `false` if it had none.
+pub fn disable_totp(store: &mut dyn Store, name: &str) -> Result<bool, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    store.set_totp_secret(&name, None)?;
+    Ok(account.totp.is_some())
 }
 
 /// How an operator names a realm on the command line: a number is an id, anything else a name.
@@ -168,7 +224,8 @@ pub enum AdminOp {
     BanAccount {
         name: String,
         until: Option<i64>,
-        by: String,
+        /// Stored with the ban: who and why ("console: ADMIN", "cli: cheating").
+        reason: String,
     },
     UnbanAccount {
         name: String,
@@ -179,7 +236,8 @@ pub enum AdminOp {
     BanIp {
         net: ipnet::IpNet,
         until: Option<i64>,
-        by: String,
+        /// Stored with the ban: who and why ("console: ADMIN", "cli: cheating").
+        reason: String,
     },
     UnbanIp {
         net: ipnet::IpNet,
@@ -225,11 +283,12 @@ fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError>
         .find(|a| a.name == name)
         .ok_or(StoreError::NoSuchAccount(name))?;
     Ok(format!(
-        "{} {}: {:?}, level {}, {} failed logons, last login {} from {}",
+        "{} {}: {:?}, level {}, authenticator {}, {} failed logons, last login {} from {}",
         account.name,
         account.id,
         account.standing,
         account.security_level,
+        if account.totp { "on" } else { "off" },
         account.failed_logins,
         account
             .last_login_at
@@ -286,12 +345,16 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
             set_password(store, name, &password.0)
                 .map(|()| format!("password changed for {}", name.to_ascii_uppercase())),
         ),
-        AdminOp::BanAccount { name, until, by } => text(
+        AdminOp::BanAccount {
+            name,
+            until,
+            reason,
+        } => text(
             AccountName::parse(name.as_bytes())
                 .map_err(AdminError::from)
                 .and_then(|n| {
                     store
-                        .ban_account(&n, *until, &format!("console: {by}"))
+                        .ban_account(&n, *until, reason)
                         .map_err(AdminError::from)
                         .map(|()| match until {
                             Some(t) => format!("{n} suspended until {t}"),
@@ -310,8 +373,8 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
                 }),
         ),
         AdminOp::AccountInfo { name } => text(account_info(store, name)),
-        AdminOp::BanIp { net, until, by } => {
-            store.ban_ip(net, *until, &format!("console: {by}"))?;
+        AdminOp::BanIp { net, until, reason } => {
+            store.ban_ip(net, *until, reason)?;
             Ok(AdminAnswer::IpBansChanged {
                 text: match until {
                     Some(t) => format!("{net} banned until {t}"),
@@ -329,6 +392,14 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
             AdminAnswer::Text(format!("{net} was not banned"))
         }),
     }
+}
+
+/// An address or a network (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`, `::1`).
+pub fn parse_net(word: &str) -> Result<ipnet::IpNet, String> {
+    use std::str::FromStr;
+    ipnet::IpNet::from_str(word)
+        .or_else(|_| word.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{word:?} is not an address or a network (e.g. 10.0.0.0/8)"))
 }
 
 /// Realm types by the names operators use (login-protocol.md §2.4), or a number.
@@ -510,5 +581,48 @@ mod tests {
             vec![Build(5875), Build(8606)]
         );
         assert!(parse_builds("58x").is_err());
+    }
+
+    #[test]
+    fn totp_is_enabled_once_with_a_key_and_disabled() {
+        let (_dir, mut store) = temp_store();
+        let id = create_account(&mut store, "alice", "secret").unwrap();
+        let key = TotpKey::from_bytes([7; 32]);
+        assert!(matches!(
+            enable_totp(&mut store, None, "gatehouse", "alice"),
+            Err(AdminError::NoTotpKey)
+        ));
+        let e = AdminError::NoTotpKey.to_string();
+        assert!(
+            e.contains("openssl rand -hex 32") && !e.contains('\n'),
+            "{e}"
+        );
+
+        let enrolment = enable_totp(&mut store, Some(&key), "My Realm", "alice").unwrap();
+        assert_eq!(enrolment.account.as_str(), "ALICE");
+        let prefix = "otpauth://totp/My%20Realm:ALICE?secret=";
+        assert!(enrolment.uri.starts_with(prefix), "{}", enrolment.uri);
+        let b32 = enrolment.uri[prefix.len()..].split('&').next().unwrap();
+        let secret = TotpSecret::from_base32(b32).unwrap();
+        let name = AccountName::parse(b"alice").unwrap();
+        let sealed = store.load_account(&name).unwrap().unwrap().totp.unwrap();
+        let opened = crate::totp::open(&key, id, &sealed).unwrap();
+        assert_eq!(opened.as_bytes(), secret.as_bytes());
+
+        assert!(matches!(
+            enable_totp(&mut store, Some(&key), "gatehouse", "alice"),
+            Err(AdminError::TotpAlreadyEnabled(_))
+        ));
+        assert!(matches!(
+            enable_totp(&mut store, Some(&key), "gatehouse", "bob"),
+            Err(AdminError::Store(StoreError::NoSuchAccount(_)))
+        ));
+        assert!(disable_totp(&mut store, "alice").unwrap());
+        assert!(!disable_totp(&mut store, "alice").unwrap());
+        assert_eq!(store.load_account(&name).unwrap().unwrap().totp, None);
+        assert!(matches!(
+            disable_totp(&mut store, "bob"),
+            Err(AdminError::Store(StoreError::NoSuchAccount(_)))
+        ));
     }
 }

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::protocol::version::Build;
+use crate::totp::TotpKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -39,6 +40,40 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub lockout: LockoutConfig,
     pub log: LogConfig,
+    pub totp: TotpConfig,
+}
+
+/// The authenticator (TOTP) second factor: the key that seals every account's secret in the
+/// database, and the issuer name apps show.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    /// 64 hex digits; empty = authenticators cannot be enabled, and accounts that have one
+    /// cannot log in. `Debug` (and so `config check`) never shows it.
+    #[serde(deserialize_with = "totp_key")]
+    pub key: Option<TotpKey>,
+    pub issuer: String,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        Self {
+            key: None,
+            issuer: "gatehouse".into(),
+        }
+    }
+}
+
+/// An empty string is "no key"; anything else must be a well-formed key. The error says what is
+/// wrong with the text, never the text.
+fn totp_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TotpKey>, D::Error> {
+    let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    TotpKey::from_hex(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -408,6 +443,15 @@ listen = []
 [log]
 # off, error, warn, info, debug or trace.
 level = "info"
+
+[totp]
+# The key that encrypts the accounts' authenticator (TOTP) secrets in the database: 64 hex
+# digits, e.g. from `openssl rand -hex 32`. Empty = `gatehouse account totp enable` refuses,
+# and an account that already has an authenticator cannot log in. Keep it secret and keep it:
+# with another key the stored secrets cannot be read. It is never logged or printed.
+key = ""
+# The issuer name authenticator apps show beside the account.
+issuer = "gatehouse"
 "#;
 
 /// Where the running config came from, so SIGHUP can read it again: the file, and the
@@ -579,6 +623,7 @@ impl Config {
                 )));
             }
         }
+        self.totp.validate()?;
         Ok(())
     }
 
@@ -589,6 +634,18 @@ impl Config {
             .copied()
             .map(Build)
             .collect()
+    }
+}
+
+impl TotpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = self.issuer.trim();
+        if issuer.is_empty() || issuer.len() > 64 || issuer.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid(
+                "totp.issuer must be 1 to 64 printable characters".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -633,6 +690,31 @@ mod tests {
         assert!(Config::parse("[log]\nlevel = \"loud\"\n").is_err());
         assert!(Config::parse("[store]\nbackend = \"oracle\"\n").is_err());
         assert!(Config::parse("[timeouts]\nlogon_secs = 0\n").is_err());
+    }
+
+    #[test]
+    fn the_totp_key_parses_and_never_shows() {
+        let hex = "8f3a5c0e1d2b4a6978c9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5";
+        let c =
+            Config::parse(&format!("[totp]\nkey = \"{hex}\"\nissuer = \"My Realm\"\n")).unwrap();
+        assert_eq!(c.totp.key, Some(TotpKey::from_hex(hex).unwrap()));
+        assert_eq!(c.totp.issuer, "My Realm");
+        // `config check` prints this.
+        let shown = format!("{c:#?}");
+        assert!(!shown.contains("8f3a5c0e"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+
+        let e = Config::parse("[totp]\nkey = \"8f3a5c0e1d2b\"\n").unwrap_err();
+        assert!(e.to_string().contains("64 hex digits"), "{e}");
+        assert!(!e.to_string().contains("8f3a5c0e"), "{e}");
+        let bad = format!("[totp]\nkey = \"{}xy\"\n", &hex[..62]);
+        let e = Config::parse(&bad).unwrap_err();
+        assert!(!e.to_string().contains("8f3a5c0e"), "{e}");
+        assert!(Config::parse("[totp]\nissuer = \"\"\n").is_err());
+        assert_eq!(
+            Config::parse("[totp]\nkey = \"\"\n").unwrap().totp.key,
+            None
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! ties these together on the loop; [`realms`] keeps the realm list, encoded once per change.
 //!
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks.
-//! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands.
+//! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands;
+//!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
 //! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
 //! - [`patches`]: the patch index; [`io_worker`]: the thread that does the loop's file work
 //!   (patch index and chunks, config reload); [`world_gate`]: the reference world gateway on the realm link.
@@ -37,4 +38,5 @@ pub mod realms;
 pub mod session;
 pub mod srp6;
 pub mod store;
+pub mod totp;
 pub mod world_gate;

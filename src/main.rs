@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use gatehouse::account::AccountStanding;
 use gatehouse::admin;
 use gatehouse::config::{Config, ConfigSource, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
@@ -61,6 +62,13 @@ enum Command {
     /// Config file helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ban an account or an address/network (a running server applies IP bans within
+    /// realms.refresh_secs, account bans at the next logon).
+    #[command(subcommand)]
+    Ban(BanCommand),
+    /// Lift an account's or an address's bans.
+    #[command(subcommand)]
+    Unban(UnbanCommand),
     /// Run N concurrent full logons against a running server and report the rate and latency.
     Load(gatehouse::client::load::LoadArgs),
     /// A reference world gateway: registers one realm over the realm link, heartbeats, and
@@ -99,6 +107,61 @@ struct WorldGateArgs {
 }
 
 #[derive(Subcommand)]
+enum BanCommand {
+    /// Ban an account: for good, or suspended for a while with --for.
+    Account {
+        name: String,
+        #[command(flatten)]
+        ban: BanArgs,
+    },
+    /// Refuse an address or network (IPv4 or IPv6, e.g. 203.0.113.7, 10.0.0.0/8,
+    /// 2001:db8::/32) at accept, before any logon work.
+    Ip {
+        #[arg(value_parser = admin::parse_net)]
+        net: ipnet::IpNet,
+        #[command(flatten)]
+        ban: BanArgs,
+    },
+    /// List the IP bans in force and the banned or suspended accounts.
+    List,
+}
+
+#[derive(Args)]
+struct BanArgs {
+    /// How long, e.g. 30m, 2h, 7d (default: until lifted).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Why; stored with the ban.
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+impl BanArgs {
+    fn until(&self) -> Option<i64> {
+        self.duration
+            .map(|d| unix_now().saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+    }
+    fn reason(&self) -> String {
+        if self.reason.is_empty() {
+            "cli".to_owned()
+        } else {
+            format!("cli: {}", self.reason)
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum UnbanCommand {
+    /// Lift every active ban (and lockout suspension) of an account.
+    Account { name: String },
+    /// Lift an IP ban (the exact address or network it was made with).
+    Ip {
+        #[arg(value_parser = admin::parse_net)]
+        net: ipnet::IpNet,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConsoleCommand {
     /// Set the console password (asks without echo, or reads one line with --password-stdin).
     SetPassword {
@@ -128,6 +191,18 @@ enum AccountCommand {
     SetLevel { name: String, level: u8 },
     /// List accounts.
     List,
+    /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Give the account a new authenticator secret and print its otpauth URI, once.
+    /// Needs totp.key in the config.
+    Enable { name: String },
+    /// Remove the account's authenticator: the password alone logs in again.
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +314,8 @@ fn run() -> Result<()> {
             println!("console password set");
         }
         Command::Realm(cmd) => realm(cmd, &config)?,
+        Command::Ban(cmd) => ban(cmd, &config)?,
+        Command::Unban(cmd) => unban(cmd, &config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
         Command::Config(ConfigCommand::Check) => println!("{config:#?}"),
         Command::WorldGate(args) => {
@@ -359,15 +436,39 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
                 name.to_ascii_uppercase()
             );
         }
+        AccountCommand::Totp(TotpCommand::Enable { name }) => {
+            let mut store = open_store(config)?;
+            let enrolment = admin::enable_totp(
+                &mut store,
+                config.totp.key.as_ref(),
+                &config.totp.issuer,
+                &name,
+            )?;
+            println!("{}", enrolment.uri);
+            println!(
+                "authenticator enabled for {}: add the URI above to the player's authenticator \
+                 app (as text or a QR code); it is not shown again",
+                enrolment.account
+            );
+        }
+        AccountCommand::Totp(TotpCommand::Disable { name }) => {
+            let mut store = open_store(config)?;
+            let name_shown = name.to_ascii_uppercase();
+            if admin::disable_totp(&mut store, &name)? {
+                println!("authenticator disabled for {name_shown}");
+            } else {
+                println!("{name_shown} had no authenticator");
+            }
+        }
         AccountCommand::List => {
             let mut store = open_store(config)?;
             println!(
-                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  standing",
-                "id", "name", "last login", "last ip", "failed", "level"
+                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  standing",
+                "id", "name", "last login", "last ip", "failed", "level", "totp"
             );
             for a in store.list_accounts()? {
                 println!(
-                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:?}",
+                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  {:?}",
                     a.id.0,
                     a.name.as_str(),
                     a.last_login_at
@@ -376,12 +477,87 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
                     a.last_login_ip.unwrap_or_default(),
                     a.failed_logins,
                     a.security_level,
+                    if a.totp { "on" } else { "off" },
                     a.standing
                 );
             }
         }
     }
     Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Runs an operator command as the console would, and prints its answer; a refusal (no such
+/// account) is an error.
+fn admin_op(config: &Config, op: admin::AdminOp) -> Result<()> {
+    let mut store = open_store(config)?;
+    let text = match admin::run(&mut store, &op)? {
+        admin::AdminAnswer::Text(t) | admin::AdminAnswer::IpBansChanged { text: t, .. } => t,
+        admin::AdminAnswer::Login(_) => String::new(),
+    };
+    if let Some(e) = text.strip_prefix("error: ") {
+        bail!("{e}");
+    }
+    println!("{text}");
+    Ok(())
+}
+
+fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
+    match cmd {
+        BanCommand::Account { name, ban } => admin_op(
+            config,
+            admin::AdminOp::BanAccount {
+                name,
+                until: ban.until(),
+                reason: ban.reason(),
+            },
+        ),
+        BanCommand::Ip { net, ban } => admin_op(
+            config,
+            admin::AdminOp::BanIp {
+                net,
+                until: ban.until(),
+                reason: ban.reason(),
+            },
+        ),
+        BanCommand::List => {
+            let mut store = open_store(config)?;
+            let now = unix_now();
+            println!("{:<40}  until", "address or network");
+            for b in store.ip_bans(now)? {
+                let until = b.until.map_or_else(|| "lifted".into(), format_time);
+                println!("{:<40}  {until}", b.net.to_string());
+            }
+            println!();
+            println!("{:<16}  standing", "account");
+            for a in store.list_accounts()? {
+                let standing = match a.standing {
+                    AccountStanding::Active => continue,
+                    AccountStanding::Banned => "banned".to_owned(),
+                    AccountStanding::Suspended { until } if until > now => {
+                        format!("suspended until {}", format_time(until))
+                    }
+                    AccountStanding::Suspended { .. } => continue,
+                };
+                println!("{:<16}  {standing}", a.name.as_str());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn unban(cmd: UnbanCommand, config: &Config) -> Result<()> {
+    match cmd {
+        UnbanCommand::Account { name } => {
+            admin_op(config, admin::AdminOp::UnbanAccount { name })
+        }
+        UnbanCommand::Ip { net } => admin_op(config, admin::AdminOp::UnbanIp { net }),
+    }
 }
 
 fn format_time(unix: i64) -> String {

@@ -187,7 +187,11 @@ fn a_client_that_does_not_read_is_throttled_not_buffered() {
     // 10,000 realm-list requests (about 14 MB of answers) sent without reading: the server's output ring fills, it
     // stops handling input, the kernel buffers fill, and the client's writes stall. When the
     // client reads, every answer arrives: partial writes resume on WRITABLE.
-    let server = server(|config| config.limits.output_buffer = 4096);
+    // No realm-list interval here: this is about output back-pressure, not the rate limit.
+    let server = server(|config| {
+        config.limits.output_buffer = 4096;
+        config.limits.realm_list_interval_ms = 0;
+    });
     let build = ClientBuild::WOTLK;
     let mut logged_in = LogonClient::login(server.addr, build, "alice", "secret", TIMEOUT).unwrap();
     let one = logged_in.client.realm_list().unwrap();

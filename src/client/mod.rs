@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::challenge::{ChallengeC2s, ChallengeKind, LogonChallengeS2c};
-use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, SecurityProof};
+use crate::protocol::proof::{AuthenticatorToken, LogonProofC2s, LogonProofS2c, SecurityProof};
 use crate::protocol::realm_list::{RealmListC2s, RealmListS2c};
 use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
 use crate::protocol::result::LoginResult;
@@ -250,11 +250,29 @@ impl LogonClient {
         password: &str,
         timeout: Duration,
     ) -> Result<LoggedIn, ClientError> {
+        Self::login_with_token(addr, build, name, password, None, timeout)
+    }
+
+    /// [`LogonClient::login`] with an authenticator token: `Some` sets security flag 0x04 in
+    /// the proof and appends the token, as a 2.4.3/3.3.5a client does when the user typed one
+    /// (whether or not the challenge asked for it). 1.12.1 has no such field: `Some` with
+    /// [`ClientBuild::VANILLA`] fails to encode.
+    pub fn login_with_token(
+        addr: SocketAddr,
+        build: ClientBuild,
+        name: &str,
+        password: &str,
+        token: Option<&str>,
+        timeout: Duration,
+    ) -> Result<LoggedIn, ClientError> {
         let name = AccountName::parse(name.as_bytes())?;
         let password = Password::parse(password.as_bytes())?;
         let mut client = LogonClient::connect(addr, build, timeout)?;
         let reply = client.send_challenge(name)?;
-        let (handshake, proof) = Self::proof_for(&name, &password, &reply)?;
+        let (handshake, mut proof) = Self::proof_for(&name, &password, &reply)?;
+        if let Some(token) = token {
+            proof.security.authenticator = Some(AuthenticatorToken::new(token.as_bytes())?);
+        }
         let mut msg = Vec::new();
         proof.encode(client.layout(), &mut msg)?;
         client.send(&msg)?;

@@ -74,9 +74,7 @@ fn duration(word: Option<&str>) -> Result<Option<Duration>, String> {
 }
 
 fn net(word: &str) -> Result<IpNet, String> {
-    IpNet::from_str(word)
-        .or_else(|_| word.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{word:?} is not an address or a network (e.g. 10.0.0.0/8)"))
+    crate::admin::parse_net(word)
 }
 
 /// Parses one line; `Err` is the message to show.

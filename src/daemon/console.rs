@@ -249,14 +249,14 @@ impl Daemon {
             Command::AccountBan { name, duration } => AdminOp::BanAccount {
                 name,
                 until: until(duration),
-                by: who.clone(),
+                reason: format!("console: {who}"),
             },
             Command::AccountUnban { name } => AdminOp::UnbanAccount { name },
             Command::AccountInfo { name } => AdminOp::AccountInfo { name },
             Command::BanIp { net, duration } => AdminOp::BanIp {
                 net,
                 until: until(duration),
-                by: who.clone(),
+                reason: format!("console: {who}"),
             },
             Command::UnbanIp { net } => AdminOp::UnbanIp { net },
         };

@@ -5,11 +5,18 @@
 //! ends in `Closing`. A wrong password is committed to the store (failed-login counter and
 //! audit row) before the client is told, and a success is committed (session key, last
 //! login, audit row) before the client gets M2: nothing the client was told is lost.
+//!
+//! An account with an authenticator (TOTP) gets the challenge's authenticator block (flag
+//! 0x04, required) from 2.4.3/3.3.5a clients and must send a right token in the proof. A wrong
+//! or missing token is refused exactly like a wrong password (same answer, same count). 1.12.1
+//! (layout 3) has no authenticator block, so such an account can never log in from 1.12.1: it
+//! always fails there as a missing token.
 
 use crate::account::{AccountId, AccountName, AccountStanding};
 use crate::policy::{LogonEvent, Verdict};
 use crate::protocol::challenge::{
-    ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge, CRC_SALT,
+    AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge,
+    CRC_SALT,
 };
 use crate::protocol::opcode::Opcode;
 use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, ACCOUNT_FLAG_PROPASS};
@@ -20,6 +27,7 @@ use crate::protocol::xfer::XferInitiateS2c;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, FailureRecorded, LoginAttempt, LoginOutcome};
+use crate::totp::{self, SealedTotpSecret};
 
 use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Update, WorldSelect};
 
@@ -60,6 +68,14 @@ pub struct PendingReconnect {
 pub struct PendingProof {
     handshake: ServerHandshake,
     account: AccountId,
+    second_factor: SecondFactor,
+}
+
+/// What the proof must carry besides a right M1.
+pub enum SecondFactor {
+    None,
+    /// An authenticator token; the secret is opened only when a right M1 needs it.
+    Totp(SealedTotpSecret),
 }
 
 pub struct PendingSuccess {
@@ -377,19 +393,30 @@ fn on_account_loaded(
     }
 
     let handshake = ServerHandshake::new(account.verifier, account.salt);
+    let layout = cx.data.layout.unwrap_or(Layout::V8);
+    let second_factor = match account.totp {
+        Some(sealed) => SecondFactor::Totp(sealed),
+        None => SecondFactor::None,
+    };
+    let security = SecurityChallenge {
+        // Layout 3 (1.12.1) has no authenticator block; the proof then fails as "missing".
+        authenticator: (matches!(second_factor, SecondFactor::Totp(_)) && layout == Layout::V8)
+            .then_some(AuthenticatorChallenge { required: true }),
+        ..SecurityChallenge::default()
+    };
     let reply = LogonChallengeS2c::Success {
         server_public_key: *handshake.public_key(),
         salt: account.salt,
         crc_salt: CRC_SALT,
-        security: SecurityChallenge::default(),
+        security,
     };
-    let layout = cx.data.layout.unwrap_or(Layout::V8);
     if let Err(e) = reply.encode(layout, &mut cx.out) {
         return Step::Close(CloseReason::Unencodable(e));
     }
     Step::Become(State::Logon(Logon::AwaitProof(Box::new(PendingProof {
         handshake,
         account: account.id,
+        second_factor,
     }))))
 }
 
@@ -405,10 +432,17 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         Err(step) => return step,
     };
     debug_assert_eq!(cx.data.account, Some(pending.account));
-    match pending
+    let verified = pending
         .handshake
-        .verify(&name, &proof.client_public_key, &proof.client_proof)
-    {
+        .verify(&name, &proof.client_public_key, &proof.client_proof);
+    if verified.is_ok() {
+        if let Some(refusal) =
+            check_second_factor(pending.account, &pending.second_factor, &proof, name, cx)
+        {
+            return refusal;
+        }
+    }
+    match verified {
         Ok(_) if cx.data.patch.is_some() => offer_patch(name, cx),
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
@@ -426,16 +460,63 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
             ))))
         }
         Err(ProofFailure::PublicKeyZero) => Step::Close(CloseReason::ZeroPublicKey),
-        Err(ProofFailure::Mismatch) => {
-            log::info!("{}: refused: wrong password", cx.data);
-            let a = attempt(cx, name, LoginOutcome::WrongPassword);
-            record_failure(cx, a);
-            // Real servers answer a wrong password like an unknown name, so names cannot be probed.
-            Step::Become(State::Logon(Logon::RecordingFailure(Refusal::Proof(
-                LoginResult::FailUnknownAccount,
-            ))))
-        }
+        Err(ProofFailure::Mismatch) => refuse_credentials(name, LoginOutcome::WrongPassword, cx),
     }
+}
+
+/// A wrong credential, the password or (after a right one) the authenticator token: counted
+/// against the account and committed before the answer.
+fn refuse_credentials(name: AccountName, outcome: LoginOutcome, cx: &mut SessionCx<'_>) -> Step {
+    let why = match outcome {
+        LoginOutcome::WrongToken => "wrong or missing authenticator token",
+        _ => "wrong password",
+    };
+    log::info!("{}: refused: {why}", cx.data);
+    let a = attempt(cx, name, outcome);
+    record_failure(cx, a);
+    // Real servers answer a wrong password like an unknown name, so names cannot be probed.
+    Step::Become(State::Logon(Logon::RecordingFailure(Refusal::Proof(
+        LoginResult::FailUnknownAccount,
+    ))))
+}
+
+/// The second factor, once M1 was right: `None` lets the logon go on, `Some` is the refusal.
+/// A wrong or missing token is a wrong credential. A secret that cannot be opened (no key,
+/// another key, a corrupt row) is the server's fault, not the client's: answered "busy" and
+/// not counted against the account. Neither the token nor the secret is ever logged.
+fn check_second_factor(
+    account: AccountId,
+    second_factor: &SecondFactor,
+    proof: &LogonProofC2s,
+    name: AccountName,
+    cx: &mut SessionCx<'_>,
+) -> Option<Step> {
+    let SecondFactor::Totp(sealed) = second_factor else {
+        return None;
+    };
+    let opened = match &cx.settings.totp_key {
+        Some(key) => totp::open(key, account, sealed).map_err(|e| e.to_string()),
+        None => Err("no totp.key is configured".to_string()),
+    };
+    let secret = match opened {
+        Ok(secret) => secret,
+        Err(why) => {
+            log::error!(
+                "{}: refused: the account's authenticator secret cannot be used: {why}",
+                cx.data
+            );
+            let a = attempt(cx, name, LoginOutcome::DbBusy);
+            record_failure(cx, a);
+            return Some(refuse_proof(LoginResult::FailDbBusy, cx));
+        }
+    };
+    // A clock before 1970 makes every token wrong rather than panicking.
+    let unix_now = u64::try_from(cx.unix_now).unwrap_or(0);
+    let right = proof
+        .security
+        .authenticator
+        .is_some_and(|token| totp::verify(&secret, token.as_bytes(), unix_now));
+    (!right).then(|| refuse_credentials(name, LoginOutcome::WrongToken, cx))
 }
 
 /// A right password from an old build: the download answer and CMD_XFER_INITIATE, then the

@@ -30,6 +30,10 @@
 //!                           has timeouts.after_failure_secs to hang up; nothing is legal
 //! ```
 //!
+//! An account with an authenticator (TOTP) needs, besides a right M1, a right token in the
+//! same proof: "M1 right" above means both, and a wrong or missing token takes the "M1
+//! wrong" path (see [`logon`]).
+//!
 //! A state handles one packet (or one store reply) and answers a [`Step`]: become the next
 //! state (possibly itself again), or close. Each state declares its legal opcodes with their size bounds in
 //! one table; anything else closes the connection with a logged reason. State code gets
@@ -59,6 +63,7 @@ use crate::realms::list_cache::RealmListCache;
 use crate::srp6::SessionKey;
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::CharacterCount;
+use crate::totp::TotpKey;
 
 pub use closing::Closing;
 pub use logon::Logon;
@@ -293,6 +298,8 @@ pub struct SessionSettings {
     pub lockout: LockoutPolicy,
     /// Minimum time between two realm-list answers on one connection.
     pub realm_list_interval: Duration,
+    /// Opens accounts' authenticator secrets; `None` = no `[totp] key` configured.
+    pub totp_key: Option<TotpKey>,
 }
 
 impl SessionSettings {
@@ -303,6 +310,7 @@ impl SessionSettings {
             ticket_ttl: Duration::from_secs(config.sessions.ticket_ttl_secs),
             lockout: LockoutPolicy::account(&config.lockout),
             realm_list_interval: Duration::from_millis(config.limits.realm_list_interval_ms),
+            totp_key: config.totp.key.clone(),
         }
     }
 }

@@ -45,6 +45,7 @@ impl Fixture {
                 ticket_ttl: Duration::from_secs(900),
                 lockout: LockoutPolicy::OFF,
                 realm_list_interval: Duration::from_secs(1),
+                totp_key: None,
             },
             realms,
             policies: Policies::empty(),
@@ -121,6 +122,7 @@ fn account(standing: AccountStanding) -> AccountRecord {
         failed_logins: 0,
         security_level: 0,
         session: None,
+        totp: None,
     }
 }
 
@@ -466,5 +468,196 @@ fn opcode_tables_list_every_client_opcode_with_sane_bounds() {
         Opcode::XferCancel,
     ] {
         assert!(seen.contains(&op), "{op}");
+    }
+}
+
+// --- authenticator (TOTP) ---
+
+fn totp_key() -> crate::totp::TotpKey {
+    crate::totp::TotpKey::from_bytes([0x5a; 32])
+}
+
+/// ALICE with an authenticator sealed under `totp_key()`, and its secret.
+fn totp_account() -> (AccountRecord, crate::totp::TotpSecret) {
+    let secret = crate::totp::TotpSecret::generate();
+    let mut record = account(AccountStanding::Active);
+    record.totp = Some(crate::totp::seal(&totp_key(), record.id, &secret).unwrap());
+    (record, secret)
+}
+
+/// Challenge, account load and proof (with `token`); returns the state after the proof.
+fn proof_with_token(
+    f: &mut Fixture,
+    build: ClientBuild,
+    record: AccountRecord,
+    token: Option<&str>,
+) -> Step {
+    let s = to_proof(f, build, record);
+    let layout = build.layout();
+    let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
+    f.out.clear();
+    let password = Password::parse(b"secret").unwrap();
+    let (_, mut proof) = LogonClient::proof_for(&name(), &password, &reply).unwrap();
+    proof.security.authenticator =
+        token.map(|t| crate::protocol::proof::AuthenticatorToken::new(t.as_bytes()).unwrap());
+    let mut msg = Vec::new();
+    proof.encode(layout, &mut msg).unwrap();
+    f.packet(s, &msg)
+}
+
+#[test]
+fn an_authenticator_account_is_challenged_with_flag_4_except_on_1_12() {
+    for build in ClientBuild::ALL {
+        let mut f = Fixture::new();
+        f.settings.totp_key = Some(totp_key());
+        let _ = to_proof(&mut f, build, totp_account().0);
+        let LogonChallengeS2c::Success { security, .. } =
+            LogonChallengeS2c::parse(build.layout(), &f.out).unwrap()
+        else {
+            panic!("refused");
+        };
+        let expected = (build != ClientBuild::VANILLA)
+            .then_some(crate::protocol::challenge::AuthenticatorChallenge { required: true });
+        assert_eq!(
+            security.authenticator, expected,
+            "build {}",
+            build.version.build
+        );
+
+        // Without an authenticator the flag stays 0.
+        let mut f = Fixture::new();
+        let _ = to_proof(&mut f, build, account(AccountStanding::Active));
+        let LogonChallengeS2c::Success { security, .. } =
+            LogonChallengeS2c::parse(build.layout(), &f.out).unwrap()
+        else {
+            panic!("refused");
+        };
+        assert_eq!(security, Default::default());
+    }
+}
+
+#[test]
+fn a_right_token_logs_in_and_a_wrong_or_missing_one_is_a_wrong_credential() {
+    for build in [ClientBuild::TBC, ClientBuild::WOTLK] {
+        let (record, secret) = totp_account();
+        // The fixture's clock is unix second 1_000_000.
+        let right = crate::totp::code_at(&secret, 1_000_000);
+        // Any six digits that no step of the ±1 window accepts.
+        let window: Vec<String> = [999_970, 1_000_000, 1_000_030]
+            .map(|t| crate::totp::code_at(&secret, t))
+            .to_vec();
+        let wrong = (0..)
+            .map(|n| format!("{n:06}"))
+            .find(|c| !window.contains(c))
+            .unwrap();
+
+        let mut f = Fixture::new();
+        f.settings.totp_key = Some(totp_key());
+        let s = expect_state(proof_with_token(
+            &mut f,
+            build,
+            record.clone(),
+            Some(&right),
+        ));
+        assert!(matches!(s, State::Logon(Logon::RecordingSuccess(_))));
+        assert!(matches!(
+            f.store.pop(),
+            Some(StoreOp::RecordLoginSuccess { .. })
+        ));
+
+        for token in [Some(wrong.as_str()), None, Some("")] {
+            let mut f = Fixture::new();
+            f.settings.totp_key = Some(totp_key());
+            let s = expect_state(proof_with_token(&mut f, build, record.clone(), token));
+            assert!(
+                f.out.is_empty(),
+                "nothing is answered before the store commits"
+            );
+            match f.store.pop() {
+                Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+                    assert_eq!(a.outcome, LoginOutcome::WrongToken, "{token:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+            let s = expect_state(f.reply(
+                s,
+                StoreReply::LoginFailureRecorded(Ok(FailureRecorded::Counted(1))),
+            ));
+            assert_eq!(s.kind(), StateKind::Closing);
+            assert_eq!(f.out, [0x01, 0x04, 0x00, 0x00]);
+        }
+    }
+}
+
+#[test]
+fn a_1_12_client_of_an_authenticator_account_fails_as_a_missing_token() {
+    let mut f = Fixture::new();
+    f.settings.totp_key = Some(totp_key());
+    let s = expect_state(proof_with_token(
+        &mut f,
+        ClientBuild::VANILLA,
+        totp_account().0,
+        None,
+    ));
+    match f.store.pop() {
+        Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+            assert_eq!(a.outcome, LoginOutcome::WrongToken)
+        }
+        other => panic!("{other:?}"),
+    }
+    expect_state(f.reply(
+        s,
+        StoreReply::LoginFailureRecorded(Ok(FailureRecorded::Counted(1))),
+    ));
+    assert_eq!(f.out, [0x01, 0x04]);
+}
+
+#[test]
+fn a_secret_that_cannot_be_opened_answers_busy_and_does_not_count() {
+    let other_key = crate::totp::TotpKey::from_bytes([0x11; 32]);
+    for key in [None, Some(other_key)] {
+        let (record, secret) = totp_account();
+        let right = crate::totp::code_at(&secret, 1_000_000);
+        let mut f = Fixture::new();
+        f.settings.totp_key = key;
+        let s = expect_state(proof_with_token(
+            &mut f,
+            ClientBuild::WOTLK,
+            record,
+            Some(&right),
+        ));
+        assert_eq!(s.kind(), StateKind::Closing);
+        assert_eq!(f.out, [0x01, LoginResult::FailDbBusy.as_u8(), 0x00, 0x00]);
+        match f.store.pop() {
+            Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+                assert_eq!(a.outcome, LoginOutcome::DbBusy);
+                assert!(!a.outcome.counts_against_account());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_wrong_password_is_still_a_wrong_password_with_an_authenticator() {
+    let (record, secret) = totp_account();
+    let right = crate::totp::code_at(&secret, 1_000_000);
+    let mut f = Fixture::new();
+    f.settings.totp_key = Some(totp_key());
+    let s = to_proof(&mut f, ClientBuild::WOTLK, record);
+    let reply = LogonChallengeS2c::parse(Layout::V8, &f.out).unwrap();
+    f.out.clear();
+    let wrong = Password::parse(b"guess").unwrap();
+    let (_, mut proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
+    proof.security.authenticator =
+        Some(crate::protocol::proof::AuthenticatorToken::new(right.as_bytes()).unwrap());
+    let mut msg = Vec::new();
+    proof.encode(Layout::V8, &mut msg).unwrap();
+    expect_state(f.packet(s, &msg));
+    match f.store.pop() {
+        Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+            assert_eq!(a.outcome, LoginOutcome::WrongPassword)
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -133,6 +133,16 @@ CREATE TABLE settings (
 );
 "#,
     },
+    Migration {
+        version: 4,
+        description: "authenticator (TOTP) secrets",
+        sql: r#"
+-- The account's TOTP secret sealed under the config's [totp] key (crate::totp::seal:
+-- nonce, ciphertext, tag); NULL = no authenticator.
+ALTER TABLE accounts ADD COLUMN totp_secret BLOB
+    CHECK (totp_secret IS NULL OR length(totp_secret) = 60);
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

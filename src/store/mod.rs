@@ -26,6 +26,7 @@ use crate::protocol::version::Build;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::totp::SealedTotpSecret;
 
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
@@ -160,6 +161,14 @@ pub trait Store: Send {
     /// [`StoreError::NoSuchAccount`] if unknown.
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError>;
 
+    /// Sets (`Some`) or clears (`None`) the account's sealed authenticator secret.
+    /// [`StoreError::NoSuchAccount`] if unknown.
+    fn set_totp_secret(
+        &mut self,
+        name: &AccountName,
+        secret: Option<&SealedTotpSecret>,
+    ) -> Result<(), StoreError>;
+
     /// Upserts how many characters an account has on a realm (world servers report this).
     fn set_character_count(
         &mut self,
@@ -196,6 +205,8 @@ pub struct AccountRecord {
     pub security_level: u8,
     /// The ticket of the last successful login, for reconnects and world servers.
     pub session: Option<SessionTicket>,
+    /// The authenticator secret, sealed; `Some` = a token is required after the password.
+    pub totp: Option<SealedTotpSecret>,
 }
 
 /// The "boarding pass" of a successful logon: the session key a world server asks for.
@@ -238,6 +249,8 @@ pub enum LoginOutcome {
     ReconnectSuccess,
     UnknownAccount,
     WrongPassword,
+    /// Right password, but the authenticator token was wrong or missing.
+    WrongToken,
     ReconnectFailed,
     Banned,
     Suspended,
@@ -250,11 +263,12 @@ pub enum LoginOutcome {
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 12] = [
+    pub const ALL: [LoginOutcome; 13] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
         LoginOutcome::WrongPassword,
+        LoginOutcome::WrongToken,
         LoginOutcome::ReconnectFailed,
         LoginOutcome::Banned,
         LoginOutcome::Suspended,
@@ -271,6 +285,7 @@ impl LoginOutcome {
             LoginOutcome::ReconnectSuccess => "reconnect_success",
             LoginOutcome::UnknownAccount => "unknown_account",
             LoginOutcome::WrongPassword => "wrong_password",
+            LoginOutcome::WrongToken => "wrong_token",
             LoginOutcome::ReconnectFailed => "reconnect_failed",
             LoginOutcome::Banned => "banned",
             LoginOutcome::Suspended => "suspended",
@@ -282,11 +297,10 @@ impl LoginOutcome {
         }
     }
 
-    /// Wrong credentials: what the account and address lockouts count. A refused build or a
-    /// banned account says nothing about someone guessing a password; a wrong reconnect proof
-    /// cannot be brute-forced (it needs the 40-byte session key).
+    /// Whether the attempt counts against the account (`failed_logins`): a wrong credential,
+    /// password or authenticator token alike, so a guesser learns nothing from which was wrong.
     pub fn counts_against_account(self) -> bool {
-        matches!(self, LoginOutcome::WrongPassword)
+        matches!(self, LoginOutcome::WrongPassword | LoginOutcome::WrongToken)
     }
 
     /// The outcome an audit string stands for, if this binary knows it.
@@ -402,6 +416,8 @@ pub struct AccountSummary {
     pub failed_logins: u32,
     pub security_level: u8,
     pub standing: AccountStanding,
+    /// Whether an authenticator (TOTP) is enabled.
+    pub totp: bool,
 }
 
 /// One login audit row. `outcome` is kept as text so rows written by a newer binary still list.

@@ -26,6 +26,7 @@ use crate::protocol::version::Build;
 use crate::realms::link::LinkKey;
 use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::totp::SealedTotpSecret;
 
 /// How long a writer waits for another connection's write lock before giving up with
 /// SQLITE_BUSY. Login writes are a few rows, so 5 s only runs out when something is wrong.
@@ -310,7 +311,23 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         failed_logins,
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
+        totp: totp_from_row(row, id, 12)?,
     })
+}
+
+/// The sealed authenticator secret, if any; one that cannot be a sealed secret is corrupt.
+fn totp_from_row(
+    row: &Row<'_>,
+    id: i64,
+    idx: usize,
+) -> Result<Option<SealedTotpSecret>, StoreError> {
+    if let ValueRef::Null = row.get_ref(idx)? {
+        return Ok(None);
+    }
+    let what = format!("account #{id}: totp_secret");
+    SealedTotpSecret::from_bytes(bytes_col(row, idx, &what)?)
+        .map(Some)
+        .map_err(|e| StoreError::corrupt(format!("{what}: {e}")))
 }
 
 /// The session ticket from its four columns: the key at `key_idx`, then issued-at, expires-at
@@ -382,6 +399,7 @@ fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
         failed_logins: u32_col(row, 5, || format!("account #{id}: failed_logins"))?,
         security_level: u8_col(row, 8, || format!("account #{id}: security_level"))?,
         standing: standing(row.get(6)?, row.get(7)?),
+        totp: row.get(9)?,
     })
 }
 
@@ -459,7 +477,7 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
             standing_columns!(),
             ", a.security_level, a.session_key_at, a.session_expires_at, a.session_taken_by",
-            " FROM accounts a WHERE a.name = ?2"
+            ", a.totp_secret FROM accounts a WHERE a.name = ?2"
         ))?;
         let mut rows = stmt.query(params![unix_now(), name.as_str()])?;
         match rows.next()? {
@@ -729,7 +747,7 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
             "a.failed_logins, ",
             standing_columns!(),
-            ", a.security_level FROM accounts a ORDER BY a.id"
+            ", a.security_level, a.totp_secret IS NOT NULL FROM accounts a ORDER BY a.id"
         ))?;
         let mut rows = stmt.query([unix_now()])?;
         let mut out = Vec::new();
@@ -903,6 +921,21 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached("UPDATE accounts SET security_level = ?2 WHERE name = ?1")?
             .execute(params![name.as_str(), level])?;
+        if updated == 0 {
+            return Err(StoreError::NoSuchAccount(*name));
+        }
+        Ok(())
+    }
+
+    fn set_totp_secret(
+        &mut self,
+        name: &AccountName,
+        secret: Option<&SealedTotpSecret>,
+    ) -> Result<(), StoreError> {
+        let updated = self
+            .conn
+            .prepare_cached("UPDATE accounts SET totp_secret = ?2 WHERE name = ?1")?
+            .execute(params![name.as_str(), secret.map(|s| &s.as_bytes()[..])])?;
         if updated == 0 {
             return Err(StoreError::NoSuchAccount(*name));
         }
@@ -2065,5 +2098,154 @@ mod tests {
         store.set_console_password("h1").unwrap();
         store.set_console_password("h2").unwrap();
         assert_eq!(store.console_password().unwrap().as_deref(), Some("h2"));
+    }
+
+    fn sealed(b: u8) -> SealedTotpSecret {
+        SealedTotpSecret::from_bytes(&[b; crate::totp::SEALED_LEN]).unwrap()
+    }
+
+    #[test]
+    fn totp_secrets_are_set_listed_and_cleared() {
+        let (_dir, mut store) = temp_store();
+        store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        store
+            .create_account(&name("bob"), &salt(2), &verifier(2))
+            .unwrap();
+        assert_eq!(
+            store.load_account(&name("alice")).unwrap().unwrap().totp,
+            None
+        );
+
+        store
+            .set_totp_secret(&name("alice"), Some(&sealed(9)))
+            .unwrap();
+        let alice = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(alice.totp, Some(sealed(9)));
+        assert_eq!(
+            store.load_account(&name("bob")).unwrap().unwrap().totp,
+            None
+        );
+        let list = store.list_accounts().unwrap();
+        assert_eq!(
+            list.iter().map(|a| a.totp).collect::<Vec<_>>(),
+            [true, false]
+        );
+
+        store.set_totp_secret(&name("alice"), None).unwrap();
+        assert_eq!(
+            store.load_account(&name("alice")).unwrap().unwrap().totp,
+            None
+        );
+        assert!(matches!(
+            store.set_totp_secret(&name("nobody"), Some(&sealed(1))),
+            Err(StoreError::NoSuchAccount(_))
+        ));
+        let err = store
+            .conn
+            .execute("UPDATE accounts SET totp_secret = zeroblob(59)", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+    }
+
+    #[test]
+    fn a_wrong_token_counts_like_a_wrong_password() {
+        let (_dir, mut store) = temp_store();
+        let id = store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        for (outcome, at) in [
+            (LoginOutcome::WrongToken, 10),
+            (LoginOutcome::WrongPassword, 11),
+            (LoginOutcome::DbBusy, 12),
+        ] {
+            store
+                .record_login_failure(
+                    &attempt(Some(id), "alice", outcome, at),
+                    &LockoutPolicy::OFF,
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .load_account(&name("alice"))
+                .unwrap()
+                .unwrap()
+                .failed_logins,
+            2
+        );
+        let audit = store.recent_audit(10).unwrap();
+        assert_eq!(audit[2].outcome, "wrong_token");
+        assert_eq!(
+            LoginOutcome::from_str_opt("wrong_token"),
+            Some(LoginOutcome::WrongToken)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_totp_secret_is_an_error_not_a_panic() {
+        let (_dir, mut store) = temp_store();
+        store
+            .create_account(&name("alice"), &salt(1), &verifier(1))
+            .unwrap();
+        for bad in [
+            "zeroblob(12)",
+            "'not a blob at all, sixty bytes of text.....................'",
+            "42",
+        ] {
+            corrupt(&store, &format!("UPDATE accounts SET totp_secret = {bad}"));
+            match store.load_account(&name("alice")) {
+                Err(StoreError::Corrupt { what }) => {
+                    assert!(what.contains("totp_secret"), "{what}")
+                }
+                other => panic!("{bad}: expected Corrupt, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_version_3_file_upgrades_to_4_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &migrations::MIGRATIONS[..3] {
+                conn.execute_batch(m.sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts (id, name, salt, verifier, created_at, failed_logins,
+                                       security_level)
+                 VALUES (5, 'ALICE', zeroblob(32), zeroblob(32), 1, 2, 3);
+                 INSERT INTO ip_bans (net, banned_at) VALUES ('192.0.2.0/24', 1);
+                 INSERT INTO settings (key, value) VALUES ('console_password', 'h');",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(migrations::current_version(&store.conn).unwrap(), 4);
+        let alice = store.load_account(&name("alice")).unwrap().unwrap();
+        assert_eq!(
+            (
+                alice.id,
+                alice.failed_logins,
+                alice.security_level,
+                alice.totp
+            ),
+            (AccountId(5), 2, 3, None)
+        );
+        assert_eq!(store.ip_bans(0).unwrap().len(), 1);
+        assert_eq!(store.console_password().unwrap().as_deref(), Some("h"));
+        store
+            .set_totp_secret(&name("alice"), Some(&sealed(4)))
+            .unwrap();
+        assert_eq!(
+            store.load_account(&name("alice")).unwrap().unwrap().totp,
+            Some(sealed(4))
+        );
     }
 }

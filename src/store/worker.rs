@@ -449,6 +449,13 @@ mod tests {
         fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
             self.inner.set_security_level(name, level)
         }
+        fn set_totp_secret(
+            &mut self,
+            name: &AccountName,
+            secret: Option<&crate::totp::SealedTotpSecret>,
+        ) -> Result<(), StoreError> {
+            self.inner.set_totp_secret(name, secret)
+        }
         fn ban_ip(
             &mut self,
             net: &ipnet::IpNet,
