@@ -553,9 +553,7 @@ fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
 
 fn unban(cmd: UnbanCommand, config: &Config) -> Result<()> {
     match cmd {
-        UnbanCommand::Account { name } => {
-            admin_op(config, admin::AdminOp::UnbanAccount { name })
-        }
+        UnbanCommand::Account { name } => admin_op(config, admin::AdminOp::UnbanAccount { name }),
         UnbanCommand::Ip { net } => admin_op(config, admin::AdminOp::UnbanIp { net }),
     }
 }

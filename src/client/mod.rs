@@ -126,6 +126,15 @@ pub struct LoggedIn {
 impl LogonClient {
     pub fn connect(addr: SocketAddr, build: ClientBuild, timeout: Duration) -> io::Result<Self> {
         let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        Self::from_stream(stream, build, timeout)
+    }
+
+    /// A client on a connection made elsewhere (e.g. bound to a chosen source address).
+    pub fn from_stream(
+        stream: TcpStream,
+        build: ClientBuild,
+        timeout: Duration,
+    ) -> io::Result<Self> {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
@@ -265,9 +274,21 @@ impl LogonClient {
         token: Option<&str>,
         timeout: Duration,
     ) -> Result<LoggedIn, ClientError> {
+        let client = LogonClient::connect(addr, build, timeout)?;
+        client.log_in(name, password, token)
+    }
+
+    /// Challenge and proof (with an optional authenticator token) on this connection; M2 is
+    /// verified.
+    pub fn log_in(
+        self,
+        name: &str,
+        password: &str,
+        token: Option<&str>,
+    ) -> Result<LoggedIn, ClientError> {
         let name = AccountName::parse(name.as_bytes())?;
         let password = Password::parse(password.as_bytes())?;
-        let mut client = LogonClient::connect(addr, build, timeout)?;
+        let mut client = self;
         let reply = client.send_challenge(name)?;
         let (handshake, mut proof) = Self::proof_for(&name, &password, &reply)?;
         if let Some(token) = token {

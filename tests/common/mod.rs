@@ -20,6 +20,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Every game listener's address (`addr` is the first).
+    pub addrs: Vec<SocketAddr>,
     /// The realm-link listener.
     pub link: SocketAddr,
     /// The console listener, if the test configured one.
@@ -52,16 +54,18 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         let thread = thread::spawn(move || {
             let (mut event_loop, daemon) = Daemon::start(config).expect("daemon starts");
-            let addr = daemon.local_addrs()[0];
+            let addrs = daemon.local_addrs();
             let link = daemon.link_addrs().first().copied();
             let console = daemon.console_addrs().first().copied();
-            tx.send((addr, link, console, Daemon::handle(&event_loop)))
+            tx.send((addrs, link, console, Daemon::handle(&event_loop)))
                 .unwrap();
             daemon.run(&mut event_loop).expect("daemon runs");
         });
-        let (addr, link, console, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        let (addrs, link, console, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        let addr = addrs[0];
         TestServer {
             addr,
+            addrs,
             console,
             link: link.unwrap_or(addr),
             db,
