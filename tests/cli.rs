@@ -259,3 +259,51 @@ fn serve_logs_where_it_listens_and_logs_clients_in() {
     .unwrap();
     assert_eq!(l.client.realm_list().unwrap().realms[0].name, "Azeroth");
 }
+
+#[test]
+fn bans_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    ok(&gatehouse(
+        &db,
+        &["account", "create", "carol", "--password-stdin"],
+        "correct horse\n",
+    ));
+    let out = ok(&gatehouse(
+        &db,
+        &["ban", "account", "carol", "--for", "2h", "--reason", "spam"],
+        "",
+    ));
+    assert!(out.contains("CAROL suspended until"), "{out}");
+    let out = ok(&gatehouse(&db, &["ban", "ip", "10.0.0.0/8"], ""));
+    assert!(out.contains("10.0.0.0/8 banned"), "{out}");
+    let out = ok(&gatehouse(
+        &db,
+        &["ban", "ip", "2001:db8::1", "--for", "1d"],
+        "",
+    ));
+    assert!(out.contains("2001:db8::1/128 banned until"), "{out}");
+    let list = ok(&gatehouse(&db, &["ban", "list"], ""));
+    assert!(list.contains("10.0.0.0/8"), "{list}");
+    assert!(list.contains("2001:db8::1/128"), "{list}");
+    assert!(
+        list.contains("CAROL") && list.contains("suspended until"),
+        "{list}"
+    );
+    ok(&gatehouse(&db, &["unban", "ip", "10.0.0.0/8"], ""));
+    ok(&gatehouse(&db, &["unban", "account", "carol"], ""));
+    let list = ok(&gatehouse(&db, &["ban", "list"], ""));
+    assert!(
+        !list.contains("10.0.0.0/8") && !list.contains("CAROL"),
+        "{list}"
+    );
+    // Bad input is refused with a message naming it (clap's usage errors for flags).
+    let out = gatehouse(&db, &["ban", "ip", "nowhere"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an address or a network"));
+    let e = refused(&gatehouse(&db, &["ban", "account", "nobody"], ""));
+    assert!(e.contains("NOBODY") || e.contains("nobody"), "{e}");
+    let out = gatehouse(&db, &["ban", "ip", "10.0.0.1", "--for", "soon"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("soon"));
+}
