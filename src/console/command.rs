@@ -73,10 +73,6 @@ fn duration(word: Option<&str>) -> Result<Option<Duration>, String> {
     }
 }
 
-fn net(word: &str) -> Result<IpNet, String> {
-    crate::admin::parse_net(word)
-}
-
 /// Parses one line; `Err` is the message to show.
 pub fn parse(line: &str) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -111,11 +107,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }),
         ["account", ..] => usage("account create|passwd|ban|unban|info ..."),
         ["ban", "ip", what, rest @ ..] if rest.len() <= 1 => Ok(Command::BanIp {
-            net: net(what)?,
+            net: crate::admin::parse_net(what)?,
             duration: duration(rest.first().copied())?,
         }),
         ["ban", ..] => usage("ban ip <addr|cidr> [duration]"),
-        ["unban", "ip", what] => Ok(Command::UnbanIp { net: net(what)? }),
+        ["unban", "ip", what] => Ok(Command::UnbanIp {
+            net: crate::admin::parse_net(what)?,
+        }),
         ["unban", ..] => usage("unban ip <addr|cidr>"),
         ["loglevel", level] => log::LevelFilter::from_str(level)
             .map(Command::LogLevel)

@@ -232,19 +232,26 @@ fn a_realm_for_another_build_is_renamed_for_vanilla() {
     );
 }
 
+/// Challenge, account load and a proof with the wrong password; the state after the proof
+/// (waiting for the store), with the output cleared of the challenge reply.
+fn wrong_password(f: &mut Fixture, build: ClientBuild) -> State {
+    let s = to_proof(f, build, account(AccountStanding::Active));
+    let layout = build.layout();
+    let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
+    f.out.clear();
+    let wrong = Password::parse(b"guess").unwrap();
+    let (_, proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
+    let mut msg = Vec::new();
+    proof.encode(layout, &mut msg).unwrap();
+    expect_state(f.packet(s, &msg))
+}
+
 #[test]
 fn a_wrong_password_is_recorded_before_the_answer() {
     for build in ClientBuild::ALL {
         let mut f = Fixture::new();
-        let s = to_proof(&mut f, build, account(AccountStanding::Active));
+        let s = wrong_password(&mut f, build);
         let layout = build.layout();
-        let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
-        f.out.clear();
-        let wrong = Password::parse(b"guess").unwrap();
-        let (_, proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
-        let mut msg = Vec::new();
-        proof.encode(layout, &mut msg).unwrap();
-        let s = expect_state(f.packet(s, &msg));
         assert!(f.out.is_empty());
         match f.store.pop() {
             Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
@@ -386,15 +393,7 @@ fn packet_framing_respects_the_state_bounds() {
 fn the_wrong_password_that_locks_the_account_is_answered_suspended() {
     for build in ClientBuild::ALL {
         let mut f = Fixture::new();
-        let s = to_proof(&mut f, build, account(AccountStanding::Active));
-        let layout = build.layout();
-        let reply = LogonChallengeS2c::parse(layout, &f.out).unwrap();
-        f.out.clear();
-        let wrong = Password::parse(b"guess").unwrap();
-        let (_, proof) = LogonClient::proof_for(&name(), &wrong, &reply).unwrap();
-        let mut msg = Vec::new();
-        proof.encode(layout, &mut msg).unwrap();
-        let s = expect_state(f.packet(s, &msg));
+        let s = wrong_password(&mut f, build);
         let locked = FailureRecorded::Locked { until: 1_000_900 };
         let s = expect_state(f.reply(s, StoreReply::LoginFailureRecorded(Ok(locked))));
         assert_eq!(s.kind(), StateKind::Closing);
