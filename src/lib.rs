@@ -11,7 +11,8 @@
 //! inbox (a double-buffered swap queue woken by a `mio::Waker`). [`daemon`] is the handler that
 //! ties these together on the loop; [`realms`] keeps the realm list, encoded once per change.
 //!
-//! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks.
+//! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks;
+//!   [`log_throttle`]: one line plus a count for a warning repeated in a window.
 //! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
 //! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
@@ -29,6 +30,7 @@ pub mod console;
 pub mod daemon;
 pub mod event_loop;
 pub mod io_worker;
+pub mod log_throttle;
 pub mod logging;
 pub mod net;
 pub mod patches;
