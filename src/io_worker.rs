@@ -1,7 +1,9 @@
 //! The I/O thread: every blocking file operation the loop needs — building the patch index,
 //! reading patch chunks, reading the config file on reload — so no file is touched on the
 //! loop. Requests arrive over a bounded crossbeam channel; answers go to a callback that posts
-//! them into the loop's inbox. Open files are kept per path, so a chunk costs one `pread`.
+//! them into the loop's inbox. Open files are kept per path, so a chunk costs one `pread`;
+//! at most [`MAX_OPEN_FILES`] at once, which the daemon counts in its descriptor budget.
+//! Who asked for a chunk (`T`) is the caller's business: it comes back with the bytes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,28 +14,30 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
 use crate::config::{Config, ConfigError};
-use crate::event_loop::Target;
 use crate::patches::{PatchError, PatchIndex};
 
-pub enum IoRequest {
+/// Patch files held open at once; the cache is emptied when it is full.
+pub const MAX_OPEN_FILES: usize = 16;
+
+pub enum IoRequest<T> {
     /// (Re)build the index of a patch directory.
     Index { dir: PathBuf },
     /// Read and check the config file (SIGHUP).
     LoadConfig { path: PathBuf },
     /// Read `len` bytes of `path` from `offset` (fewer at the end of the file).
     Read {
-        target: Target,
+        target: T,
         path: PathBuf,
         offset: u64,
         len: usize,
     },
 }
 
-pub enum IoReply {
+pub enum IoReply<T> {
     Indexed(Result<PatchIndex, PatchError>),
     ConfigLoaded(Result<Box<Config>, ConfigError>),
     Chunk {
-        target: Target,
+        target: T,
         offset: u64,
         data: Result<Vec<u8>, PatchError>,
     },
@@ -49,8 +53,8 @@ pub enum IoError {
     Spawn(std::io::Error),
 }
 
-pub struct IoPool {
-    tx: Option<Sender<IoRequest>>,
+pub struct IoPool<T> {
+    tx: Option<Sender<IoRequest<T>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -65,6 +69,9 @@ fn read_chunk(
         source,
     };
     if !files.contains_key(path) {
+        if files.len() >= MAX_OPEN_FILES {
+            files.clear();
+        }
         let file = File::open(path).map_err(err)?;
         files.insert(path.clone(), file);
     }
@@ -85,12 +92,12 @@ fn read_chunk(
     Ok(data)
 }
 
-impl IoPool {
+impl<T: Send + 'static> IoPool<T> {
     pub fn start(
         queue: usize,
-        reply: impl Fn(IoReply) + Send + 'static,
-    ) -> Result<IoPool, IoError> {
-        let (tx, rx) = bounded::<IoRequest>(queue);
+        reply: impl Fn(IoReply<T>) + Send + 'static,
+    ) -> Result<Self, IoError> {
+        let (tx, rx) = bounded::<IoRequest<T>>(queue);
         let thread = std::thread::Builder::new()
             .name("io".into())
             .spawn(move || {
@@ -129,7 +136,7 @@ impl IoPool {
     }
 
     /// Never blocks: a full queue is `Busy`.
-    pub fn submit(&self, request: IoRequest) -> Result<(), IoError> {
+    pub fn submit(&self, request: IoRequest<T>) -> Result<(), IoError> {
         let tx = self.tx.as_ref().ok_or(IoError::Stopped)?;
         tx.try_send(request).map_err(|e| match e {
             TrySendError::Full(_) => IoError::Busy,
@@ -143,7 +150,7 @@ impl IoPool {
     }
 }
 
-impl Drop for IoPool {
+impl<T> Drop for IoPool<T> {
     fn drop(&mut self) {
         self.tx.take();
         if let Some(t) = self.thread.take() {

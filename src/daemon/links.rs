@@ -1,113 +1,217 @@
-//! The daemon's realm-link side: accepting world servers on the link listener, framing their
-//! bytes, and routing frames and store replies through `realms::link::server`.
+//! Realm links as a kind of connection: world servers on the link listener. Frames are cut
+//! from the input ring and handed to `realms::link::server`, whose answer becomes the table's
+//! [`Turn`]. Until a world server has proven its realm's key it has small rings, a short
+//! deadline, and counts against its address's cap of unauthenticated links, so links that
+//! never authenticate cannot lock a real world server out.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
+use super::services::{DbJob, DbReply, Services};
 use super::signals::Signal;
-use super::{unix_now, Daemon, Msg};
-use crate::event_loop::{ConnToken, Ctx, Target};
-use crate::net::connection::{Connection, OutputSink, ReadOutcome};
+use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
+use super::{Target, Timer};
+use crate::event_loop::{ConnToken, TableId};
+use crate::net::connection::{OutputSink, Standing};
+use crate::net::CloseReason;
 use crate::protocol::wire::Check;
 use crate::realms::link::message::{error_code, LinkMessage};
 use crate::realms::link::server::{self, LinkCx, LinkSession, LinkState, LinkStep};
-use crate::session::CloseReason;
-use crate::store::worker::StoreReply;
+use crate::realms::registry::Change;
 
-/// A link's buffers: frames are at most 1 KiB, and the server sends little.
+/// Realm links held at once (a realm id is a byte, so 255 realms; the rest is slack for
+/// reconnecting world servers).
+pub(crate) const MAX_LINKS: usize = 1024;
+/// Links that have not authenticated yet, per address and in all.
+const UNPROVEN_PER_ADDRESS: usize = 8;
+const UNPROVEN_MAX: usize = 64;
+/// A world server authenticates in one round trip; this is ample for a slow network.
+const AUTH_DEADLINE: Duration = Duration::from_secs(10);
+/// Rings of a linked world server: frames are at most 1 KiB, and the server sends little.
 const LINK_INPUT: usize = 4 * 1024;
 const LINK_OUTPUT: usize = 16 * 1024;
+/// Rings before: one Auth frame in, Hello and AuthResult (or an Error) out.
+const UNPROVEN_INPUT: usize = 1024 + 64;
+const UNPROVEN_OUTPUT: usize = 512;
 
-/// Runs one link handler with its context; returns its step and whether the realm list changed.
-fn with_link(
-    now: std::time::Instant,
-    token: ConnToken,
-    conn: &mut Connection<LinkSession>,
-    store_ops: &mut Vec<crate::store::worker::StoreOp>,
-    registry: &mut crate::realms::registry::RealmRegistry,
-    handle: impl FnOnce(&mut LinkSession, &mut LinkCx<'_>) -> LinkStep,
-) -> (LinkStep, bool) {
-    let mut realms_changed = false;
-    let mut sink = OutputSink::new(&mut conn.output);
-    let mut cx = LinkCx {
-        now,
-        unix_now: unix_now(),
-        token,
-        out: &mut sink,
-        store: store_ops,
-        registry,
-        realms_changed: &mut realms_changed,
-    };
-    let step = handle(&mut conn.session, &mut cx);
-    (step, realms_changed)
+impl LinkSession {
+    /// Room the answer to one frame needs before the frame is handled.
+    fn answer_room(standing: Standing) -> usize {
+        match standing {
+            Standing::Unproven => 256,
+            Standing::Proven => 2 * 1024,
+        }
+    }
+
+    /// Runs one link handler with its context, and puts its answer in place.
+    fn run(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        handle: impl FnOnce(&mut LinkSession, LinkState, &mut LinkCx<'_>) -> LinkStep,
+    ) -> Turn {
+        let was_authenticated = self.authenticated();
+        let mut realms_changed = false;
+        let state = self.take_state();
+        let step = {
+            let mut sink = OutputSink::new(io.output);
+            let mut cx = LinkCx {
+                now: io.now,
+                unix_now: io.unix_now,
+                token: io.token,
+                out: &mut sink,
+                registry: &mut svc.registry,
+                realms_changed: &mut realms_changed,
+            };
+            handle(self, state, &mut cx)
+        };
+        if realms_changed {
+            svc.signals.raise(Signal::RealmListChanged);
+        }
+        let (state, ask) = match step {
+            LinkStep::Become(state) => (state, None),
+            LinkStep::Ask(state, op) => (state, Some(DbJob::Login(op))),
+            LinkStep::Close(why) => return Turn::close(CloseReason::LinkRefused(why)),
+            LinkStep::Finish => return Turn::close(CloseReason::PeerClosed),
+        };
+        self.state = state;
+        let authenticated = self.authenticated();
+        Turn {
+            ask,
+            proven: authenticated && !was_authenticated,
+            // A linked world server must speak (heartbeat) at least this often.
+            deadline: authenticated.then(|| {
+                Duration::from_secs(svc.config.link.heartbeat_timeout_secs.saturating_mul(4))
+            }),
+            ..Turn::default()
+        }
+    }
 }
 
-impl Daemon {
-    pub(super) fn accept_links(&mut self, cx: &mut Ctx<'_, Msg>, index: usize) {
-        while let Some((socket, peer)) = self.next_accepted(index) {
-            if self.links.len() >= super::MAX_LINKS {
-                log::warn!(
-                    "{peer}: realm link closed at accept: {} links open",
-                    super::MAX_LINKS
-                );
-                continue;
-            }
-            let _ = socket.set_nodelay(true);
-            let mut nonce = [0u8; 32];
-            crate::srp6::fill_random(&mut nonce);
-            let now = cx.now();
-            let Some(token) = self.links.insert_with(|_| {
-                Connection::new(
-                    socket,
-                    LinkSession::new(peer, nonce),
-                    LINK_INPUT,
-                    LINK_OUTPUT,
-                    now,
-                )
-            }) else {
-                continue;
-            };
-            let Some(conn) = self.links.get_mut(token) else {
-                continue;
-            };
-            if let Err(e) = conn.register(cx.registry(), token.to_mio_link()) {
-                log::warn!("link from {peer}: cannot register: {e}");
-                self.links.remove(token);
-                continue;
-            }
-            if let Err(e) = LinkSession::hello(nonce).encode(&mut OutputSink::new(&mut conn.output))
-            {
-                log::error!("link from {peer}: cannot encode Hello: {e}");
-                self.close_link(token, CloseReason::LinkRefused(e.to_string()));
-                continue;
-            }
-            log::info!("link from {peer}: connected");
-            self.arm_link_deadline(cx, token, self.config.timeouts.logon());
-            self.flush_link(cx, token);
+impl Kind for LinkSession {
+    const TABLE: TableId = TableId(1);
+    const LABEL: &'static str = "link from";
+
+    fn target(token: ConnToken) -> Target {
+        Target::Link(token)
+    }
+
+    fn shape(_svc: &Services) -> Shape {
+        Shape {
+            max_open: MAX_LINKS,
+            unproven_per_address: Some(UNPROVEN_PER_ADDRESS),
+            unproven_max: Some(UNPROVEN_MAX),
+            unproven: Buffers {
+                input: UNPROVEN_INPUT,
+                output: UNPROVEN_OUTPUT,
+            },
+            proven: Buffers {
+                input: LINK_INPUT,
+                output: LINK_OUTPUT,
+            },
         }
     }
 
-    fn arm_link_deadline(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken, after: Duration) {
-        let Some(conn) = self.links.get_mut(token) else {
-            return;
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn admit(
+        peer: SocketAddr,
+        _open: usize,
+        _now: Instant,
+        _unix_now: i64,
+        _svc: &mut Services,
+    ) -> Result<Self, Refusal> {
+        let mut nonce = [0u8; 32];
+        crate::srp6::fill_random(&mut nonce);
+        Ok(LinkSession::new(peer, nonce))
+    }
+
+    fn on_open(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let LinkState::AwaitAuth { nonce } = &self.state else {
+            return Turn::close(CloseReason::LinkRefused("no nonce".into()));
         };
-        if let Some(old) = conn.deadline.take() {
-            cx.cancel(old);
+        let nonce = *nonce;
+        if let Err(e) = LinkSession::hello(nonce).encode(&mut OutputSink::new(io.output)) {
+            log::error!("link from {}: cannot encode Hello: {e}", self.peer);
+            return Turn::close(CloseReason::LinkRefused(e.to_string()));
         }
-        conn.deadline = Some(cx.send_after(after, Msg::LinkDeadline(token)));
+        svc.info(
+            io.now,
+            "link connected",
+            format_args!("link from {}: connected", self.peer),
+        );
+        Turn {
+            deadline: Some(AUTH_DEADLINE.min(svc.config.timeouts.logon())),
+            ..Turn::default()
+        }
     }
 
-    /// A linked world server must speak (heartbeat) at least this often.
-    fn link_idle(&self) -> Duration {
-        Duration::from_secs(self.config.link.heartbeat_timeout_secs.saturating_mul(4))
+    fn on_input(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let mut handled = 0;
+        let mut deadline = None;
+        loop {
+            let stop = |stopped, deadline| Turn {
+                handled,
+                stopped,
+                deadline,
+                ..Turn::default()
+            };
+            if self.holds_input() {
+                return stop(Stopped::Held, deadline);
+            }
+            if io.input.is_empty() {
+                return stop(Stopped::NeedInput, deadline);
+            }
+            if io.output.free() < Self::answer_room(io.standing) {
+                // The world server is not reading; wait for the flush.
+                return stop(Stopped::NeedOutputRoom, deadline);
+            }
+            let len = match LinkMessage::check_frame(io.input.contiguous()) {
+                Check::Complete(len) => len,
+                Check::Incomplete => return stop(Stopped::NeedInput, deadline),
+                Check::Invalid(e) => return Turn::close(CloseReason::Malformed(e)),
+            };
+            let message = LinkMessage::parse(io.input.contiguous().get(..len).unwrap_or_default());
+            io.input.consume(len);
+            handled += 1;
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    svc.warn(
+                        io.now,
+                        "link frame refused",
+                        format_args!("link from {}: {e}", self.peer),
+                    );
+                    return Turn::close(CloseReason::LinkRefused(e.to_string()));
+                }
+            };
+            let turn = self.run(io, svc, |session, state, lcx| {
+                server::on_frame(session, state, message, lcx)
+            });
+            if turn.close.is_some() || turn.ask.is_some() || turn.proven {
+                return Turn { handled, ..turn };
+            }
+            deadline = turn.deadline.or(deadline);
+        }
     }
 
-    /// The link's deadline passed: say why (Error frame), then close.
-    pub(super) fn link_deadline(&mut self, token: ConnToken) {
-        let Some(conn) = self.links.get_mut(token) else {
-            return;
+    fn on_reply(&mut self, reply: DbReply, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let DbReply::Login(reply) = reply else {
+            return Turn::default();
         };
-        conn.deadline = None;
-        let (code, message) = match conn.session.realm() {
+        self.run(io, svc, |session, state, lcx| {
+            server::on_store_reply(session, state, reply, lcx)
+        })
+    }
+
+    fn on_timer(&mut self, timer: Timer, io: &mut ConnIo<'_>, _svc: &mut Services) -> Turn {
+        if timer != Timer::Deadline {
+            return Turn::default();
+        }
+        // Say why (an Error frame), then close.
+        let (code, message) = match self.realm() {
             Some(_) => (
                 error_code::HEARTBEAT_TIMEOUT,
                 "silent past the heartbeat deadline",
@@ -119,200 +223,20 @@ impl Daemon {
             message: message.to_string(),
         };
         // Best effort: the world server may well be gone.
-        let _ = frame.encode(&mut OutputSink::new(&mut conn.output));
-        self.close_link(token, CloseReason::LinkSilent);
+        let _ = frame.encode(&mut OutputSink::new(io.output));
+        Turn::close(CloseReason::LinkSilent)
     }
 
-    pub(super) fn close_link(&mut self, token: ConnToken, reason: CloseReason) {
-        if let Some(conn) = self.links.get_mut(token) {
-            if conn.closing.is_none() {
-                conn.closing = Some(reason);
-                self.links_to_close.push(token);
-            }
-        }
-    }
-
-    pub(super) fn service_link(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) {
-        loop {
-            let Some(conn) = self.links.get_mut(token) else {
-                return;
-            };
-            if conn.closing.is_some() {
-                return;
-            }
-            let mut ring_was_full = false;
-            if !conn.eof && !conn.input.is_full() {
-                match conn.fill_input() {
-                    Ok(ReadOutcome::RingFull) => ring_was_full = true,
-                    Ok(_) => {}
-                    Err(e) => return self.close_link(token, CloseReason::Io(e.kind())),
-                }
-            }
-            let handled = self.handle_link_input(cx, token);
-            let Some(conn) = self.links.get_mut(token) else {
-                return;
-            };
-            if conn.closing.is_some() {
-                return;
-            }
-            let held = conn.session.holds_input();
-            if conn.eof && !held {
-                return self.close_link(token, CloseReason::PeerClosed);
-            }
-            if conn.input.is_full() && handled == 0 && !held {
-                return self.close_link(token, CloseReason::InputOverflow);
-            }
-            if !(ring_was_full && handled > 0) {
-                break;
-            }
-        }
-        self.flush_link(cx, token);
-    }
-
-    fn handle_link_input(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) -> usize {
-        let mut handled = 0;
-        loop {
-            let Some(conn) = self.links.get_mut(token) else {
-                return handled;
-            };
-            if conn.closing.is_some() || conn.session.holds_input() || conn.input.is_empty() {
-                return handled;
-            }
-            if conn.output.free() < 2 * 1024 {
-                return handled; // the world server is not reading; wait for the flush
-            }
-            let len = match LinkMessage::check_frame(conn.input.contiguous()) {
-                Check::Complete(len) => len,
-                Check::Incomplete => return handled,
-                Check::Invalid(e) => {
-                    self.close_link(token, CloseReason::Malformed(e));
-                    return handled;
-                }
-            };
-            let message = LinkMessage::parse(&conn.input.contiguous()[..len]);
-            conn.input.consume(len);
-            handled += 1;
-            let message = match message {
-                Ok(m) => m,
-                Err(e) => {
-                    log::warn!("link from {}: {e}", conn.session.peer);
-                    self.close_link(token, CloseReason::LinkRefused(e.to_string()));
-                    return handled;
-                }
-            };
-            let Some(state) = conn.session.state.take() else {
-                return handled;
-            };
-            let (step, realms_changed) = with_link(
-                cx.now(),
-                token,
-                conn,
-                &mut self.store_ops,
-                &mut self.registry,
-                |session, lcx| server::on_frame(session, state, message, lcx),
-            );
-            self.apply_link(cx, token, step, realms_changed);
-            if let Some(after) = self.links.get(token).and_then(|c| match c.session.state {
-                Some(LinkState::Linked { .. }) | Some(LinkState::Taking { .. }) => {
-                    Some(self.link_idle())
-                }
-                _ => None,
-            }) {
-                self.arm_link_deadline(cx, token, after);
-            }
-        }
-    }
-
-    fn apply_link(
-        &mut self,
-        cx: &mut Ctx<'_, Msg>,
-        token: ConnToken,
-        step: LinkStep,
-        realms_changed: bool,
-    ) {
-        if realms_changed {
-            self.raise(Signal::RealmListChanged);
-        }
-        match step {
-            LinkStep::Become(state) => {
-                if let Some(conn) = self.links.get_mut(token) {
-                    conn.session.state = Some(state);
-                }
-            }
-            LinkStep::Close(why) => self.close_link(token, CloseReason::LinkRefused(why)),
-            LinkStep::Finish => self.close_link(token, CloseReason::PeerClosed),
-        }
-        let mut ops = std::mem::take(&mut self.store_ops);
-        for op in ops.drain(..) {
-            if let Some(reply) = self.submit(Target::Link(token), op) {
-                self.deliver_link_reply(cx, token, reply);
-            }
-        }
-        if self.store_ops.is_empty() {
-            self.store_ops = ops;
-        }
-    }
-
-    pub(super) fn deliver_link_reply(
-        &mut self,
-        cx: &mut Ctx<'_, Msg>,
-        token: ConnToken,
-        reply: StoreReply,
-    ) {
-        let Some(conn) = self.links.get_mut(token) else {
-            return; // the link has gone: a stale reply
-        };
-        if conn.closing.is_some() {
-            return;
-        }
-        let Some(state) = conn.session.state.take() else {
-            return;
-        };
-        let (step, realms_changed) = with_link(
-            cx.now(),
-            token,
-            conn,
-            &mut self.store_ops,
-            &mut self.registry,
-            |session, lcx| server::on_store_reply(session, state, reply, lcx),
+    fn on_closed(&mut self, token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+        svc.info(
+            Instant::now(),
+            "link closed",
+            format_args!("link from {}: closed: {reason}", self.peer),
         );
-        let linked = matches!(step, LinkStep::Become(LinkState::Linked { .. }));
-        self.apply_link(cx, token, step, realms_changed);
-        if linked {
-            let idle = self.link_idle();
-            self.arm_link_deadline(cx, token, idle);
-        }
-        // Frames held while the store worked may now be handled.
-        self.service_link(cx, token);
-    }
-
-    pub(super) fn flush_link(&mut self, cx: &mut Ctx<'_, Msg>, token: ConnToken) {
-        let Some(conn) = self.links.get_mut(token) else {
-            return;
-        };
-        if let Err(e) =
-            conn.flush_and_watch(cx.registry(), token.to_mio_link(), super::WRITE_BUDGET)
-        {
-            self.close_link(token, CloseReason::Io(e.kind()));
-        }
-    }
-
-    pub(super) fn reap_links(&mut self, cx: &mut Ctx<'_, Msg>) {
-        for token in std::mem::take(&mut self.links_to_close) {
-            let Some(mut conn) = self.links.remove(token) else {
-                continue;
-            };
-            if let Some(id) = conn.deadline.take() {
-                cx.cancel(id);
-            }
-            let reason = conn.retire(cx.registry(), super::WRITE_BUDGET);
-            log::info!("link from {}: closed: {reason}", conn.session.peer);
-            if let Some(realm) = conn.session.registered {
-                if self.registry.went_away(realm, token) == crate::realms::registry::Change::Changed
-                {
-                    self.raise(Signal::RealmOffline(realm));
-                    self.raise(Signal::RealmListChanged);
-                }
+        if let Some(realm) = self.registered {
+            if svc.registry.went_away(realm, token) == Change::Changed {
+                svc.signals.raise(Signal::RealmOffline(realm));
+                svc.signals.raise(Signal::RealmListChanged);
             }
         }
     }

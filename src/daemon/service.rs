@@ -14,15 +14,22 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use super::{CloseReason, Daemon, DaemonError, Msg};
+use super::services::Services;
+use super::{DaemonError, Msg, Tick};
 use crate::config::{Config, ConfigError, ConfigSource};
 use crate::event_loop::{Ctx, EventLoop};
 use crate::io_worker::IoRequest;
-use crate::session::{SessionSettings, StateKind};
-use crate::store::worker::StoreOp;
+use crate::session::SessionSettings;
 
-/// The signal source's token: far from connection, link and listener tokens.
+/// The signal source's token: a fixed token far below the listeners'.
 pub const SIGNALS: Token = Token(usize::MAX - 0x1_0000);
+
+/// What a Unix signal asks of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Drain,
+    Reload,
+}
 
 /// How often STATUS= is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -34,7 +41,7 @@ pub struct Service {
     source: Option<ConfigSource>,
     notify: Notify,
     /// Set once SIGTERM/SIGINT arrived: when the drain ends at the latest.
-    pub(super) draining: Option<Instant>,
+    pub draining: Option<Instant>,
     /// Successful logons counted at each status tick, for "logons per minute".
     samples: VecDeque<(Instant, u64)>,
 }
@@ -55,10 +62,9 @@ fn notify(states: &[NotifyState<'_>]) {
     }
 }
 
-impl Daemon {
+impl Service {
     /// Takes SIGTERM, SIGINT and SIGHUP on the loop and speaks to systemd if it listens.
-    /// Call once, before `run`.
-    pub fn serve_as_service(
+    pub fn serve(
         &mut self,
         event_loop: &EventLoop<Msg>,
         source: ConfigSource,
@@ -67,10 +73,10 @@ impl Daemon {
         event_loop
             .registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        self.service.signals = Some(signals);
-        self.service.source = Some(source);
+        self.signals = Some(signals);
+        self.source = Some(source);
         if std::env::var_os("NOTIFY_SOCKET").is_some() {
-            self.service.notify = Notify::On {
+            self.notify = Notify::On {
                 watchdog: sd_notify::watchdog_enabled(),
             };
         }
@@ -78,105 +84,104 @@ impl Daemon {
     }
 
     /// At the start of `run`: every listener is bound and the store has answered.
-    pub(super) fn service_started(&mut self, event_loop: &mut EventLoop<Msg>) {
-        let Notify::On { watchdog } = self.service.notify else {
+    pub fn started(&mut self, event_loop: &mut EventLoop<Msg>, svc: &Services, clients: usize) {
+        let Notify::On { watchdog } = self.notify else {
             return;
         };
-        let status = self.status_line(Instant::now());
+        let status = self.status_line(Instant::now(), svc, clients);
         notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
         let now = Instant::now();
         if let Some(interval) = watchdog {
             // Sent from the loop itself: a stuck loop stops feeding the watchdog.
-            event_loop.send_at(now + interval / 2, Msg::Watchdog);
+            event_loop.send_at(now + interval / 2, Msg::Tick(Tick::Watchdog));
         }
-        event_loop.send_at(now + STATUS_EVERY, Msg::Status);
+        event_loop.send_at(now + STATUS_EVERY, Msg::Tick(Tick::Status));
     }
 
-    pub(super) fn on_watchdog(&mut self, cx: &mut Ctx<'_, Msg>) {
+    pub fn on_watchdog(&mut self, cx: &mut Ctx<'_, Msg>) {
         if let Notify::On {
             watchdog: Some(interval),
-        } = self.service.notify
+        } = self.notify
         {
             notify(&[NotifyState::Watchdog]);
-            cx.send_after(interval / 2, Msg::Watchdog);
+            cx.send_after(interval / 2, Msg::Tick(Tick::Watchdog));
         }
     }
 
-    pub(super) fn on_status(&mut self, cx: &mut Ctx<'_, Msg>) {
-        let status = self.status_line(cx.now());
+    pub fn on_status(&mut self, cx: &mut Ctx<'_, Msg>, svc: &Services, clients: usize) {
+        let status = self.status_line(cx.now(), svc, clients);
         notify(&[NotifyState::Status(&status)]);
-        cx.send_after(STATUS_EVERY, Msg::Status);
+        cx.send_after(STATUS_EVERY, Msg::Tick(Tick::Status));
     }
 
     /// "N connections, M logons/min, R realms online".
-    fn status_line(&mut self, now: Instant) -> String {
-        let total = self.counters.logons_ok;
-        self.service.samples.push_back((now, total));
+    fn status_line(&mut self, now: Instant, svc: &Services, clients: usize) -> String {
+        let total = svc.counters.logons_ok;
+        self.samples.push_back((now, total));
         while self
-            .service
             .samples
             .front()
             .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(60))
         {
-            self.service.samples.pop_front();
+            self.samples.pop_front();
         }
-        let minute_ago = self.service.samples.front().map_or(total, |(_, n)| *n);
-        let (linked_online, _) = self.registry.online_summary();
+        let minute_ago = self.samples.front().map_or(total, |(_, n)| *n);
+        let (linked_online, _) = svc.registry.online_summary();
         format!(
-            "{} connections, {} logons/min, {} realms ({} linked online)",
-            self.conns.len(),
+            "{clients} connections, {} logons/min, {} realms ({linked_online} linked online)",
             total - minute_ago,
-            self.realms.realms().len(),
-            linked_online
+            svc.realms.realms().len(),
         )
     }
 
-    pub(super) fn on_signals(&mut self, cx: &mut Ctx<'_, Msg>) {
-        let mut received = Vec::new();
-        if let Some(signals) = self.service.signals.as_mut() {
-            received.extend(signals.pending());
-        }
-        for signal in received {
-            match signal {
-                SIGTERM | SIGINT => self.begin_drain(cx),
-                SIGHUP => self.reload(),
-                _ => {}
-            }
-        }
+    /// What the signals received since the last call ask for.
+    pub fn pending(&mut self) -> Vec<Request> {
+        let Some(signals) = self.signals.as_mut() else {
+            return Vec::new();
+        };
+        signals
+            .pending()
+            .filter_map(|signal| match signal {
+                SIGTERM | SIGINT => Some(Request::Drain),
+                SIGHUP => Some(Request::Reload),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether there is a config file to reload.
-    pub(super) fn can_reload(&self) -> bool {
-        self.service
-            .source
-            .as_ref()
-            .is_some_and(|s| s.path.is_some())
+    pub fn can_reload(&self) -> bool {
+        self.source.as_ref().is_some_and(|s| s.path.is_some())
     }
 
     /// Asks the I/O thread to read the config file again.
-    pub fn reload(&mut self) {
-        let Some(source) = &self.service.source else {
+    pub fn reload(&mut self, svc: &Services) {
+        let Some(source) = &self.source else {
             return;
         };
         let Some(path) = source.path.clone() else {
             log::warn!("reload: no --config file to read; nothing to do");
             return;
         };
-        if let Notify::On { .. } = self.service.notify {
+        if let Notify::On { .. } = self.notify {
             notify(&[NotifyState::Reloading]);
         }
         log::info!("reload: reading {}", path.display());
-        if let Some(io) = &self.io {
-            if let Err(e) = io.submit(IoRequest::LoadConfig { path }) {
-                log::error!("reload: {e}");
-            }
+        if let Err(e) = svc.submit_io(IoRequest::LoadConfig { path }) {
+            log::error!("reload: {e}");
         }
     }
 
     /// The config file was read: apply it, or keep the old one.
-    pub(super) fn on_config_loaded(&mut self, loaded: Result<Box<Config>, ConfigError>) {
-        if let Notify::On { .. } = self.service.notify {
-            let status = self.status_line(Instant::now());
+    pub fn on_config_loaded(
+        &mut self,
+        svc: &mut Services,
+        loaded: Result<Box<Config>, ConfigError>,
+        unix_now: i64,
+        clients: usize,
+    ) {
+        if let Notify::On { .. } = self.notify {
+            let status = self.status_line(Instant::now(), svc, clients);
             notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
         }
         let mut new = match loaded {
@@ -186,10 +191,10 @@ impl Daemon {
                 return;
             }
         };
-        if let Some(source) = &self.service.source {
+        if let Some(source) = &self.source {
             source.apply_flags(&mut new);
         }
-        let old = &self.config;
+        let old = &svc.config;
         for (what, changed) in [
             ("server.listen", new.server.listen != old.server.listen),
             ("link.listen", new.link.listen != old.link.listen),
@@ -205,73 +210,32 @@ impl Daemon {
         new.store = old.store.clone();
 
         crate::logging::set_level(new.log.level.0);
-        self.settings = SessionSettings::from_config(&new);
-        self.policies.reconfigure(&new);
-        self.registry
+        svc.settings = SessionSettings::from_config(&new);
+        svc.policies.reconfigure(&new);
+        svc.registry
             .set_heartbeat_timeout(Duration::from_secs(new.link.heartbeat_timeout_secs));
-        if let Some(io) = &self.io {
-            if let Err(e) = io.submit(IoRequest::Index {
-                dir: new.patches.dir.clone(),
-            }) {
-                log::error!("reload: cannot re-index patches: {e}");
-            }
+        if let Err(e) = svc.submit_io(IoRequest::Index {
+            dir: new.patches.dir.clone(),
+        }) {
+            log::error!("reload: cannot re-index patches: {e}");
         }
-        self.config = new;
-        // Static realms are re-read now rather than at the next refresh.
-        if let Some(reply) = self.submit(crate::event_loop::Target::Daemon, StoreOp::LoadRealms) {
-            if let Some(e) = reply.error() {
-                log::warn!("reload: cannot re-read realms: {e}");
-            }
-        }
+        svc.config = new;
+        // Static realms (and IP bans) are re-read now rather than at the next refresh.
+        svc.refresh(unix_now);
         log::info!("configuration reloaded");
     }
 
-    /// SIGTERM/SIGINT: stop accepting, let logons in flight finish (bounded by
-    /// `timeouts.drain_secs`), then stop; `run` then lets the store finish every queued write.
-    pub(super) fn begin_drain(&mut self, cx: &mut Ctx<'_, Msg>) {
-        if self.service.draining.is_some() {
-            return;
+    /// The drain begins: systemd hears we are stopping. Returns when it ends at the latest,
+    /// or `None` if it had begun already.
+    pub fn begin_drain(&mut self, now: Instant, drain: Duration) -> Option<Instant> {
+        if self.draining.is_some() {
+            return None;
         }
-        log::info!(
-            "shutting down: draining logons in flight for at most {} s",
-            self.config.timeouts.drain_secs
-        );
-        if let Notify::On { .. } = self.service.notify {
+        if let Notify::On { .. } = self.notify {
             notify(&[NotifyState::Stopping]);
         }
-        for listener in &mut self.listeners {
-            let _ = cx.registry().deregister(&mut listener.socket);
-        }
-        self.service.draining = Some(cx.now() + self.config.timeouts.drain());
-        self.drain_step(cx);
-    }
-
-    /// Closes what is done, and stops once nothing is in flight (or the drain time is up).
-    pub(super) fn drain_step(&mut self, cx: &mut Ctx<'_, Msg>) {
-        let Some(until) = self.service.draining else {
-            return;
-        };
-        let out_of_time = cx.now() >= until;
-        let mut in_flight = 0;
-        let mut done = Vec::new();
-        for (token, conn) in self.conns.iter() {
-            let logging_on =
-                conn.session.state.as_ref().map(|s| s.kind()) == Some(StateKind::Logon);
-            if logging_on && !out_of_time && conn.closing.is_none() {
-                in_flight += 1;
-            } else if conn.closing.is_none() && (conn.output.is_empty() || out_of_time) {
-                done.push(token);
-            }
-        }
-        for token in done {
-            self.close(token, CloseReason::Shutdown);
-        }
-        let pending_output = self.conns.iter().any(|(_, c)| !c.output.is_empty());
-        if in_flight == 0 && (!pending_output || out_of_time) {
-            log::info!("drained");
-            cx.stop();
-        } else {
-            cx.send_after(Duration::from_millis(20), Msg::DrainStep);
-        }
+        let until = now + drain;
+        self.draining = Some(until);
+        Some(until)
     }
 }

@@ -8,10 +8,13 @@
 //! 4. dispatch readiness events (the waker's own event carries no work);
 //! 5. fire every timer that is due;
 //! 6. flush pending writes;
-//! 7. reap connections closed during the pass.
+//! 7. reap connections closed during the pass;
+//! 8. settle: run what the pass queued for observers (the handler's own signals).
 //!
 //! Handlers see a narrowed handle ([`Ctx`]): the registry, timers, a sender for the inbox,
-//! the pass's `now`, and `stop`. They never see the loop itself.
+//! the pass's `now` (monotonic and wall clock, read once per pass), and `stop`. They never see
+//! the loop itself. The loop knows no kind of connection: tokens carry a table id that only
+//! the handler gives meaning to.
 
 pub mod inbox;
 pub mod slots;
@@ -27,7 +30,7 @@ use mio::{Events, Poll, Registry, Waker};
 pub use inbox::{Inbox, InboxSender};
 pub use slots::Slots;
 pub use timers::{TimerId, Timers};
-pub use token::{ConnToken, Target, WAKER};
+pub use token::{fixed_index, fixed_token, ConnToken, TableId, WAKER};
 
 /// What the loop drives. `M` is the message type of both the inbox and the timers.
 pub trait Handler<M> {
@@ -39,6 +42,8 @@ pub trait Handler<M> {
     fn flush(&mut self, cx: &mut Ctx<'_, M>);
     /// Frees what was marked closed during the pass.
     fn reap(&mut self, cx: &mut Ctx<'_, M>);
+    /// The last step of a pass: notifications queued during it reach their observers.
+    fn settle(&mut self, _cx: &mut Ctx<'_, M>) {}
 }
 
 /// How long passes take (from the end of the poll to the end of the pass): a histogram with
@@ -80,6 +85,7 @@ pub struct Ctx<'a, M> {
     sender: &'a InboxSender<M>,
     stop: &'a mut bool,
     now: Instant,
+    unix_now: i64,
     stats: &'a LoopStats,
     inbox_depth: usize,
 }
@@ -88,6 +94,11 @@ impl<M> Ctx<'_, M> {
     /// The time this pass started handling: state code takes it from here, never from a clock.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Wall-clock seconds since 1970 at the start of this pass (audit rows, bans, tickets).
+    pub fn unix_now(&self) -> i64 {
+        self.unix_now
     }
 
     pub fn registry(&self) -> &Registry {
@@ -125,6 +136,13 @@ impl<M> Ctx<'_, M> {
     pub fn inbox_depth(&self) -> usize {
         self.inbox_depth
     }
+}
+
+/// Wall-clock seconds since 1970 (0 for a clock before it).
+pub fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub struct EventLoop<M> {
@@ -208,6 +226,7 @@ impl<M> EventLoop<M> {
             sender: &self.sender,
             stop: &mut self.stop,
             now: started,
+            unix_now: unix_seconds(),
             stats: &self.stats,
             inbox_depth,
         };
@@ -224,6 +243,7 @@ impl<M> EventLoop<M> {
         }
         handler.flush(&mut cx);
         handler.reap(&mut cx);
+        handler.settle(&mut cx);
         self.stats.record(started.elapsed());
         Ok(())
     }
@@ -260,6 +280,9 @@ mod tests {
         fn reap(&mut self, _: &mut Ctx<'_, Msg>) {
             self.phases.push("reap");
         }
+        fn settle(&mut self, _: &mut Ctx<'_, Msg>) {
+            self.phases.push("settle");
+        }
     }
 
     #[test]
@@ -289,7 +312,7 @@ mod tests {
             ]
         );
         assert!(h.seen.contains(&Msg::FromThread(1)));
-        assert_eq!(h.phases[..2], ["flush", "reap"]);
+        assert_eq!(h.phases[..3], ["flush", "reap", "settle"]);
     }
 
     #[test]

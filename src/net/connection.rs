@@ -14,8 +14,8 @@ use mio::{Interest, Registry, Token};
 
 use crate::event_loop::TimerId;
 use crate::net::ring::Ring;
+use crate::net::CloseReason;
 use crate::protocol::wire::WireSink;
-use crate::session::CloseReason;
 
 /// What a read pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +28,24 @@ pub enum ReadOutcome {
     Eof,
 }
 
+/// Whether a connection's peer has proven who it is. Until then it gets small rings, a short
+/// deadline, and counts against its address's cap of unproven connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Unproven,
+    Proven,
+}
+
 pub struct Connection<S> {
     pub socket: TcpStream,
     pub input: Ring,
     pub output: Ring,
     pub session: S,
     pub deadline: Option<TimerId>,
+    /// A timer the session asked for (a rate limit ends, a retry is due).
+    pub wake: Option<TimerId>,
+    /// Whether the peer has proven who it is (password, link key, console login).
+    pub standing: Standing,
     /// Set once the connection is to be reaped at the end of the pass.
     pub closing: Option<CloseReason>,
     /// The peer sent EOF; buffered input is still handled.
@@ -58,6 +70,8 @@ impl<S> Connection<S> {
             output: Ring::with_capacity(output_capacity),
             session,
             deadline: None,
+            wake: None,
+            standing: Standing::Unproven,
             closing: None,
             eof: false,
             waiting_for_output_room: false,

@@ -1,4 +1,7 @@
-//! Networking: per-connection rings and socket plumbing.
+//! Networking: per-connection rings, socket plumbing, and why a connection closes.
 
+pub mod close;
 pub mod connection;
 pub mod ring;
+
+pub use close::CloseReason;

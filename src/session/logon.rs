@@ -13,7 +13,7 @@
 //! always fails there as a missing token.
 
 use crate::account::{AccountId, AccountName, AccountStanding};
-use crate::policy::{LogonEvent, Verdict};
+use crate::policy::{LogonEvent, Observation, Verdict};
 use crate::protocol::challenge::{
     AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge,
     CRC_SALT,
@@ -150,7 +150,7 @@ impl Logon {
             // The opcode tables make every other pair unreachable; refuse rather than trust that.
             (state, _) => Step::Close(CloseReason::IllegalOpcode {
                 opcode: opcode.as_u8(),
-                state: State::Logon(state).kind(),
+                state: State::Logon(state).kind().as_str(),
             }),
         }
     }
@@ -198,10 +198,10 @@ impl Logon {
 
 /// The name the challenge carried. Every phase after the challenge has one; a phase without
 /// would be a bug, and closing is the safe answer to it.
-fn challenged_name(cx: &SessionCx<'_>) -> Result<AccountName, Step> {
-    cx.data.name.ok_or(Step::Close(CloseReason::Malformed(
+fn challenged_name(cx: &SessionCx<'_>) -> Result<AccountName, CloseReason> {
+    cx.data.name.ok_or(CloseReason::Malformed(
         crate::protocol::wire::ProtocolError::Truncated,
-    )))
+    ))
 }
 
 /// A committed logon or reconnect: keep the key and the character counts for the realm list.
@@ -215,12 +215,27 @@ fn keep_session(
     Ok(())
 }
 
-/// Commits a refused attempt; wrong credentials count towards the account lockout.
-fn record_failure(cx: &mut SessionCx<'_>, attempt: LoginAttempt) {
-    cx.store.push(StoreOp::RecordLoginFailure {
+/// The request that commits a refused attempt; wrong credentials count towards the account
+/// lockout. The decision is counted and told to the policies here, where it is made.
+fn record_failure(cx: &mut SessionCx<'_>, attempt: LoginAttempt) -> StoreOp {
+    decided(cx, &attempt);
+    StoreOp::RecordLoginFailure {
         attempt,
         lockout: cx.settings.lockout,
-    });
+    }
+}
+
+/// Counts how an attempt ended, and tells the policies of wrong credentials (the address
+/// lockout counts them).
+fn decided(cx: &mut SessionCx<'_>, attempt: &LoginAttempt) {
+    cx.outcomes.record(attempt.outcome, cx.unix_now);
+    if attempt.outcome.counts_against_account() {
+        cx.policies.observe(&Observation::WrongCredentials {
+            ip: attempt.peer,
+            class: cx.data.class,
+            now: cx.now,
+        });
+    }
 }
 
 fn attempt(cx: &SessionCx<'_>, name: AccountName, outcome: LoginOutcome) -> LoginAttempt {
@@ -314,16 +329,18 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         cx.data.patch = Some(patch.clone());
     }
     log::debug!("{}: {kind:?} challenge, build {build}", cx.data);
-    cx.store.push(StoreOp::LoadAccount {
-        name: challenge.account_name,
-    });
-    Step::Become(State::Logon(Logon::LoadingAccount(kind)))
+    Step::Ask(
+        State::Logon(Logon::LoadingAccount(kind)),
+        StoreOp::LoadAccount {
+            name: challenge.account_name,
+        },
+    )
 }
 
 fn refuse_version(kind: ChallengeKind, name: AccountName, cx: &mut SessionCx<'_>) -> Step {
     let a = attempt(cx, name, LoginOutcome::VersionInvalid);
-    record_failure(cx, a);
-    refuse(kind, LoginResult::FailVersionInvalid, cx)
+    let op = record_failure(cx, a);
+    refuse(kind, LoginResult::FailVersionInvalid, cx).asking(op)
 }
 
 /// Answers a challenge of either kind with a failure and moves to `Closing`.
@@ -358,15 +375,15 @@ fn on_account_loaded(
 ) -> Step {
     let name = match challenged_name(cx) {
         Ok(name) => name,
-        Err(step) => return step,
+        Err(reason) => return Step::Close(reason),
     };
     let account = match result {
         Ok(Some(account)) => account,
         Ok(None) => {
             log::info!("{}: refused: unknown account", cx.data);
             let a = attempt(cx, name, LoginOutcome::UnknownAccount);
-            record_failure(cx, a);
-            return refuse(kind, LoginResult::FailUnknownAccount, cx);
+            let op = record_failure(cx, a);
+            return refuse(kind, LoginResult::FailUnknownAccount, cx).asking(op);
         }
         Err(e) => {
             log::error!("{}: account lookup failed: {e}", cx.data);
@@ -385,8 +402,8 @@ fn on_account_loaded(
     if let Some((outcome, result)) = refusal {
         log::info!("{}: refused: account {}", cx.data, outcome.as_str());
         let a = attempt(cx, name, outcome);
-        record_failure(cx, a);
-        return refuse(kind, result, cx);
+        let op = record_failure(cx, a);
+        return refuse(kind, result, cx).asking(op);
     }
     if kind == ChallengeKind::Reconnect {
         return answer_reconnect_challenge(account, cx);
@@ -429,7 +446,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
     };
     let name = match challenged_name(cx) {
         Ok(name) => name,
-        Err(step) => return step,
+        Err(reason) => return Step::Close(reason),
     };
     debug_assert_eq!(cx.data.account, Some(pending.account));
     let verified = pending
@@ -446,18 +463,19 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         Ok(_) if cx.data.patch.is_some() => offer_patch(name, cx),
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
+            decided(cx, &a);
             let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
-            cx.store.push(StoreOp::RecordLoginSuccess {
-                attempt: a,
-                key: success.session_key,
-                expires_at,
-            });
-            Step::Become(State::Logon(Logon::RecordingSuccess(Box::new(
-                PendingSuccess {
+            Step::Ask(
+                State::Logon(Logon::RecordingSuccess(Box::new(PendingSuccess {
                     server_proof: success.server_proof,
                     session_key: success.session_key,
+                }))),
+                StoreOp::RecordLoginSuccess {
+                    attempt: a,
+                    key: success.session_key,
+                    expires_at,
                 },
-            ))))
+            )
         }
         Err(ProofFailure::PublicKeyZero) => Step::Close(CloseReason::ZeroPublicKey),
         Err(ProofFailure::Mismatch) => refuse_credentials(name, LoginOutcome::WrongPassword, cx),
@@ -473,11 +491,14 @@ fn refuse_credentials(name: AccountName, outcome: LoginOutcome, cx: &mut Session
     };
     log::info!("{}: refused: {why}", cx.data);
     let a = attempt(cx, name, outcome);
-    record_failure(cx, a);
+    let op = record_failure(cx, a);
     // Real servers answer a wrong password like an unknown name, so names cannot be probed.
-    Step::Become(State::Logon(Logon::RecordingFailure(Refusal::Proof(
-        LoginResult::FailUnknownAccount,
-    ))))
+    Step::Ask(
+        State::Logon(Logon::RecordingFailure(Refusal::Proof(
+            LoginResult::FailUnknownAccount,
+        ))),
+        op,
+    )
 }
 
 /// The second factor, once M1 was right: `None` lets the logon go on, `Some` is the refusal.
@@ -506,8 +527,8 @@ fn check_second_factor(
                 cx.data
             );
             let a = attempt(cx, name, LoginOutcome::DbBusy);
-            record_failure(cx, a);
-            return Some(refuse_proof(LoginResult::FailDbBusy, cx));
+            let op = record_failure(cx, a);
+            return Some(refuse_proof(LoginResult::FailDbBusy, cx).asking(op));
         }
     };
     // A clock before 1970 makes every token wrong rather than panicking.
@@ -526,7 +547,7 @@ fn offer_patch(name: AccountName, cx: &mut SessionCx<'_>) -> Step {
         return Step::Close(CloseReason::TransferFailed);
     };
     let a = attempt(cx, name, LoginOutcome::Patched);
-    record_failure(cx, a);
+    let op = record_failure(cx, a);
     // The download answer is the short two-byte form for every layout, as the servers that
     // patch (vMangos) and AzerothCore's version answers send it.
     let answer = LogonProofS2c::Failure(LoginResult::LoginDownloadFile);
@@ -536,7 +557,7 @@ fn offer_patch(name: AccountName, cx: &mut SessionCx<'_>) -> Step {
     if let Err(e) = XferInitiateS2c::patch(patch.size, patch.md5).encode(&mut cx.out) {
         return Step::Close(CloseReason::Unencodable(e));
     }
-    Step::Become(State::Update(Update::AwaitDecision(Box::new(patch))))
+    Step::Ask(State::Update(Update::AwaitDecision(Box::new(patch))), op)
 }
 
 /// The success is committed: send M2 and show the realm list.
@@ -579,11 +600,15 @@ fn answer_reconnect_challenge(account: AccountRecord, cx: &mut SessionCx<'_>) ->
         Some(ticket) if ticket.expires_at > cx.unix_now => ticket.key,
         _ => {
             log::info!("{}: reconnect refused: no live session", cx.data);
-            if let Some(name) = cx.data.name {
+            let op = cx.data.name.map(|name| {
                 let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
-                record_failure(cx, a);
-            }
-            return refuse_reconnect_challenge(LoginResult::FailUnknownAccount, cx);
+                record_failure(cx, a)
+            });
+            let step = refuse_reconnect_challenge(LoginResult::FailUnknownAccount, cx);
+            return match op {
+                Some(op) => step.asking(op),
+                None => step,
+            };
         }
     };
     let mut challenge_data = [0u8; 16];
@@ -612,7 +637,7 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
     };
     let name = match challenged_name(cx) {
         Ok(name) => name,
-        Err(step) => return step,
+        Err(reason) => return Step::Close(reason),
     };
     if !verify_reconnect_proof(
         &name,
@@ -623,18 +648,24 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
     ) {
         log::info!("{}: reconnect refused: wrong proof", cx.data);
         let a = attempt(cx, name, LoginOutcome::ReconnectFailed);
-        record_failure(cx, a);
-        return Step::Become(State::Logon(Logon::RecordingFailure(
-            Refusal::ReconnectProof(LoginResult::FailUnknownAccount),
-        )));
+        let op = record_failure(cx, a);
+        return Step::Ask(
+            State::Logon(Logon::RecordingFailure(Refusal::ReconnectProof(
+                LoginResult::FailUnknownAccount,
+            ))),
+            op,
+        );
     }
     let a = attempt(cx, name, LoginOutcome::ReconnectSuccess);
+    decided(cx, &a);
     let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
-    cx.store.push(StoreOp::RenewSession {
-        attempt: a,
-        expires_at,
-    });
-    Step::Become(State::Logon(Logon::RenewingSession(Box::new(pending.key))))
+    Step::Ask(
+        State::Logon(Logon::RenewingSession(Box::new(pending.key))),
+        StoreOp::RenewSession {
+            attempt: a,
+            expires_at,
+        },
+    )
 }
 
 /// The renewed ticket is committed: the reconnect succeeded.

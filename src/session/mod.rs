@@ -43,6 +43,7 @@
 
 pub mod closing;
 pub mod logon;
+pub mod outcomes;
 pub mod update;
 pub mod world_select;
 
@@ -52,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
-use crate::event_loop::timers::TimerId;
+pub use crate::net::CloseReason;
 use crate::patches::{PatchFile, PatchIndex};
 use crate::policy::lockout::LockoutPolicy;
 use crate::policy::{AddressClass, Policies};
@@ -67,6 +68,7 @@ use crate::totp::TotpKey;
 
 pub use closing::Closing;
 pub use logon::Logon;
+pub use outcomes::OutcomeCounts;
 pub use update::Update;
 pub use world_select::WorldSelect;
 
@@ -107,14 +109,20 @@ pub enum StateKind {
     Closing,
 }
 
-impl fmt::Display for StateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl StateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
             StateKind::Logon => "Logon",
             StateKind::Update => "Update",
             StateKind::WorldSelect => "WorldSelect",
             StateKind::Closing => "Closing",
-        })
+        }
+    }
+}
+
+impl fmt::Display for StateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -141,80 +149,21 @@ pub enum Input {
 
 /// What a state answers after handling a packet or a reply. States are taken by value, so
 /// staying is `Become` with the same state; the daemon re-arms deadlines only when the kind
-/// changes (or, for idle deadlines, on every packet).
+/// changes (or, for idle deadlines, on every packet). A store request travels with the
+/// answer: `Ask` becomes the state and sends the request, whose reply comes to that state.
 pub enum Step {
     Become(State),
+    Ask(State, StoreOp),
     Close(CloseReason),
 }
 
-/// Why a connection is closed; logged with the peer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CloseReason {
-    PeerClosed,
-    Deadline(StateKind),
-    IllegalOpcode {
-        opcode: u8,
-        state: StateKind,
-    },
-    Malformed(ProtocolError),
-    InputOverflow,
-    OutputOverflow,
-    /// Our own answer could not be encoded for the client's layout: a server bug, logged.
-    Unencodable(ProtocolError),
-    /// A ≡ 0 mod N: an attack or a broken client; closed without an answer (srp6.md §7).
-    ZeroPublicKey,
-    /// Input after the server answered with a failure.
-    InputAfterRefusal,
-    /// The client cancelled a patch download (CMD_XFER_CANCEL).
-    TransferCancelled,
-    /// The patch file could not be read.
-    TransferFailed,
-    ServerFull,
-    /// An operator kicked the connection from the console.
-    Kicked,
-    /// Three wrong console passwords in a row.
-    LoginFailed,
-    /// A realm link failed authentication or broke the link protocol.
-    LinkRefused(String),
-    /// A realm link stayed silent past its deadline.
-    LinkSilent,
-    Io(std::io::ErrorKind),
-    Shutdown,
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Step {
+    /// The same answer, with `op` sent as well (a refusal's audit row). A close sends nothing:
+    /// it only happens when our own answer could not be encoded, and is logged as a bug.
+    pub fn asking(self, op: StoreOp) -> Step {
         match self {
-            CloseReason::PeerClosed => f.write_str("peer closed the connection"),
-            CloseReason::Deadline(s) => write!(f, "deadline of state {s} passed"),
-            CloseReason::IllegalOpcode { opcode, state } => match Opcode::from_u8(*opcode) {
-                Some(op) => write!(
-                    f,
-                    "opcode {op} (0x{opcode:02x}) is not legal in state {state}"
-                ),
-                None => write!(f, "unknown opcode 0x{opcode:02x} in state {state}"),
-            },
-            CloseReason::Malformed(e) => write!(f, "malformed packet: {e}"),
-            CloseReason::InputOverflow => {
-                f.write_str("input buffer overflow (packet larger than any legal one)")
-            }
-            CloseReason::OutputOverflow => {
-                f.write_str("output buffer overflow (peer does not read)")
-            }
-            CloseReason::Unencodable(e) => write!(f, "could not encode the answer: {e}"),
-            CloseReason::ZeroPublicKey => f.write_str("client public key A ≡ 0 mod N"),
-            CloseReason::InputAfterRefusal => {
-                f.write_str("client kept sending after its logon was refused")
-            }
-            CloseReason::TransferCancelled => f.write_str("patch download cancelled"),
-            CloseReason::TransferFailed => f.write_str("the patch file could not be read"),
-            CloseReason::ServerFull => f.write_str("connection limit reached"),
-            CloseReason::Kicked => f.write_str("kicked from the console"),
-            CloseReason::LoginFailed => f.write_str("too many failed console logins"),
-            CloseReason::LinkRefused(why) => write!(f, "realm link refused: {why}"),
-            CloseReason::LinkSilent => f.write_str("realm link silent past its deadline"),
-            CloseReason::Io(kind) => write!(f, "socket error: {kind}"),
-            CloseReason::Shutdown => f.write_str("server shutting down"),
+            Step::Become(state) | Step::Ask(state, _) => Step::Ask(state, op),
+            close @ Step::Close(_) => close,
         }
     }
 }
@@ -270,20 +219,29 @@ impl fmt::Display for SessionData {
 
 /// A game client's part of a connection: its current state and what outlives states.
 pub struct ClientSession {
-    /// `None` only while a handler holds it.
-    pub state: Option<State>,
+    /// While a handler runs, this holds the placeholder `Closing` (see [`ClientSession::take_state`]).
+    pub state: State,
     pub data: SessionData,
-    /// The timer that wakes a connection held by [`Input::HoldUntil`].
-    pub resume: Option<TimerId>,
 }
 
 impl ClientSession {
     pub fn new(peer: SocketAddr, class: AddressClass) -> Self {
         Self {
-            state: Some(State::new()),
+            state: State::new(),
             data: SessionData::new(peer, class),
-            resume: None,
         }
+    }
+
+    /// Takes the state out for a handler (which consumes it and answers the next one),
+    /// leaving the inert `Closing` in its place.
+    pub fn take_state(&mut self) -> State {
+        std::mem::replace(&mut self.state, State::Closing(Closing))
+    }
+
+    /// Whether a logon is under way: past the first packet and not yet answered for good.
+    /// A connection that has sent nothing is not in flight (a drain closes it at once).
+    pub fn logon_in_flight(&self) -> bool {
+        matches!(&self.state, State::Logon(l) if !matches!(l, Logon::AwaitChallenge))
     }
 }
 
@@ -318,13 +276,13 @@ impl SessionSettings {
 /// Everything a state may touch while it handles one packet or reply.
 pub struct SessionCx<'a> {
     pub now: Instant,
-    /// Wall-clock seconds for audit rows, taken once per pass by the daemon.
+    /// Wall-clock seconds for audit rows, read once per pass by the event loop.
     pub unix_now: i64,
     pub data: &'a mut SessionData,
     /// The connection's output ring; the daemon guaranteed [`State::reply_room`] bytes free.
     pub out: &'a mut dyn WireSink,
-    /// Store requests to send for this connection once the state returns.
-    pub store: &'a mut Vec<StoreOp>,
+    /// How logon attempts ended, counted where they are decided.
+    pub outcomes: &'a mut OutcomeCounts,
     pub settings: &'a SessionSettings,
     pub realms: &'a mut RealmListCache,
     pub patches: &'a PatchIndex,

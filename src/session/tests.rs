@@ -21,6 +21,7 @@ struct Fixture {
     data: SessionData,
     out: Vec<u8>,
     store: Vec<StoreOp>,
+    outcomes: OutcomeCounts,
     settings: SessionSettings,
     realms: RealmListCache,
     policies: Policies,
@@ -39,6 +40,7 @@ impl Fixture {
             data: SessionData::new("127.0.0.1:5000".parse().unwrap(), AddressClass::Exempt),
             out: Vec::new(),
             store: Vec::new(),
+            outcomes: OutcomeCounts::default(),
             settings: SessionSettings {
                 accepted_builds: vec![Build(5875), Build(8606), Build(12340)],
                 timeouts: TimeoutConfig::default(),
@@ -66,13 +68,26 @@ impl Fixture {
             unix_now: 1_000_000,
             data: &mut self.data,
             out: &mut out,
-            store: &mut self.store,
+            outcomes: &mut self.outcomes,
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
             policies: &mut self.policies,
         };
-        state.on_packet(opcode, msg, &mut cx)
+        let step = state.on_packet(opcode, msg, &mut cx);
+        self.sent(step)
+    }
+
+    /// A store request travels with the step; the fixture keeps it in `store`, as the daemon
+    /// would send it, and hands the test the state.
+    fn sent(&mut self, step: Step) -> Step {
+        match step {
+            Step::Ask(state, op) => {
+                self.store.push(op);
+                Step::Become(state)
+            }
+            other => other,
+        }
     }
 
     fn reply(&mut self, state: State, reply: StoreReply) -> Step {
@@ -82,13 +97,14 @@ impl Fixture {
             unix_now: 1_000_000,
             data: &mut self.data,
             out: &mut out,
-            store: &mut self.store,
+            outcomes: &mut self.outcomes,
             settings: &self.settings,
             realms: &mut self.realms,
             patches: &self.patches,
             policies: &mut self.policies,
         };
-        state.on_store_reply(reply, &mut cx)
+        let step = state.on_store_reply(reply, &mut cx);
+        self.sent(step)
     }
 }
 
@@ -136,6 +152,7 @@ fn expect_state(step: Step) -> State {
     match step {
         Step::Become(s) => s,
         Step::Close(r) => panic!("closed: {r}"),
+        Step::Ask(..) => panic!("the fixture turns Ask into Become"),
     }
 }
 
@@ -345,7 +362,7 @@ fn a_zero_public_key_closes_without_an_answer() {
     match f.packet(s, &msg) {
         Step::Close(CloseReason::ZeroPublicKey) => {}
         Step::Close(r) => panic!("{r}"),
-        Step::Become(s) => panic!("stayed in {}", s.kind()),
+        Step::Become(s) | Step::Ask(s, _) => panic!("stayed in {}", s.kind()),
     }
     assert!(f.out.is_empty());
 }

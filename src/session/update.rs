@@ -84,6 +84,12 @@ impl Transfer {
     pub fn offset(&self) -> u64 {
         self.offset
     }
+
+    /// Whether the next read waits only for room in the output ring (none in flight, bytes
+    /// left to send).
+    pub fn waits_for_room(&self) -> bool {
+        self.reading == Reading::Idle && self.offset < self.patch.size
+    }
 }
 
 impl Update {
@@ -116,7 +122,7 @@ impl Update {
             }
             (_, opcode) => Step::Close(CloseReason::IllegalOpcode {
                 opcode: opcode.as_u8(),
-                state: super::StateKind::Update,
+                state: super::StateKind::Update.as_str(),
             }),
         }
     }

@@ -56,7 +56,7 @@ impl WorldSelect {
         if opcode != Opcode::RealmList {
             return Step::Close(CloseReason::IllegalOpcode {
                 opcode: opcode.as_u8(),
-                state: super::StateKind::WorldSelect,
+                state: super::StateKind::WorldSelect.as_str(),
             });
         }
         if let Err(e) = RealmListC2s::parse(msg) {

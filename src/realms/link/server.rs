@@ -38,13 +38,15 @@ pub enum LinkState {
         realm: RealmId,
         request_id: u32,
     },
+    /// Held in the session while a handler owns the real state; nothing is legal in it.
+    Placeholder,
 }
 
 /// A world server's part of a connection.
 pub struct LinkSession {
     pub peer: SocketAddr,
-    /// `None` only while a handler holds it.
-    pub state: Option<LinkState>,
+    /// [`LinkState::Placeholder`] only while a handler holds the real state.
+    pub state: LinkState,
     /// The realm this link registered, so a dropped link takes it offline.
     pub registered: Option<RealmId>,
 }
@@ -52,6 +54,8 @@ pub struct LinkSession {
 /// What the daemon does after a link handled something.
 pub enum LinkStep {
     Become(LinkState),
+    /// Become the state and send the store request; its reply comes to that state.
+    Ask(LinkState, StoreOp),
     /// Close after the queued output (an AuthResult refusal or an Error frame) is flushed.
     Close(String),
     /// The world server said goodbye (Unregister): close without complaint.
@@ -64,7 +68,6 @@ pub struct LinkCx<'a> {
     pub unix_now: i64,
     pub token: ConnToken,
     pub out: &'a mut dyn WireSink,
-    pub store: &'a mut Vec<StoreOp>,
     pub registry: &'a mut RealmRegistry,
     /// Set when the visible realm list changed.
     pub realms_changed: &'a mut bool,
@@ -94,7 +97,7 @@ impl LinkSession {
     pub fn new(peer: SocketAddr, nonce: [u8; 32]) -> Self {
         Self {
             peer,
-            state: Some(LinkState::AwaitAuth { nonce }),
+            state: LinkState::AwaitAuth { nonce },
             registered: None,
         }
     }
@@ -110,15 +113,26 @@ impl LinkSession {
     pub fn holds_input(&self) -> bool {
         matches!(
             self.state,
-            Some(LinkState::LoadingKey { .. }) | Some(LinkState::Taking { .. })
+            LinkState::LoadingKey { .. } | LinkState::Taking { .. }
+        )
+    }
+
+    /// Takes the state out for a handler, leaving the placeholder.
+    pub fn take_state(&mut self) -> LinkState {
+        std::mem::replace(&mut self.state, LinkState::Placeholder)
+    }
+
+    /// Whether the world server has proven its realm's key.
+    pub fn authenticated(&self) -> bool {
+        matches!(
+            self.state,
+            LinkState::Linked { .. } | LinkState::Taking { .. }
         )
     }
 
     pub fn realm(&self) -> Option<RealmId> {
         match self.state {
-            Some(LinkState::Linked { realm }) | Some(LinkState::Taking { realm, .. }) => {
-                Some(realm)
-            }
+            LinkState::Linked { realm } | LinkState::Taking { realm, .. } => Some(realm),
             _ => None,
         }
     }
@@ -148,12 +162,14 @@ pub fn on_frame(
                 });
                 return LinkStep::Close(format!("{realm} is not configured"));
             }
-            cx.store.push(StoreOp::LoadLinkKey { realm });
-            LinkStep::Become(LinkState::LoadingKey {
-                nonce,
-                realm,
-                answer,
-            })
+            LinkStep::Ask(
+                LinkState::LoadingKey {
+                    nonce,
+                    realm,
+                    answer,
+                },
+                StoreOp::LoadLinkKey { realm },
+            )
         }
         (LinkState::AwaitAuth { .. }, _) => {
             error(cx, error_code::NOT_AUTHENTICATED, "authenticate first")
@@ -209,12 +225,14 @@ pub fn on_frame(
             },
         ) => {
             log::debug!("{realm}: take session #{request_id} for {account_name}");
-            cx.store.push(StoreOp::TakeSession {
-                name: account_name,
-                realm,
-                now: cx.unix_now,
-            });
-            LinkStep::Become(LinkState::Taking { realm, request_id })
+            LinkStep::Ask(
+                LinkState::Taking { realm, request_id },
+                StoreOp::TakeSession {
+                    name: account_name,
+                    realm,
+                    now: cx.unix_now,
+                },
+            )
         }
         (_, other) => error(
             cx,

@@ -1,0 +1,372 @@
+//! Game clients as a kind of connection: frame the input ring by the state's opcode table,
+//! hand each packet to the state (`session`), and turn its [`Step`] into the table's [`Turn`]:
+//! the next state, its deadline, the store request that travels with it, bigger rings once
+//! the password is proven. Patch bytes for the `Update` state are asked of the I/O thread
+//! here, as the output ring makes room for them.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::services::{DbJob, DbReply, Services};
+use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
+use super::{Target, Timer};
+use crate::event_loop::{ConnToken, TableId};
+use crate::io_worker::{IoError, IoRequest};
+use crate::net::connection::{OutputSink, Standing};
+use crate::net::ring::Ring;
+use crate::net::CloseReason;
+use crate::patches::PatchError;
+use crate::policy::{ConnectEvent, Observation, Verdict};
+use crate::protocol::opcode::Opcode;
+use crate::protocol::wire::Check;
+use crate::session::update::Reading;
+use crate::session::{
+    check_packet, ClientSession, Deadline, Input, SessionCx, State, StateKind, Step, Update,
+};
+
+/// Output ring of a connection that has not proven a password: the largest answer before
+/// that is the 151-byte challenge reply, and a refused client only gets a few bytes more.
+const UNAUTHENTICATED_OUTPUT: usize = 512;
+
+/// When the I/O queue is full, a patch read is tried again after this long.
+const IO_RETRY: Duration = Duration::from_millis(10);
+
+/// Runs one state handler with its context; an answer that overran the output ring becomes a
+/// close.
+fn with_session(
+    session: &mut ClientSession,
+    output: &mut Ring,
+    (now, unix_now): (Instant, i64),
+    svc: &mut Services,
+    handle: impl FnOnce(State, &mut SessionCx<'_>) -> Step,
+) -> Step {
+    let state = session.take_state();
+    let mut sink = OutputSink::new(output);
+    let mut cx = SessionCx {
+        now,
+        unix_now,
+        data: &mut session.data,
+        out: &mut sink,
+        outcomes: &mut svc.counters.outcomes,
+        settings: &svc.settings,
+        realms: &mut svc.realms,
+        patches: &svc.patches,
+        policies: &mut svc.policies,
+    };
+    let step = handle(state, &mut cx);
+    if sink.overflowed() {
+        Step::Close(CloseReason::OutputOverflow)
+    } else {
+        step
+    }
+}
+
+impl ClientSession {
+    /// Puts the state's answer in place and says what the table must do about it.
+    fn settle(&mut self, previous: StateKind, step: Step, svc: &mut Services) -> Turn {
+        let (state, ask) = match step {
+            Step::Become(state) => (state, None),
+            Step::Ask(state, op) => (state, Some(DbJob::Login(op))),
+            Step::Close(reason) => {
+                svc.counters.protocol_errors += 1;
+                return Turn::close(reason);
+            }
+        };
+        let next = state.kind();
+        if previous == StateKind::Logon && next == StateKind::WorldSelect {
+            svc.counters.logons_ok += 1;
+        }
+        let deadline = match state.deadline(&svc.settings.timeouts) {
+            Deadline::FromEntry(after) => (previous != next).then_some(after),
+            Deadline::Idle(after) => Some(after),
+        };
+        self.state = state;
+        Turn {
+            ask,
+            deadline,
+            // The password is proven: the connection gets full-size rings.
+            proven: previous == StateKind::Logon
+                && matches!(next, StateKind::WorldSelect | StateKind::Update),
+            ..Turn::default()
+        }
+    }
+
+    /// Handles complete packets from the input ring until one needs the table (a store
+    /// request, bigger rings, a close) or nothing more can be handled.
+    fn handle_packets(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let mut handled = 0;
+        let mut deadline = None;
+        loop {
+            let stop = |stopped: Stopped, deadline: Option<Duration>| Turn {
+                handled,
+                stopped,
+                deadline,
+                ..Turn::default()
+            };
+            match self.state.input(io.now) {
+                Input::Handle => {}
+                Input::Hold => return stop(Stopped::Held, deadline),
+                Input::HoldUntil(at) => {
+                    return Turn {
+                        wake: Some(at),
+                        ..stop(Stopped::Held, deadline)
+                    }
+                }
+            }
+            let Some(first) = io.input.first() else {
+                return stop(Stopped::NeedInput, deadline);
+            };
+            let kind = self.state.kind();
+            let rule = Opcode::from_u8(first)
+                .and_then(|op| self.state.legal().iter().find(|r| r.opcode == op).copied());
+            let Some(rule) = rule else {
+                svc.counters.protocol_errors += 1;
+                return Turn::close(match kind {
+                    StateKind::Closing => CloseReason::InputAfterRefusal,
+                    _ => CloseReason::IllegalOpcode {
+                        opcode: first,
+                        state: kind.as_str(),
+                    },
+                });
+            };
+            let len = match check_packet(&rule, self.data.layout, io.input.contiguous()) {
+                Check::Complete(len) => len,
+                Check::Incomplete => return stop(Stopped::NeedInput, deadline),
+                Check::Invalid(e) => {
+                    svc.counters.protocol_errors += 1;
+                    return Turn::close(CloseReason::Malformed(e));
+                }
+            };
+            let room = self.state.reply_room(&self.data, &mut svc.realms);
+            if io.output.free() < room {
+                if room > io.output.capacity() {
+                    svc.counters.protocol_errors += 1;
+                    return Turn::close(CloseReason::OutputOverflow);
+                }
+                // Wait for the socket to take what is queued; the flush resumes us.
+                return stop(Stopped::NeedOutputRoom, deadline);
+            }
+            let step = {
+                let msg = io.input.contiguous().get(..len).unwrap_or_default();
+                let opcode = rule.opcode;
+                let clock = (io.now, io.unix_now);
+                with_session(self, io.output, clock, svc, |state, scx| {
+                    state.on_packet(opcode, msg, scx)
+                })
+            };
+            io.input.consume(len);
+            handled += 1;
+            let turn = self.settle(kind, step, svc);
+            if turn.close.is_some() || turn.ask.is_some() || turn.proven {
+                // The table sends the request or grows the rings, then reads on.
+                return Turn {
+                    handled,
+                    stopped: Stopped::Held,
+                    ..turn
+                };
+            }
+            deadline = turn.deadline.or(deadline);
+        }
+    }
+
+    /// Starts the next read of a streaming patch if the output ring has room for it.
+    fn pump_transfer(&mut self, io: &mut ConnIo<'_>, svc: &mut Services, turn: &mut Turn) {
+        let State::Update(Update::Streaming(transfer)) = &mut self.state else {
+            return;
+        };
+        let Some((path, offset, len)) = transfer.next_read(io.output.free()) else {
+            if transfer.waits_for_room() {
+                // The next piece needs room: resume after the flush.
+                turn.stopped = Stopped::NeedOutputRoom;
+            }
+            return;
+        };
+        let request = IoRequest::Read {
+            target: Target::Client(io.token),
+            path,
+            offset,
+            len,
+        };
+        match svc.submit_io(request) {
+            Ok(()) => transfer.reading = Reading::InFlight,
+            Err(IoError::Busy) => turn.wake = Some(io.now + IO_RETRY),
+            Err(e) => {
+                svc.error(
+                    io.now,
+                    "patch read refused",
+                    format_args!("{}: {e}", self.data),
+                );
+                turn.close = Some(CloseReason::TransferFailed);
+            }
+        }
+    }
+}
+
+impl Kind for ClientSession {
+    const TABLE: TableId = TableId(0);
+    const LABEL: &'static str = "client";
+
+    fn target(token: ConnToken) -> Target {
+        Target::Client(token)
+    }
+
+    fn shape(svc: &Services) -> Shape {
+        let limits = &svc.config.limits;
+        Shape {
+            // The policies' connection cap decides (and counts its refusals).
+            max_open: usize::MAX,
+            unproven_per_address: None,
+            unproven_max: None,
+            unproven: Buffers {
+                input: limits.unauthenticated_input_buffer,
+                output: UNAUTHENTICATED_OUTPUT,
+            },
+            proven: Buffers {
+                input: limits.input_buffer,
+                output: limits.output_buffer,
+            },
+        }
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.data.peer
+    }
+
+    fn admit(
+        peer: SocketAddr,
+        open: usize,
+        now: Instant,
+        unix_now: i64,
+        svc: &mut Services,
+    ) -> Result<Self, Refusal> {
+        let class = svc.policies.classify(peer.ip());
+        let event = ConnectEvent {
+            ip: peer.ip(),
+            class,
+            now,
+            unix_now,
+            open,
+        };
+        match svc.policies.on_connect(&event) {
+            // Dropped before anything is allocated: no rings, no slot, no timer.
+            Verdict::Refuse(reason) => Err(Refusal(reason.to_string())),
+            Verdict::Pass => Ok(ClientSession::new(peer, class)),
+        }
+    }
+
+    fn unseated(peer: SocketAddr, svc: &mut Services) {
+        let class = svc.policies.classify(peer.ip());
+        svc.policies.observe(&Observation::Disconnected { class });
+        svc.counters.refused_full += 1;
+    }
+
+    fn on_open(&mut self, _io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        svc.counters.accepted += 1;
+        log::debug!("{}: connected", self.data);
+        let after = match self.state.deadline(&svc.settings.timeouts) {
+            Deadline::FromEntry(d) | Deadline::Idle(d) => d,
+        };
+        Turn {
+            deadline: Some(after),
+            ..Turn::default()
+        }
+    }
+
+    fn on_input(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let mut turn = self.handle_packets(io, svc);
+        if turn.close.is_none() {
+            // A patch transfer reads its next piece as soon as its ring has room for it.
+            self.pump_transfer(io, svc, &mut turn);
+        }
+        turn
+    }
+
+    fn on_reply(&mut self, reply: DbReply, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let DbReply::Login(reply) = reply else {
+            return Turn::default();
+        };
+        let kind = self.state.kind();
+        let clock = (io.now, io.unix_now);
+        let step = with_session(self, io.output, clock, svc, |state, scx| {
+            state.on_store_reply(reply, scx)
+        });
+        self.settle(kind, step, svc)
+    }
+
+    fn on_timer(&mut self, timer: Timer, _io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        match timer {
+            Timer::Deadline => {
+                svc.counters.deadlines += 1;
+                Turn::close(CloseReason::Deadline(self.state.kind().as_str()))
+            }
+            // A rate limit ended, or a patch read may be tried again: input handling resumes.
+            Timer::Wake => Turn::default(),
+        }
+    }
+
+    fn on_chunk(
+        &mut self,
+        offset: u64,
+        data: Result<Vec<u8>, PatchError>,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+    ) -> Turn {
+        let data = match data {
+            Ok(d) => {
+                svc.counters.patch_bytes_read += d.len() as u64;
+                d
+            }
+            Err(e) => {
+                svc.error(
+                    io.now,
+                    "patch read failed",
+                    format_args!("{}: {e}", self.data),
+                );
+                return Turn::close(CloseReason::TransferFailed);
+            }
+        };
+        // Only a streaming transfer asked for bytes; anything else keeps its state untouched.
+        if !matches!(self.state, State::Update(_)) {
+            return Turn::default();
+        }
+        let clock = (io.now, io.unix_now);
+        let step = with_session(self, io.output, clock, svc, |state, scx| match state {
+            State::Update(update) => update.on_chunk(offset, &data, scx),
+            other => Step::Become(other),
+        });
+        // Progress re-arms the transfer's idle deadline.
+        self.settle(StateKind::Update, step, svc)
+    }
+
+    fn on_closed(&mut self, _token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+        svc.policies.observe(&Observation::Disconnected {
+            class: self.data.class,
+        });
+        svc.counters.closed += 1;
+        let now = Instant::now();
+        match reason {
+            CloseReason::PeerClosed | CloseReason::Shutdown => {
+                log::debug!("{}: closed: {reason}", self.data)
+            }
+            CloseReason::Deadline(_) => svc.info(
+                now,
+                reason.kind(),
+                format_args!("{}: closed: {reason}", self.data),
+            ),
+            _ => svc.warn(
+                now,
+                reason.kind(),
+                format_args!("{}: closed: {reason}", self.data),
+            ),
+        }
+    }
+}
+
+impl ClientSession {
+    /// Whether a drain must wait for this connection: a logon is in flight, or a first
+    /// packet has arrived and waits to be handled.
+    pub(super) fn in_flight(&self, standing: Standing, input_waiting: bool) -> bool {
+        standing == Standing::Unproven
+            && (self.logon_in_flight() || (input_waiting && matches!(self.state, State::Logon(_))))
+    }
+}

@@ -1,0 +1,498 @@
+//! Consoles as a kind of connection: operators on the console listener. Lines are cut from
+//! the input ring (`console::line`), logged in through a DB thread, and parsed into commands
+//! (`console::command`). Commands on the store go to the DB threads like every other store
+//! request; commands that look at the other connections (stats, conns, kick, …) go to the
+//! router as a [`Call`], and the texts it answers with are built here.
+//!
+//! Until an operator has logged in, a console has small rings, a short deadline, and counts
+//! against its address's cap (and half the table at most), so idle connections cannot lock
+//! the operator out.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::services::{DbJob, DbReply, Services};
+use super::table::{Buffers, Call, ConnIo, ConnTable, Kind, Refusal, Shape, Stopped, Turn};
+use super::{Target, Timer};
+use crate::admin::{AdminAnswer, AdminOp, Secret};
+use crate::console::command::{self, Command, HELP};
+use crate::console::line::{echo_off, echo_on, next_line, NextLine};
+use crate::console::{ConsoleSession, ConsoleState, MAX_FAILURES};
+use crate::event_loop::{ConnToken, TableId};
+use crate::net::connection::Standing;
+use crate::net::ring::Ring;
+use crate::net::CloseReason;
+use crate::realms::registry::Liveness;
+use crate::session::{ClientSession, StateKind};
+
+/// Console sessions held at once.
+pub(crate) const MAX_CONSOLES: usize = 16;
+/// Consoles not logged in yet, per address and in all (the rest stay for operators).
+const UNPROVEN_PER_ADDRESS: usize = 4;
+const UNPROVEN_MAX: usize = MAX_CONSOLES / 2;
+/// A console must log in within this long.
+const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
+/// A logged-in console that stays idle is closed after this long.
+const IDLE: Duration = Duration::from_secs(15 * 60);
+/// A wrong password waits this long before the next prompt.
+const FAILURE_DELAY: Duration = Duration::from_secs(1);
+const CONSOLE_INPUT: usize = 2 * 1024;
+const CONSOLE_OUTPUT: usize = 64 * 1024;
+const UNPROVEN_INPUT: usize = 1024;
+const UNPROVEN_OUTPUT: usize = 1024;
+/// `conns` lists at most this many.
+const MAX_LISTED: usize = 200;
+
+const USER_PROMPT: &str = "user (empty for the console password): ";
+pub(super) const PROMPT: &str = "gatehouse> ";
+
+/// Text for an operator: CRLF line ends, as telnet wants.
+pub(super) fn telnet_text(text: &str) -> Vec<u8> {
+    text.replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes()
+}
+
+/// Queues text for an operator, cut to what fits.
+fn say(out: &mut Ring, text: &str) {
+    let bytes = telnet_text(text);
+    let room = out.free();
+    out.push(bytes.get(..room).unwrap_or(&bytes));
+}
+
+impl ConsoleSession {
+    fn line(&mut self, io: &mut ConnIo<'_>, line: String) -> Turn {
+        match self.state.clone() {
+            ConsoleState::AwaitUser { failures } => {
+                let user = Some(line.trim().to_string()).filter(|u| !u.is_empty());
+                self.state = ConsoleState::AwaitPassword { failures, user };
+                io.output.push(echo_off());
+                say(io.output, "password: ");
+                Turn::default()
+            }
+            ConsoleState::AwaitPassword { failures, user } => {
+                self.state = ConsoleState::Checking { failures };
+                io.output.push(echo_on());
+                say(io.output, "\n");
+                Turn {
+                    ask: Some(DbJob::Admin(AdminOp::Login {
+                        user,
+                        password: Secret(line),
+                    })),
+                    ..Turn::default()
+                }
+            }
+            ConsoleState::Ready { who } => self.command(io, who, &line),
+            ConsoleState::Checking { .. }
+            | ConsoleState::Delayed { .. }
+            | ConsoleState::Busy { .. } => Turn::default(),
+        }
+    }
+
+    fn command(&mut self, io: &mut ConnIo<'_>, who: String, line: &str) -> Turn {
+        let command = match command::parse(line) {
+            Ok(c) => c,
+            Err(message) => {
+                if !message.is_empty() {
+                    say(io.output, &format!("{message}\n"));
+                }
+                say(io.output, PROMPT);
+                return Turn::default();
+            }
+        };
+        if command.changes_something() {
+            log::info!("console {who}@{}: {}", self.peer, command.describe());
+        }
+        let until = |d: Option<Duration>| d.map(|d| io.unix_now + d.as_secs() as i64);
+        let call = |call| Turn {
+            call: Some(call),
+            ..Turn::default()
+        };
+        let op = match command {
+            Command::Help => {
+                say(io.output, &format!("{HELP}{PROMPT}"));
+                return Turn::default();
+            }
+            Command::Stats => return call(Call::Stats),
+            Command::Conns => return call(Call::Conns),
+            Command::Realms => return call(Call::Realms),
+            Command::Kick(target) => return call(Call::Kick(target)),
+            Command::Reload => return call(Call::Reload),
+            Command::Shutdown => return call(Call::Shutdown),
+            Command::LogLevel(level) => {
+                crate::logging::set_level(level);
+                say(io.output, &format!("log level is now {level}\n{PROMPT}"));
+                return Turn::default();
+            }
+            Command::Quit => {
+                say(io.output, "bye\n");
+                return Turn::close(CloseReason::PeerClosed);
+            }
+            Command::AccountCreate { name, password } => AdminOp::CreateAccount {
+                name,
+                password: Secret(password),
+            },
+            Command::AccountPasswd { name, password } => AdminOp::SetPassword {
+                name,
+                password: Secret(password),
+            },
+            Command::AccountBan { name, duration } => AdminOp::BanAccount {
+                name,
+                until: until(duration),
+                reason: format!("console: {who}"),
+            },
+            Command::AccountUnban { name } => AdminOp::UnbanAccount { name },
+            Command::AccountInfo { name } => AdminOp::AccountInfo { name },
+            Command::BanIp { net, duration } => AdminOp::BanIp {
+                net,
+                until: until(duration),
+                reason: format!("console: {who}"),
+            },
+            Command::UnbanIp { net } => AdminOp::UnbanIp { net },
+        };
+        self.state = ConsoleState::Busy { who };
+        Turn {
+            ask: Some(DbJob::Admin(op)),
+            ..Turn::default()
+        }
+    }
+}
+
+impl Kind for ConsoleSession {
+    const TABLE: TableId = TableId(2);
+    const LABEL: &'static str = "console";
+
+    fn target(token: ConnToken) -> Target {
+        Target::Console(token)
+    }
+
+    fn shape(_svc: &Services) -> Shape {
+        Shape {
+            max_open: MAX_CONSOLES,
+            unproven_per_address: Some(UNPROVEN_PER_ADDRESS),
+            unproven_max: Some(UNPROVEN_MAX),
+            unproven: Buffers {
+                input: UNPROVEN_INPUT,
+                output: UNPROVEN_OUTPUT,
+            },
+            proven: Buffers {
+                input: CONSOLE_INPUT,
+                output: CONSOLE_OUTPUT,
+            },
+        }
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn admit(
+        peer: SocketAddr,
+        _open: usize,
+        _now: Instant,
+        _unix_now: i64,
+        _svc: &mut Services,
+    ) -> Result<Self, Refusal> {
+        Ok(ConsoleSession::new(peer))
+    }
+
+    fn on_open(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        svc.info(
+            io.now,
+            "console connected",
+            format_args!("console {}: connected", self.peer),
+        );
+        say(io.output, &format!("gatehouse console\n{USER_PROMPT}"));
+        Turn {
+            deadline: Some(LOGIN_DEADLINE),
+            ..Turn::default()
+        }
+    }
+
+    fn on_input(&mut self, io: &mut ConnIo<'_>, _svc: &mut Services) -> Turn {
+        let mut handled = 0;
+        // A logged-in console's idle deadline runs from its last line.
+        let mut deadline = None;
+        loop {
+            if !self.reads_input() {
+                return Turn {
+                    handled,
+                    deadline,
+                    ..Turn::default()
+                };
+            }
+            match next_line(io.input.contiguous()) {
+                NextLine::Line { text, consumed } => {
+                    io.input.consume(consumed);
+                    handled += 1;
+                    if io.standing == Standing::Proven {
+                        deadline = Some(IDLE);
+                    }
+                    let turn = self.line(io, text);
+                    if turn.close.is_some() || turn.ask.is_some() || turn.call.is_some() {
+                        return Turn {
+                            handled,
+                            deadline,
+                            ..turn
+                        };
+                    }
+                }
+                NextLine::Incomplete => {
+                    return Turn {
+                        handled,
+                        stopped: Stopped::NeedInput,
+                        deadline,
+                        ..Turn::default()
+                    }
+                }
+                NextLine::TooLong => return Turn::close(CloseReason::InputOverflow),
+            }
+        }
+    }
+
+    fn on_reply(&mut self, reply: DbReply, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        let peer = self.peer;
+        let answer = match reply {
+            DbReply::Admin(answer) => answer,
+            DbReply::Login(other) => {
+                if let Some(e) = other.error() {
+                    log::error!("console {peer}: store: {e}");
+                }
+                return Turn::default();
+            }
+        };
+        match (self.state.clone(), answer) {
+            (ConsoleState::Checking { .. }, Ok(AdminAnswer::Login(Some(who)))) => {
+                log::info!("console {peer}: {who} logged in");
+                say(
+                    io.output,
+                    &format!("logged in as {who}; type help\n{PROMPT}"),
+                );
+                self.state = ConsoleState::Ready { who };
+                Turn {
+                    proven: true,
+                    deadline: Some(IDLE),
+                    ..Turn::default()
+                }
+            }
+            (ConsoleState::Checking { failures }, result) => {
+                if let Err(e) = result {
+                    svc.error(
+                        io.now,
+                        "console login check failed",
+                        format_args!("console {peer}: login check failed: {e}"),
+                    );
+                }
+                let failures = failures + 1;
+                svc.warn(
+                    io.now,
+                    "console login failed",
+                    format_args!("console {peer}: failed login ({failures} of {MAX_FAILURES})"),
+                );
+                if failures >= MAX_FAILURES {
+                    say(io.output, "login failed; goodbye\n");
+                    return Turn::close(CloseReason::LoginFailed);
+                }
+                self.state = ConsoleState::Delayed { failures };
+                Turn {
+                    wake: Some(io.now + FAILURE_DELAY),
+                    ..Turn::default()
+                }
+            }
+            (ConsoleState::Busy { who }, answer) => {
+                self.state = ConsoleState::Ready { who };
+                let text = match answer {
+                    Ok(AdminAnswer::Text(t)) => t,
+                    Ok(AdminAnswer::IpBansChanged { text, bans }) => {
+                        // Applied before the operator hears it is done.
+                        svc.policies
+                            .observe(&crate::policy::Observation::IpBans(&bans));
+                        text
+                    }
+                    Ok(AdminAnswer::Login(_)) => String::new(),
+                    Err(e) => format!("error: {e}"),
+                };
+                say(io.output, &format!("{text}\n{PROMPT}"));
+                Turn::default()
+            }
+            _ => Turn::default(),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, io: &mut ConnIo<'_>, _svc: &mut Services) -> Turn {
+        match timer {
+            Timer::Deadline => Turn::close(CloseReason::Deadline(match io.standing {
+                Standing::Unproven => "console login",
+                Standing::Proven => "console",
+            })),
+            // After a wrong password's delay: ask again.
+            Timer::Wake => {
+                if let ConsoleState::Delayed { failures } = self.state {
+                    self.state = ConsoleState::AwaitUser { failures };
+                    say(io.output, &format!("login failed\n{USER_PROMPT}"));
+                }
+                Turn::default()
+            }
+        }
+    }
+
+    fn on_closed(&mut self, _token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+        svc.info(
+            Instant::now(),
+            "console closed",
+            format_args!("console {}: closed: {reason}", self.peer),
+        );
+    }
+}
+
+/// What the console's `stats` reads beside the services.
+pub(super) struct StatsView<'a> {
+    pub clients: &'a ConnTable<ClientSession>,
+    pub links: usize,
+    pub consoles: usize,
+    pub now: Instant,
+    pub unix_now: i64,
+    pub loop_stats: &'a crate::event_loop::LoopStats,
+    pub inbox_depth: usize,
+}
+
+/// The console's `stats`.
+pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
+    let StatsView {
+        clients,
+        links,
+        consoles,
+        now,
+        unix_now,
+        loop_stats,
+        inbox_depth,
+    } = view;
+    let mut t = String::new();
+    let c = &svc.counters;
+    let uptime = now.saturating_duration_since(svc.started);
+    let _ = writeln!(
+        t,
+        "uptime          {}",
+        humantime::format_duration(Duration::from_secs(uptime.as_secs()))
+    );
+    let mut by_state = [0usize; 4];
+    for (_, conn) in clients.iter() {
+        let i = match conn.session.state.kind() {
+            StateKind::Logon => 0,
+            StateKind::Update => 1,
+            StateKind::WorldSelect => 2,
+            StateKind::Closing => 3,
+        };
+        if let Some(n) = by_state.get_mut(i) {
+            *n += 1;
+        }
+    }
+    let [logon, update, world_select, closing] = by_state;
+    let _ = writeln!(
+        t,
+        "connections     {} (logon {logon}, update {update}, realm list {world_select}, closing {closing}); {links} links, {consoles} consoles",
+        clients.len(),
+    );
+    let _ = writeln!(
+        t,
+        "accepted        {}; {} protocol errors, {} deadlines",
+        c.accepted, c.protocol_errors, c.deadlines
+    );
+    let refused: Vec<String> = svc
+        .policies
+        .refused()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{} {n}", r.as_str()))
+        .collect();
+    let _ = writeln!(
+        t,
+        "refused         {}",
+        if refused.is_empty() {
+            "none".to_owned()
+        } else {
+            refused.join(", ")
+        }
+    );
+    let tracked: Vec<String> = svc
+        .policies
+        .tracked()
+        .into_iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    let _ = writeln!(t, "policies        {}", tracked.join(", "));
+    let _ = writeln!(t, "logons          since start / last minute");
+    for (outcome, total, minute) in c.outcomes.table(unix_now) {
+        let _ = writeln!(t, "  {:<18} {total:>8} / {minute}", outcome.as_str());
+    }
+    let _ = writeln!(
+        t,
+        "loop            {} passes; pass time p50 < {:?}, p99 < {:?}, max bucket < {:?}; inbox depth {inbox_depth}",
+        loop_stats.passes,
+        loop_stats.percentile(50.0),
+        loop_stats.percentile(99.0),
+        loop_stats.percentile(100.0),
+    );
+    if let Some((depth, s)) = svc.store_stats() {
+        let _ = writeln!(
+            t,
+            "store           queue {depth}; {} done ({} failed, {} refused busy); latency mean {:?}, max {:?}",
+            s.completed, s.failed, s.rejected_busy, s.mean_latency, s.max_latency
+        );
+    }
+    let (online, players) = svc.registry.online_summary();
+    let _ = writeln!(
+        t,
+        "realms          {} listed, {online} linked online ({players} players)",
+        svc.realms.realms().len()
+    );
+    t
+}
+
+/// The console's `conns`.
+pub(super) fn conns_text(clients: &ConnTable<ClientSession>, now: Instant) -> String {
+    let mut t = format!("{:<22} {:<12} {:<16} age\n", "peer", "state", "account");
+    for (_, conn) in clients.iter().take(MAX_LISTED) {
+        let data = &conn.session.data;
+        let _ = writeln!(
+            t,
+            "{:<22} {:<12} {:<16} {}s",
+            data.peer.to_string(),
+            conn.session.state.kind().to_string(),
+            data.name.map_or("-".to_string(), |n| n.to_string()),
+            now.saturating_duration_since(conn.opened).as_secs()
+        );
+    }
+    if clients.len() > MAX_LISTED {
+        let _ = writeln!(t, "... and {} more", clients.len() - MAX_LISTED);
+    }
+    t
+}
+
+/// The console's `realms`.
+pub(super) fn realms_text(svc: &Services) -> String {
+    let mut t = String::new();
+    for r in svc.realms.realms() {
+        let state = match svc.registry.liveness(r.id) {
+            Some(Liveness::Online) => "linked, online",
+            Some(Liveness::Offline) => "linked, OFFLINE",
+            None => "static",
+        };
+        let _ = writeln!(t, "{:>3} {:<24} {:<22} {state}", r.id.0, r.name, r.address);
+    }
+    if t.is_empty() {
+        t.push_str("no realms\n");
+    }
+    t
+}
+
+/// Whether a client connection matches a `kick` target: `ip:port`, `ip`, or account name.
+pub(super) fn kick_matches(session: &ClientSession, target: &str) -> bool {
+    let data = &session.data;
+    data.peer.to_string() == target
+        || data.peer.ip().to_string() == target
+        || data
+            .name
+            .is_some_and(|n| n.as_str().eq_ignore_ascii_case(target))
+}
