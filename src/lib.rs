@@ -39,4 +39,5 @@ pub mod session;
 pub mod srp6;
 pub mod store;
 pub mod totp;
+pub mod values;
 pub mod world_gate;

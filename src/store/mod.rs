@@ -20,13 +20,13 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::account::{AccountId, AccountName, AccountStanding};
-use crate::policy::lockout::LockoutPolicy;
+use crate::account::{AccountName, AccountStanding};
 use crate::protocol::version::Build;
-use crate::realms::link::LinkKey;
-use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
+use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
+
+pub use crate::values::IpBan;
 
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
@@ -313,14 +313,6 @@ impl fmt::Display for LoginOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// An IP ban in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpBan {
-    pub net: IpNet,
-    /// Unix seconds; `None` = until lifted.
-    pub until: Option<i64>,
 }
 
 /// Whether a realm's world server links to gatehouse.

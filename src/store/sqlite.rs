@@ -16,17 +16,15 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, FailureRecorded, IpBan,
+    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, FailureRecorded,
     LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
     StoreError, TakenSession,
 };
-use crate::account::{AccountId, AccountName, AccountStanding};
-use crate::policy::lockout::{FailureCount, LockoutPolicy};
+use crate::account::{AccountName, AccountStanding};
 use crate::protocol::version::Build;
-use crate::realms::link::LinkKey;
-use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
+use crate::values::{AccountId, FailureCount, IpBan, LinkKey, LockoutPolicy, RealmId};
 
 /// How long a writer waits for another connection's write lock before giving up with
 /// SQLITE_BUSY. Login writes are a few rows, so 5 s only runs out when something is wrong.

@@ -7,11 +7,11 @@
 //!
 //! Direction is noted per variant: S = gatehouse, W = world server.
 
-use crate::account::{AccountId, AccountName};
+use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
-use crate::realms::RealmId;
 use crate::srp6::SessionKey;
+use crate::values::{AccountId, RealmId};
 
 use super::frame::{self, LinkError, LENGTH_FIELD};
 
