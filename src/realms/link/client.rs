@@ -42,10 +42,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::account::AccountName;
+use crate::values::{LinkKey, RealmId};
 
 use super::frame::{LinkError, LENGTH_FIELD, MAX_FRAME};
 use super::message::{LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK};
-use crate::values::{LinkKey, RealmId};
 
 /// What can go wrong on a world server's end of the link.
 #[derive(Debug, thiserror::Error)]

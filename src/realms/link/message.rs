@@ -15,6 +15,10 @@ use crate::values::{AccountId, RealmId};
 
 use super::frame::{self, LinkError, LENGTH_FIELD};
 
+// The frame type bytes and their check belong to the framing (`super::frame`); they are
+// re-exported here, beside the messages they name.
+pub use super::frame::{is_known_type, types};
+
 /// The link protocol version this code speaks (Hello's first byte).
 pub const LINK_VERSION: u8 = 1;
 /// Status byte of AuthResult and Registered that means yes; anything else is no.
@@ -27,20 +31,6 @@ pub const MAX_BUILDS: usize = 16;
 pub const NAME_LEN: (usize, usize) = (1, 64);
 /// Bounds of a realm's "host:port" address, in bytes.
 pub const ADDRESS_LEN: (usize, usize) = (1, 255);
-
-/// Frame type bytes.
-pub mod types {
-    pub const HELLO: u8 = 0x01;
-    pub const AUTH: u8 = 0x02;
-    pub const AUTH_RESULT: u8 = 0x03;
-    pub const REGISTER: u8 = 0x10;
-    pub const REGISTERED: u8 = 0x11;
-    pub const HEARTBEAT: u8 = 0x12;
-    pub const UNREGISTER: u8 = 0x13;
-    pub const TAKE_SESSION: u8 = 0x20;
-    pub const SESSION: u8 = 0x21;
-    pub const ERROR: u8 = 0x7F;
-}
 
 /// Error codes of the `Error` frame (the server closes after sending one).
 pub mod error_code {
@@ -56,24 +46,6 @@ pub mod error_code {
     pub const HEARTBEAT_TIMEOUT: u16 = 5;
     /// The server is shutting down.
     pub const SHUTTING_DOWN: u16 = 6;
-}
-
-/// Returns whether `ty` names a message of this protocol version.
-pub fn is_known_type(ty: u8) -> bool {
-    use types::*;
-    matches!(
-        ty,
-        HELLO
-            | AUTH
-            | AUTH_RESULT
-            | REGISTER
-            | REGISTERED
-            | HEARTBEAT
-            | UNREGISTER
-            | TAKE_SESSION
-            | SESSION
-            | ERROR
-    )
 }
 
 /// What a world server announces about its realm (Register's payload).
