@@ -16,9 +16,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, CharacterCount, FailureRecorded,
-    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
-    StoreError, TakenSession,
+    migrations, AccountRecord, AccountSummary, AuditRow, BackendError, BackendErrorKind,
+    CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord,
+    RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::{AccountName, AccountStanding};
 use crate::protocol::version::Build;
@@ -73,19 +73,23 @@ impl SqliteStore {
 
     /// Opens one of several connections that write in turns (the DB threads of one pool).
     pub fn open_with_turns(path: &Path, turns: WriteTurns) -> Result<SqliteStore, StoreError> {
-        let open_err = |source| StoreError::Open {
+        let open_err = |source: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         // SQLite quietly falls back to read-only when it cannot write the file; the store
         // would then fail on its first login instead of at start.
         if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
-            return Err(open_err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
-                Some("the database file is not writable".to_owned()),
-            )));
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                source: BackendError::new(
+                    BackendErrorKind::ReadOnly,
+                    "the database file is not writable",
+                    Some(rusqlite::ffi::SQLITE_READONLY),
+                ),
+            });
         }
         migrations::run(&mut conn)?;
         Ok(SqliteStore {
@@ -214,6 +218,35 @@ fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// SQLite's errors in the store's terms; only this file and `migrations.rs` name rusqlite.
+impl From<rusqlite::Error> for BackendError {
+    fn from(err: rusqlite::Error) -> BackendError {
+        let (kind, code) = match &err {
+            rusqlite::Error::SqliteFailure(e, _) => (backend_kind(e.code), Some(e.extended_code)),
+            _ => (BackendErrorKind::Other, None),
+        };
+        BackendError::new(kind, err.to_string(), code)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> StoreError {
+        StoreError::Backend(err.into())
+    }
+}
+
+fn backend_kind(code: ErrorCode) -> BackendErrorKind {
+    match code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => BackendErrorKind::Busy,
+        ErrorCode::ConstraintViolation => BackendErrorKind::Constraint,
+        ErrorCode::ReadOnly => BackendErrorKind::ReadOnly,
+        ErrorCode::DiskFull => BackendErrorKind::Full,
+        ErrorCode::CannotOpen | ErrorCode::PermissionDenied => BackendErrorKind::CannotOpen,
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => BackendErrorKind::Damaged,
+        _ => BackendErrorKind::Other,
+    }
 }
 
 fn is_unique_violation(err: &rusqlite::Error) -> bool {
@@ -1119,6 +1152,47 @@ mod tests {
         // A directory where the file should be.
         let err = SqliteStore::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn sqlite_errors_become_classified_backend_errors() {
+        let (_dir, store) = temp_store();
+        let err: StoreError = store
+            .conn
+            .execute(
+                "INSERT INTO realms (id, name, address) VALUES (0, 'bad', 'x')",
+                [],
+            )
+            .unwrap_err()
+            .into();
+        assert_eq!(err.backend_kind(), Some(BackendErrorKind::Constraint));
+        let StoreError::Backend(backend) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            backend.code().map(|c| c & 0xff),
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT)
+        );
+        assert!(err.to_string().contains("CHECK"), "{err}");
+        for (code, kind) in [
+            (rusqlite::ffi::SQLITE_BUSY, BackendErrorKind::Busy),
+            (rusqlite::ffi::SQLITE_LOCKED, BackendErrorKind::Busy),
+            (rusqlite::ffi::SQLITE_READONLY, BackendErrorKind::ReadOnly),
+            (rusqlite::ffi::SQLITE_FULL, BackendErrorKind::Full),
+            (rusqlite::ffi::SQLITE_CANTOPEN, BackendErrorKind::CannotOpen),
+            (rusqlite::ffi::SQLITE_NOTADB, BackendErrorKind::Damaged),
+            (rusqlite::ffi::SQLITE_MISMATCH, BackendErrorKind::Other),
+        ] {
+            let err = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+            assert_eq!(BackendError::from(err).kind(), kind, "code {code}");
+        }
+        let missing = store
+            .conn
+            .query_row("SELECT 1 WHERE 0", [], |r| r.get::<_, i64>(0));
+        let err = StoreError::from(missing.unwrap_err());
+        assert_eq!(err.backend_kind(), Some(BackendErrorKind::Other));
+        // Errors of the store's own making are not the backend's.
+        assert_eq!(StoreError::Busy.backend_kind(), None);
     }
 
     #[test]
