@@ -1,20 +1,13 @@
-//! Accounts as the login protocol sees them: the id newtype, and the name and password rules
-//! the client itself applies (ASCII, 1–16 characters, upper-cased before hashing).
+//! Accounts as the login protocol sees them: the name and password rules the client itself
+//! applies (ASCII, 1–16 characters, upper-cased before hashing), and an account's standing.
+//! The id newtype lives in [`crate::values`] and is re-exported here.
 //!
 //! Every place that takes a name from outside (the wire, the CLI, the console, the store)
 //! goes through [`AccountName::parse`], so the rest of the code never sees an unnormalised name.
 
 use std::fmt;
 
-/// Row id of an account in the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub i64);
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
+pub use crate::values::AccountId;
 
 /// Longest name or password the client lets a user type.
 pub const MAX_LEN: usize = 16;

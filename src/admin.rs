@@ -2,13 +2,13 @@
 //! (and, later, the console). They run synchronously on the caller's thread — never on the
 //! event loop — and validate everything an operator types before it reaches the store.
 
-use crate::account::{AccountId, AccountName, CredentialError, Password};
+use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::version::Build;
-use crate::realms::link::key::{LinkKey, MIN_SECRET_LEN};
-use crate::realms::RealmId;
+use crate::realms::link::key::MIN_SECRET_LEN;
 use crate::srp6::{compute_verifier, Salt};
 use crate::store::{NewRealm, RealmRef, Store, StoreError};
 use crate::totp::{TotpError, TotpKey, TotpSecret};
+use crate::values::{AccountId, LinkKey, RealmId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -253,7 +253,7 @@ pub enum AdminAnswer {
     /// applies them before the operator hears it is done.
     IpBansChanged {
         text: String,
-        bans: Vec<crate::store::IpBan>,
+        bans: Vec<crate::values::IpBan>,
     },
     /// Login checked: who logged in, or `None`.
     Login(Option<String>),

@@ -15,16 +15,19 @@
 //!   [`log_throttle`]: one line plus a count for a warning repeated in a window.
 //! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
-//! - [`client`]: a blocking client with its own SRP6 side, for tests and the load client.
 //! - [`patches`]: the patch index; [`io_worker`]: the thread that does the loop's file work
-//!   (patch index and chunks, config reload); [`world_gate`]: the reference world gateway on the realm link.
+//!   (patch index and chunks, config reload).
+//! - [`values`]: plain value types that every folder may share (account and realm ids, a
+//!   realm's link key, an IP ban, the lockout rule); it imports nothing of ours.
+//! - [`tools`], apart from the server's folders: [`tools::client`], a blocking client with its
+//!   own SRP6 side, for tests and the load client; [`tools::world_gate`], the reference world
+//!   gateway on the realm link.
 //!
 //! Nothing on the loop thread blocks: sockets are non-blocking, store requests are `try_send`,
 //! log lines are handed to a writer thread, and state code reads no clock (it gets `now`).
 
 pub mod account;
 pub mod admin;
-pub mod client;
 pub mod config;
 pub mod console;
 pub mod daemon;
@@ -40,5 +43,6 @@ pub mod realms;
 pub mod session;
 pub mod srp6;
 pub mod store;
+pub mod tools;
 pub mod totp;
-pub mod world_gate;
+pub mod values;

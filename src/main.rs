@@ -15,7 +15,7 @@ use gatehouse::daemon::Daemon;
 use gatehouse::realms::link::message::RealmAnnouncement;
 use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::{NewRealm, Store};
-use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
+use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
 
 #[derive(Parser)]
 #[command(
@@ -70,7 +70,7 @@ enum Command {
     #[command(subcommand)]
     Unban(UnbanCommand),
     /// Run N concurrent full logons against a running server and report the rate and latency.
-    Load(gatehouse::client::load::LoadArgs),
+    Load(gatehouse::tools::client::load::LoadArgs),
     /// A reference world gateway: registers one realm over the realm link, heartbeats, and
     /// admits game clients whose CMSG_AUTH_SESSION matches the key taken from gatehouse.
     WorldGate(WorldGateArgs),
@@ -343,7 +343,7 @@ fn run() -> Result<()> {
         }
         Command::Load(args) => {
             gatehouse::logging::init(config.log.level.0);
-            let report = gatehouse::client::load::run(&args)?;
+            let report = gatehouse::tools::client::load::run(&args)?;
             println!("{report}");
             if report.failed > 0 {
                 bail!("{} of {} logons failed", report.failed, report.attempted);

@@ -13,12 +13,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{account, realm, TestServer, TIMEOUT};
-use gatehouse::client::{ClientBuild, ClientError, LoggedIn, LogonClient};
 use gatehouse::config::Config;
 use gatehouse::policy::RefusalReason;
 use gatehouse::protocol::realm_list::RealmListS2c;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, ClientError, LoggedIn, LogonClient};
 
 const WOTLK: ClientBuild = ClientBuild::WOTLK;
 

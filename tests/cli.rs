@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use gatehouse::client::{ClientBuild, LogonClient};
+use gatehouse::tools::client::{ClientBuild, LogonClient};
 
 fn gatehouse(db: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::{account, realm, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 
 const CONSOLE_PASSWORD: &str = "console secret";
 

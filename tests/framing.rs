@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::{account, realm, TestServer, TIMEOUT};
 use gatehouse::account::{AccountName, Password};
-use gatehouse::client::{ClientBuild, LogonClient};
 use gatehouse::protocol::challenge::LogonChallengeS2c;
 use gatehouse::protocol::proof::LogonProofS2c;
 use gatehouse::protocol::realm_list::RealmListS2c;
 use gatehouse::protocol::result::LoginResult;
+use gatehouse::tools::client::{ClientBuild, LogonClient};
 
 fn server(configure: impl FnOnce(&mut gatehouse::config::Config)) -> TestServer {
     TestServer::start(

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::{account, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, LogonClient};
 use gatehouse::protocol::challenge::LogonChallengeS2c;
 use gatehouse::store::{NewRealm, RealmRef, Store};
+use gatehouse::tools::client::{ClientBuild, LogonClient};
 
 fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -5,13 +5,13 @@ mod common;
 
 use common::{account, realm, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::protocol::challenge::LogonChallengeS2c;
 use gatehouse::protocol::proof::LogonProofS2c;
 use gatehouse::protocol::realm_list::{REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 
 fn server() -> TestServer {
     TestServer::start(

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::{account, TestServer, TIMEOUT};
 use gatehouse::account::{AccountName, Password};
-use gatehouse::client::{ClientBuild, LogonClient};
 use gatehouse::protocol::challenge::LogonChallengeS2c;
 use gatehouse::protocol::proof::LogonProofS2c;
 use gatehouse::protocol::version::Layout;
@@ -19,6 +18,7 @@ use gatehouse::protocol::xfer::{
     XferAcceptC2s, XferCancelC2s, XferDataS2c, XferInitiateS2c, XferResumeC2s,
 };
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, LogonClient};
 use md5::{Digest, Md5};
 
 /// 1.12.0: older than every accepted build.

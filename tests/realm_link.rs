@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{account, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
@@ -19,9 +18,10 @@ use gatehouse::realms::link::LinkKey;
 use gatehouse::realms::RealmId;
 use gatehouse::srp6::SessionKey;
 use gatehouse::store::{NewRealm, Store};
-use gatehouse::world_gate::client::world_login;
-use gatehouse::world_gate::over_link::{GateOptions, RunningGate};
-use gatehouse::world_gate::packets::AuthResult;
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
+use gatehouse::tools::world_gate::client::world_login;
+use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
+use gatehouse::tools::world_gate::packets::AuthResult;
 
 const SECRET: &[u8] = b"a long shared realm secret";
 

@@ -12,11 +12,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::protocol::challenge::LogonChallengeS2c;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 

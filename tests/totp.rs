@@ -14,10 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{account, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
-use gatehouse::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::protocol::challenge::{AuthenticatorChallenge, LogonChallengeS2c};
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::store::Store;
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::totp::{code_at, TotpKey, TotpSecret};
 
 const KEY_HEX: &str = "3c1f9a7e5d2b8c4a6e0f1d3b5a7c9e2f4d6b8a0c1e3f5a7b9d2c4e6f8a0b1c3d";
@@ -85,7 +85,7 @@ fn failed_logins(server: &TestServer, name: &str) -> u32 {
         .failed_logins
 }
 
-fn refused_as_unknown(result: Result<gatehouse::client::LoggedIn, ClientError>) {
+fn refused_as_unknown(result: Result<gatehouse::tools::client::LoggedIn, ClientError>) {
     match result {
         Err(ClientError::Refused {
             stage: "proof",

@@ -8,7 +8,7 @@
 //!   a `Complete` one is parsed by the parser its state would run. A parsed challenge sets the
 //!   layout for the packets after it, as in the daemon.
 //! - 1, the client library: each packet is framed and parsed by the server→client codec of its
-//!   opcode (what `client::LogonClient` runs on what a server sends).
+//!   opcode (what `tools::client::LogonClient` runs on what a server sends).
 //!
 //! Packets follow each other while they frame `Complete`, so stuck-together packets and the
 //! state tables' bounds are exercised too. Whatever parses must encode again, frame to its own

@@ -4,11 +4,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::store::IpBan;
+use crate::values::{FailureCount, IpBan, LockoutPolicy};
 
 use super::address::{AddressKey, AddressTable};
 use super::bucket::{Rate, TokenBucket};
-use super::lockout::{FailureCount, LockoutPolicy};
 use super::{AddressClass, ConnectEvent, Filter, LogonEvent, Observation, RefusalReason, Verdict};
 
 /// IP bans (exact addresses or CIDR networks, v4 and v6, with expiry), from the store.

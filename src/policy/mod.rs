@@ -25,7 +25,7 @@ use crate::account::AccountName;
 use crate::config::Config;
 use crate::protocol::challenge::ChallengeKind;
 use crate::protocol::result::LoginResult;
-use crate::store::IpBan;
+use crate::values::IpBan;
 
 pub use address::AddressKey;
 

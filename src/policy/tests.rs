@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::config::Config;
-use crate::store::IpBan;
+use crate::values::IpBan;
 
 fn config() -> Config {
     let mut c = Config::default();

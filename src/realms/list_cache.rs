@@ -13,8 +13,8 @@ use crate::protocol::realm_list::{
 };
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::WireSink;
-use crate::realms::RealmId;
 use crate::store::{CharacterCount, RealmRecord};
+use crate::values::RealmId;
 
 /// One encoded answer and where each realm's character-count byte sits in it.
 struct Encoded {

@@ -6,14 +6,4 @@ pub mod link;
 pub mod list_cache;
 pub mod registry;
 
-use std::fmt;
-
-/// Row id of a realm in the store; also the `realm_id` byte of a realm-list entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RealmId(pub u32);
-
-impl fmt::Display for RealmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "realm {}", self.0)
-    }
-}
+pub use crate::values::RealmId;

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use crate::event_loop::ConnToken;
 use crate::protocol::realm_list::REALM_FLAG_OFFLINE;
 use crate::realms::link::message::RealmAnnouncement;
-use crate::realms::RealmId;
 use crate::store::RealmRecord;
+use crate::values::RealmId;
 
 /// Whether a visible-list change happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::account::{AccountId, AccountName, AccountStanding, Password};
-use crate::client::{ClientBuild, LogonClient};
 use crate::config::TimeoutConfig;
 use crate::policy::lockout::LockoutPolicy;
 use crate::policy::{AddressClass, Policies};
@@ -15,6 +14,7 @@ use crate::protocol::result::LoginResult;
 use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
 use crate::store::{AccountRecord, FailureRecorded, LoginOutcome, RealmRecord, StoreError};
+use crate::tools::client::{ClientBuild, LogonClient};
 
 struct Fixture {
     patches: crate::patches::PatchIndex,

@@ -164,7 +164,7 @@ pub fn run(conn: &mut Connection) -> Result<u32, StoreError> {
     // opening another connection never waits behind (or blocks) logins already running.
     let found = current_version(conn).map_err(|source| StoreError::Migration {
         version: supported,
-        source,
+        source: source.into(),
     })?;
     if found < 0 {
         return Err(StoreError::corrupt(format!("schema version {found}")));
@@ -180,11 +180,11 @@ pub fn run(conn: &mut Connection) -> Result<u32, StoreError> {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|source| StoreError::Migration {
                 version: step.version,
-                source,
+                source: source.into(),
             })?;
         let found = current_version(&tx).map_err(|source| StoreError::Migration {
             version: step.version,
-            source,
+            source: source.into(),
         })?;
         // Another process may have migrated since the read above.
         if found > i64::from(supported) {
@@ -207,7 +207,7 @@ pub fn run(conn: &mut Connection) -> Result<u32, StoreError> {
             .and_then(|()| tx.commit())
             .map_err(|source| StoreError::Migration {
                 version: step.version,
-                source,
+                source: source.into(),
             })?;
     }
     Ok(supported)

@@ -20,13 +20,13 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::account::{AccountId, AccountName, AccountStanding};
-use crate::policy::lockout::LockoutPolicy;
+use crate::account::{AccountName, AccountStanding};
 use crate::protocol::version::Build;
-use crate::realms::link::LinkKey;
-use crate::realms::RealmId;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
+use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
+
+pub use crate::values::IpBan;
 
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
@@ -315,14 +315,6 @@ impl fmt::Display for LoginOutcome {
     }
 }
 
-/// An IP ban in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpBan {
-    pub net: IpNet,
-    /// Unix seconds; `None` = until lifted.
-    pub until: Option<i64>,
-}
-
 /// Whether a realm's world server links to gatehouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RealmKind {
@@ -431,19 +423,21 @@ pub struct AuditRow {
     pub outcome: String,
 }
 
+/// What the store's operations fail with, whatever the backend: the backend's own errors are
+/// carried as a [`BackendError`], so nothing outside a backend names its driver crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {}: {source}", path.display())]
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     #[error("schema migration to version {version} failed: {source}")]
     Migration {
         version: u32,
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     #[error(
         "database schema version {found} is newer than this gatehouse knows ({supported}); \
@@ -476,12 +470,78 @@ pub enum StoreError {
     Panicked,
     #[error("cannot start a database thread: {0}")]
     Spawn(#[source] std::io::Error),
+    /// The backend failed a statement or a transaction.
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(#[from] BackendError),
 }
 
 impl StoreError {
     pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
         StoreError::Corrupt { what: what.into() }
     }
+
+    /// The kind of backend failure behind this error, if the backend failed.
+    pub fn backend_kind(&self) -> Option<BackendErrorKind> {
+        match self {
+            StoreError::Open { source, .. } | StoreError::Migration { source, .. } => {
+                Some(source.kind())
+            }
+            StoreError::Backend(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// A failure reported by the database backend, in the store's own terms: a kind the rest of
+/// gatehouse can act on, the backend's message, and its numeric code if it has one (for SQLite
+/// the extended result code). Each backend classifies its own errors into this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    kind: BackendErrorKind,
+    message: String,
+    code: Option<i32>,
+}
+
+impl BackendError {
+    pub fn new(kind: BackendErrorKind, message: impl Into<String>, code: Option<i32>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            code,
+        }
+    }
+
+    pub fn kind(&self) -> BackendErrorKind {
+        self.kind
+    }
+
+    /// The backend's message, as its driver worded it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The backend's own numeric error code, when it gave one.
+    pub fn code(&self) -> Option<i32> {
+        self.code
+    }
+}
+
+/// What kind of backend failure a [`BackendError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendErrorKind {
+    /// Another connection held a lock for longer than the backend waits (SQLite: busy, locked).
+    Busy,
+    /// A write broke a constraint (unique, check, foreign key, not null).
+    Constraint,
+    /// The database cannot be written: a read-only file, directory or medium.
+    ReadOnly,
+    /// The disk, or the database's size limit, is full.
+    Full,
+    /// The database file or server could not be opened or reached.
+    CannotOpen,
+    /// The file is not a database, or is damaged.
+    Damaged,
+    /// Anything else (a bad statement, a type mismatch, an I/O error, ...).
+    Other,
 }

@@ -8,7 +8,7 @@
 //! use std::time::Duration;
 //! use gatehouse::account::AccountName;
 //! use gatehouse::protocol::version::Build;
-//! use gatehouse::realms::RealmId;
+//! use gatehouse::values::RealmId;
 //! use gatehouse::realms::link::client::Client;
 //! use gatehouse::realms::link::message::RealmAnnouncement;
 //!
@@ -42,10 +42,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::account::AccountName;
-use crate::realms::RealmId;
+use crate::values::{LinkKey, RealmId};
 
 use super::frame::{LinkError, LENGTH_FIELD, MAX_FRAME};
-use super::key::LinkKey;
 use super::message::{LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK};
 
 /// What can go wrong on a world server's end of the link.
@@ -267,11 +266,11 @@ fn unexpected(expected: &'static str, got: &LinkMessage) -> LinkClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::AccountId;
     use crate::protocol::version::Build;
     use crate::protocol::wire::Check;
     use crate::realms::link::message::types;
     use crate::srp6::SessionKey;
+    use crate::values::AccountId;
     use std::net::TcpListener;
     use std::thread::{self, JoinHandle};
 

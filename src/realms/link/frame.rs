@@ -3,8 +3,9 @@
 //!
 //! The length is judged the moment its four bytes are in: 0 or more than [`MAX_FRAME`] is
 //! refused before the body arrives, so a peer cannot make the server buffer a frame it would
-//! refuse anyway. The per-message layouts are in [`super::message`]; [`LinkError`] is the error
-//! of both, so the server side and [`super::client`] see one type.
+//! refuse anyway; so is an unknown type byte, as soon as it is in ([`types`] is the table of
+//! the type bytes this version knows). The per-message layouts are in [`super::message`];
+//! [`LinkError`] is the error of both, so the server side and [`super::client`] see one type.
 
 use crate::account::CredentialError;
 use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
@@ -16,6 +17,38 @@ pub const LENGTH_FIELD: usize = 4;
 /// Register with a 64-byte name, a 255-byte address and 16 builds, is 363 bytes; the margin
 /// leaves room for a later version without letting a peer pin much memory.
 pub const MAX_FRAME: usize = 1024;
+
+/// Frame type bytes.
+pub mod types {
+    pub const HELLO: u8 = 0x01;
+    pub const AUTH: u8 = 0x02;
+    pub const AUTH_RESULT: u8 = 0x03;
+    pub const REGISTER: u8 = 0x10;
+    pub const REGISTERED: u8 = 0x11;
+    pub const HEARTBEAT: u8 = 0x12;
+    pub const UNREGISTER: u8 = 0x13;
+    pub const TAKE_SESSION: u8 = 0x20;
+    pub const SESSION: u8 = 0x21;
+    pub const ERROR: u8 = 0x7F;
+}
+
+/// Returns whether `ty` names a message of this protocol version.
+pub fn is_known_type(ty: u8) -> bool {
+    use types::*;
+    matches!(
+        ty,
+        HELLO
+            | AUTH
+            | AUTH_RESULT
+            | REGISTER
+            | REGISTERED
+            | HEARTBEAT
+            | UNREGISTER
+            | TAKE_SESSION
+            | SESSION
+            | ERROR
+    )
+}
 
 /// Why bytes are not a legal link message, or why a message cannot be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +85,7 @@ pub fn check(buf: &[u8]) -> Check {
     wire::frame(buf, |r| {
         let body = frame_length(r.u32_le()?)?;
         let ty = r.u8()?;
-        if !super::message::is_known_type(ty) {
+        if !is_known_type(ty) {
             return Err(ProtocolError::BadValue {
                 field: "link message type",
                 value: u32::from(ty),

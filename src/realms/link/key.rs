@@ -4,10 +4,15 @@
 //! ends derive the same 32-byte key from it with HMAC-SHA256, and the challenge answer is an
 //! HMAC under that key. The database therefore never holds the secret itself (a secret reused
 //! elsewhere does not leak from a copy of the database), and the key is never logged.
+//!
+//! The [`LinkKey`] type is a plain value in [`crate::values`] (the store keeps it without
+//! importing the link); its derivation and the challenge answer are here.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+pub use crate::values::LinkKey;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -18,15 +23,6 @@ const AUTH_LABEL: &[u8] = b"gatehouse realm-link auth v1";
 
 /// Shortest secret an operator may set.
 pub const MIN_SECRET_LEN: usize = 12;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct LinkKey(pub [u8; 32]);
-
-impl std::fmt::Debug for LinkKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LinkKey(***)")
-    }
-}
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length, so this cannot fail.

@@ -12,7 +12,9 @@ use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::realms::link::client::{Client, LinkClientError};
 use crate::realms::link::message::RealmAnnouncement;
-use crate::world_gate::{GateHandle, SharedTickets, Ticket, TicketError, TicketSource, WorldGate};
+use crate::tools::world_gate::{
+    GateHandle, SharedTickets, Ticket, TicketError, TicketSource, WorldGate,
+};
 
 /// Tickets taken from gatehouse over the realm link.
 pub struct LinkTickets {

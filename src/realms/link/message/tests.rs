@@ -1,0 +1,404 @@
+//! Realm-link messages: every variant round-trips, every prefix is incomplete, the layout and
+//! the example session match docs/realm-link.md, bad frames are refused, and random or
+//! mutated bytes never panic.
+
+use super::*;
+
+fn samples() -> Vec<LinkMessage> {
+    let name = match AccountName::parse(b"alice") {
+        Ok(n) => n,
+        Err(e) => panic!("{e}"),
+    };
+    vec![
+        LinkMessage::Hello {
+            version: LINK_VERSION,
+            nonce: [0xAB; 32],
+        },
+        LinkMessage::Auth {
+            realm_id: RealmId(3),
+            answer: [0x5A; 32],
+        },
+        LinkMessage::AuthResult { status: 0 },
+        LinkMessage::AuthResult { status: 9 },
+        LinkMessage::Register(RealmAnnouncement {
+            realm_id: RealmId(3),
+            name: "Nordrassil".into(),
+            address: "127.0.0.1:8085".into(),
+            realm_type: 1,
+            flags: 0,
+            timezone: 8,
+            builds: vec![Build::VANILLA, Build::WOTLK],
+        }),
+        LinkMessage::Register(RealmAnnouncement {
+            realm_id: RealmId(u32::MAX),
+            name: "é".repeat(32),
+            address: format!("{}:1", "h".repeat(253)),
+            realm_type: 0,
+            flags: 0xFF,
+            timezone: 0,
+            builds: vec![Build(1); MAX_BUILDS],
+        }),
+        LinkMessage::Register(RealmAnnouncement {
+            realm_id: RealmId(1),
+            name: "x".into(),
+            address: "[::1]:8085".into(),
+            realm_type: 0,
+            flags: 0,
+            timezone: 1,
+            builds: vec![],
+        }),
+        LinkMessage::Registered { status: 1 },
+        LinkMessage::Heartbeat {
+            population: 0.5,
+            online: 120,
+        },
+        LinkMessage::Unregister,
+        LinkMessage::TakeSession {
+            request_id: 7,
+            account_name: name,
+        },
+        LinkMessage::Session {
+            request_id: 7,
+            grant: None,
+        },
+        LinkMessage::Session {
+            request_id: 8,
+            grant: Some(SessionGrant {
+                session_key: SessionKey([0xC3; 40]),
+                account_id: AccountId(42),
+                security_level: 3,
+            }),
+        },
+        LinkMessage::Error {
+            code: error_code::REALM_MISMATCH,
+            message: "realm id mismatch".into(),
+        },
+        LinkMessage::Error {
+            code: 0,
+            message: String::new(),
+        },
+    ]
+}
+
+fn bytes(msg: &LinkMessage) -> Vec<u8> {
+    match msg.to_bytes() {
+        Ok(b) => b,
+        Err(e) => panic!("{msg:?} does not encode: {e}"),
+    }
+}
+
+#[test]
+fn every_message_round_trips() {
+    for msg in samples() {
+        let b = bytes(&msg);
+        assert_eq!(b.len(), msg.encoded_len(), "{msg:?}");
+        assert_eq!(LinkMessage::check_frame(&b), Check::Complete(b.len()));
+        assert_eq!(LinkMessage::parse(&b).as_ref(), Ok(&msg));
+        // A second frame behind it does not change what the first one frames to.
+        let mut two = b.clone();
+        two.extend_from_slice(&b);
+        assert_eq!(LinkMessage::check_frame(&two), Check::Complete(b.len()));
+    }
+}
+
+#[test]
+fn every_strict_prefix_is_incomplete() {
+    for msg in samples() {
+        let b = bytes(&msg);
+        for n in 0..b.len() {
+            assert_eq!(
+                LinkMessage::check_frame(&b[..n]),
+                Check::Incomplete,
+                "{msg:?} cut at {n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wire_layout_is_as_documented() {
+    let hb = bytes(&LinkMessage::Heartbeat {
+        population: 1.0,
+        online: 2,
+    });
+    assert_eq!(hb, [9, 0, 0, 0, 0x12, 0, 0, 0x80, 0x3f, 2, 0, 0, 0]);
+    assert_eq!(bytes(&LinkMessage::Unregister), [1, 0, 0, 0, 0x13]);
+}
+
+fn frame_of(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 1) as u32).to_le_bytes().to_vec();
+    out.push(ty);
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn bad_frames_are_errors() {
+    // Unknown type.
+    assert_eq!(
+        LinkMessage::parse(&frame_of(0x55, &[])),
+        Err(LinkError::UnknownType(0x55))
+    );
+    // Trailing bytes.
+    assert!(LinkMessage::parse(&frame_of(types::UNREGISTER, &[0])).is_err());
+    let mut hb = bytes(&LinkMessage::AuthResult { status: 0 });
+    hb[0] += 1;
+    hb.push(0);
+    assert_eq!(
+        LinkMessage::parse(&hb),
+        Err(LinkError::Wire(ProtocolError::TrailingBytes))
+    );
+    // Truncated payload.
+    assert!(LinkMessage::parse(&frame_of(types::HELLO, &[1; 10])).is_err());
+    // Bad account names: lower-level rule, empty, too long.
+    let take = |name: &[u8]| {
+        let mut p = 7u32.to_le_bytes().to_vec();
+        p.push(name.len() as u8);
+        p.extend_from_slice(name);
+        LinkMessage::parse(&frame_of(types::TAKE_SESSION, &p))
+    };
+    assert!(matches!(take(b"al\x01ce"), Err(LinkError::BadName(_))));
+    assert!(take(b"").is_err());
+    assert!(take(&[b'A'; 17]).is_err());
+    assert!(take(b"ALICE").is_ok());
+    // build_count 17.
+    let mut reg = bytes(&samples()[4]);
+    let count_at = reg.len() - 5;
+    assert_eq!(reg[count_at], 2);
+    reg[count_at] = 17;
+    assert_eq!(LinkMessage::parse(&reg), Err(LinkError::TooManyBuilds(17)));
+    // found = 2.
+    let mut p = 7u32.to_le_bytes().to_vec();
+    p.push(2);
+    assert!(matches!(
+        LinkMessage::parse(&frame_of(types::SESSION, &p)),
+        Err(LinkError::BadValue { field: "found", .. })
+    ));
+    // Account id above i64::MAX.
+    let mut p = 7u32.to_le_bytes().to_vec();
+    p.push(1);
+    p.extend_from_slice(&[0; 40]);
+    p.extend_from_slice(&u64::MAX.to_le_bytes());
+    p.push(0);
+    assert!(LinkMessage::parse(&frame_of(types::SESSION, &p)).is_err());
+}
+
+#[test]
+fn bad_registers_are_refused_both_ways() {
+    let base = match &samples()[4] {
+        LinkMessage::Register(a) => a.clone(),
+        _ => unreachable!(),
+    };
+    let bad = [
+        RealmAnnouncement {
+            name: String::new(),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            name: "n".repeat(65),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            name: "a\0b".into(),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            address: "nohost".into(),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            address: "host:0".into(),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            address: ":8085".into(),
+            ..base.clone()
+        },
+        RealmAnnouncement {
+            builds: vec![Build(1); 17],
+            ..base.clone()
+        },
+    ];
+    for a in bad {
+        let msg = LinkMessage::Register(a);
+        let mut out = Vec::new();
+        assert!(msg.encode(&mut out).is_err(), "{msg:?}");
+        assert!(out.is_empty(), "nothing written for a refused message");
+    }
+    // The same rules on the receiving side: a NUL in the name.
+    let mut reg = bytes(&LinkMessage::Register(base));
+    let name_at = 4 + 1 + 4 + 1;
+    reg[name_at] = 0;
+    assert_eq!(
+        LinkMessage::parse(&reg),
+        Err(LinkError::Wire(ProtocolError::NulInString))
+    );
+}
+
+#[test]
+fn debug_hides_session_keys() {
+    let msg = &samples()[12];
+    let shown = format!("{msg:?}");
+    assert!(shown.contains("***"), "{shown}");
+    assert!(!shown.contains("195"), "{shown}"); // 0xC3, the key's byte
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => panic!("not hex: {c}"),
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| digit(p[0]) << 4 | digit(p[1]))
+        .collect()
+}
+
+/// The vector in docs/realm-link.md, computed with Python's hmac module, not with our code.
+#[test]
+fn link_key_known_answer() {
+    let key = super::super::LinkKey::derive(b"correct horse battery staple");
+    assert_eq!(
+        key.0.to_vec(),
+        unhex("4bfa208b0104b70801a2000dbc5f37ed61ca87f9e66ac23581a9719d55c79c53")
+    );
+    let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+    assert_eq!(
+        key.answer(&nonce, 3).to_vec(),
+        unhex("afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e")
+    );
+}
+
+/// The example session of docs/realm-link.md, frame by frame (hex made with Python).
+#[test]
+fn example_session_matches_the_document() {
+    let key = super::super::LinkKey::derive(b"correct horse battery staple");
+    let nonce: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let alice = match AccountName::parse(b"ALICE") {
+        Ok(n) => n,
+        Err(e) => panic!("{e}"),
+    };
+    let session = [
+        (
+            LinkMessage::Hello { version: 1, nonce },
+            "220000000101000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        ),
+        (
+            LinkMessage::Auth {
+                realm_id: RealmId(3),
+                answer: key.answer(&nonce, 3),
+            },
+            "250000000203000000afa60f8413903a1bd3bdfdd40e49727d4bc8913b2be0bf882bba72894460cf0e",
+        ),
+        (LinkMessage::AuthResult { status: 0 }, "020000000300"),
+        (
+            LinkMessage::Register(RealmAnnouncement {
+                realm_id: RealmId(3),
+                name: "Nordrassil".into(),
+                address: "127.0.0.1:8085".into(),
+                realm_type: 1,
+                flags: 0,
+                timezone: 1,
+                builds: vec![Build::WOTLK],
+            }),
+            "2500000010030000000a4e6f726472617373696c0e3132372e302e302e313a38303835010001013430",
+        ),
+        (LinkMessage::Registered { status: 0 }, "020000001100"),
+        (
+            LinkMessage::Heartbeat {
+                population: 0.25,
+                online: 10,
+            },
+            "09000000120000803e0a000000",
+        ),
+        (
+            LinkMessage::TakeSession {
+                request_id: 1,
+                account_name: alice,
+            },
+            "0b000000200100000005414c494345",
+        ),
+        (
+            LinkMessage::Session {
+                request_id: 1,
+                grant: Some(SessionGrant {
+                    session_key: SessionKey([0x42; 40]),
+                    account_id: AccountId(9),
+                    security_level: 0,
+                }),
+            },
+            "3700000021010000000142424242424242424242424242424242424242424242424242424242424242424242424242424242090000000000000000",
+        ),
+        (
+            LinkMessage::TakeSession {
+                request_id: 2,
+                account_name: alice,
+            },
+            "0b000000200200000005414c494345",
+        ),
+        (
+            LinkMessage::Session {
+                request_id: 2,
+                grant: None,
+            },
+            "06000000210200000000",
+        ),
+        (LinkMessage::Unregister, "0100000013"),
+    ];
+    for (msg, hex) in session {
+        let wire = unhex(hex);
+        assert_eq!(bytes(&msg), wire, "{msg:?}");
+        assert_eq!(LinkMessage::parse(&wire), Ok(msg));
+    }
+}
+
+#[test]
+fn random_and_mutated_bytes_never_panic() {
+    // xorshift64: deterministic, no dependency.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let seeds: Vec<Vec<u8>> = samples().iter().map(bytes).collect();
+    for i in 0..20_000 {
+        let mut buf = if i % 2 == 0 {
+            let len = (next() % 64) as usize;
+            (0..len).map(|_| next() as u8).collect()
+        } else {
+            seeds[(next() as usize) % seeds.len()].clone()
+        };
+        for _ in 0..(next() % 4) {
+            if buf.is_empty() {
+                break;
+            }
+            let at = (next() as usize) % buf.len();
+            buf[at] = next() as u8;
+        }
+        if next() % 4 == 0 {
+            let cut = (next() as usize) % (buf.len() + 1);
+            buf.truncate(cut);
+        }
+        match LinkMessage::check_frame(&buf) {
+            Check::Complete(n) => {
+                assert!(n <= buf.len());
+                if let Ok(msg) = LinkMessage::parse(&buf[..n]) {
+                    // Whatever parses re-encodes to a frame that parses (names come back
+                    // normalised, so the bytes may differ in case).
+                    let again = bytes(&msg);
+                    assert_eq!(
+                        LinkMessage::check_frame(&again),
+                        Check::Complete(again.len())
+                    );
+                    assert!(LinkMessage::parse(&again).is_ok());
+                }
+            }
+            Check::Incomplete | Check::Invalid(_) => {
+                let _ = LinkMessage::parse(&buf);
+            }
+        }
+    }
+}

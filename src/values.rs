@@ -1,0 +1,170 @@
+//! Plain value types that several folders share: account and realm ids, a realm's link key,
+//! an IP ban, and the failed-logon lockout rule.
+//!
+//! This module imports nothing of ours, so every folder may depend on it without pulling in
+//! another: the store names realms, link keys and the lockout without importing `realms` or
+//! `policy`, and the policies name IP bans without importing the store. What gives these
+//! types their meaning elsewhere (deriving a link key, reading the lockout from the config)
+//! stays with its folder, in `impl` blocks there.
+
+use std::fmt;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Row id of an account in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Row id of a realm in the store; also the `realm_id` byte of a realm-list entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RealmId(pub u32);
+
+impl fmt::Display for RealmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "realm {}", self.0)
+    }
+}
+
+/// A realm's link key: what gatehouse stores instead of the realm's secret. Derived and used
+/// by the realm link (`realms::link::key`); never logged (`Debug` hides it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LinkKey(pub [u8; 32]);
+
+impl fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkKey(***)")
+    }
+}
+
+/// An IP ban in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBan {
+    pub net: IpNet,
+    /// Unix seconds; `None` = until lifted.
+    pub until: Option<i64>,
+}
+
+/// The failed-logon lockout rule, shared by the account lockout (applied by the store when it
+/// commits a wrong password) and the address lockout (in memory, in the policy filters).
+///
+/// Failures are counted in a leaky bucket: each wrong password or token adds one, and the count
+/// drains by one every `window / attempts`, so `attempts` failures within `window` lock, and a
+/// slow trickle of mistakes never does. Reaching `attempts` locks for `duration` and empties
+/// the count. A success empties it too (accounts only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// 0 = the lockout is off.
+    pub attempts: u32,
+    pub window: Duration,
+    /// How long a lock lasts.
+    pub duration: Duration,
+}
+
+/// What one more failure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCount {
+    /// Counted: this many failures are remembered now.
+    Counted(u32),
+    /// The limit was reached: lock for the policy's duration; the count starts again at 0.
+    Locked,
+}
+
+impl LockoutPolicy {
+    pub const OFF: LockoutPolicy = LockoutPolicy {
+        attempts: 0,
+        window: Duration::ZERO,
+        duration: Duration::ZERO,
+    };
+
+    pub fn is_off(&self) -> bool {
+        self.attempts == 0 || self.window.is_zero()
+    }
+
+    /// The count `level` after `elapsed` without failures (no decay when the lockout is off).
+    pub fn decayed(&self, level: u32, elapsed: Duration) -> u32 {
+        if self.is_off() {
+            return level;
+        }
+        let forgiven =
+            elapsed.as_millis() * u128::from(self.attempts) / self.window.as_millis().max(1);
+        let forgiven = u32::try_from(forgiven).unwrap_or(u32::MAX);
+        level.saturating_sub(forgiven)
+    }
+
+    /// Counts a failure `elapsed` after the previous one, whose count was `level`. With the
+    /// lockout off failures are still counted (for the operator), never locked.
+    pub fn count(&self, level: u32, elapsed: Duration) -> FailureCount {
+        let level = self.decayed(level, elapsed).saturating_add(1);
+        if !self.is_off() && level >= self.attempts {
+            FailureCount::Locked
+        } else {
+            FailureCount::Counted(level)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> LockoutPolicy {
+        LockoutPolicy {
+            attempts: 5,
+            window: Duration::from_secs(100),
+            duration: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn n_failures_within_the_window_lock() {
+        let p = policy();
+        let mut level = 0;
+        for i in 1..5 {
+            assert_eq!(
+                p.count(level, Duration::from_secs(1)),
+                FailureCount::Counted(i)
+            );
+            level = i;
+        }
+        assert_eq!(p.count(level, Duration::from_secs(1)), FailureCount::Locked);
+    }
+
+    #[test]
+    fn counts_decay_one_per_window_over_attempts() {
+        let p = policy();
+        // One forgiven every 20 s.
+        assert_eq!(p.decayed(4, Duration::from_secs(19)), 4);
+        assert_eq!(p.decayed(4, Duration::from_secs(20)), 3);
+        assert_eq!(p.decayed(4, Duration::from_secs(100)), 0);
+        assert_eq!(p.decayed(4, Duration::from_secs(u64::MAX / 2)), 0);
+        // A failure every 20 s never locks.
+        let mut level = 0;
+        for _ in 0..100 {
+            match p.count(level, Duration::from_secs(20)) {
+                FailureCount::Counted(n) => level = n,
+                FailureCount::Locked => panic!("a slow trickle locked"),
+            }
+        }
+        assert_eq!(level, 1);
+    }
+
+    #[test]
+    fn off_counts_but_never_locks() {
+        let p = LockoutPolicy::OFF;
+        let mut level = 0;
+        for i in 1..=100 {
+            assert_eq!(
+                p.count(level, Duration::from_secs(3600)),
+                FailureCount::Counted(i)
+            );
+            level = i;
+        }
+    }
+}
