@@ -8,11 +8,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{account, realm, TestServer, TIMEOUT};
+use common::{account, connect_from, realm, TestServer, TIMEOUT};
 use gatehouse::config::Config;
 use gatehouse::policy::RefusalReason;
 use gatehouse::protocol::realm_list::RealmListS2c;
@@ -35,16 +35,6 @@ fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
             configure(config);
         },
     )
-}
-
-/// A TCP connection to `server` from `source` (any port).
-fn connect_from(source: &str, server: SocketAddr) -> std::io::Result<TcpStream> {
-    let source: IpAddr = source.parse().expect("source address");
-    let domain = socket2::Domain::for_address(server);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
-    socket.bind(&SocketAddr::new(source, 0).into())?;
-    socket.connect_timeout(&server.into(), TIMEOUT)?;
-    Ok(socket.into())
 }
 
 fn client_from(source: &str, server: SocketAddr) -> LogonClient {

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{account, realm, TestServer, TIMEOUT};
+use common::{account, connect_from, realm, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::store::Store;
@@ -38,7 +38,10 @@ struct Console {
 
 impl Console {
     fn connect(addr: SocketAddr) -> Console {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+        Console::over(TcpStream::connect_timeout(&addr, TIMEOUT).unwrap())
+    }
+
+    fn over(stream: TcpStream) -> Console {
         stream
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -91,15 +94,39 @@ impl Console {
         }
     }
 
+    /// Whether the server hung up within a few seconds (a read timeout is not a hang-up).
+    fn hung_up(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    return !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    )
+                }
+            }
+        }
+    }
+
     fn login(addr: SocketAddr, user: &str, password: &str) -> Console {
-        let mut c = Console::connect(addr);
+        Console::connect(addr).log_in(user, password)
+    }
+
+    fn log_in(mut self, user: &str, password: &str) -> Console {
+        let c = &mut self;
         c.expect("user");
         c.line(user);
         c.expect("password: ");
         c.line(password);
         c.expect("logged in");
         c.expect("gatehouse> ");
-        c
+        self
     }
 
     fn run(&mut self, command: &str) -> String {
@@ -248,4 +275,48 @@ fn every_command_works_over_a_telnet_connection() {
         .load_account(&AccountName::parse(b"bob").unwrap())
         .unwrap();
     assert!(bob.is_some());
+}
+
+/// Connections that never log in cannot lock the operator out: a few per address, and when
+/// the console's slots are full the oldest one that has not logged in makes room.
+#[test]
+fn idle_unauthenticated_consoles_cannot_lock_the_operator_out() {
+    let server = server();
+    let console = server.console.unwrap();
+    let idle_from = |source: &str| {
+        let mut c = Console::over(connect_from(source, console).unwrap());
+        c.expect("user");
+        c
+    };
+    // Four idle consoles from one address; the fifth from there is closed at accept.
+    let mut idle: Vec<Console> = (0..4).map(|_| idle_from("127.0.0.1")).collect();
+    let mut fifth = Console::over(connect_from("127.0.0.1", console).unwrap());
+    assert!(
+        fifth.hung_up(),
+        "a fifth unauthenticated console from one address"
+    );
+    // Idle ones from more addresses fill every slot...
+    for source in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        idle.extend((0..4).map(|_| idle_from(source)));
+    }
+    assert_eq!(idle.len(), 16);
+    // ...and the operator still gets in: the oldest idle one made room.
+    let mut operator =
+        Console::over(connect_from("127.0.0.9", console).unwrap()).log_in("", CONSOLE_PASSWORD);
+    assert!(operator.run("stats").contains("connections"));
+    assert!(idle[0].hung_up(), "the oldest idle console was closed");
+    assert!(!idle[15].hung_up(), "the newest idle console is still open");
+}
+
+/// A telnet subnegotiation that never ends is cut off like an over-long line, not buffered.
+#[test]
+fn an_unterminated_subnegotiation_closes_the_console() {
+    let server = server();
+    let mut c = Console::connect(server.console.unwrap());
+    c.expect("user");
+    let mut flood = vec![255u8, 250, 24];
+    flood.extend(std::iter::repeat_n(b'x', 2000));
+    // The server may close before it has read everything.
+    let _ = c.stream.write_all(&flood);
+    assert!(c.hung_up());
 }

@@ -107,3 +107,62 @@ fn refused_and_idle_clients_are_closed_by_their_deadlines() {
         LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
     assert!(idle.client.is_closed_by_server(TIMEOUT));
 }
+
+/// A drain closes at once what has no logon in flight, refuses new connections (the
+/// listening sockets are closed), lets the logon in flight finish, and then stops, long
+/// before `drain_secs`.
+#[test]
+fn a_drain_closes_idle_clients_at_once_and_refuses_new_ones() {
+    use gatehouse::account::Password;
+    use gatehouse::protocol::proof::LogonProofS2c;
+    use std::net::TcpStream;
+
+    let mut server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+        },
+        |config| config.timeouts.drain_secs = 30,
+    );
+    // A client that connected and never sent a byte.
+    let idle = TcpStream::connect_timeout(&server.addr, TIMEOUT).unwrap();
+    let mut idle = LogonClient::from_stream(idle, ClientBuild::WOTLK, TIMEOUT).unwrap();
+    // A logon in flight: the challenge is answered, the proof not sent yet.
+    let name = AccountName::parse(b"alice").unwrap();
+    let mut busy = LogonClient::connect(server.addr, ClientBuild::WOTLK, TIMEOUT).unwrap();
+    let reply = busy.send_challenge(name).unwrap();
+    wait_until(|| server.counters().accepted == 2, "both connections");
+
+    server.drain();
+    assert!(
+        idle.is_closed_by_server(Duration::from_secs(3)),
+        "the idle client is closed at once"
+    );
+    let refused = (0..100).any(|_| {
+        let gone = matches!(
+            TcpStream::connect_timeout(&server.addr, TIMEOUT),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+        );
+        if !gone {
+            thread::sleep(Duration::from_millis(20));
+        }
+        gone
+    });
+    assert!(refused, "new connections are refused during the drain");
+
+    // The logon in flight completes.
+    let password = Password::parse(b"secret").unwrap();
+    let (handshake, proof) = LogonClient::proof_for(&name, &password, &reply).unwrap();
+    let mut msg = Vec::new();
+    proof.encode(busy.layout(), &mut msg).unwrap();
+    busy.send(&msg).unwrap();
+    match busy.read_proof_reply().unwrap() {
+        LogonProofS2c::Success { server_proof, .. } => {
+            assert!(handshake.verify_server_proof(&server_proof))
+        }
+        LogonProofS2c::Failure(result) => panic!("refused during the drain: {result:?}"),
+    }
+    assert!(
+        server.stopped_within(Duration::from_secs(10)),
+        "the drain ends once nothing is in flight"
+    );
+}

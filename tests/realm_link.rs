@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::io::Read;
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{account, TestServer, TIMEOUT};
+use common::{account, connect_from, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
 use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
@@ -250,4 +252,78 @@ fn a_wrong_reconnect_proof_or_no_live_ticket_fails_cleanly() {
     }
     let audit = server.store().recent_audit(1).unwrap();
     assert_eq!(audit[0].outcome, "reconnect_failed");
+}
+
+/// Whether the server hung up on `stream` within a few seconds, after whatever it sent first
+/// (Hello, an Error frame); a read timeout is not a hang-up.
+fn hung_up(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+/// Reads the Hello a new link gets: it was accepted and served.
+fn hello(stream: &mut TcpStream) {
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut head = [0u8; 4];
+    stream.read_exact(&mut head).expect("a Hello frame");
+    let mut body = vec![0u8; u32::from_le_bytes(head) as usize];
+    stream.read_exact(&mut body).expect("a Hello body");
+}
+
+/// Links that never authenticate cannot lock a real world server out: a few per address, and
+/// when the unauthenticated ones fill their share the oldest makes room.
+#[test]
+fn unauthenticated_links_cannot_lock_a_world_server_out() {
+    let (server, realm) = server(|_| {});
+    let mut idle: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = connect_from("127.0.0.1", server.link).unwrap();
+            hello(&mut s);
+            s
+        })
+        .collect();
+    let mut ninth = connect_from("127.0.0.1", server.link).unwrap();
+    assert!(
+        hung_up(&mut ninth, Duration::from_secs(5)),
+        "a ninth unauthenticated link from one address"
+    );
+    // The world server, from its own address, links at once.
+    let stream = connect_from("127.0.0.2", server.link).unwrap();
+    let linked = Client::over(stream, realm, SECRET, TIMEOUT).expect("the world server links");
+    drop(linked);
+    // Unauthenticated links from many addresses, up to their share of the table...
+    for source in 10..17 {
+        for _ in 0..8 {
+            let mut s = connect_from(&format!("127.0.0.{source}"), server.link).unwrap();
+            hello(&mut s);
+            idle.push(s);
+        }
+    }
+    // ...and the world server still links: the oldest idle link made room.
+    let stream = connect_from("127.0.0.3", server.link).unwrap();
+    Client::over(stream, realm, SECRET, TIMEOUT).expect("the world server links again");
+    assert!(hung_up(&mut idle[0], Duration::from_secs(5)));
+}
+
+/// A link that does not authenticate in time is told so and closed.
+#[test]
+fn a_link_that_never_authenticates_is_closed_at_its_deadline() {
+    let (server, _) = server(|config| config.timeouts.logon_secs = 1);
+    let mut s = TcpStream::connect_timeout(&server.link, TIMEOUT).unwrap();
+    hello(&mut s);
+    let started = Instant::now();
+    assert!(hung_up(&mut s, Duration::from_secs(5)));
+    assert!(started.elapsed() >= Duration::from_millis(500));
 }

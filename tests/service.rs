@@ -85,7 +85,11 @@ fn serve(db: &Path, config: &Path, env: &[(&str, &str)]) -> Server {
 }
 
 fn wait_for_line(server: &mut Server, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_for_line_within(server, needle, Duration::from_secs(10))
+}
+
+fn wait_for_line_within(server: &mut Server, needle: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match server.lines.recv_timeout(left) {
@@ -298,4 +302,102 @@ fn the_systemd_unit_verifies_where_systemd_is_installed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Descriptors held open by a process.
+fn open_descriptors(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count() as u64)
+        .unwrap_or(0)
+}
+
+/// Out of descriptors, the listener does not wedge: waiting connections are accepted and
+/// closed instead of filling the backlog, and once descriptors are free again a new logon
+/// succeeds within a second.
+#[test]
+fn out_of_descriptors_the_listener_recovers_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_text = format!("{NO_LINK}[limits]\nexempt = [\"127.0.0.0/8\"]\n");
+    let (db, config) = setup(dir.path(), &config_text);
+    let mut server = serve(&db, &config, &[]);
+    let pid = server.child.id();
+    let (mut soft, mut hard) = (0, 0);
+    rlimit::prlimit(
+        pid as i32,
+        rlimit::Resource::NOFILE,
+        None,
+        Some((&mut soft, &mut hard)),
+    )
+    .unwrap();
+    let exhausted = open_descriptors(pid) + 2;
+    rlimit::prlimit(
+        pid as i32,
+        rlimit::Resource::NOFILE,
+        Some((exhausted, hard)),
+        None,
+    )
+    .unwrap();
+    // Far more than the listen backlog (128) while no descriptor is left.
+    let held: Vec<std::net::TcpStream> = (0..300)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    wait_for_line(&mut server, "out of descriptors");
+    drop(held);
+    rlimit::prlimit(
+        pid as i32,
+        rlimit::Resource::NOFILE,
+        Some((soft, hard)),
+        None,
+    )
+    .unwrap();
+    let freed = Instant::now();
+    loop {
+        match LogonClient::login(
+            server.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "secret",
+            Duration::from_millis(500),
+        ) {
+            Ok(_) => break,
+            Err(e) => assert!(
+                freed.elapsed() < Duration::from_secs(1),
+                "no logon within a second of freeing descriptors: {e}"
+            ),
+        }
+    }
+}
+
+/// One client per connection can no longer write one WARN line per connection: the first of
+/// a kind is logged in full, the rest are summarised.
+#[test]
+fn a_flood_of_bad_clients_logs_a_few_lines_not_one_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_text = format!("{NO_LINK}[limits]\nexempt = [\"127.0.0.0/8\"]\n");
+    let (db, config) = setup(dir.path(), &config_text);
+    let server = serve(&db, &config, &[]);
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect_timeout(&server.addr, TIMEOUT).unwrap();
+        // 0x7f is no opcode: closed as a protocol error, with a WARN line.
+        s.write_all(&[0x7f, 0, 0, 0]).unwrap();
+        let mut buf = [0u8; 16];
+        let _ = std::io::Read::read(&mut s, &mut buf);
+    }
+    // The first in full, then, once the window is over, one summary instead of 199 lines.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut in_full = 0;
+    let summary = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = server.lines.recv_timeout(left).expect("a summary line");
+        if line.contains("unknown opcode 0x7f") {
+            in_full += 1;
+        }
+        if line.contains("similar in the last 10 s") {
+            break line;
+        }
+    };
+    assert_eq!(in_full, 1, "the first bad client is logged in full, once");
+    assert!(summary.contains("199 similar"), "{summary}");
 }

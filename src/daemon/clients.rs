@@ -48,6 +48,7 @@ fn with_session(
         data: &mut session.data,
         out: &mut sink,
         outcomes: &mut svc.counters.outcomes,
+        log: &mut svc.log,
         settings: &svc.settings,
         realms: &mut svc.realms,
         patches: &svc.patches,

@@ -82,7 +82,7 @@ pub struct Services {
     pub counters: Counters,
     pub signals: SignalQueue,
     pub started: Instant,
-    log: LogThrottle,
+    pub log: LogThrottle,
     store: Option<DbPool>,
     io: Option<IoPool<Target>>,
 }

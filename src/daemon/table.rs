@@ -234,18 +234,6 @@ impl<K: Kind> ConnTable<K> {
         peer: SocketAddr,
     ) {
         let shape = K::shape(svc);
-        if self.slots.len() >= shape.max_open {
-            svc.warn(
-                cx.now(),
-                K::LABEL,
-                format_args!(
-                    "{} {peer}: closed at accept: {} open",
-                    K::LABEL,
-                    shape.max_open
-                ),
-            );
-            return;
-        }
         if let Some(cap) = shape.unproven_per_address {
             let from_here = self.unproven.get(&peer.ip()).copied().unwrap_or(0);
             if from_here >= cap {
@@ -260,18 +248,24 @@ impl<K: Kind> ConnTable<K> {
                 return;
             }
         }
-        if let Some(cap) = shape.unproven_max {
-            if self.unproven_total >= cap {
-                svc.warn(
-                    cx.now(),
+        let open = self.slots.len().saturating_sub(self.to_close.len());
+        let unproven_full = shape
+            .unproven_max
+            .is_some_and(|cap| self.unproven_total >= cap);
+        if (open >= shape.max_open || unproven_full) && !self.evict_oldest_unproven() {
+            // Connections that never proved who they are yield their slot to newcomers, so
+            // idle ones cannot lock out the world server or operator who can; with none to
+            // evict, the newcomer is turned away.
+            svc.warn(
+                cx.now(),
+                K::LABEL,
+                format_args!(
+                    "{} {peer}: closed at accept: {} open",
                     K::LABEL,
-                    format_args!(
-                        "{} {peer}: closed at accept: {cap} unauthenticated open",
-                        K::LABEL
-                    ),
-                );
-                return;
-            }
+                    shape.max_open
+                ),
+            );
+            return;
         }
         let session = match K::admit(peer, self.slots.len(), cx.now(), cx.unix_now(), svc) {
             Ok(session) => session,
@@ -468,6 +462,23 @@ impl<K: Kind> ConnTable<K> {
         }
         let job = turn.ask?;
         svc.submit(K::target(token), job).map(Event::Reply)
+    }
+
+    /// Closes the oldest connection that has not proven who it is; whether there was one.
+    fn evict_oldest_unproven(&mut self) -> bool {
+        let oldest = self
+            .slots
+            .iter()
+            .filter(|(_, c)| c.standing == Standing::Unproven && c.closing.is_none())
+            .min_by_key(|(_, c)| c.opened)
+            .map(|(t, _)| t);
+        match oldest {
+            Some(token) => {
+                self.close(token, CloseReason::ServerFull);
+                true
+            }
+            None => false,
+        }
     }
 
     fn forget_unproven(&mut self, ip: IpAddr) {

@@ -172,7 +172,13 @@ impl Logon {
                     }
                     Ok(_) => refusal,
                     Err(e) => {
-                        log::error!("{}: could not record the failed logon: {e}", cx.data);
+                        crate::throttled_error!(
+                            cx.log,
+                            cx.now,
+                            "store: failed logon not recorded",
+                            "{}: could not record the failed logon: {e}",
+                            cx.data
+                        );
                         refusal
                     }
                 };
@@ -189,7 +195,7 @@ impl Logon {
             }
             // A reply this phase did not ask for (an audit write of an earlier refusal).
             (state, reply) => {
-                super::log_store_reply_error(&reply, cx.data);
+                super::log_store_reply_error(&reply, cx);
                 Step::Become(State::Logon(state))
             }
         }
@@ -386,7 +392,13 @@ fn on_account_loaded(
             return refuse(kind, LoginResult::FailUnknownAccount, cx).asking(op);
         }
         Err(e) => {
-            log::error!("{}: account lookup failed: {e}", cx.data);
+            crate::throttled_error!(
+                cx.log,
+                cx.now,
+                "store: account lookup failed",
+                "{}: account lookup failed: {e}",
+                cx.data
+            );
             return refuse(kind, LoginResult::FailDbBusy, cx);
         }
     };
@@ -568,7 +580,13 @@ fn on_login_success_recorded(
 ) -> Step {
     if let Err(e) = keep_session(cx, pending.session_key, stored) {
         // The key was not saved, so no world server could admit the player: refuse.
-        log::error!("{}: could not record the logon: {e}", cx.data);
+        crate::throttled_error!(
+            cx.log,
+            cx.now,
+            "store: logon not recorded",
+            "{}: could not record the logon: {e}",
+            cx.data
+        );
         return refuse_proof(LoginResult::FailDbBusy, cx);
     }
     let layout = cx.data.layout.unwrap_or(Layout::V8);

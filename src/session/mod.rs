@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
+use crate::log_throttle::LogThrottle;
 pub use crate::net::CloseReason;
 use crate::patches::{PatchFile, PatchIndex};
 use crate::policy::lockout::LockoutPolicy;
@@ -283,6 +284,8 @@ pub struct SessionCx<'a> {
     pub out: &'a mut dyn WireSink,
     /// How logon attempts ended, counted where they are decided.
     pub outcomes: &'a mut OutcomeCounts,
+    /// Lines any client could repeat go through here: summarised, not one each.
+    pub log: &'a mut LogThrottle,
     pub settings: &'a SessionSettings,
     pub realms: &'a mut RealmListCache,
     pub patches: &'a PatchIndex,
@@ -360,7 +363,7 @@ impl State {
             State::Logon(s) => s.on_store_reply(reply, cx),
             // Replies to fire-and-forget writes (audit rows of a refusal) need nothing more.
             other => {
-                log_store_reply_error(&reply, cx.data);
+                log_store_reply_error(&reply, cx);
                 Step::Become(other)
             }
         }
@@ -373,10 +376,17 @@ impl Default for State {
     }
 }
 
-/// Logs a store failure that no state waits for.
-fn log_store_reply_error(reply: &StoreReply, data: &SessionData) {
+/// Logs a store failure that no state waits for (an audit row of a refusal): with a full
+/// store queue every refused client has one, so they are summarised.
+fn log_store_reply_error(reply: &StoreReply, cx: &mut SessionCx<'_>) {
     if let Some(e) = reply.error() {
-        log::error!("{data}: store write failed: {e}");
+        crate::throttled_error!(
+            cx.log,
+            cx.now,
+            "store: write failed",
+            "{}: store write failed: {e}",
+            cx.data
+        );
     }
 }
 

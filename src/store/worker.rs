@@ -24,10 +24,10 @@ use super::{
     StoreError, TakenSession,
 };
 use crate::account::AccountName;
-use crate::policy::lockout::LockoutPolicy;
-use crate::realms::link::LinkKey;
-use crate::realms::RealmId;
 use crate::srp6::SessionKey;
+use crate::values::LinkKey;
+use crate::values::LockoutPolicy;
+use crate::values::RealmId;
 
 /// What the login path asks of the database.
 #[derive(Debug, Clone)]

@@ -85,6 +85,39 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Begins the drain, as SIGTERM does.
+    pub fn drain(&self) {
+        self.handle.drain();
+    }
+
+    /// Waits for the daemon to stop by itself; whether it did within `within`.
+    pub fn stopped_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+/// A TCP connection to `server` from `source` (any port): loopback has all of 127.0.0.0/8,
+/// so tests can be several addresses.
+pub fn connect_from(source: &str, server: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let source: std::net::IpAddr = source.parse().expect("source address");
+    let domain = socket2::Domain::for_address(server);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&server.into(), TIMEOUT)?;
+    Ok(socket.into())
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.handle.shutdown();

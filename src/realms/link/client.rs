@@ -92,6 +92,17 @@ impl Client {
         timeout: Duration,
     ) -> Result<Client, LinkClientError> {
         let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        Client::over(stream, realm_id, secret, timeout)
+    }
+
+    /// Like [`Client::connect`], over a stream the caller connected (from an address of its
+    /// choosing, say).
+    pub fn over(
+        stream: TcpStream,
+        realm_id: RealmId,
+        secret: &[u8],
+        timeout: Duration,
+    ) -> Result<Client, LinkClientError> {
         // Frames are small and each one is awaited; Nagle would only add latency.
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(timeout))?;
