@@ -9,11 +9,14 @@
 //! and encodes its answer straight into the output ring. Whatever needs the database goes to
 //! the [`store`] threads over crossbeam-channel, and their replies come back through the loop's
 //! inbox (a double-buffered swap queue woken by a `mio::Waker`). [`daemon`] is the handler that
-//! ties these together on the loop; [`realms`] keeps the realm list, encoded once per change.
+//! ties these together on the loop: a router over one connection table per kind (game clients,
+//! realm links, [`console`] sessions) that share one lifecycle. [`realms`] keeps the realm
+//! registry, the realm-link protocol and the realm list, encoded once per change; [`policy`]
+//! holds the abuse policies (bans, caps, rates, lockouts) as filters on connects and logons.
 //!
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks;
 //!   [`log_throttle`]: one line plus a count for a warning repeated in a window.
-//! - [`account`]: account ids and the name/password rules; [`admin`]: operator commands;
+//! - [`account`]: the name/password rules; [`admin`]: operator commands on the store's API;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
 //! - [`patches`]: the patch index; [`io_worker`]: the thread that does the loop's file work
 //!   (patch index and chunks, config reload).

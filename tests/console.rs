@@ -96,22 +96,7 @@ impl Console {
 
     /// Whether the server hung up within a few seconds (a read timeout is not a hang-up).
     fn hung_up(&mut self) -> bool {
-        self.stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) => {
-                    return !matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    )
-                }
-            }
-        }
+        common::hung_up(&mut self.stream, Duration::from_secs(5))
     }
 
     fn login(addr: SocketAddr, user: &str, password: &str) -> Console {

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{account, connect_from, TestServer, TIMEOUT};
+use common::{account, connect_from, hung_up, TestServer, TIMEOUT};
 use gatehouse::account::AccountName;
 use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
@@ -252,25 +252,6 @@ fn a_wrong_reconnect_proof_or_no_live_ticket_fails_cleanly() {
     }
     let audit = server.store().recent_audit(1).unwrap();
     assert_eq!(audit[0].outcome, "reconnect_failed");
-}
-
-/// Whether the server hung up on `stream` within a few seconds, after whatever it sent first
-/// (Hello, an Error frame); a read timeout is not a hang-up.
-fn hung_up(stream: &mut TcpStream, within: Duration) -> bool {
-    stream.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) => {
-                return !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                )
-            }
-        }
-    }
 }
 
 /// Reads the Hello a new link gets: it was accepted and served.

@@ -2,7 +2,7 @@
 //!
 //! `line` turns raw bytes (with telnet negotiation, CRLF or LF) into lines; `command` parses a
 //! line into a [`command::Command`]; the session (who is logged in, how many failed attempts)
-//! lives in [`ConsoleSession`]. The daemon executes commands (`daemon/console.rs`), since they
+//! lives in [`ConsoleSession`]. The daemon executes commands (`daemon/consoles.rs`), since they
 //! look at its state; commands that touch the store go through the DB threads like every other
 //! store request, so the console never blocks the loop.
 

@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::services::{DbJob, DbReply, Services};
+use super::message::{DbJob, DbReply, Target, Timer};
+use super::services::Services;
 use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
-use super::{Target, Timer};
 use crate::event_loop::{ConnToken, TableId};
 use crate::io_worker::{IoError, IoRequest};
 use crate::net::connection::{OutputSink, Standing};
@@ -86,8 +86,9 @@ impl ClientSession {
             ask,
             deadline,
             // The password is proven: the connection gets full-size rings.
-            proven: previous == StateKind::Logon
-                && matches!(next, StateKind::WorldSelect | StateKind::Update),
+            standing: (previous == StateKind::Logon
+                && matches!(next, StateKind::WorldSelect | StateKind::Update))
+            .then_some(Standing::Proven),
             ..Turn::default()
         }
     }
@@ -158,7 +159,7 @@ impl ClientSession {
             io.input.consume(len);
             handled += 1;
             let turn = self.settle(kind, step, svc);
-            if turn.close.is_some() || turn.ask.is_some() || turn.proven {
+            if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
                 // The table sends the request or grows the rings, then reads on.
                 return Turn {
                     handled,

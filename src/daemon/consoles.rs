@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::services::{DbJob, DbReply, Services};
+use super::message::{DbJob, DbReply, Target, Timer};
+use super::services::Services;
 use super::table::{Buffers, Call, ConnIo, ConnTable, Kind, Refusal, Shape, Stopped, Turn};
-use super::{Target, Timer};
 use crate::admin::{AdminAnswer, AdminOp, Secret};
 use crate::console::command::{self, Command, HELP};
 use crate::console::line::{echo_off, echo_on, next_line, NextLine};
@@ -271,7 +271,7 @@ impl Kind for ConsoleSession {
                 );
                 self.state = ConsoleState::Ready { who };
                 Turn {
-                    proven: true,
+                    standing: Some(Standing::Proven),
                     deadline: Some(IDLE),
                     ..Turn::default()
                 }

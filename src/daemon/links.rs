@@ -7,10 +7,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::services::{DbJob, DbReply, Services};
+use super::message::{DbJob, DbReply, Target, Timer};
+use super::services::Services;
 use super::signals::Signal;
 use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
-use super::{Target, Timer};
 use crate::event_loop::{ConnToken, TableId};
 use crate::net::connection::{OutputSink, Standing};
 use crate::net::CloseReason;
@@ -78,7 +78,7 @@ impl LinkSession {
         let authenticated = self.authenticated();
         Turn {
             ask,
-            proven: authenticated && !was_authenticated,
+            standing: (authenticated && !was_authenticated).then_some(Standing::Proven),
             // A linked world server must speak (heartbeat) at least this often.
             deadline: authenticated.then(|| {
                 Duration::from_secs(svc.config.link.heartbeat_timeout_secs.saturating_mul(4))
@@ -190,7 +190,7 @@ impl Kind for LinkSession {
             let turn = self.run(io, svc, |session, state, lcx| {
                 server::on_frame(session, state, message, lcx)
             });
-            if turn.close.is_some() || turn.ask.is_some() || turn.proven {
+            if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
                 return Turn { handled, ..turn };
             }
             deadline = turn.deadline.or(deadline);

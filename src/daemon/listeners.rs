@@ -16,8 +16,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry};
 
 use super::consoles::MAX_CONSOLES;
+use super::error::DaemonError;
 use super::links::MAX_LINKS;
-use super::DaemonError;
 use crate::config::Config;
 use crate::event_loop::fixed_token;
 use crate::io_worker::MAX_OPEN_FILES;

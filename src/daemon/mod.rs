@@ -20,14 +20,15 @@
 mod clients;
 mod consoles;
 mod counters;
+mod error;
 mod links;
 mod listeners;
+mod message;
 mod service;
 mod services;
 mod signals;
 mod table;
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -36,83 +37,22 @@ use mio::event::Event as Readiness;
 use crate::config::Config;
 use crate::console::ConsoleSession;
 use crate::event_loop::{fixed_index, ConnToken, Ctx, EventLoop, Handler, InboxSender};
-use crate::io_worker::{IoError, IoPool, IoReply, IoRequest};
+use crate::io_worker::{IoPool, IoReply, IoRequest};
 use crate::net::CloseReason;
 use crate::policy::{Observation, Policies};
 use crate::realms::link::server::LinkSession;
 use crate::realms::registry::RealmRegistry;
 use crate::session::ClientSession;
 use crate::store::sqlite::{SqliteStore, WriteTurns};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 pub use counters::Counters;
+pub use error::DaemonError;
 use listeners::{Accepted, ListenerKind, Listeners};
+pub use message::{DbJob, DbReply, Msg, Target, Tick, Timer};
 use service::Service;
-use services::{DbPool, DbReply, Services};
+use services::{DbPool, Services};
 use table::{Call, ConnTable, Event};
-
-/// Who a message is for: a connection of one of the tables, or the daemon itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Client(ConnToken),
-    Link(ConnToken),
-    Console(ConnToken),
-    Daemon,
-}
-
-/// A connection's timers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timer {
-    /// The deadline of its current state.
-    Deadline,
-    /// A wake-up it asked for (a rate limit ends, a retry is due).
-    Wake,
-}
-
-/// The daemon's own timers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tick {
-    /// Time to re-read the realm table and the IP bans.
-    RefreshRealms,
-    /// Time to look for linked realms whose heartbeats stopped (and to log summaries).
-    SweepRealms,
-    /// Time to try a listener again after an accept failed.
-    RetryAccept(usize),
-    /// Time to tell systemd's watchdog the loop is alive.
-    Watchdog,
-    /// Time to refresh systemd's STATUS= line.
-    Status,
-    /// Time to check whether the shutdown drain is over.
-    DrainStep,
-}
-
-/// Everything the loop can be told.
-pub enum Msg {
-    /// A DB thread's reply, for a connection or for the daemon.
-    Store(crate::store::worker::StoreResponse<Target, DbReply>),
-    /// The I/O thread's answer (patch index, patch chunk, config file).
-    Io(IoReply<Target>),
-    Timer(Target, Timer),
-    Tick(Tick),
-    /// Stop accepting, let logons in flight finish, then stop (as SIGTERM does).
-    Drain,
-    /// Stop serving and return from `run`.
-    Shutdown,
-    /// A copy of the counters, for whoever asks (tests, the console).
-    Counters(crossbeam_channel::Sender<Counters>),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
-    #[error("event loop: {0}")]
-    Loop(#[from] io::Error),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Io(#[from] IoError),
-}
 
 /// How soon a listener is tried again after an accept failed.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);

@@ -14,8 +14,9 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use super::error::DaemonError;
+use super::message::{Msg, Tick};
 use super::services::Services;
-use super::{DaemonError, Msg, Tick};
 use crate::config::{Config, ConfigError, ConfigSource};
 use crate::event_loop::{Ctx, EventLoop};
 use crate::io_worker::IoRequest;

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::admin::{self, AdminAnswer, AdminOp};
 use crate::config::Config;
 use crate::io_worker::{IoError, IoPool, IoRequest};
 use crate::log_throttle::LogThrottle;
@@ -15,60 +14,14 @@ use crate::realms::list_cache::RealmListCache;
 use crate::realms::registry::{Change, RealmRegistry};
 use crate::session::SessionSettings;
 use crate::store::worker::{Job, StoreOp, StorePool, StoreReply, StoreStats};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 use super::counters::Counters;
+use super::message::{DbJob, DbReply, Target};
 use super::signals::{Signal, SignalQueue};
-use super::Target;
 
 /// How long one kind of repeated log line is summarised instead of repeated.
 const LOG_WINDOW: Duration = Duration::from_secs(10);
-
-/// Work for the DB threads: the login path's requests, and the operators' commands, which
-/// call the store's administration API on a DB thread so the loop never waits for them.
-#[derive(Debug)]
-pub enum DbJob {
-    Login(StoreOp),
-    Admin(AdminOp),
-}
-
-/// A DB thread's answer to a [`DbJob`], variant for variant.
-#[derive(Debug)]
-pub enum DbReply {
-    Login(StoreReply),
-    Admin(Result<AdminAnswer, StoreError>),
-}
-
-impl DbReply {
-    pub fn error(&self) -> Option<&StoreError> {
-        match self {
-            DbReply::Login(reply) => reply.error(),
-            DbReply::Admin(result) => result.as_ref().err(),
-        }
-    }
-}
-
-impl Job for DbJob {
-    type Reply = DbReply;
-
-    fn run(&self, store: &mut dyn Store) -> DbReply {
-        match self {
-            DbJob::Login(op) => DbReply::Login(op.run(store)),
-            DbJob::Admin(op) => DbReply::Admin(admin::run(store, op)),
-        }
-    }
-
-    fn failed(&self, err: StoreError) -> DbReply {
-        match self {
-            DbJob::Login(op) => DbReply::Login(op.failed(err)),
-            DbJob::Admin(_) => DbReply::Admin(Err(err)),
-        }
-    }
-
-    fn is_failure(reply: &DbReply) -> bool {
-        reply.error().is_some()
-    }
-}
 
 pub type DbPool = StorePool<Target, DbJob>;
 

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use mio::event::Event as Readiness;
 use mio::net::TcpStream;
 
-use super::services::{DbJob, DbReply, Services};
-use super::{Msg, Target, Timer};
+use super::message::{DbJob, DbReply, Msg, Target, Timer};
+use super::services::Services;
 use crate::event_loop::{ConnToken, Ctx, Slots, TableId};
 use crate::net::connection::{Connection, ReadOutcome, Standing};
 use crate::net::ring::Ring;
@@ -87,8 +87,9 @@ pub struct Turn {
     pub deadline: Option<Duration>,
     /// Wake the connection at this instant (`Timer::Wake`).
     pub wake: Option<Instant>,
-    /// The peer has just proven who it is: full-size rings, no longer unproven.
-    pub proven: bool,
+    /// `Some(Proven)`: the peer has just proven who it is (full-size rings, no longer
+    /// counted as unproven).
+    pub standing: Option<Standing>,
     pub close: Option<CloseReason>,
     /// A request to the router (consoles only).
     pub call: Option<Call>,
@@ -102,7 +103,7 @@ impl Default for Turn {
             ask: None,
             deadline: None,
             wake: None,
-            proven: false,
+            standing: None,
             close: None,
             call: None,
         }
@@ -440,7 +441,7 @@ impl<K: Kind> ConnTable<K> {
             self.close(token, reason);
             return None;
         }
-        if turn.proven && conn.standing == Standing::Unproven {
+        if turn.standing == Some(Standing::Proven) && conn.standing == Standing::Unproven {
             conn.standing = Standing::Proven;
             let proven = K::shape(svc).proven;
             conn.resize_rings(proven.input, proven.output);

@@ -81,8 +81,9 @@ impl<S> Connection<S> {
     }
 
     /// Moves to rings of the given sizes, keeping what they hold. A connection starts with
-    /// small rings and gets the configured ones once its peer has proven a password, so a
-    /// flood of unauthenticated connections costs about 1 KiB each. Never shrinks.
+    /// small rings and gets the configured ones once its peer has proven who it is (a
+    /// password, a realm's link key, a console login), so a flood of unauthenticated
+    /// connections costs about 1 KiB each. Never shrinks.
     pub fn resize_rings(&mut self, input_capacity: usize, output_capacity: usize) {
         if input_capacity > self.input.capacity() {
             self.input = self.input.resized(input_capacity);

@@ -1,8 +1,10 @@
 //! A fixed-capacity byte ring: one per connection for input and one for output.
 //!
-//! Rings never grow. Input that does not fit means the peer sent more than any legal packet
-//! (it is cut off); output that does not fit means the peer is not reading (it is cut off, or
-//! its input is left unread until the ring drains). Packets are parsed straight out of the
+//! Rings do not grow with what a peer sends: a connection gets small rings until its peer has
+//! proven who it is, and is moved once to the configured ones then (never again, never back;
+//! see `Connection::resize_rings`). Input that does not fit means the peer sent more than any
+//! legal packet (it is cut off); output that does not fit means the peer is not reading (it is
+//! cut off, or its input is left unread until the ring drains). Packets are parsed straight out of the
 //! ring: when one wraps around the end, the storage is rotated once so it is contiguous, which
 //! is cheap for the small input rings and rare.
 

@@ -35,7 +35,8 @@
 //! wrong" path (see [`logon`]).
 //!
 //! A state handles one packet (or one store reply) and answers a [`Step`]: become the next
-//! state (possibly itself again), or close. Each state declares its legal opcodes with their size bounds in
+//! state (possibly itself again), become it and send a store request whose reply comes to it
+//! (`Ask`), or close. Each state declares its legal opcodes with their size bounds in
 //! one table; anything else closes the connection with a logged reason. State code gets
 //! `now` and everything else through [`SessionCx`]: it reads no clock and touches no socket,
 //! so it runs the same in unit tests as in the daemon. Data that outlives a state (peer,

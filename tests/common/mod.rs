@@ -118,6 +118,26 @@ pub fn connect_from(source: &str, server: SocketAddr) -> std::io::Result<std::ne
     Ok(socket.into())
 }
 
+/// Whether the server hung up on `stream` within `within`, after whatever it sent first (a
+/// banner, a Hello, a goodbye); a read timeout is not a hang-up.
+pub fn hung_up(stream: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).expect("read timeout");
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.handle.shutdown();
