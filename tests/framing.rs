@@ -234,3 +234,24 @@ fn fifty_concurrent_logons_all_succeed() {
         assert_eq!(t.join().unwrap(), 40);
     }
 }
+
+/// Bytes sent after a refused challenge, in the same write, close the connection at once:
+/// they are handled right after the refusal, not left in the ring until a deadline.
+#[test]
+fn bytes_after_a_refusal_in_the_same_write_close_at_once() {
+    let server = server(|config| config.timeouts.after_failure_secs = 60);
+    // A build nobody serves is refused at once, before any store lookup.
+    let mut c = LogonClient::connect(server.addr, ClientBuild::from_build(12339), TIMEOUT).unwrap();
+    let mut msg = Vec::new();
+    c.challenge(name()).encode(&mut msg);
+    msg.extend_from_slice(&[0x00, 0x08, 0x00]);
+    c.send(&msg).unwrap();
+    assert!(matches!(
+        c.read_challenge_reply().unwrap(),
+        gatehouse::protocol::challenge::LogonChallengeS2c::Failure(LoginResult::FailVersionInvalid)
+    ));
+    assert!(
+        c.is_closed_by_server(std::time::Duration::from_secs(3)),
+        "closed long before the 60 s after-failure deadline"
+    );
+}

@@ -160,10 +160,10 @@ impl ClientSession {
             handled += 1;
             let turn = self.settle(kind, step, svc);
             if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
-                // The table sends the request or grows the rings, then reads on.
+                // The table sends the request or grows the rings, then handles the rest.
                 return Turn {
                     handled,
-                    stopped: Stopped::Held,
+                    stopped: Stopped::Applied,
                     ..turn
                 };
             }

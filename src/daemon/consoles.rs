@@ -230,7 +230,16 @@ impl Kind for ConsoleSession {
                         deadline = Some(IDLE);
                     }
                     let turn = self.line(io, text);
-                    if turn.close.is_some() || turn.ask.is_some() || turn.call.is_some() {
+                    if turn.close.is_some() || turn.ask.is_some() {
+                        return Turn {
+                            handled,
+                            deadline,
+                            stopped: Stopped::Applied,
+                            ..turn
+                        };
+                    }
+                    if turn.call.is_some() {
+                        // The router answers after this turn, then reads on.
                         return Turn {
                             handled,
                             deadline,

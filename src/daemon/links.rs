@@ -191,7 +191,11 @@ impl Kind for LinkSession {
                 server::on_frame(session, state, message, lcx)
             });
             if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
-                return Turn { handled, ..turn };
+                return Turn {
+                    handled,
+                    stopped: Stopped::Applied,
+                    ..turn
+                };
             }
             deadline = turn.deadline.or(deadline);
         }

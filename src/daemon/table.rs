@@ -62,6 +62,9 @@ pub enum Stopped {
     NeedOutputRoom,
     /// A store request or a timer must come first.
     Held,
+    /// The kind stopped so that its answer (a request, bigger rings) is applied first; what
+    /// is left in the ring is handled right after.
+    Applied,
 }
 
 /// A console command that needs more than the console: the other tables. The router runs it
@@ -131,8 +134,11 @@ pub struct ConnIo<'a> {
 
 /// What happens to a connection.
 pub enum Event {
-    /// The socket is readable (or input held back may now be handled).
+    /// The socket is readable (or input held back may now be handled): read it, then handle
+    /// the ring.
     Input,
+    /// Handle what the ring holds, without reading the socket.
+    Buffered,
     Reply(DbReply),
     Timer(Timer),
     /// Patch bytes from the I/O thread.
@@ -359,6 +365,10 @@ impl<K: Kind> ConnTable<K> {
         first: Event,
     ) {
         let mut next = Some(first);
+        // Whether the last read filled the ring, and messages handled since: then the kernel
+        // may hold more, and edge-triggered readiness will not say so again.
+        let mut ring_was_full = false;
+        let mut handled_since_read = 0;
         while let Some(event) = next.take() {
             let Some(conn) = self.slots.get_mut(token) else {
                 return;
@@ -366,9 +376,11 @@ impl<K: Kind> ConnTable<K> {
             if conn.closing.is_some() {
                 return;
             }
+            let input_turn = matches!(event, Event::Input | Event::Buffered);
             let reading = matches!(event, Event::Input);
-            let mut ring_was_full = false;
             if reading && !conn.eof && !conn.input.is_full() {
+                ring_was_full = false;
+                handled_since_read = 0;
                 match conn.fill_input() {
                     Ok(ReadOutcome::RingFull) => ring_was_full = true,
                     Ok(ReadOutcome::Drained | ReadOutcome::Eof) => {}
@@ -381,13 +393,14 @@ impl<K: Kind> ConnTable<K> {
             let turn = {
                 let (session, mut io) = split(conn, token, cx);
                 match event {
-                    Event::Input => session.on_input(&mut io, svc),
+                    Event::Input | Event::Buffered => session.on_input(&mut io, svc),
                     Event::Reply(reply) => session.on_reply(reply, &mut io, svc),
                     Event::Timer(timer) => session.on_timer(timer, &mut io, svc),
                     Event::Chunk { offset, data } => session.on_chunk(offset, data, &mut io, svc),
                 }
             };
-            let (handled, stopped) = (turn.handled, turn.stopped);
+            handled_since_read += turn.handled;
+            let stopped = turn.stopped;
             next = self.apply(cx, svc, token, turn);
             if next.is_some() {
                 continue;
@@ -398,7 +411,7 @@ impl<K: Kind> ConnTable<K> {
             if conn.closing.is_some() {
                 return;
             }
-            if !reading {
+            if !input_turn {
                 // Input held while the store or a timer worked may now be handled.
                 next = Some(Event::Input);
                 continue;
@@ -415,9 +428,13 @@ impl<K: Kind> ConnTable<K> {
                     return;
                 }
                 Stopped::NeedOutputRoom => conn.waiting_for_output_room = true,
+                Stopped::Applied => {
+                    next = Some(Event::Buffered);
+                    continue;
+                }
                 _ => {}
             }
-            if ring_was_full && handled > 0 {
+            if ring_was_full && handled_since_read > 0 {
                 next = Some(Event::Input);
             }
         }
