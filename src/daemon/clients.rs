@@ -99,24 +99,18 @@ impl ClientSession {
         let mut handled = 0;
         let mut deadline = None;
         loop {
-            let stop = |stopped: Stopped, deadline: Option<Duration>| Turn {
-                handled,
-                stopped,
-                deadline,
-                ..Turn::default()
-            };
             match self.state.input(io.now) {
                 Input::Handle => {}
-                Input::Hold => return stop(Stopped::Held, deadline),
+                Input::Hold => return Turn::stopped(handled, Stopped::Held, deadline),
                 Input::HoldUntil(at) => {
                     return Turn {
                         wake: Some(at),
-                        ..stop(Stopped::Held, deadline)
+                        ..Turn::stopped(handled, Stopped::Held, deadline)
                     }
                 }
             }
             let Some(first) = io.input.first() else {
-                return stop(Stopped::NeedInput, deadline);
+                return Turn::stopped(handled, Stopped::NeedInput, deadline);
             };
             let kind = self.state.kind();
             let rule = Opcode::from_u8(first)
@@ -133,7 +127,7 @@ impl ClientSession {
             };
             let len = match check_packet(&rule, self.data.layout, io.input.contiguous()) {
                 Check::Complete(len) => len,
-                Check::Incomplete => return stop(Stopped::NeedInput, deadline),
+                Check::Incomplete => return Turn::stopped(handled, Stopped::NeedInput, deadline),
                 Check::Invalid(e) => {
                     svc.counters.protocol_errors += 1;
                     return Turn::close(CloseReason::Malformed(e));
@@ -146,7 +140,7 @@ impl ClientSession {
                     return Turn::close(CloseReason::OutputOverflow);
                 }
                 // Wait for the socket to take what is queued; the flush resumes us.
-                return stop(Stopped::NeedOutputRoom, deadline);
+                return Turn::stopped(handled, Stopped::NeedOutputRoom, deadline);
             }
             let step = {
                 let msg = io.input.contiguous().get(..len).unwrap_or_default();
@@ -159,13 +153,9 @@ impl ClientSession {
             io.input.consume(len);
             handled += 1;
             let turn = self.settle(kind, step, svc);
-            if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
+            if turn.must_apply() {
                 // The table sends the request or grows the rings, then handles the rest.
-                return Turn {
-                    handled,
-                    stopped: Stopped::Applied,
-                    ..turn
-                };
+                return turn.then_more(handled, deadline);
             }
             deadline = turn.deadline.or(deadline);
         }
@@ -340,12 +330,17 @@ impl Kind for ClientSession {
         self.settle(StateKind::Update, step, svc)
     }
 
-    fn on_closed(&mut self, _token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+    fn on_closed(
+        &mut self,
+        _token: ConnToken,
+        reason: &CloseReason,
+        now: Instant,
+        svc: &mut Services,
+    ) {
         svc.policies.observe(&Observation::Disconnected {
             class: self.data.class,
         });
         svc.counters.closed += 1;
-        let now = Instant::now();
         match reason {
             CloseReason::PeerClosed | CloseReason::Shutdown => {
                 log::debug!("{}: closed: {reason}", self.data)

@@ -216,11 +216,7 @@ impl Kind for ConsoleSession {
         let mut deadline = None;
         loop {
             if !self.reads_input() {
-                return Turn {
-                    handled,
-                    deadline,
-                    ..Turn::default()
-                };
+                return Turn::stopped(handled, Stopped::Held, deadline);
             }
             match next_line(io.input.contiguous()) {
                 NextLine::Line { text, consumed } => {
@@ -230,13 +226,8 @@ impl Kind for ConsoleSession {
                         deadline = Some(IDLE);
                     }
                     let turn = self.line(io, text);
-                    if turn.close.is_some() || turn.ask.is_some() {
-                        return Turn {
-                            handled,
-                            deadline,
-                            stopped: Stopped::Applied,
-                            ..turn
-                        };
+                    if turn.must_apply() {
+                        return turn.then_more(handled, deadline);
                     }
                     if turn.call.is_some() {
                         // The router answers after this turn, then reads on.
@@ -248,12 +239,7 @@ impl Kind for ConsoleSession {
                     }
                 }
                 NextLine::Incomplete => {
-                    return Turn {
-                        handled,
-                        stopped: Stopped::NeedInput,
-                        deadline,
-                        ..Turn::default()
-                    }
+                    return Turn::stopped(handled, Stopped::NeedInput, deadline)
                 }
                 NextLine::TooLong => return Turn::close(CloseReason::InputOverflow),
             }
@@ -346,9 +332,15 @@ impl Kind for ConsoleSession {
         }
     }
 
-    fn on_closed(&mut self, _token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+    fn on_closed(
+        &mut self,
+        _token: ConnToken,
+        reason: &CloseReason,
+        now: Instant,
+        svc: &mut Services,
+    ) {
         svc.info(
-            Instant::now(),
+            now,
             "console closed",
             format_args!("console {}: closed: {reason}", self.peer),
         );

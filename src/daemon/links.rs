@@ -152,25 +152,19 @@ impl Kind for LinkSession {
         let mut handled = 0;
         let mut deadline = None;
         loop {
-            let stop = |stopped, deadline| Turn {
-                handled,
-                stopped,
-                deadline,
-                ..Turn::default()
-            };
             if self.holds_input() {
-                return stop(Stopped::Held, deadline);
+                return Turn::stopped(handled, Stopped::Held, deadline);
             }
             if io.input.is_empty() {
-                return stop(Stopped::NeedInput, deadline);
+                return Turn::stopped(handled, Stopped::NeedInput, deadline);
             }
             if io.output.free() < Self::answer_room(io.standing) {
                 // The world server is not reading; wait for the flush.
-                return stop(Stopped::NeedOutputRoom, deadline);
+                return Turn::stopped(handled, Stopped::NeedOutputRoom, deadline);
             }
             let len = match LinkMessage::check_frame(io.input.contiguous()) {
                 Check::Complete(len) => len,
-                Check::Incomplete => return stop(Stopped::NeedInput, deadline),
+                Check::Incomplete => return Turn::stopped(handled, Stopped::NeedInput, deadline),
                 Check::Invalid(e) => return Turn::close(CloseReason::Malformed(e)),
             };
             let message = LinkMessage::parse(io.input.contiguous().get(..len).unwrap_or_default());
@@ -190,12 +184,8 @@ impl Kind for LinkSession {
             let turn = self.run(io, svc, |session, state, lcx| {
                 server::on_frame(session, state, message, lcx)
             });
-            if turn.close.is_some() || turn.ask.is_some() || turn.standing.is_some() {
-                return Turn {
-                    handled,
-                    stopped: Stopped::Applied,
-                    ..turn
-                };
+            if turn.must_apply() {
+                return turn.then_more(handled, deadline);
             }
             deadline = turn.deadline.or(deadline);
         }
@@ -231,9 +221,15 @@ impl Kind for LinkSession {
         Turn::close(CloseReason::LinkSilent)
     }
 
-    fn on_closed(&mut self, token: ConnToken, reason: &CloseReason, svc: &mut Services) {
+    fn on_closed(
+        &mut self,
+        token: ConnToken,
+        reason: &CloseReason,
+        now: Instant,
+        svc: &mut Services,
+    ) {
         svc.info(
-            Instant::now(),
+            now,
             "link closed",
             format_args!("link from {}: closed: {reason}", self.peer),
         );

@@ -120,6 +120,32 @@ impl Turn {
             ..Turn::default()
         }
     }
+
+    /// Input handling stopped after `handled` messages, for `stopped`; `deadline` re-arms.
+    pub fn stopped(handled: usize, stopped: Stopped, deadline: Option<Duration>) -> Turn {
+        Turn {
+            handled,
+            stopped,
+            deadline,
+            ..Turn::default()
+        }
+    }
+
+    /// Whether the table must apply this answer before more input is handled.
+    pub fn must_apply(&self) -> bool {
+        self.close.is_some() || self.ask.is_some() || self.standing.is_some()
+    }
+
+    /// This answer to the last of `handled` messages (keeping a deadline an earlier one
+    /// re-armed); the rest of the input is handled once the table has applied it.
+    pub fn then_more(self, handled: usize, deadline: Option<Duration>) -> Turn {
+        Turn {
+            handled,
+            stopped: Stopped::Applied,
+            deadline: self.deadline.or(deadline),
+            ..self
+        }
+    }
 }
 
 /// A connection's rings and clock, as a kind sees them while it handles something.
@@ -190,7 +216,13 @@ pub trait Kind: Sized {
         Turn::default()
     }
     /// The connection is gone: observers hear of it, and the log says why.
-    fn on_closed(&mut self, token: ConnToken, reason: &CloseReason, svc: &mut Services);
+    fn on_closed(
+        &mut self,
+        token: ConnToken,
+        reason: &CloseReason,
+        now: Instant,
+        svc: &mut Services,
+    );
 }
 
 pub struct ConnTable<K> {
@@ -620,7 +652,7 @@ impl<K: Kind> ConnTable<K> {
                 self.forget_unproven(ip);
             }
             let reason = conn.retire(cx.registry(), WRITE_BUDGET);
-            conn.session.on_closed(token, &reason, svc);
+            conn.session.on_closed(token, &reason, cx.now(), svc);
         }
     }
 
