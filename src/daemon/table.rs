@@ -332,22 +332,26 @@ impl<K: Kind> ConnTable<K> {
             return;
         };
         if let Err(e) = conn.register(cx.registry(), token.to_mio(K::TABLE)) {
-            log::warn!("{} {peer}: cannot register the connection: {e}", K::LABEL);
+            svc.warn(
+                cx.now(),
+                "cannot register",
+                format_args!("{} {peer}: cannot register the connection: {e}", K::LABEL),
+            );
             self.slots.remove(token);
             K::unseated(peer, svc);
             return;
         }
-        *self.unproven.entry(peer.ip()).or_insert(0) += 1;
+        if shape.unproven_per_address.is_some() {
+            *self.unproven.entry(peer.ip()).or_insert(0) += 1;
+        }
         self.unproven_total += 1;
         let turn = {
             let (session, mut io) = split(conn, token, cx);
             session.on_open(&mut io, svc)
         };
-        let mut next = self.apply(cx, svc, token, turn);
-        if let Some(event) = next.take() {
-            self.handle(cx, svc, token, event);
-        } else {
-            self.queue_output(cx, token);
+        match self.apply(cx, svc, token, turn) {
+            Some(event) => self.handle(cx, svc, token, event),
+            None => self.queue_output(cx, token),
         }
     }
 
