@@ -139,6 +139,9 @@ pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     /// Client builds allowed to log in; any other gets FAIL_VERSION_INVALID.
     pub accepted_builds: Vec<u16>,
+    /// TCP proxies (HAProxy, nginx stream) whose connections start with a PROXY protocol
+    /// header (v1 or v2) naming the player's address; empty = off.
+    pub proxy_from: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -270,6 +273,7 @@ impl Default for ServerConfig {
         Self {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 3724))],
             accepted_builds: vec![5875, 8606, 12340],
+            proxy_from: Vec::new(),
         }
     }
 }
@@ -353,6 +357,11 @@ listen = ["0.0.0.0:3724"]
 # Client builds that may log in: 5875 = 1.12.1, 8606 = 2.4.3, 12340 = 3.3.5a.
 # Any other build is answered "version invalid".
 accepted_builds = [5875, 8606, 12340]
+# TCP load balancers in front of the game listener (HAProxy "send-proxy"/"send-proxy-v2",
+# nginx stream "proxy_protocol on"): connections from these networks must begin with a PROXY
+# protocol header (v1 or v2), and bans, limits and the audit see the address it names.
+# Connections from anywhere else are served directly. Empty = off.
+proxy_from = []
 
 [store]
 # Only "sqlite" (embedded, a file created on first start) for now.

@@ -13,15 +13,17 @@ use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
 use crate::event_loop::{ConnToken, TableId};
 use crate::io_worker::{IoError, IoRequest};
 use crate::net::connection::{OutputSink, Standing};
+use crate::net::proxy_header::{self, Parsed};
 use crate::net::ring::Ring;
 use crate::net::CloseReason;
 use crate::patches::PatchError;
-use crate::policy::{ConnectEvent, Observation, Verdict};
+use crate::policy::{AddressClass, ConnectEvent, Observation, Verdict};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
 use crate::session::update::Reading;
 use crate::session::{
-    check_packet, ClientSession, Deadline, Input, SessionCx, State, StateKind, Step, Update,
+    check_packet, ClientSession, Deadline, Input, Preamble, SessionCx, State, StateKind, Step,
+    Update,
 };
 
 /// Output ring of a connection that has not proven a password: the largest answer before
@@ -161,6 +163,42 @@ impl ClientSession {
         }
     }
 
+    /// The PROXY header a configured proxy sends first: the player it names becomes the
+    /// connection's peer, and passes the connect policies (bans, per-address limits, rates)
+    /// as if it had connected itself. `Some` stops input handling here.
+    fn read_proxy_header(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Option<Turn> {
+        let (len, source) = match proxy_header::check(io.input.contiguous()) {
+            Parsed::Incomplete => return Some(Turn::stopped(0, Stopped::NeedInput, None)),
+            Parsed::Invalid(why) => {
+                svc.counters.protocol_errors += 1;
+                return Some(Turn::close(CloseReason::BadProxyHeader(why)));
+            }
+            Parsed::Complete { len, source } => (len, source),
+        };
+        io.input.consume(len);
+        self.data.preamble = Preamble::None;
+        // A header that names nobody (the proxy's health check) leaves the proxy as the peer.
+        let source = source?;
+        let class = svc.policies.classify(source.ip());
+        let event = ConnectEvent {
+            ip: source.ip(),
+            class,
+            now: io.now,
+            unix_now: io.unix_now,
+            // The connection cap counted this connection at accept.
+            open: 0,
+        };
+        if let Verdict::Refuse(reason) = svc.policies.on_connect(&event) {
+            return Some(Turn::close(CloseReason::RefusedBehindProxy(
+                reason.to_string(),
+            )));
+        }
+        log::debug!("{}: behind proxy, the player is {source}", self.data);
+        self.data.peer = source;
+        self.data.class = class;
+        None
+    }
+
     /// Starts the next read of a streaming patch if the output ring has room for it.
     fn pump_transfer(&mut self, io: &mut ConnIo<'_>, svc: &mut Services, turn: &mut Turn) {
         let State::Update(Update::Streaming(transfer)) = &mut self.state else {
@@ -231,7 +269,18 @@ impl Kind for ClientSession {
         unix_now: i64,
         svc: &mut Services,
     ) -> Result<Self, Refusal> {
-        let class = svc.policies.classify(peer.ip());
+        let proxied = svc
+            .config
+            .server
+            .proxy_from
+            .iter()
+            .any(|net| net.contains(&peer.ip().to_canonical()));
+        // A proxy is not the player: its connections skip the per-address limits until the
+        // PROXY header names the player (bans of the proxy and the connection cap still apply).
+        let class = match proxied {
+            true => AddressClass::Exempt,
+            false => svc.policies.classify(peer.ip()),
+        };
         let event = ConnectEvent {
             ip: peer.ip(),
             class,
@@ -242,7 +291,13 @@ impl Kind for ClientSession {
         match svc.policies.on_connect(&event) {
             // Dropped before anything is allocated: no rings, no slot, no timer.
             Verdict::Refuse(reason) => Err(Refusal(reason.to_string())),
-            Verdict::Pass => Ok(ClientSession::new(peer, class)),
+            Verdict::Pass => {
+                let mut session = ClientSession::new(peer, class);
+                if proxied {
+                    session.data.preamble = Preamble::ProxyHeader;
+                }
+                Ok(session)
+            }
         }
     }
 
@@ -265,6 +320,11 @@ impl Kind for ClientSession {
     }
 
     fn on_input(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
+        if self.data.preamble == Preamble::ProxyHeader {
+            if let Some(stop) = self.read_proxy_header(io, svc) {
+                return stop;
+            }
+        }
         let mut turn = self.handle_packets(io, svc);
         if turn.close.is_none() {
             // A patch transfer reads its next piece as soon as its ring has room for it.

@@ -39,6 +39,10 @@ pub enum CloseReason {
     LinkSilent,
     Io(std::io::ErrorKind),
     Shutdown,
+    /// A connection from a configured proxy did not begin with a valid PROXY header.
+    BadProxyHeader(String),
+    /// The address a PROXY header named was refused by a policy (a ban, a limit).
+    RefusedBehindProxy(String),
 }
 
 impl CloseReason {
@@ -63,6 +67,8 @@ impl CloseReason {
             CloseReason::LinkSilent => "link silent",
             CloseReason::Io(_) => "socket error",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::BadProxyHeader(_) => "bad proxy header",
+            CloseReason::RefusedBehindProxy(_) => "refused behind proxy",
         }
     }
 }
@@ -102,6 +108,8 @@ impl fmt::Display for CloseReason {
             CloseReason::LinkSilent => f.write_str("realm link silent past its deadline"),
             CloseReason::Io(kind) => write!(f, "socket error: {kind}"),
             CloseReason::Shutdown => f.write_str("server shutting down"),
+            CloseReason::BadProxyHeader(why) => write!(f, "bad PROXY header: {why}"),
+            CloseReason::RefusedBehindProxy(why) => write!(f, "refused: {why}"),
         }
     }
 }

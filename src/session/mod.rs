@@ -188,8 +188,20 @@ pub struct SessionData {
     /// Set on a successful proof, after the store committed it.
     pub session_key: Option<SessionKey>,
     pub characters: Vec<CharacterCount>,
-    /// How the per-address limits count the peer (decided at accept).
+    /// How the per-address limits count the peer (decided at accept, or once a PROXY header
+    /// named the player).
     pub class: AddressClass,
+    /// What comes before the login protocol on this connection.
+    pub preamble: Preamble,
+}
+
+/// Bytes a connection sends before the login protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preamble {
+    /// The client speaks first.
+    None,
+    /// A configured proxy speaks first: a PROXY header names the player.
+    ProxyHeader,
 }
 
 impl SessionData {
@@ -205,6 +217,7 @@ impl SessionData {
             account: None,
             session_key: None,
             characters: Vec::new(),
+            preamble: Preamble::None,
         }
     }
 }
