@@ -367,7 +367,8 @@ proxy_from = []
 # Only "sqlite" (embedded, a file created on first start) for now.
 backend = "sqlite"
 path = "gatehouse.db"
-# Database worker threads, each with its own connection.
+# Database worker threads, each with its own connection. With two or more, half serve
+# account lookups and the rest writes, so a stuck writer never holds up the lookups.
 threads = 2
 # Requests that may queue for a database thread; beyond it logons get "server busy".
 queue = 4096

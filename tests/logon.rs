@@ -182,3 +182,53 @@ fn builds_that_are_not_accepted_get_version_invalid() {
         LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).is_ok()
     );
 }
+
+/// Another process holding the database's write lock does not stall the server: account
+/// lookups (reads) go on, a write waits a bounded time and the client hears "busy", and once
+/// the lock is gone logons succeed again.
+#[test]
+fn a_stuck_writer_elsewhere_means_busy_in_bounded_time_not_a_stall() {
+    use std::time::{Duration, Instant};
+    let server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+        },
+        |_| {},
+    );
+    let db = server.db.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE; UPDATE accounts SET failed_logins = failed_logins;")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(6));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let name = AccountName::parse(b"alice").unwrap();
+    let password = gatehouse::account::Password::parse(b"secret").unwrap();
+    let mut client = LogonClient::connect(server.addr, ClientBuild::WOTLK, TIMEOUT).unwrap();
+    let asked = Instant::now();
+    let reply = client.send_challenge(name).unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "the lookup waited for the writer"
+    );
+    let (_, proof) = LogonClient::proof_for(&name, &password, &reply).unwrap();
+    let mut msg = Vec::new();
+    proof.encode(client.layout(), &mut msg).unwrap();
+    let sent = Instant::now();
+    client.send(&msg).unwrap();
+    assert_eq!(
+        client.read_proof_reply().unwrap(),
+        LogonProofS2c::Failure(LoginResult::FailDbBusy)
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(4),
+        "busy only after {:?}",
+        sent.elapsed()
+    );
+    holder.join().unwrap();
+    LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
+}

@@ -6,7 +6,7 @@
 use crate::admin::{self, AdminAnswer, AdminOp};
 use crate::event_loop::ConnToken;
 use crate::io_worker::IoReply;
-use crate::store::worker::{Job, StoreOp, StoreReply, StoreResponse};
+use crate::store::worker::{Access, Job, StoreOp, StoreReply, StoreResponse};
 use crate::store::{Store, StoreError};
 
 use super::counters::Counters;
@@ -88,6 +88,14 @@ impl DbReply {
 
 impl Job for DbJob {
     type Reply = DbReply;
+
+    fn access(&self) -> Access {
+        match self {
+            DbJob::Login(op) => op.access(),
+            // Operator commands mostly write; they queue with the writes.
+            DbJob::Admin(_) => Access::Write,
+        }
+    }
 
     fn run(&self, store: &mut dyn Store) -> DbReply {
         match self {

@@ -56,6 +56,9 @@ use table::{Call, ConnTable, Event};
 
 /// How soon a listener is tried again after an accept failed.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// How long a DB thread's write waits for another process's write lock before "busy": with
+/// the queue's own bound (`store::worker::MAX_QUEUE_WAIT`) a client hears within seconds.
+const POOL_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often a drain looks at what is left.
 const DRAIN_STEP: Duration = Duration::from_millis(20);
 
@@ -115,8 +118,9 @@ impl Daemon {
             config.store.threads,
             config.store.queue,
             move || {
-                SqliteStore::open_with_turns(&path, turns.clone())
-                    .map(|s| Box::new(s) as Box<dyn Store>)
+                let store = SqliteStore::open_with_turns(&path, turns.clone())?;
+                store.set_busy_timeout(POOL_BUSY_TIMEOUT)?;
+                Ok(Box::new(store) as Box<dyn Store>)
             },
             move |response| {
                 // The loop has stopped if this fails; the reply has nobody to go to.

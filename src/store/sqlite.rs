@@ -103,6 +103,12 @@ impl SqliteStore {
         &self.path
     }
 
+    /// How long a write waits for another process's write lock before it is "busy". The
+    /// daemon's DB threads wait less than the CLI: a client waits for the answer.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        Ok(self.conn.busy_timeout(timeout)?)
+    }
+
     fn account_id(&self, name: &AccountName) -> Result<AccountId, StoreError> {
         let mut stmt = self
             .conn

@@ -111,9 +111,18 @@ impl StoreReply {
     }
 }
 
+/// Whether a job only reads the database, or writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 /// Work a DB thread can do with its store.
 pub trait Job: Send + 'static {
     type Reply: Send + 'static;
+    /// Reads and writes queue apart, so that reads never wait behind a stuck writer.
+    fn access(&self) -> Access;
     /// Runs on a DB thread, with that thread's store.
     fn run(&self, store: &mut dyn Store) -> Self::Reply;
     /// The reply when the job could not run at all (queue full, pool stopped, a panic).
@@ -124,6 +133,19 @@ pub trait Job: Send + 'static {
 
 impl Job for StoreOp {
     type Reply = StoreReply;
+
+    fn access(&self) -> Access {
+        match self {
+            StoreOp::LoadAccount { .. }
+            | StoreOp::LoadRealms
+            | StoreOp::LoadLinkKey { .. }
+            | StoreOp::LoadIpBans { .. } => Access::Read,
+            StoreOp::RecordLoginFailure { .. }
+            | StoreOp::RecordLoginSuccess { .. }
+            | StoreOp::TakeSession { .. }
+            | StoreOp::RenewSession { .. } => Access::Write,
+        }
+    }
 
     fn run(&self, store: &mut dyn Store) -> StoreReply {
         execute(store, self)
@@ -183,11 +205,27 @@ struct Queued<T, J> {
 /// What a refused submit gives back: the error and the request.
 type Rejected<T, J> = Box<(StoreError, StoreRequest<T, J>)>;
 
-/// A fixed set of DB threads behind one bounded queue.
+/// A request that waited this long for a thread is answered "busy" without running: when the
+/// database is stuck, clients hear so in bounded time instead of waiting for it.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// How long shutdown waits for the DB threads to finish what is queued.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// The two queues: reads and writes.
+struct Queues<T, J> {
+    reads: Sender<Queued<T, J>>,
+    writes: Sender<Queued<T, J>>,
+}
+
+/// A fixed set of DB threads behind two bounded queues, one for reads and one for writes.
+/// With two threads or more, some serve only reads and the others only writes, so a writer
+/// stuck on a lock never holds up the account lookups; one thread serves both.
 pub struct StorePool<T, J: Job> {
-    /// `None` once shutting down: dropping the only sender is what tells the threads to finish.
-    tx: Option<Sender<Queued<T, J>>>,
+    /// `None` once shutting down: dropping the only senders is what tells the threads to finish.
+    queues: Option<Queues<T, J>>,
     threads: Vec<JoinHandle<()>>,
+    /// Each thread says here that it has finished, so shutdown can wait a bounded time.
+    finished: Receiver<()>,
     counters: Arc<Counters>,
 }
 
@@ -220,22 +258,33 @@ impl<T: Copy + Send + std::fmt::Debug + 'static, J: Job> StorePool<T, J> {
             .collect::<Result<Vec<_>, _>>()?;
         // A zero-capacity crossbeam channel is a rendezvous, on which try_send fails unless a
         // thread happens to be waiting: not a queue. One slot is the least that is one.
-        let (tx, rx) = crossbeam_channel::bounded(queue_capacity.max(1));
+        let (reads, read_rx) = crossbeam_channel::bounded(queue_capacity.max(1));
+        let (writes, write_rx) = crossbeam_channel::bounded(queue_capacity.max(1));
+        let (done, finished) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
         let reply: Arc<dyn Fn(StoreResponse<T, J::Reply>) + Send + Sync> = Arc::new(reply);
+        let readers = threads / 2;
         let mut handles = Vec::with_capacity(threads);
         for (i, store) in stores.into_iter().enumerate() {
-            let rx = rx.clone();
+            let serves = match (threads, i < readers) {
+                (1, _) => vec![read_rx.clone(), write_rx.clone()],
+                (_, true) => vec![read_rx.clone()],
+                (_, false) => vec![write_rx.clone()],
+            };
             let reply = Arc::clone(&reply);
             let counters = Arc::clone(&counters);
+            let done = done.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("gatehouse-db-{i}"))
-                .spawn(move || serve(store, rx, &*reply, &counters));
+                .spawn(move || {
+                    serve(store, &serves, &*reply, &counters);
+                    let _ = done.send(());
+                });
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
-                    // Let the threads already running see the channel close, then report.
-                    drop(tx);
+                    // Let the threads already running see the channels close, then report.
+                    drop((reads, writes));
                     for handle in handles {
                         let _ = handle.join();
                     }
@@ -244,8 +293,9 @@ impl<T: Copy + Send + std::fmt::Debug + 'static, J: Job> StorePool<T, J> {
             }
         }
         Ok(StorePool {
-            tx: Some(tx),
+            queues: Some(Queues { reads, writes }),
             threads: handles,
+            finished,
             counters,
         })
     }
@@ -274,8 +324,12 @@ impl<T: Copy + Send + std::fmt::Debug + 'static, J: Job> StorePool<T, J> {
     }
 
     fn try_submit(&self, request: StoreRequest<T, J>) -> Result<(), Rejected<T, J>> {
-        let Some(tx) = self.tx.as_ref() else {
+        let Some(queues) = self.queues.as_ref() else {
             return Err(Box::new((StoreError::Stopped, request)));
+        };
+        let tx = match request.op.access() {
+            Access::Read => &queues.reads,
+            Access::Write => &queues.writes,
         };
         let queued = Queued {
             request,
@@ -314,7 +368,9 @@ impl<T: Copy + Send + std::fmt::Debug + 'static, J: Job> StorePool<T, J> {
 impl<T, J: Job> StorePool<T, J> {
     /// Requests waiting for a thread (not counting those being run).
     pub fn queue_depth(&self) -> usize {
-        self.tx.as_ref().map_or(0, Sender::len)
+        self.queues
+            .as_ref()
+            .map_or(0, |q| q.reads.len() + q.writes.len())
     }
 
     /// DB threads (each holds its own connection to the database).
@@ -324,8 +380,28 @@ impl<T, J: Job> StorePool<T, J> {
 
     fn stop_and_join(&mut self) {
         // crossbeam hands out what is still queued after the last sender goes, and only then
-        // reports the channel closed, so the threads drain the queue before they exit.
-        self.tx = None;
+        // reports the channel closed, so the threads drain the queues before they exit. A
+        // database that hangs must not hang the shutdown: past SHUTDOWN_WAIT the threads are
+        // left behind (the process is about to exit), with a log line.
+        self.queues = None;
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        let mut finished = 0;
+        while finished < self.threads.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.finished.recv_timeout(left) {
+                Ok(()) => finished += 1,
+                Err(_) => break,
+            }
+        }
+        if finished < self.threads.len() {
+            log::error!(
+                "store: {} DB thread(s) still busy after {} s; not waiting for them",
+                self.threads.len() - finished,
+                SHUTDOWN_WAIT.as_secs()
+            );
+            self.threads.clear();
+            return;
+        }
         for handle in self.threads.drain(..) {
             if handle.join().is_err() {
                 log::error!("store: a DB thread panicked outside a request");
@@ -341,21 +417,51 @@ impl<T, J: Job> Drop for StorePool<T, J> {
     }
 }
 
+/// The next request from any of `queues`; `None` once every one is closed and empty.
+fn next<T, J>(queues: &[Receiver<Queued<T, J>>]) -> Option<Queued<T, J>> {
+    if let [only] = queues {
+        return only.recv().ok();
+    }
+    let mut open: Vec<&Receiver<Queued<T, J>>> = queues.iter().collect();
+    while !open.is_empty() {
+        let mut select = crossbeam_channel::Select::new();
+        for rx in &open {
+            select.recv(rx);
+        }
+        let ready = select.select();
+        let index = ready.index();
+        let rx = open.get(index)?;
+        match ready.recv(rx) {
+            Ok(queued) => return Some(queued),
+            // That queue is closed and drained; serve the others until they are too.
+            Err(_) => {
+                open.remove(index);
+            }
+        }
+    }
+    None
+}
+
 fn serve<T: Copy + std::fmt::Debug, J: Job>(
     mut store: Box<dyn Store>,
-    rx: Receiver<Queued<T, J>>,
+    queues: &[Receiver<Queued<T, J>>],
     reply: &(dyn Fn(StoreResponse<T, J::Reply>) + Send + Sync),
     counters: &Counters,
 ) {
-    while let Ok(Queued { request, submitted }) = rx.recv() {
+    while let Some(Queued { request, submitted }) = next(queues) {
         let StoreRequest { target, op } = request;
-        // A panic inside a backend (a bug, not bad data: bad data is Corrupt) must neither kill
-        // this thread nor leave the connection that asked waiting for an answer.
-        let result = catch_unwind(AssertUnwindSafe(|| op.run(store.as_mut())));
-        let reply_value = result.unwrap_or_else(|_| {
-            log::error!("store: request for {target:?} panicked; answering with an error");
-            op.failed(StoreError::Panicked)
-        });
+        let reply_value = if submitted.elapsed() > MAX_QUEUE_WAIT {
+            // The database has been stuck: answer "busy" now rather than later still.
+            op.failed(StoreError::Busy)
+        } else {
+            // A panic inside a backend (a bug, not bad data: bad data is Corrupt) must neither
+            // kill this thread nor leave the connection that asked waiting for an answer.
+            let result = catch_unwind(AssertUnwindSafe(|| op.run(store.as_mut())));
+            result.unwrap_or_else(|_| {
+                log::error!("store: request for {target:?} panicked; answering with an error");
+                op.failed(StoreError::Panicked)
+            })
+        };
         if J::is_failure(&reply_value) {
             counters.failed.fetch_add(1, Ordering::Relaxed);
         }
