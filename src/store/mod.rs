@@ -10,6 +10,7 @@
 //! the types (a salt that is not 32 bytes, a name that does not normalise) is
 //! [`StoreError::Corrupt`], never a panic.
 
+pub mod bignum_hex;
 pub mod migrations;
 pub mod sqlite;
 pub mod worker;
