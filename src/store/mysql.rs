@@ -16,7 +16,7 @@ use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Row, TxOpts, Value};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -38,11 +38,16 @@ const STATEMENT_CACHE: usize = 64;
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection idle this long is pinged before use: servers close idle connections
+/// (`wait_timeout`), and a quiet night should not cost the morning's first logon.
+const IDLE_PING: Duration = Duration::from_secs(60);
+
 /// A store on one MySQL/MariaDB connection.
 pub struct MysqlStore {
     opts: Opts,
     /// `None` after the connection was lost; the next call connects again.
     conn: Option<Conn>,
+    last_used: Instant,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -102,6 +107,7 @@ impl MysqlStore {
         Ok(MysqlStore {
             opts,
             conn: Some(conn),
+            last_used: Instant::now(),
             shown,
         })
     }
@@ -112,7 +118,19 @@ impl MysqlStore {
     }
 
     fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        let idle = self.last_used.elapsed() >= IDLE_PING;
+        self.last_used = Instant::now();
         let conn = match self.conn.take() {
+            Some(mut conn) if idle => match conn.ping() {
+                Ok(()) => conn,
+                Err(e) => {
+                    log::info!(
+                        "store: idle connection to {} is gone ({e}); reconnecting",
+                        self.shown
+                    );
+                    Conn::new(self.opts.clone())?
+                }
+            },
             Some(conn) => conn,
             None => {
                 log::info!("store: reconnecting to {}", self.shown);

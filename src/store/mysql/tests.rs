@@ -69,6 +69,67 @@ fn against_a_server() {
     realms_and_links(&url);
     bans_settings_audit(&url);
     corrupt_rows(&url);
+    lost_connections(&url);
+    concurrent_opens(&url);
+}
+
+fn lost_connections(url: &str) {
+    let mut store = fresh(url);
+    store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let id: u64 = store
+        .conn()
+        .unwrap()
+        .query_first("SELECT CONNECTION_ID()")
+        .unwrap()
+        .unwrap();
+    let mut killer = Conn::new(Opts::from_url(url).unwrap()).unwrap();
+    killer.query_drop(format!("KILL CONNECTION {id}")).unwrap();
+    // The call that meets the dead connection fails as Unavailable; the next one reconnects.
+    let err = store.load_account(&name("alice")).unwrap_err();
+    assert_eq!(
+        err.backend_kind(),
+        Some(BackendErrorKind::Unavailable),
+        "{err:?}"
+    );
+    assert!(store.load_account(&name("alice")).unwrap().is_some());
+    // After a long idle time the connection is pinged first, and replaced without an error.
+    let id: u64 = store
+        .conn()
+        .unwrap()
+        .query_first("SELECT CONNECTION_ID()")
+        .unwrap()
+        .unwrap();
+    killer.query_drop(format!("KILL CONNECTION {id}")).unwrap();
+    store.last_used -= IDLE_PING;
+    assert!(store.load_account(&name("alice")).unwrap().is_some());
+}
+
+/// The DB threads of a pool (and several nodes) open at once on an empty database: each step
+/// is applied once and every connection ends up on the latest schema.
+fn concurrent_opens(url: &str) {
+    drop(fresh(url));
+    let mut conn = Conn::new(Opts::from_url(url).unwrap()).unwrap();
+    conn.query_drop(
+        "DROP TABLE IF EXISTS realm_characters, realm_builds, account_bans, login_audit,
+             ip_bans, settings, realms, accounts, gatehouse_schema",
+    )
+    .unwrap();
+    let openers: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.to_owned();
+            std::thread::spawn(move || MysqlStore::open(&url).map(drop))
+        })
+        .collect();
+    for opener in openers {
+        opener.join().unwrap().unwrap();
+    }
+    let rows: u64 = conn
+        .query_first("SELECT COUNT(*) FROM gatehouse_schema")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows, u64::from(migrations::latest_version()));
 }
 
 fn schema_versions(url: &str) {
