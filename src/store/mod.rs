@@ -685,3 +685,46 @@ pub(crate) fn lockout_reason(lockout: &LockoutPolicy) -> String {
         lockout.window.as_secs()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_show_no_password() {
+        assert_eq!(
+            StoreLocation::parse("gatehouse.db"),
+            StoreLocation::Sqlite("gatehouse.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:///var/lib/g.db"),
+            StoreLocation::Sqlite("/var/lib/g.db".into())
+        );
+        let url = "mysql://gh:p@ss/w@db:3306/gatehouse";
+        let location = StoreLocation::parse(url);
+        assert_eq!(location, StoreLocation::Mysql { url: url.into() });
+        assert_eq!(location.to_string(), "mysql://gh:***@db:3306/gatehouse");
+        assert!(!format!("{location:?}").contains("p@ss"));
+        assert_eq!(
+            redact_url("mysql://gh@db:3306/gatehouse"),
+            "mysql://gh@db:3306/gatehouse"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn open_picks_the_backend_from_the_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = StoreLocation::Sqlite(dir.path().join("g.db"));
+        let mut store = open(&location, Some("ignored")).unwrap();
+        assert_eq!(store.list_accounts().unwrap(), vec![]);
+        let err = open(
+            &StoreLocation::parse("mysql://u:hunter2@127.0.0.1:1/g"),
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}
