@@ -107,6 +107,8 @@ impl Daemon {
             StoreLocation::Mysql { .. } => config.store.password()?,
             StoreLocation::Sqlite(_) => None,
         };
+        // Display leaves a password in a URL out.
+        log::info!("store: {location}");
         // The realm list is read once before serving, so the first client already sees it.
         let (initial_realms, ip_bans) = {
             let mut store = store::open(&location, password.as_deref())?;
