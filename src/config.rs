@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::protocol::version::Build;
+use crate::store::{redact_url, StoreLocation};
 use crate::totp::TotpKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -144,22 +145,84 @@ pub struct ServerConfig {
     pub proxy_from: Vec<IpNet>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    pub backend: StoreBackend,
-    /// The SQLite file, created on first start.
+    /// Optional: which backend `url`/`path` must name (a check, the location decides).
+    pub backend: Option<StoreBackend>,
+    /// The SQLite file, created on first start (unless `url` is set).
     pub path: PathBuf,
+    /// `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME` or `sqlite://PATH`; wins over `path`.
+    /// `Debug` (and so `config check`) never shows a password in it.
+    pub url: Option<String>,
+    /// A file whose first line is the database password; without it the environment's
+    /// `GATEHOUSE_DB_PASSWORD` is used (both only for a database server).
+    pub password_file: Option<PathBuf>,
     /// DB worker threads (each with its own connection).
     pub threads: usize,
     /// Requests that may wait for a DB thread; beyond it logons are answered FAIL_DB_BUSY.
     pub queue: usize,
 }
 
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &self.backend)
+            .field("path", &self.path)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("password_file", &self.password_file)
+            .field("threads", &self.threads)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
     Sqlite,
+    Mysql,
+}
+
+/// The environment variable the database password is read from when no file names it.
+pub const DB_PASSWORD_ENV: &str = "GATEHOUSE_DB_PASSWORD";
+
+impl StoreConfig {
+    /// Where the store is: `url` when set, else the SQLite file at `path`.
+    pub fn location(&self) -> StoreLocation {
+        match &self.url {
+            Some(url) => StoreLocation::parse(url),
+            None => StoreLocation::Sqlite(self.path.clone()),
+        }
+    }
+
+    /// The database password: the first line of `password_file`, else
+    /// `GATEHOUSE_DB_PASSWORD`, else none (then a password in the URL, if any, is used).
+    pub fn password(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let line = text.lines().next().unwrap_or("");
+            return Ok(Some(line.trim_end_matches('\r').to_owned()));
+        }
+        Ok(std::env::var(DB_PASSWORD_ENV).ok())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let location = self.location();
+        match (self.backend, &location) {
+            (Some(StoreBackend::Mysql), StoreLocation::Sqlite(_)) => Err(ConfigError::Invalid(
+                "store.backend = \"mysql\" needs store.url = \"mysql://USER@HOST:PORT/DBNAME\""
+                    .into(),
+            )),
+            (Some(StoreBackend::Sqlite), StoreLocation::Mysql { .. }) => Err(ConfigError::Invalid(
+                "store.url is a mysql:// URL but store.backend is \"sqlite\"".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -281,8 +344,10 @@ impl Default for ServerConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            backend: StoreBackend::Sqlite,
+            backend: None,
             path: PathBuf::from("gatehouse.db"),
+            url: None,
+            password_file: None,
             threads: 2,
             queue: 4096,
         }
@@ -364,9 +429,16 @@ accepted_builds = [5875, 8606, 12340]
 proxy_from = []
 
 [store]
-# Only "sqlite" (embedded, a file created on first start) for now.
-backend = "sqlite"
+# The SQLite file (embedded, created on first start).
 path = "gatehouse.db"
+# A MySQL/MariaDB database instead, shared by several gatehouse nodes (the database must
+# exist; gatehouse creates its tables): url = "mysql://gatehouse@127.0.0.1:3306/gatehouse".
+# The password: the first line of password_file, else the GATEHOUSE_DB_PASSWORD environment
+# variable, else one in the URL. It is never logged or printed.
+# url = "mysql://USER@HOST:PORT/DBNAME"
+# password_file = "/etc/gatehouse/db-password"
+# Optional check that url/path name this backend: "sqlite" or "mysql".
+# backend = "sqlite"
 # Database worker threads, each with its own connection. With two or more, half serve
 # account lookups and the rest writes, so a stuck writer never holds up the lookups.
 threads = 2
@@ -469,7 +541,8 @@ issuer = "gatehouse"
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
     pub path: Option<PathBuf>,
-    pub db: Option<PathBuf>,
+    /// `--db`: an SQLite path, `sqlite://PATH` or `mysql://…`; overrides the file's store.
+    pub db: Option<String>,
     pub log_level: Option<LogLevel>,
     pub listen: Vec<SocketAddr>,
 }
@@ -487,7 +560,15 @@ impl ConfigSource {
 
     pub fn apply_flags(&self, config: &mut Config) {
         if let Some(db) = &self.db {
-            config.store.path = db.clone();
+            match StoreLocation::parse(db) {
+                StoreLocation::Sqlite(path) => {
+                    config.store.path = path;
+                    config.store.url = None;
+                }
+                StoreLocation::Mysql { url } => config.store.url = Some(url),
+            }
+            // The flag names the backend; a file's `backend` check is about the file's store.
+            config.store.backend = None;
         }
         if let Some(level) = self.log_level {
             config.log.level = level;
@@ -540,6 +621,7 @@ impl Config {
         if self.store.queue == 0 {
             return bad("store.queue must be at least 1");
         }
+        self.store.validate()?;
         if self.limits.input_buffer < 256 {
             return bad("limits.input_buffer must be at least 256 bytes");
         }
@@ -725,6 +807,61 @@ mod tests {
             Config::parse("[totp]\nkey = \"\"\n").unwrap().totp.key,
             None
         );
+    }
+
+    #[test]
+    fn the_store_url_wins_over_the_path_and_never_shows_its_password() {
+        // Files written for earlier versions stay valid.
+        let c = Config::parse("[store]\nbackend = \"sqlite\"\npath = \"x.db\"\n").unwrap();
+        assert_eq!(c.store.location(), StoreLocation::Sqlite("x.db".into()));
+        let url = "mysql://gh:s3cret@db.example:3306/gatehouse";
+        let c = Config::parse(&format!("[store]\npath = \"x.db\"\nurl = \"{url}\"\n")).unwrap();
+        assert_eq!(c.store.location(), StoreLocation::Mysql { url: url.into() });
+        let shown = format!("{c:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("mysql://gh:***@db.example:3306/gatehouse"),
+            "{shown}"
+        );
+        assert!(Config::parse(&format!("[store]\nbackend = \"mysql\"\nurl = \"{url}\"\n")).is_ok());
+        let e = Config::parse(&format!("[store]\nbackend = \"sqlite\"\nurl = \"{url}\"\n"))
+            .unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(Config::parse("[store]\nbackend = \"mysql\"\n").is_err());
+
+        // --db overrides either way.
+        let mut c =
+            Config::parse(&format!("[store]\nbackend = \"mysql\"\nurl = \"{url}\"\n")).unwrap();
+        let flags = |db: &str| ConfigSource {
+            db: Some(db.into()),
+            ..ConfigSource::default()
+        };
+        flags("other.db").apply_flags(&mut c);
+        assert_eq!(c.store.location(), StoreLocation::Sqlite("other.db".into()));
+        flags("mysql://u@h:1/d").apply_flags(&mut c);
+        assert_eq!(
+            c.store.location(),
+            StoreLocation::Mysql {
+                url: "mysql://u@h:1/d".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_password_file_wins_over_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "p@ss word\r\nsecond line\n").unwrap();
+        let store = StoreConfig {
+            password_file: Some(file),
+            ..StoreConfig::default()
+        };
+        assert_eq!(store.password().unwrap().as_deref(), Some("p@ss word"));
+        let missing = StoreConfig {
+            password_file: Some(dir.path().join("nope")),
+            ..StoreConfig::default()
+        };
+        assert!(missing.password().is_err());
     }
 
     #[test]

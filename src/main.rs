@@ -13,8 +13,7 @@ use gatehouse::admin;
 use gatehouse::config::{Config, ConfigSource, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
 use gatehouse::realms::link::message::RealmAnnouncement;
-use gatehouse::store::sqlite::SqliteStore;
-use gatehouse::store::{NewRealm, Store};
+use gatehouse::store::{self, NewRealm, Store, StoreLocation};
 use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
 
 #[derive(Parser)]
@@ -35,9 +34,10 @@ struct Global {
     /// Config file (TOML); see `gatehouse config default`.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// SQLite database file (overrides store.path).
-    #[arg(long, global = true, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The database: an SQLite file (PATH or sqlite://PATH) or
+    /// mysql://USER@HOST:PORT/DBNAME (overrides store.path and store.url).
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    db: Option<String>,
     /// off, error, warn, info, debug or trace (overrides log.level).
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<LogLevel>,
@@ -288,8 +288,13 @@ fn config_source(global: &Global) -> ConfigSource {
     }
 }
 
-fn open_store(config: &Config) -> Result<SqliteStore> {
-    Ok(SqliteStore::open(&config.store.path)?)
+fn open_store(config: &Config) -> Result<Box<dyn Store>> {
+    let location = config.store.location();
+    let password = match location {
+        StoreLocation::Mysql { .. } => config.store.password()?,
+        StoreLocation::Sqlite(_) => None,
+    };
+    Ok(store::open(&location, password.as_deref())?)
 }
 
 fn run() -> Result<()> {
@@ -410,7 +415,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         } => {
             let password = read_hidden(&PASSWORD, password_stdin, true)?;
             let mut store = open_store(config)?;
-            let id = admin::create_account(&mut store, &name, &password)?;
+            let id = admin::create_account(&mut *store, &name, &password)?;
             println!("created account {} ({id})", name.to_ascii_uppercase());
         }
         AccountCommand::Passwd {
@@ -419,7 +424,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         } => {
             let password = read_hidden(&PASSWORD, password_stdin, true)?;
             let mut store = open_store(config)?;
-            admin::set_password(&mut store, &name, &password)?;
+            admin::set_password(&mut *store, &name, &password)?;
             println!("password changed for {}", name.to_ascii_uppercase());
         }
         AccountCommand::Delete { name } => {
@@ -430,7 +435,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         }
         AccountCommand::SetLevel { name, level } => {
             let mut store = open_store(config)?;
-            admin::set_security_level(&mut store, &name, level)?;
+            admin::set_security_level(&mut *store, &name, level)?;
             println!(
                 "security level of {} set to {level}",
                 name.to_ascii_uppercase()
@@ -439,7 +444,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         AccountCommand::Totp(TotpCommand::Enable { name }) => {
             let mut store = open_store(config)?;
             let enrolment = admin::enable_totp(
-                &mut store,
+                &mut *store,
                 config.totp.key.as_ref(),
                 &config.totp.issuer,
                 &name,
@@ -454,7 +459,7 @@ fn account(cmd: AccountCommand, config: &Config) -> Result<()> {
         AccountCommand::Totp(TotpCommand::Disable { name }) => {
             let mut store = open_store(config)?;
             let name_shown = name.to_ascii_uppercase();
-            if admin::disable_totp(&mut store, &name)? {
+            if admin::disable_totp(&mut *store, &name)? {
                 println!("authenticator disabled for {name_shown}");
             } else {
                 println!("{name_shown} had no authenticator");
@@ -496,7 +501,7 @@ fn unix_now() -> i64 {
 /// account) is an error.
 fn admin_op(config: &Config, op: admin::AdminOp) -> Result<()> {
     let mut store = open_store(config)?;
-    let text = match admin::run(&mut store, &op)? {
+    let text = match admin::run(&mut *store, &op)? {
         admin::AdminAnswer::Text(t) | admin::AdminAnswer::IpBansChanged { text: t, .. } => t,
         admin::AdminAnswer::Login(_) => String::new(),
     };
@@ -612,7 +617,7 @@ fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {
             let realm = admin::parse_realm_ref(&realm);
             let secret = read_hidden(&LINK_SECRET, link_secret_stdin, true)?;
             let mut store = open_store(config)?;
-            admin::set_realm_secret(&mut store, &realm, &secret)?;
+            admin::set_realm_secret(&mut *store, &realm, &secret)?;
             println!("link secret set for {realm}");
         }
         RealmCommand::List => {

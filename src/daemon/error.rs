@@ -16,4 +16,6 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(#[from] IoError),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }

@@ -44,7 +44,7 @@ use crate::realms::link::server::LinkSession;
 use crate::realms::registry::RealmRegistry;
 use crate::session::ClientSession;
 use crate::store::sqlite::{SqliteStore, WriteTurns};
-use crate::store::Store;
+use crate::store::{self, Store, StoreError, StoreLocation};
 
 pub use counters::Counters;
 pub use error::DaemonError;
@@ -105,23 +105,39 @@ impl Daemon {
         listeners::fit_connections_to_fd_limit(&mut config);
         let mut event_loop = EventLoop::new(1024)?;
 
+        let location = config.store.location();
+        let password = match location {
+            StoreLocation::Mysql { .. } => config.store.password()?,
+            StoreLocation::Sqlite(_) => None,
+        };
+        // Display leaves a password in a URL out.
+        log::info!("store: {location}");
         // The realm list is read once before serving, so the first client already sees it.
         let (initial_realms, ip_bans) = {
-            let mut store = SqliteStore::open(&config.store.path)?;
+            let mut store = store::open(&location, password.as_deref())?;
             let now = crate::event_loop::unix_seconds();
             (store.load_realms()?, store.ip_bans(now)?)
         };
-        let path = config.store.path.clone();
-        let turns = WriteTurns::default();
+        // SQLite's DB threads take turns to write (see WriteTurns); a server queues its own.
+        let open: Box<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync> = match location
+        {
+            StoreLocation::Sqlite(path) => {
+                let turns = WriteTurns::default();
+                Box::new(move || {
+                    let store = SqliteStore::open_with_turns(&path, turns.clone())?;
+                    store.set_busy_timeout(POOL_BUSY_TIMEOUT)?;
+                    Ok(Box::new(store) as Box<dyn Store>)
+                })
+            }
+            location @ StoreLocation::Mysql { .. } => {
+                Box::new(move || store::open(&location, password.as_deref()))
+            }
+        };
         let sender = event_loop.sender();
         let store = DbPool::start(
             config.store.threads,
             config.store.queue,
-            move || {
-                let store = SqliteStore::open_with_turns(&path, turns.clone())?;
-                store.set_busy_timeout(POOL_BUSY_TIMEOUT)?;
-                Ok(Box::new(store) as Box<dyn Store>)
-            },
+            open,
             move |response| {
                 // The loop has stopped if this fails; the reply has nobody to go to.
                 let _ = sender.post(Msg::Store(response));

@@ -12,10 +12,12 @@
 
 pub mod bignum_hex;
 pub mod migrations;
+pub mod mysql;
 pub mod sqlite;
 pub mod worker;
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -25,10 +27,11 @@ use crate::account::{AccountName, AccountStanding};
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
-use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, FailureCount, LinkKey, LockoutPolicy, RealmId};
 
 pub use crate::values::IpBan;
 
+pub use self::mysql::MysqlStore;
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
 
@@ -434,6 +437,13 @@ pub enum StoreError {
         #[source]
         source: BackendError,
     },
+    /// A database server could not be reached or refused the login; `url` has no password.
+    #[error("cannot connect to database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BackendError,
+    },
     #[error("schema migration to version {version} failed: {source}")]
     Migration {
         version: u32,
@@ -484,9 +494,9 @@ impl StoreError {
     /// The kind of backend failure behind this error, if the backend failed.
     pub fn backend_kind(&self) -> Option<BackendErrorKind> {
         match self {
-            StoreError::Open { source, .. } | StoreError::Migration { source, .. } => {
-                Some(source.kind())
-            }
+            StoreError::Open { source, .. }
+            | StoreError::Connect { source, .. }
+            | StoreError::Migration { source, .. } => Some(source.kind()),
             StoreError::Backend(e) => Some(e.kind()),
             _ => None,
         }
@@ -539,10 +549,183 @@ pub enum BackendErrorKind {
     ReadOnly,
     /// The disk, or the database's size limit, is full.
     Full,
-    /// The database file or server could not be opened or reached.
+    /// The database file could not be opened, or the server refused the login or does not
+    /// have the database.
     CannotOpen,
+    /// The database server could not be reached, or the connection to it was lost; a later
+    /// attempt may succeed.
+    Unavailable,
     /// The file is not a database, or is damaged.
     Damaged,
     /// Anything else (a bad statement, a type mismatch, an I/O error, ...).
     Other,
+}
+
+/// Where the store lives, as `--db` or `store.url` name it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite file, created on first start.
+    Sqlite(PathBuf),
+    /// A MySQL/MariaDB database: `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME`.
+    Mysql { url: String },
+}
+
+impl StoreLocation {
+    /// `mysql://…` is MySQL/MariaDB; `sqlite://PATH` or anything else is an SQLite path.
+    pub fn parse(text: &str) -> StoreLocation {
+        if text.starts_with("mysql://") {
+            StoreLocation::Mysql {
+                url: text.to_owned(),
+            }
+        } else if let Some(path) = text.strip_prefix("sqlite://") {
+            StoreLocation::Sqlite(PathBuf::from(path))
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+/// Shows the location with any password in a URL replaced, so it can be logged.
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Mysql { url } => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StoreLocation::Mysql { url } => f
+                .debug_struct("Mysql")
+                .field("url", &redact_url(url))
+                .finish(),
+        }
+    }
+}
+
+/// Opens one connection to the store at `location`. `password` is for a database server
+/// (`Some` replaces one in the URL); SQLite ignores it.
+pub fn open(
+    location: &StoreLocation,
+    password: Option<&str>,
+) -> Result<Box<dyn Store>, StoreError> {
+    Ok(match location {
+        StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
+        StoreLocation::Mysql { url } => Box::new(MysqlStore::open_with_password(url, password)?),
+    })
+}
+
+/// `scheme://user:password@host/…` with the password replaced by `***`; anything else as is.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The last '@': a password may hold an '@' or a '/' of its own, a database name neither.
+    let Some(at) = rest.rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+// --- pieces every backend shares, so their observable behaviour cannot drift apart ---
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// IPv4-mapped IPv6 peers (a dual-stack listener) are written as plain IPv4, so one client
+/// has one address in the audit whichever socket it came in on.
+pub(crate) fn ip_text(ip: IpAddr) -> String {
+    ip.to_canonical().to_string()
+}
+
+/// Standing from the two ban aggregates the account queries compute: whether an active
+/// permanent ban exists, and the latest expiry of active bans still in the future.
+pub(crate) fn standing(permanent: bool, until: Option<i64>) -> AccountStanding {
+    match (permanent, until) {
+        (true, _) => AccountStanding::Banned,
+        (false, Some(until)) => AccountStanding::Suspended { until },
+        (false, None) => AccountStanding::Active,
+    }
+}
+
+/// One more wrong credential at `at` for an account whose stored count is `level`, last
+/// counted at `last`: the new count, and the end of the suspension if this one locks it.
+pub(crate) fn count_failure(
+    lockout: &LockoutPolicy,
+    level: i64,
+    last: Option<i64>,
+    at: i64,
+) -> (u32, Option<i64>) {
+    let level = u32::try_from(level).unwrap_or(0);
+    let since = at.saturating_sub(last.unwrap_or(at)).max(0);
+    let elapsed = Duration::from_secs(u64::try_from(since).unwrap_or(0));
+    match lockout.count(level, elapsed) {
+        FailureCount::Counted(n) => (n, None),
+        FailureCount::Locked => (
+            0,
+            Some(at.saturating_add(i64::try_from(lockout.duration.as_secs()).unwrap_or(i64::MAX))),
+        ),
+    }
+}
+
+/// The reason on the ban row a lockout writes.
+pub(crate) fn lockout_reason(lockout: &LockoutPolicy) -> String {
+    format!(
+        "locked: {} wrong passwords within {} s",
+        lockout.attempts,
+        lockout.window.as_secs()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_show_no_password() {
+        assert_eq!(
+            StoreLocation::parse("gatehouse.db"),
+            StoreLocation::Sqlite("gatehouse.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:///var/lib/g.db"),
+            StoreLocation::Sqlite("/var/lib/g.db".into())
+        );
+        let url = "mysql://gh:p@ss/w@db:3306/gatehouse";
+        let location = StoreLocation::parse(url);
+        assert_eq!(location, StoreLocation::Mysql { url: url.into() });
+        assert_eq!(location.to_string(), "mysql://gh:***@db:3306/gatehouse");
+        assert!(!format!("{location:?}").contains("p@ss"));
+        assert_eq!(
+            redact_url("mysql://gh@db:3306/gatehouse"),
+            "mysql://gh@db:3306/gatehouse"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn open_picks_the_backend_from_the_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = StoreLocation::Sqlite(dir.path().join("g.db"));
+        let mut store = open(&location, Some("ignored")).unwrap();
+        assert_eq!(store.list_accounts().unwrap(), vec![]);
+        let err = open(
+            &StoreLocation::parse("mysql://u:hunter2@127.0.0.1:1/g"),
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }

@@ -5,26 +5,26 @@
 //! of failing. Statements are cached per connection (`prepare_cached`), so the login path
 //! parses no SQL after warm-up.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ipnet::IpNet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    migrations, AccountRecord, AccountSummary, AuditRow, BackendError, BackendErrorKind,
-    CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord,
-    RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    count_failure, ip_text, lockout_reason, migrations, standing, unix_now, AccountRecord,
+    AccountSummary, AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded,
+    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
+    StoreError, TakenSession,
 };
-use crate::account::{AccountName, AccountStanding};
+use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
-use crate::values::{AccountId, FailureCount, IpBan, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 
 /// How long a writer waits for another connection's write lock before giving up with
 /// SQLITE_BUSY. Login writes are a few rows, so 5 s only runs out when something is wrong.
@@ -220,12 +220,6 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// SQLite's errors in the store's terms; only this file and `migrations.rs` name rusqlite.
 impl From<rusqlite::Error> for BackendError {
     fn from(err: rusqlite::Error) -> BackendError {
@@ -306,16 +300,6 @@ fn u32_col(row: &Row<'_>, idx: usize, what: impl FnOnce() -> String) -> Result<u
 fn u8_col(row: &Row<'_>, idx: usize, what: impl FnOnce() -> String) -> Result<u8, StoreError> {
     let v: i64 = row.get(idx)?;
     u8::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
-}
-
-/// Standing from the two ban aggregates the account queries compute: whether an active
-/// permanent ban exists, and the latest expiry of active bans still in the future.
-fn standing(permanent: bool, until: Option<i64>) -> AccountStanding {
-    match (permanent, until) {
-        (true, _) => AccountStanding::Banned,
-        (false, Some(until)) => AccountStanding::Suspended { until },
-        (false, None) => AccountStanding::Active,
-    }
 }
 
 /// The standing columns, as SQL: `?1` is now. Shared by the login read and the admin list.
@@ -502,12 +486,6 @@ fn insert_audit(conn: &Connection, attempt: &LoginAttempt) -> Result<(), rusqlit
     Ok(())
 }
 
-/// IPv4-mapped IPv6 peers (a dual-stack listener) are written as plain IPv4, so one client
-/// has one address in the audit whichever socket it came in on.
-fn ip_text(ip: IpAddr) -> String {
-    ip.to_canonical().to_string()
-}
-
 impl Store for SqliteStore {
     fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(concat!(
@@ -541,18 +519,7 @@ impl Store for SqliteStore {
                 .query_row([account.0], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             if let Some((level, last)) = previous {
-                let level = u32::try_from(level).unwrap_or(0);
-                let since = attempt.at.saturating_sub(last.unwrap_or(attempt.at)).max(0);
-                let elapsed = Duration::from_secs(u64::try_from(since).unwrap_or(0));
-                let (level, locked_until) = match lockout.count(level, elapsed) {
-                    FailureCount::Counted(n) => (n, None),
-                    FailureCount::Locked => (
-                        0,
-                        Some(attempt.at.saturating_add(
-                            i64::try_from(lockout.duration.as_secs()).unwrap_or(i64::MAX),
-                        )),
-                    ),
-                };
+                let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
                 tx.prepare_cached(
                     "UPDATE accounts SET failed_logins = ?2, last_failed_at = ?3 WHERE id = ?1",
                 )?
@@ -560,11 +527,7 @@ impl Store for SqliteStore {
                 recorded = match locked_until {
                     None => FailureRecorded::Counted(level),
                     Some(until) => {
-                        let reason = format!(
-                            "locked: {} wrong passwords within {} s",
-                            lockout.attempts,
-                            lockout.window.as_secs()
-                        );
+                        let reason = lockout_reason(lockout);
                         tx.prepare_cached(
                             "INSERT INTO account_bans (account_id, banned_at, expires_at, reason, active)
                              VALUES (?1, ?2, ?3, ?4, 1)",

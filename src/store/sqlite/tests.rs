@@ -3,6 +3,7 @@
 //! concurrent ticket takes, and how SQLite's errors map to the store's.
 
 use super::*;
+use crate::account::AccountStanding;
 
 fn name(s: &str) -> AccountName {
     AccountName::parse(s.as_bytes()).unwrap()

@@ -1,0 +1,1147 @@
+//! The shared backend: MySQL or MariaDB, for several gatehouse nodes on one database.
+//!
+//! One [`MysqlStore`] is one connection, owned by one DB thread (or an admin command); the
+//! driver is synchronous and never runs on the loop. Every write call is one InnoDB
+//! transaction, rows a decision depends on are read `FOR UPDATE`, and taking a session ticket
+//! is one conditional UPDATE, so two nodes can never hand one ticket out twice. Statements
+//! are prepared once per connection (the driver's statement cache). A connection the server
+//! dropped fails its call as [`BackendErrorKind::Unavailable`] and is opened again on the next.
+//!
+//! The schema is gatehouse's own (the SQLite tables and columns in MySQL types), created and
+//! migrated at open by [`migrations`].
+
+pub mod migrations;
+
+use mysql::consts::CapabilityFlags;
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, OptsBuilder, Row, TxOpts, Value};
+
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use super::{
+    count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
+    AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LoginAttempt,
+    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
+    TakenSession,
+};
+use crate::account::AccountName;
+use crate::protocol::version::Build;
+use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::totp::SealedTotpSecret;
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+
+/// Statements per connection: the whole API is about 30, so this keeps all of them.
+const STATEMENT_CACHE: usize = 64;
+
+/// How long connecting may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection idle this long is pinged before use: servers close idle connections
+/// (`wait_timeout`), and a quiet night should not cost the morning's first logon.
+const IDLE_PING: Duration = Duration::from_secs(60);
+
+/// A store on one MySQL/MariaDB connection.
+pub struct MysqlStore {
+    opts: Opts,
+    /// `None` after the connection was lost; the next call connects again.
+    conn: Option<Conn>,
+    last_used: Instant,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+impl std::fmt::Debug for MysqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MysqlStore")
+            .field("url", &self.shown)
+            .finish()
+    }
+}
+
+impl MysqlStore {
+    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME` (the database must exist) and
+    /// creates or migrates gatehouse's tables in it. An unreachable server or a refused login
+    /// is [`StoreError::Connect`]; a schema from a newer binary is [`StoreError::SchemaTooNew`].
+    pub fn open(url: &str) -> Result<MysqlStore, StoreError> {
+        Self::open_with_password(url, None)
+    }
+
+    /// Like [`MysqlStore::open`], with the password given apart from the URL (from a file or
+    /// the environment); `Some` replaces a password in the URL.
+    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<MysqlStore, StoreError> {
+        let shown = super::redact_url(url);
+        let connect_err = |source: BackendError| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        };
+        // The driver's URL errors never quote the URL, so its password cannot leak through them.
+        let parsed = Opts::from_url(url).map_err(|e| {
+            connect_err(BackendError::new(
+                BackendErrorKind::CannotOpen,
+                format!("bad database URL: {e}"),
+                None,
+            ))
+        })?;
+        if parsed.get_db_name().is_none_or(str::is_empty) {
+            return Err(connect_err(BackendError::new(
+                BackendErrorKind::CannotOpen,
+                "the database URL names no database (mysql://USER@HOST:PORT/DBNAME)",
+                None,
+            )));
+        }
+        let mut builder = OptsBuilder::from_opts(parsed)
+            .stmt_cache_size(STATEMENT_CACHE)
+            .tcp_connect_timeout(Some(CONNECT_TIMEOUT))
+            // "Rows matched", not "rows changed": an UPDATE that writes the values a row
+            // already has still found it (set_password to the same password is no miss).
+            .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
+            .init(vec!["SET NAMES utf8mb4"]);
+        if let Some(password) = password {
+            builder = builder.pass(Some(password));
+        }
+        let opts = Opts::from(builder);
+        let mut conn = Conn::new(opts.clone()).map_err(|e| connect_err(e.into()))?;
+        migrations::run(&mut conn)?;
+        Ok(MysqlStore {
+            opts,
+            conn: Some(conn),
+            last_used: Instant::now(),
+            shown,
+        })
+    }
+
+    /// The database URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        let idle = self.last_used.elapsed() >= IDLE_PING;
+        self.last_used = Instant::now();
+        let conn = match self.conn.take() {
+            Some(mut conn) if idle => match conn.ping() {
+                Ok(()) => conn,
+                Err(e) => {
+                    log::info!(
+                        "store: idle connection to {} is gone ({e}); reconnecting",
+                        self.shown
+                    );
+                    Conn::new(self.opts.clone())?
+                }
+            },
+            Some(conn) => conn,
+            None => {
+                log::info!("store: reconnecting to {}", self.shown);
+                Conn::new(self.opts.clone())?
+            }
+        };
+        Ok(self.conn.insert(conn))
+    }
+
+    /// Forgets a connection the server dropped, so the next call opens a new one. The call
+    /// itself is not retried: a write might have committed before the connection broke.
+    fn settle<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            if e.backend_kind() == Some(BackendErrorKind::Unavailable) {
+                log::warn!("store: lost the connection to {}: {e}", self.shown);
+                self.conn = None;
+            }
+        }
+        result
+    }
+}
+
+// --- errors: only this file and migrations.rs name the driver ---
+
+/// MySQL and MariaDB server error codes the store acts on.
+mod code {
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub const DEADLOCK: u16 = 1213;
+    pub const DUP_ENTRY: u16 = 1062;
+    pub const DUP_ENTRY_WITH_KEY: u16 = 1586;
+    pub const BAD_NULL: u16 = 1048;
+    pub const ROW_IS_REFERENCED: u16 = 1451;
+    pub const NO_REFERENCED_ROW: u16 = 1452;
+    pub const CHECK_MYSQL: u16 = 3819;
+    pub const CHECK_MARIADB: u16 = 4025;
+    pub const OPTION_PREVENTS: u16 = 1290;
+    pub const READ_ONLY_TRANSACTION: u16 = 1792;
+    pub const TABLE_READ_ONLY: u16 = 1036;
+    pub const INNODB_READ_ONLY: u16 = 1874;
+    pub const DISK_FULL: u16 = 1021;
+    pub const RECORD_FILE_FULL: u16 = 1114;
+    pub const DBACCESS_DENIED: u16 = 1044;
+    pub const ACCESS_DENIED: u16 = 1045;
+    pub const BAD_DB: u16 = 1049;
+    pub const ACCESS_DENIED_NO_PASSWORD: u16 = 1698;
+    pub const TOO_MANY_CONNECTIONS: u16 = 1040;
+    pub const SERVER_SHUTDOWN: u16 = 1053;
+    pub const CONNECTION_KILLED: u16 = 1927;
+    pub const SERVER_GONE: u16 = 2006;
+    pub const SERVER_LOST: u16 = 2013;
+    pub const CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+    pub const CRASHED_TABLE: u16 = 1194;
+    pub const CRASHED_TABLE_REPAIR_FAILED: u16 = 1195;
+}
+
+fn server_kind(code: u16) -> BackendErrorKind {
+    match code {
+        code::LOCK_WAIT_TIMEOUT | code::DEADLOCK => BackendErrorKind::Busy,
+        code::DUP_ENTRY
+        | code::DUP_ENTRY_WITH_KEY
+        | code::BAD_NULL
+        | code::ROW_IS_REFERENCED
+        | code::NO_REFERENCED_ROW
+        | code::CHECK_MYSQL
+        | code::CHECK_MARIADB => BackendErrorKind::Constraint,
+        code::OPTION_PREVENTS
+        | code::READ_ONLY_TRANSACTION
+        | code::TABLE_READ_ONLY
+        | code::INNODB_READ_ONLY => BackendErrorKind::ReadOnly,
+        code::DISK_FULL | code::RECORD_FILE_FULL => BackendErrorKind::Full,
+        code::DBACCESS_DENIED
+        | code::ACCESS_DENIED
+        | code::BAD_DB
+        | code::ACCESS_DENIED_NO_PASSWORD => BackendErrorKind::CannotOpen,
+        code::TOO_MANY_CONNECTIONS
+        | code::SERVER_SHUTDOWN
+        | code::CONNECTION_KILLED
+        | code::SERVER_GONE
+        | code::SERVER_LOST
+        | code::CLIENT_INTERACTION_TIMEOUT => BackendErrorKind::Unavailable,
+        code::CRASHED_TABLE | code::CRASHED_TABLE_REPAIR_FAILED => BackendErrorKind::Damaged,
+        _ => BackendErrorKind::Other,
+    }
+}
+
+impl From<mysql::Error> for BackendError {
+    fn from(err: mysql::Error) -> BackendError {
+        match &err {
+            mysql::Error::MySqlError(e) => BackendError::new(
+                server_kind(e.code),
+                err.to_string(),
+                Some(i32::from(e.code)),
+            ),
+            // The socket, the packet stream or TLS failed: the connection is gone.
+            mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::TlsError(_) => {
+                BackendError::new(BackendErrorKind::Unavailable, err.to_string(), None)
+            }
+            mysql::Error::DriverError(d) => {
+                let kind = match d {
+                    mysql::DriverError::CouldNotConnect(_)
+                    | mysql::DriverError::ConnectTimeout
+                    | mysql::DriverError::PacketOutOfSync => BackendErrorKind::Unavailable,
+                    _ => BackendErrorKind::Other,
+                };
+                BackendError::new(kind, err.to_string(), None)
+            }
+            _ => BackendError::new(BackendErrorKind::Other, err.to_string(), None),
+        }
+    }
+}
+
+impl From<mysql::Error> for StoreError {
+    fn from(err: mysql::Error) -> StoreError {
+        StoreError::Backend(err.into())
+    }
+}
+
+fn is_duplicate(err: &mysql::Error) -> bool {
+    matches!(err, mysql::Error::MySqlError(e)
+        if e.code == code::DUP_ENTRY || e.code == code::DUP_ENTRY_WITH_KEY)
+}
+
+// --- decoding rows: every conversion that the server's content can break returns Corrupt ---
+
+fn col(row: &Row, idx: usize) -> Result<&Value, StoreError> {
+    row.as_ref(idx)
+        .ok_or_else(|| StoreError::corrupt(format!("a row has no column {idx}")))
+}
+
+fn opt_int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<Option<i64>, StoreError> {
+    match col(row, idx)? {
+        Value::NULL => Ok(None),
+        Value::Int(v) => Ok(Some(*v)),
+        Value::UInt(v) => i64::try_from(*v)
+            .map(Some)
+            .map_err(|_| StoreError::corrupt(format!("{} is {v}", what()))),
+        // The text protocol (and some expressions) send numbers as digits.
+        Value::Bytes(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::corrupt(format!("{} is not an integer", what()))),
+        other => Err(StoreError::corrupt(format!(
+            "{} is {other:?}, not an integer",
+            what()
+        ))),
+    }
+}
+
+fn int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<i64, StoreError> {
+    opt_int(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
+}
+
+fn u32_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u32, StoreError> {
+    let v = int(row, idx, what)?;
+    u32::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
+}
+
+fn u8_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u8, StoreError> {
+    let v = int(row, idx, what)?;
+    u8::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
+}
+
+fn bool_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<bool, StoreError> {
+    Ok(int(row, idx, what)? != 0)
+}
+
+fn opt_bytes<'r>(
+    row: &'r Row,
+    idx: usize,
+    what: &dyn Fn() -> String,
+) -> Result<Option<&'r [u8]>, StoreError> {
+    match col(row, idx)? {
+        Value::NULL => Ok(None),
+        Value::Bytes(b) => Ok(Some(b)),
+        other => Err(StoreError::corrupt(format!(
+            "{} is {other:?}, not bytes",
+            what()
+        ))),
+    }
+}
+
+fn bytes<'r>(row: &'r Row, idx: usize, what: &dyn Fn() -> String) -> Result<&'r [u8], StoreError> {
+    opt_bytes(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
+}
+
+fn opt_text(
+    row: &Row,
+    idx: usize,
+    what: &dyn Fn() -> String,
+) -> Result<Option<String>, StoreError> {
+    opt_bytes(row, idx, what)?
+        .map(|b| {
+            String::from_utf8(b.to_vec())
+                .map_err(|_| StoreError::corrupt(format!("{} is not UTF-8", what())))
+        })
+        .transpose()
+}
+
+fn text(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<String, StoreError> {
+    opt_text(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
+}
+
+fn float(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<f64, StoreError> {
+    match col(row, idx)? {
+        Value::Double(v) => Ok(*v),
+        Value::Float(v) => Ok(f64::from(*v)),
+        Value::Int(v) => Ok(*v as f64),
+        Value::Bytes(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| StoreError::corrupt(format!("{} is not a number", what()))),
+        other => Err(StoreError::corrupt(format!(
+            "{} is {other:?}, not a number",
+            what()
+        ))),
+    }
+}
+
+fn fixed<const N: usize>(bytes: &[u8], what: &dyn Fn() -> String) -> Result<[u8; N], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(format!("{} is {} bytes, not {N}", what(), bytes.len())))
+}
+
+fn name_col(row: &Row, idx: usize, id: i64) -> Result<AccountName, StoreError> {
+    let raw = bytes(row, idx, &|| format!("account #{id}: name"))?;
+    let name = AccountName::parse(raw)
+        .map_err(|e| StoreError::corrupt(format!("account #{id}: name: {e}")))?;
+    // A lower-case name in the table would never match a lookup; say so instead.
+    if name.as_bytes() != raw {
+        return Err(StoreError::corrupt(format!(
+            "account #{id}: name {name:?} is not upper case"
+        )));
+    }
+    Ok(name)
+}
+
+/// The standing columns, as SQL: the first `?` is now. Shared by the login read and the list.
+macro_rules! standing_columns {
+    () => {
+        "EXISTS (SELECT 1 FROM account_bans b
+                 WHERE b.account_id = a.id AND b.active = 1 AND b.expires_at IS NULL),
+         (SELECT MAX(b.expires_at) FROM account_bans b
+                 WHERE b.account_id = a.id AND b.active = 1 AND b.expires_at > ?)"
+    };
+}
+
+fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
+    let id = int(row, 0, &|| "account id".to_owned())?;
+    let name = name_col(row, 1, id)?;
+    let salt = fixed::<32>(bytes(row, 2, &|| format!("account #{id}: salt"))?, &|| {
+        format!("account #{id}: salt")
+    })?;
+    let verifier = fixed::<32>(
+        bytes(row, 3, &|| format!("account #{id}: verifier"))?,
+        &|| format!("account #{id}: verifier"),
+    )?;
+    let failed_logins = u32_col(row, 4, &|| format!("account #{id}: failed_logins"))?;
+    let security_level = u8_col(row, 8, &|| format!("account #{id}: security_level"))?;
+    let permanent = bool_col(row, 6, &|| format!("account #{id}: ban"))?;
+    let until = opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?;
+    Ok(AccountRecord {
+        id: AccountId(id),
+        name,
+        salt: Salt(salt),
+        verifier: Verifier(verifier),
+        standing: standing(permanent, until),
+        failed_logins,
+        security_level,
+        session: ticket_from_row(row, id, 5, 9)?,
+        totp: totp_from_row(row, id, 12)?,
+    })
+}
+
+/// The sealed authenticator secret, if any; one that cannot be a sealed secret is corrupt.
+fn totp_from_row(row: &Row, id: i64, idx: usize) -> Result<Option<SealedTotpSecret>, StoreError> {
+    let what = || format!("account #{id}: totp_secret");
+    opt_bytes(row, idx, &what)?
+        .map(|b| {
+            SealedTotpSecret::from_bytes(b)
+                .map_err(|e| StoreError::corrupt(format!("{}: {e}", what())))
+        })
+        .transpose()
+}
+
+/// The session ticket from its four columns, as the SQLite store reads them: no key means no
+/// ticket, and then expiry and taker must be empty too; a half-written ticket is corrupt.
+fn ticket_from_row(
+    row: &Row,
+    id: i64,
+    key_idx: usize,
+    times_idx: usize,
+) -> Result<Option<SessionTicket>, StoreError> {
+    let issued_at = opt_int(row, times_idx, &|| format!("account #{id}: session_key_at"))?;
+    let expires_at = opt_int(row, times_idx + 1, &|| {
+        format!("account #{id}: session_expires_at")
+    })?;
+    let taken_by = opt_int(row, times_idx + 2, &|| {
+        format!("account #{id}: session_taken_by")
+    })?;
+    let what = || format!("account #{id}: session key");
+    let Some(key) = opt_bytes(row, key_idx, &what)? else {
+        if expires_at.is_some() || taken_by.is_some() {
+            return Err(StoreError::corrupt(format!(
+                "account #{id}: session expiry or taker without a session key"
+            )));
+        }
+        return Ok(None);
+    };
+    let key = SessionKey(fixed::<40>(key, &what)?);
+    let missing =
+        |what: &str| StoreError::corrupt(format!("account #{id}: session key without {what}"));
+    let taken_by = taken_by
+        .map(|realm| {
+            u8::try_from(realm)
+                .ok()
+                .filter(|&r| r != 0)
+                .map(|r| RealmId(u32::from(r)))
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("account #{id}: session taken by realm {realm}"))
+                })
+        })
+        .transpose()?;
+    Ok(Some(SessionTicket {
+        key,
+        issued_at: issued_at.ok_or_else(|| missing("session_key_at"))?,
+        expires_at: expires_at.ok_or_else(|| missing("session_expires_at"))?,
+        taken_by,
+    }))
+}
+
+fn summary_from_row(row: &Row) -> Result<AccountSummary, StoreError> {
+    let id = int(row, 0, &|| "account id".to_owned())?;
+    Ok(AccountSummary {
+        id: AccountId(id),
+        name: name_col(row, 1, id)?,
+        created_at: int(row, 2, &|| format!("account #{id}: created_at"))?,
+        last_login_at: opt_int(row, 3, &|| format!("account #{id}: last_login_at"))?,
+        last_login_ip: opt_text(row, 4, &|| format!("account #{id}: last_login_ip"))?,
+        failed_logins: u32_col(row, 5, &|| format!("account #{id}: failed_logins"))?,
+        security_level: u8_col(row, 8, &|| format!("account #{id}: security_level"))?,
+        standing: standing(
+            bool_col(row, 6, &|| format!("account #{id}: ban"))?,
+            opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?,
+        ),
+        totp: bool_col(row, 9, &|| format!("account #{id}: totp"))?,
+    })
+}
+
+fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
+    let id = int(row, 0, &|| "realm id".to_owned())?;
+    let id = u8::try_from(id)
+        .ok()
+        .filter(|&id| id != 0)
+        .ok_or_else(|| StoreError::corrupt(format!("realm id {id} is outside 1..=255")))?;
+    let what = || format!("realm {id}: link key");
+    let kind = match opt_bytes(row, 7, &what)? {
+        None => RealmKind::Static,
+        // Read only to check it: a key the handshake could not use must not list as linkable.
+        Some(key) => {
+            fixed::<32>(key, &what)?;
+            RealmKind::Linkable
+        }
+    };
+    Ok(RealmRecord {
+        id: RealmId(u32::from(id)),
+        name: text(row, 1, &|| format!("realm {id}: name"))?,
+        address: text(row, 2, &|| format!("realm {id}: address"))?,
+        realm_type: u8_col(row, 3, &|| format!("realm {id}: realm_type"))?,
+        flags: u8_col(row, 4, &|| format!("realm {id}: flags"))?,
+        timezone: u8_col(row, 5, &|| format!("realm {id}: timezone"))?,
+        population: float(row, 6, &|| format!("realm {id}: population"))? as f32,
+        builds: Vec::new(),
+        kind,
+    })
+}
+
+fn audit_from_row(row: &Row) -> Result<AuditRow, StoreError> {
+    let id = int(row, 0, &|| "audit id".to_owned())?;
+    let build = int(row, 5, &|| format!("audit #{id}: build"))?;
+    Ok(AuditRow {
+        at: int(row, 1, &|| format!("audit #{id}: at"))?,
+        account: opt_int(row, 2, &|| format!("audit #{id}: account_id"))?.map(AccountId),
+        name: text(row, 3, &|| format!("audit #{id}: account_name"))?,
+        peer: text(row, 4, &|| format!("audit #{id}: peer_ip"))?,
+        build: Build(
+            u16::try_from(build)
+                .map_err(|_| StoreError::corrupt(format!("audit #{id}: build {build}")))?,
+        ),
+        outcome: text(row, 6, &|| format!("audit #{id}: outcome"))?,
+    })
+}
+
+// --- statements shared by several calls; `q` is a connection or a transaction ---
+
+fn insert_audit(q: &mut impl Queryable, attempt: &LoginAttempt) -> Result<(), mysql::Error> {
+    q.exec_drop(
+        "INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+         VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            attempt.at,
+            attempt.account.map(|a| a.0),
+            attempt.name.as_str(),
+            ip_text(attempt.peer),
+            attempt.build.0,
+            attempt.outcome.as_str(),
+        ),
+    )
+}
+
+/// The account's character counts per realm, in realm order (the login replies carry them).
+fn character_counts(
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<Vec<CharacterCount>, StoreError> {
+    let rows: Vec<Row> = q.exec(
+        "SELECT realm_id, count FROM realm_characters WHERE account_id = ? ORDER BY realm_id",
+        (account.0,),
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(CharacterCount {
+                realm: RealmId(u32_col(row, 0, &|| {
+                    format!("account {account}: character realm")
+                })?),
+                count: u8_col(row, 1, &|| format!("account {account}: character count"))?,
+            })
+        })
+        .collect()
+}
+
+fn exists(q: &mut impl Queryable, sql: &str, id: i64) -> Result<bool, mysql::Error> {
+    Ok(q.exec_first::<Row, _, _>(sql, (id,))?.is_some())
+}
+
+fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, StoreError> {
+    let row: Option<Row> =
+        q.exec_first("SELECT id FROM accounts WHERE name = ?", (name.as_str(),))?;
+    match row {
+        Some(row) => Ok(AccountId(int(&row, 0, &|| format!("account {name}: id"))?)),
+        None => Err(StoreError::NoSuchAccount(*name)),
+    }
+}
+
+fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
+    let rows: Vec<Row> = q.exec(
+        "SELECT id, name, address, realm_type, flags, timezone, population, link_key
+         FROM realms ORDER BY id",
+        (),
+    )?;
+    let mut realms = rows
+        .iter()
+        .map(realm_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<Row> = q.exec(
+        "SELECT realm_id, build FROM realm_builds ORDER BY realm_id, build",
+        (),
+    )?;
+    for row in &rows {
+        let realm_id = int(row, 0, &|| "realm_builds.realm_id".to_owned())?;
+        let build = int(row, 1, &|| format!("realm {realm_id}: build"))?;
+        let build = u16::try_from(build)
+            .map_err(|_| StoreError::corrupt(format!("realm {realm_id}: build {build}")))?;
+        // The foreign key guarantees a parent; a miss means the table was edited by hand.
+        let realm = realms
+            .iter_mut()
+            .find(|r| i64::from(r.id.0) == realm_id)
+            .ok_or_else(|| {
+                StoreError::corrupt(format!("build {build} for missing realm {realm_id}"))
+            })?;
+        realm.builds.push(Build(build));
+    }
+    Ok(realms)
+}
+
+/// The id for a new realm: after the highest, or the lowest gap once 255 is used (ids of
+/// removed realms are only reused when there is no other choice). Locks the realm rows, so
+/// two nodes adding at once take turns instead of picking the same id.
+fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
+    let ids: Vec<Row> = q.exec("SELECT id FROM realms ORDER BY id FOR UPDATE", ())?;
+    let ids = ids
+        .iter()
+        .map(|row| int(row, 0, &|| "realm id".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = ids.last().map_or(1, |max| max + 1);
+    if (1..=255).contains(&next) {
+        return Ok(RealmId(next as u32));
+    }
+    (1..=255u32)
+        .find(|id| !ids.contains(&i64::from(*id)))
+        .map(RealmId)
+        .ok_or(StoreError::RealmIdsExhausted)
+}
+
+/// Implements a `Store` method by running it on the live connection (reconnecting first if
+/// the last one was lost) and then settling the result.
+macro_rules! on_conn {
+    ($self:ident, |$conn:ident| $body:block) => {{
+        let result = (|| {
+            let $conn = $self.conn()?;
+            $body
+        })();
+        $self.settle(result)
+    }};
+}
+
+impl Store for MysqlStore {
+    fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> = conn.exec_first(
+                concat!(
+                    "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
+                    standing_columns!(),
+                    ", a.security_level, a.session_key_at, a.session_expires_at, ",
+                    "a.session_taken_by, a.totp_secret FROM accounts a WHERE a.name = ?"
+                ),
+                (unix_now(), name.as_str()),
+            )?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+    }
+
+    fn record_login_failure(
+        &mut self,
+        attempt: &LoginAttempt,
+        lockout: &LockoutPolicy,
+    ) -> Result<FailureRecorded, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            insert_audit(&mut tx, attempt)?;
+            let mut recorded = FailureRecorded::Audited;
+            if let (Some(account), true) =
+                (attempt.account, attempt.outcome.counts_against_account())
+            {
+                // Locked until commit, so failures on two nodes are counted one after the
+                // other. None when the account was deleted since it was loaded.
+                let previous: Option<Row> = tx.exec_first(
+                    "SELECT failed_logins, last_failed_at FROM accounts WHERE id = ? FOR UPDATE",
+                    (account.0,),
+                )?;
+                if let Some(row) = previous {
+                    let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
+                    let last = opt_int(&row, 1, &|| format!("account {account}: last_failed_at"))?;
+                    let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
+                    tx.exec_drop(
+                        "UPDATE accounts SET failed_logins = ?, last_failed_at = ? WHERE id = ?",
+                        (level, attempt.at, account.0),
+                    )?;
+                    recorded = match locked_until {
+                        None => FailureRecorded::Counted(level),
+                        Some(until) => {
+                            tx.exec_drop(
+                                "INSERT INTO account_bans
+                                     (account_id, banned_at, expires_at, reason, active)
+                                 VALUES (?, ?, ?, ?, 1)",
+                                (account.0, attempt.at, until, lockout_reason(lockout)),
+                            )?;
+                            FailureRecorded::Locked { until }
+                        }
+                    };
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
+        })
+    }
+
+    fn record_login_success(
+        &mut self,
+        attempt: &LoginAttempt,
+        key: &SessionKey,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt.account.ok_or(StoreError::Invalid(
+            "a successful login without an account id",
+        ))?;
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            tx.exec_drop(
+                "UPDATE accounts SET last_login_at = ?, last_login_ip = ?, failed_logins = 0,
+                        session_key = ?, session_key_at = ?, session_expires_at = ?,
+                        session_taken_by = NULL
+                 WHERE id = ?",
+                (
+                    attempt.at,
+                    ip_text(attempt.peer),
+                    &key.0[..],
+                    attempt.at,
+                    expires_at,
+                    account.0,
+                ),
+            )?;
+            if tx.affected_rows() == 0 {
+                // Deleted between load and proof: no key to hand a world server, so no success.
+                return Err(StoreError::NoSuchAccountId(account));
+            }
+            insert_audit(&mut tx, attempt)?;
+            let counts = character_counts(&mut tx, account)?;
+            tx.commit()?;
+            Ok(counts)
+        })
+    }
+
+    fn take_session(
+        &mut self,
+        name: &AccountName,
+        realm: RealmId,
+        now: i64,
+    ) -> Result<Option<TakenSession>, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            // The check and the mark are one statement: whoever's UPDATE runs second (on this
+            // node or another) waits for the first's row lock, then finds session_taken_by
+            // set and matches no row.
+            tx.exec_drop(
+                "UPDATE accounts SET session_taken_by = ?
+                 WHERE name = ? AND session_key IS NOT NULL AND session_expires_at > ?
+                       AND session_taken_by IS NULL",
+                (realm.0, name.as_str(), now),
+            )?;
+            if tx.affected_rows() == 0 {
+                return Ok(None);
+            }
+            // The row stays locked by the UPDATE until commit: this reads what it marked.
+            let row: Option<Row> = tx.exec_first(
+                "SELECT id, session_key, security_level FROM accounts WHERE name = ?",
+                (name.as_str(),),
+            )?;
+            let Some(row) = row else {
+                return Err(StoreError::corrupt(format!(
+                    "account {name}: marked its ticket taken, then found no row"
+                )));
+            };
+            let id = int(&row, 0, &|| format!("account {name}: id"))?;
+            let what = || format!("account #{id}: session key");
+            let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
+            let security_level = u8_col(&row, 2, &|| format!("account #{id}: security_level"))?;
+            // A corrupt row returned early above, rolling the mark back with the transaction.
+            tx.commit()?;
+            Ok(Some(TakenSession {
+                account: AccountId(id),
+                key: SessionKey(key),
+                security_level,
+            }))
+        })
+    }
+
+    fn renew_session(
+        &mut self,
+        attempt: &LoginAttempt,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt
+            .account
+            .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            tx.exec_drop(
+                "UPDATE accounts SET session_taken_by = NULL, session_expires_at = ?,
+                        last_login_at = ?, last_login_ip = ?
+                 WHERE id = ? AND session_key IS NOT NULL",
+                (expires_at, attempt.at, ip_text(attempt.peer), account.0),
+            )?;
+            if tx.affected_rows() == 0 {
+                // A password change (or a deletion) since the reconnect proof was checked.
+                let found = exists(&mut tx, "SELECT 1 FROM accounts WHERE id = ?", account.0)?;
+                return Err(if found {
+                    StoreError::NoSession(account)
+                } else {
+                    StoreError::NoSuchAccountId(account)
+                });
+            }
+            let audit = LoginAttempt {
+                outcome: LoginOutcome::ReconnectSuccess,
+                ..attempt.clone()
+            };
+            insert_audit(&mut tx, &audit)?;
+            let counts = character_counts(&mut tx, account)?;
+            tx.commit()?;
+            Ok(counts)
+        })
+    }
+
+    fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> =
+                conn.exec_first("SELECT link_key FROM realms WHERE id = ?", (realm.0,))?;
+            let Some(row) = row else {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            };
+            let what = || format!("realm {realm}: link key");
+            opt_bytes(&row, 0, &what)?
+                .map(|key| fixed::<32>(key, &what).map(LinkKey))
+                .transpose()
+        })
+    }
+
+    fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        on_conn!(self, |conn| { realms(conn) })
+    }
+
+    fn create_account(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<AccountId, StoreError> {
+        on_conn!(self, |conn| {
+            let inserted = conn.exec_drop(
+                "INSERT INTO accounts (name, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
+                (name.as_str(), &salt.0[..], &verifier.0[..], unix_now()),
+            );
+            match inserted {
+                Ok(()) => {
+                    let id = i64::try_from(conn.last_insert_id()).map_err(|_| {
+                        StoreError::corrupt(format!("account {name}: id out of range"))
+                    })?;
+                    Ok(AccountId(id))
+                }
+                Err(e) if is_duplicate(&e) => Err(StoreError::DuplicateAccount(*name)),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn set_password(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "UPDATE accounts SET salt = ?, verifier = ?, session_key = NULL,
+                        session_key_at = NULL, session_expires_at = NULL,
+                        session_taken_by = NULL
+                 WHERE name = ?",
+                (&salt.0[..], &verifier.0[..], name.as_str()),
+            )?;
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchAccount(*name));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop("DELETE FROM accounts WHERE name = ?", (name.as_str(),))?;
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchAccount(*name));
+            }
+            Ok(())
+        })
+    }
+
+    fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                concat!(
+                    "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
+                    "a.failed_logins, ",
+                    standing_columns!(),
+                    ", a.security_level, a.totp_secret IS NOT NULL FROM accounts a ORDER BY a.id"
+                ),
+                (unix_now(),),
+            )?;
+            rows.iter().map(summary_from_row).collect()
+        })
+    }
+
+    fn ban_account(
+        &mut self,
+        name: &AccountName,
+        until: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let id = account_id(conn, name)?;
+            conn.exec_drop(
+                "INSERT INTO account_bans (account_id, banned_at, expires_at, reason, active)
+                 VALUES (?, ?, ?, ?, 1)",
+                (id.0, unix_now(), until, reason),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn unban_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let id = account_id(conn, name)?;
+            conn.exec_drop(
+                "UPDATE account_bans SET active = 0 WHERE account_id = ? AND active = 1",
+                (id.0,),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = next_realm_id(&mut tx)?;
+            let inserted = tx.exec_drop(
+                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
+                                     link_key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    id.0,
+                    realm.name.as_str(),
+                    realm.address.as_str(),
+                    realm.realm_type,
+                    realm.flags,
+                    realm.timezone,
+                    f64::from(realm.population),
+                    realm.link_key.as_ref().map(|k| k.0.to_vec()),
+                ),
+            );
+            match inserted {
+                Ok(()) => {}
+                Err(e) if is_duplicate(&e) => {
+                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for build in &realm.builds {
+                tx.exec_drop(
+                    "INSERT IGNORE INTO realm_builds (realm_id, build) VALUES (?, ?)",
+                    (id.0, build.0),
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            match realm {
+                RealmRef::Id(id) => conn.exec_drop("DELETE FROM realms WHERE id = ?", (id.0,))?,
+                RealmRef::Name(name) => {
+                    conn.exec_drop("DELETE FROM realms WHERE name = ?", (name.as_str(),))?
+                }
+            }
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        on_conn!(self, |conn| { realms(conn) })
+    }
+
+    fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            match realm {
+                RealmRef::Id(id) => conn.exec_drop(
+                    "UPDATE realms SET link_key = ? WHERE id = ?",
+                    (&key.0[..], id.0),
+                )?,
+                RealmRef::Name(name) => conn.exec_drop(
+                    "UPDATE realms SET link_key = ? WHERE name = ?",
+                    (&key.0[..], name.as_str()),
+                )?,
+            }
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "INSERT INTO ip_bans (net, banned_at, expires_at, reason) VALUES (?, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE banned_at = VALUES(banned_at),
+                     expires_at = VALUES(expires_at), reason = VALUES(reason)",
+                (net.trunc().to_string(), unix_now(), until, reason),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn unban_ip(&mut self, net: &IpNet) -> Result<bool, StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "DELETE FROM ip_bans WHERE net = ?",
+                (net.trunc().to_string(),),
+            )?;
+            Ok(conn.affected_rows() > 0)
+        })
+    }
+
+    fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                "SELECT net, expires_at FROM ip_bans WHERE expires_at IS NULL OR expires_at > ?",
+                (now,),
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let text = text(row, 0, &|| "ip_bans.net".to_owned())?;
+                    let net = text.parse::<IpNet>().map_err(|_| StoreError::Corrupt {
+                        what: format!("ip_bans.net {text:?} is not a network"),
+                    })?;
+                    Ok(IpBan {
+                        net,
+                        until: opt_int(row, 1, &|| format!("ip ban {text}: expires_at"))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "INSERT INTO settings (`key`, value) VALUES ('console_password', ?)
+                 ON DUPLICATE KEY UPDATE value = VALUES(value)",
+                (hash,),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn console_password(&mut self) -> Result<Option<String>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> = conn.exec_first(
+                "SELECT value FROM settings WHERE `key` = 'console_password'",
+                (),
+            )?;
+            row.map(|row| text(&row, 0, &|| "settings.console_password".to_owned()))
+                .transpose()
+        })
+    }
+
+    fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "UPDATE accounts SET security_level = ? WHERE name = ?",
+                (level, name.as_str()),
+            )?;
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchAccount(*name));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_totp_secret(
+        &mut self,
+        name: &AccountName,
+        secret: Option<&SealedTotpSecret>,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "UPDATE accounts SET totp_secret = ? WHERE name = ?",
+                (secret.map(|s| s.as_bytes().to_vec()), name.as_str()),
+            )?;
+            if conn.affected_rows() == 0 {
+                return Err(StoreError::NoSuchAccount(*name));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_character_count(
+        &mut self,
+        account: AccountId,
+        realm: RealmId,
+        count: u8,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            // Checked first so the caller learns which side is missing; the foreign keys
+            // alone would only say "constraint failed".
+            if !exists(&mut tx, "SELECT 1 FROM accounts WHERE id = ?", account.0)? {
+                return Err(StoreError::NoSuchAccountId(account));
+            }
+            if !exists(
+                &mut tx,
+                "SELECT 1 FROM realms WHERE id = ?",
+                i64::from(realm.0),
+            )? {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            }
+            tx.exec_drop(
+                "INSERT INTO realm_characters (account_id, realm_id, count) VALUES (?, ?, ?)
+                 ON DUPLICATE KEY UPDATE count = VALUES(count)",
+                (account.0, realm.0, count),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                "SELECT id, at, account_id, account_name, peer_ip, build, outcome
+                 FROM login_audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )?;
+            rows.iter().map(audit_from_row).collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
