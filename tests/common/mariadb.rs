@@ -10,7 +10,7 @@
 //! signal follows the thread that forked, not the process, so it cannot be a test's thread), and
 //! the shared server, which a static never drops, is stopped by an `atexit` hook.
 
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -100,7 +100,12 @@ impl MariaDb {
                      apt-get install mariadb-server)"
                 );
             }
-            println!("skipped: no mariadbd (set {REQUIRE_VAR}=1 to require it)");
+            // Straight to stderr: libtest captures `println!`, and a skip should be seen.
+            let test = thread::current().name().unwrap_or("a test").to_owned();
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: no mariadbd (set {REQUIRE_VAR}=1 to require it)"
+            );
         }
         found
     }
