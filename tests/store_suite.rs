@@ -924,7 +924,6 @@ mod sqlite {
 }
 
 // enabled at merge with the MySQL backend
-#[cfg(any())]
 mod mysql {
     use super::*;
 

@@ -5,7 +5,6 @@
 //! against every backend: `tests/store_suite.rs`.
 
 use super::*;
-use crate::account::AccountStanding;
 
 fn name(s: &str) -> AccountName {
     AccountName::parse(s.as_bytes()).unwrap()
