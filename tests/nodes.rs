@@ -1,0 +1,103 @@
+//! Several gatehouse nodes on one MariaDB database (issue 11 "Several nodes on one
+//! database"): what one node writes, the other sees — accounts, bans, the session a reconnect
+//! needs — and a world server linked to both takes a player's ticket exactly once.
+//! Skipped, saying so, where no MariaDB is installed (unless GATEHOUSE_REQUIRE_MYSQL=1).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::mariadb::MariaDb;
+use common::{TestServer, TIMEOUT};
+use gatehouse::account::AccountName;
+use gatehouse::protocol::result::LoginResult;
+use gatehouse::realms::link::client::Client;
+use gatehouse::realms::link::LinkKey;
+use gatehouse::store::mysql::MysqlStore;
+use gatehouse::store::{NewRealm, Store};
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
+
+const SECRET: &[u8] = b"a long shared realm secret";
+
+/// A node serving the database at `url`.
+fn node(url: &str) -> TestServer {
+    let url = url.to_owned();
+    TestServer::start(
+        |_| {},
+        move |config| {
+            config.store.url = Some(url);
+            config.realms.refresh_secs = 1;
+        },
+    )
+}
+
+fn refused_as(result: Result<impl Sized, ClientError>, expected: LoginResult) {
+    match result {
+        Err(ClientError::Refused { result, .. }) => assert_eq!(result, expected),
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("logged in; expected {expected:?}"),
+    }
+}
+
+#[test]
+fn two_nodes_share_accounts_bans_sessions_and_tickets() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let url = server.database();
+    let realm = {
+        let mut store = MysqlStore::open(&url).expect("open the shared database");
+        gatehouse::admin::create_account(&mut store, "alice", "secret").unwrap();
+        store
+            .add_realm(&NewRealm {
+                name: "Shared".into(),
+                address: "127.0.0.1:8085".into(),
+                realm_type: 0,
+                flags: 0,
+                timezone: 1,
+                population: 0.0,
+                builds: Vec::new(),
+                link_key: Some(LinkKey::derive(SECRET)),
+            })
+            .unwrap()
+    };
+    let a = node(&url);
+    let b = node(&url);
+    let build = ClientBuild::WOTLK;
+
+    // An account created through node A's database is known to node B.
+    let mut store = MysqlStore::open(&url).unwrap();
+    gatehouse::admin::create_account(&mut store, "bob", "hunter2").unwrap();
+    LogonClient::login(b.addr, build, "bob", "hunter2", TIMEOUT).unwrap();
+
+    // A player who logged in on A reconnects on B.
+    let logged = LogonClient::login(a.addr, build, "alice", "secret", TIMEOUT).unwrap();
+    LogonClient::reconnect(b.addr, build, "alice", &logged.session_key, TIMEOUT).unwrap();
+
+    // A world server linked to both takes the ticket from either, exactly once.
+    let alice = AccountName::parse(b"alice").unwrap();
+    let mut link_a = Client::connect(a.link, realm, SECRET, TIMEOUT).unwrap();
+    let mut link_b = Client::connect(b.link, realm, SECRET, TIMEOUT).unwrap();
+    let first = link_b.take_session(&alice).unwrap();
+    let second = link_a.take_session(&alice).unwrap();
+    assert!(first.is_some(), "the ticket is there for the first taker");
+    assert!(second.is_none(), "and never for a second, on any node");
+
+    // A ban made through node A's database is enforced on B at once (account bans are read
+    // with the account); an IP ban within realms.refresh_secs.
+    store
+        .ban_account(&AccountName::parse(b"bob").unwrap(), None, "test")
+        .unwrap();
+    refused_as(
+        LogonClient::login(b.addr, build, "bob", "hunter2", TIMEOUT),
+        LoginResult::FailBanned,
+    );
+    store
+        .ban_ip(&"127.0.0.0/8".parse().unwrap(), None, "test")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while LogonClient::login(b.addr, build, "alice", "secret", TIMEOUT).is_ok() {
+        assert!(Instant::now() < deadline, "node B never applied the IP ban");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
