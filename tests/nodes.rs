@@ -101,3 +101,38 @@ fn two_nodes_share_accounts_bans_sessions_and_tickets() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The database server goes down and comes back: meanwhile clients are answered "busy" (no
+/// hang, no crash), and afterwards logons succeed again without a restart of gatehouse.
+#[test]
+fn a_database_outage_means_busy_then_recovery_by_itself() {
+    let Some(mut server) = MariaDb::start() else {
+        return;
+    };
+    let url = server.database();
+    {
+        let mut store = MysqlStore::open(&url).expect("open");
+        gatehouse::admin::create_account(&mut store, "alice", "secret").unwrap();
+    }
+    let gatehouse = node(&url);
+    let build = ClientBuild::WOTLK;
+    LogonClient::login(gatehouse.addr, build, "alice", "secret", TIMEOUT).unwrap();
+    server.restart(|| {
+        for _ in 0..3 {
+            let asked = Instant::now();
+            refused_as(
+                LogonClient::login(gatehouse.addr, build, "alice", "secret", TIMEOUT),
+                LoginResult::FailDbBusy,
+            );
+            assert!(asked.elapsed() < TIMEOUT, "answered, not left hanging");
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while let Err(e) = LogonClient::login(gatehouse.addr, build, "alice", "secret", TIMEOUT) {
+        assert!(
+            Instant::now() < deadline,
+            "no logon after the database came back: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -36,7 +36,10 @@ use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 const STATEMENT_CACHE: usize = 64;
 
 /// How long connecting may take before the server counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one read or write on the connection may take: a server that stops answering
+/// (hung, paused, a network that drops packets) costs a DB thread this long, not forever.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection idle this long is pinged before use: servers close idle connections
 /// (`wait_timeout`), and a quiet night should not cost the morning's first logon.
@@ -48,6 +51,9 @@ pub struct MysqlStore {
     /// `None` after the connection was lost; the next call connects again.
     conn: Option<Conn>,
     last_used: Instant,
+    /// Since when the server has been unreachable: an outage is logged once when it begins
+    /// and once when it ends, not once per request.
+    down_since: Option<Instant>,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -94,6 +100,8 @@ impl MysqlStore {
         let mut builder = OptsBuilder::from_opts(parsed)
             .stmt_cache_size(STATEMENT_CACHE)
             .tcp_connect_timeout(Some(CONNECT_TIMEOUT))
+            .read_timeout(Some(IO_TIMEOUT))
+            .write_timeout(Some(IO_TIMEOUT))
             // "Rows matched", not "rows changed": an UPDATE that writes the values a row
             // already has still found it (set_password to the same password is no miss).
             .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
@@ -108,6 +116,7 @@ impl MysqlStore {
             opts,
             conn: Some(conn),
             last_used: Instant::now(),
+            down_since: None,
             shown,
         })
     }
@@ -133,8 +142,15 @@ impl MysqlStore {
             },
             Some(conn) => conn,
             None => {
-                log::info!("store: reconnecting to {}", self.shown);
-                Conn::new(self.opts.clone())?
+                let conn = Conn::new(self.opts.clone())?;
+                if let Some(since) = self.down_since.take() {
+                    log::info!(
+                        "store: {} is reachable again (after {} s)",
+                        self.shown,
+                        since.elapsed().as_secs()
+                    );
+                }
+                conn
             }
         };
         Ok(self.conn.insert(conn))
@@ -145,7 +161,13 @@ impl MysqlStore {
     fn settle<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(e) = &result {
             if e.backend_kind() == Some(BackendErrorKind::Unavailable) {
-                log::warn!("store: lost the connection to {}: {e}", self.shown);
+                if self.down_since.is_none() {
+                    log::warn!(
+                        "store: lost the connection to {}: {e}; answering \"busy\" until it is back",
+                        self.shown
+                    );
+                    self.down_since = Some(Instant::now());
+                }
                 self.conn = None;
             }
         }

@@ -151,6 +151,27 @@ impl MariaDb {
         }
     }
 
+    /// Stops the server (SIGTERM, as a restart does: the test server does not flush every
+    /// commit, so a crash could lose what the test wrote), runs `while_down`, then starts it
+    /// again on the same port and data: an outage, for what clients see meanwhile and after.
+    pub fn restart(&mut self, while_down: impl FnOnce()) {
+        // SAFETY: kill(2) of our own, not yet reaped, child.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        if !wait_flag(&self.exited, STOP_WITHIN) {
+            stop_only(self);
+        }
+        while_down();
+        let binaries = Self::binaries().expect("the binaries that started it");
+        let data = self.dir.join("data");
+        let again = run(&binaries, &self.dir, &data, self.port)
+            .unwrap_or_else(|e| panic!("cannot restart mariadbd: {e}"));
+        // The new process replaces the old one; the old value must not stop it when dropped.
+        again.stopped.store(true, Ordering::SeqCst);
+        self.pid = again.pid;
+        self.exited = Arc::clone(&again.exited);
+        self.stopped.store(false, Ordering::SeqCst);
+    }
+
     /// SIGTERM, then SIGKILL if it does not stop in time; then the directory goes. Idempotent.
     /// Never panics: it runs from `atexit` too.
     fn stop(&self) {
