@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::protocol::version::Build;
-use crate::store::{redact_url, StoreLocation};
+use crate::store::{redact_url, Schema, StoreLocation};
 use crate::totp::TotpKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +155,9 @@ pub struct StoreConfig {
     /// `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME` or `sqlite://PATH`; wins over `path`.
     /// `Debug` (and so `config check`) never shows a password in it.
     pub url: Option<String>,
+    /// Whose tables a MySQL/MariaDB database holds: "gatehouse" (its own, the default) or
+    /// "azerothcore" (an unchanged AzerothCore auth database). Not for SQLite.
+    pub schema: Schema,
     /// A file whose first line is the database password; without it the environment's
     /// `GATEHOUSE_DB_PASSWORD` is used (both only for a database server).
     pub password_file: Option<PathBuf>,
@@ -170,6 +173,7 @@ impl fmt::Debug for StoreConfig {
             .field("backend", &self.backend)
             .field("path", &self.path)
             .field("url", &self.url.as_deref().map(redact_url))
+            .field("schema", &self.schema)
             .field("password_file", &self.password_file)
             .field("threads", &self.threads)
             .field("queue", &self.queue)
@@ -191,7 +195,13 @@ impl StoreConfig {
     /// Where the store is: `url` when set, else the SQLite file at `path`.
     pub fn location(&self) -> StoreLocation {
         match &self.url {
-            Some(url) => StoreLocation::parse(url),
+            Some(url) => match StoreLocation::parse(url) {
+                StoreLocation::Mysql { url, .. } => StoreLocation::Mysql {
+                    url,
+                    schema: self.schema,
+                },
+                sqlite => sqlite,
+            },
             None => StoreLocation::Sqlite(self.path.clone()),
         }
     }
@@ -210,8 +220,16 @@ impl StoreConfig {
         Ok(std::env::var(DB_PASSWORD_ENV).ok())
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Whether backend, location and schema fit together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let location = self.location();
+        if self.schema != Schema::Gatehouse && matches!(location, StoreLocation::Sqlite(_)) {
+            return Err(ConfigError::Invalid(format!(
+                "store.schema = \"{}\" needs a MySQL/MariaDB database \
+                 (store.url = \"mysql://USER@HOST:PORT/DBNAME\"); SQLite holds only gatehouse's own",
+                self.schema
+            )));
+        }
         match (self.backend, &location) {
             (Some(StoreBackend::Mysql), StoreLocation::Sqlite(_)) => Err(ConfigError::Invalid(
                 "store.backend = \"mysql\" needs store.url = \"mysql://USER@HOST:PORT/DBNAME\""
@@ -347,6 +365,7 @@ impl Default for StoreConfig {
             backend: None,
             path: PathBuf::from("gatehouse.db"),
             url: None,
+            schema: Schema::Gatehouse,
             password_file: None,
             threads: 2,
             queue: 4096,
@@ -543,6 +562,8 @@ pub struct ConfigSource {
     pub path: Option<PathBuf>,
     /// `--db`: an SQLite path, `sqlite://PATH` or `mysql://…`; overrides the file's store.
     pub db: Option<String>,
+    /// `--schema`: whose tables the database holds; overrides store.schema.
+    pub schema: Option<Schema>,
     pub log_level: Option<LogLevel>,
     pub listen: Vec<SocketAddr>,
 }
@@ -555,6 +576,8 @@ impl ConfigSource {
             None => Config::default(),
         };
         self.apply_flags(&mut config);
+        // The flags may pair a schema with a store it does not fit.
+        config.store.validate()?;
         Ok(config)
     }
 
@@ -565,10 +588,13 @@ impl ConfigSource {
                     config.store.path = path;
                     config.store.url = None;
                 }
-                StoreLocation::Mysql { url } => config.store.url = Some(url),
+                StoreLocation::Mysql { url, .. } => config.store.url = Some(url),
             }
             // The flag names the backend; a file's `backend` check is about the file's store.
             config.store.backend = None;
+        }
+        if let Some(schema) = self.schema {
+            config.store.schema = schema;
         }
         if let Some(level) = self.log_level {
             config.log.level = level;
@@ -816,7 +842,13 @@ mod tests {
         assert_eq!(c.store.location(), StoreLocation::Sqlite("x.db".into()));
         let url = "mysql://gh:s3cret@db.example:3306/gatehouse";
         let c = Config::parse(&format!("[store]\npath = \"x.db\"\nurl = \"{url}\"\n")).unwrap();
-        assert_eq!(c.store.location(), StoreLocation::Mysql { url: url.into() });
+        assert_eq!(
+            c.store.location(),
+            StoreLocation::Mysql {
+                url: url.into(),
+                schema: Schema::Gatehouse
+            }
+        );
         let shown = format!("{c:#?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(
@@ -842,9 +874,45 @@ mod tests {
         assert_eq!(
             c.store.location(),
             StoreLocation::Mysql {
-                url: "mysql://u@h:1/d".into()
+                url: "mysql://u@h:1/d".into(),
+                schema: Schema::Gatehouse
             }
         );
+        ConfigSource {
+            schema: Some(Schema::AzerothCore),
+            ..ConfigSource::default()
+        }
+        .apply_flags(&mut c);
+        assert_eq!(
+            c.store.location(),
+            StoreLocation::Mysql {
+                url: "mysql://u@h:1/d".into(),
+                schema: Schema::AzerothCore
+            }
+        );
+        // AzerothCore's tables are MySQL's: not on an SQLite file, by file or by flag.
+        let err = Config::parse("[store]\nschema = \"azerothcore\"\n").unwrap_err();
+        assert!(err.to_string().contains("store.schema"), "{err}");
+        let c = Config::parse(&format!(
+            "[store]\nschema = \"azerothcore\"\nurl = \"{url}\"\n"
+        ))
+        .unwrap();
+        assert!(matches!(
+            c.store.location(),
+            StoreLocation::Mysql {
+                schema: Schema::AzerothCore,
+                ..
+            }
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "").unwrap();
+        let source = ConfigSource {
+            path: Some(path),
+            schema: Some(Schema::AzerothCore),
+            ..ConfigSource::default()
+        };
+        assert!(source.load().is_err());
     }
 
     #[test]

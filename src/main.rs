@@ -13,7 +13,7 @@ use gatehouse::admin;
 use gatehouse::config::{Config, ConfigSource, LogLevel, DEFAULT_CONFIG_TEXT};
 use gatehouse::daemon::Daemon;
 use gatehouse::realms::link::message::RealmAnnouncement;
-use gatehouse::store::{self, NewRealm, Store, StoreLocation};
+use gatehouse::store::{self, NewRealm, Schema, Store, StoreLocation};
 use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
 
 #[derive(Parser)]
@@ -38,6 +38,10 @@ struct Global {
     /// mysql://USER@HOST:PORT/DBNAME (overrides store.path and store.url).
     #[arg(long, global = true, value_name = "PATH|URL")]
     db: Option<String>,
+    /// Whose tables a MySQL/MariaDB database holds: gatehouse (the default) or azerothcore
+    /// (an unchanged AzerothCore auth database; overrides store.schema).
+    #[arg(long, global = true, value_name = "SCHEMA")]
+    schema: Option<Schema>,
     /// off, error, warn, info, debug or trace (overrides log.level).
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<LogLevel>,
@@ -283,6 +287,7 @@ fn config_source(global: &Global) -> ConfigSource {
     ConfigSource {
         path: global.config.clone(),
         db: global.db.clone(),
+        schema: global.schema,
         log_level: global.log_level,
         listen: global.listen.clone(),
     }

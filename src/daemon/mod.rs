@@ -105,6 +105,9 @@ impl Daemon {
         listeners::fit_connections_to_fd_limit(&mut config);
         let mut event_loop = EventLoop::new(1024)?;
 
+        // A config built in code has not been through Config::parse: an AzerothCore schema on
+        // an SQLite file must fail here, not silently open gatehouse's own tables.
+        config.store.validate()?;
         let location = config.store.location();
         let password = match location {
             StoreLocation::Mysql { .. } => config.store.password()?,

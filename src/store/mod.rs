@@ -10,6 +10,7 @@
 //! the types (a salt that is not 32 bytes, a name that does not normalise) is
 //! [`StoreError::Corrupt`], never a panic.
 
+pub mod azerothcore;
 pub mod bignum_hex;
 pub mod migrations;
 pub mod mysql;
@@ -32,6 +33,7 @@ use crate::values::{AccountId, FailureCount, LinkKey, LockoutPolicy, RealmId};
 pub use crate::values::IpBan;
 
 pub use self::mysql::MysqlStore;
+pub use azerothcore::AzerothCoreStore;
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
 
@@ -566,8 +568,49 @@ pub enum BackendErrorKind {
 pub enum StoreLocation {
     /// An SQLite file, created on first start.
     Sqlite(PathBuf),
-    /// A MySQL/MariaDB database: `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME`.
-    Mysql { url: String },
+    /// A MySQL/MariaDB database: `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME`, holding
+    /// gatehouse's own tables or another login server's.
+    Mysql { url: String, schema: Schema },
+}
+
+/// Whose tables a MySQL/MariaDB database holds (`store.schema`, `--schema`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schema {
+    /// gatehouse's own tables, created and migrated at open.
+    #[default]
+    Gatehouse,
+    /// An unchanged AzerothCore auth database (`acore_auth`), plus `gatehouse_` tables.
+    AzerothCore,
+}
+
+impl Schema {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schema::Gatehouse => "gatehouse",
+            Schema::AzerothCore => "azerothcore",
+        }
+    }
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Schema {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Schema, String> {
+        match s {
+            "gatehouse" => Ok(Schema::Gatehouse),
+            "azerothcore" => Ok(Schema::AzerothCore),
+            other => Err(format!(
+                "unknown schema {other:?} (gatehouse or azerothcore)"
+            )),
+        }
+    }
 }
 
 impl StoreLocation {
@@ -576,6 +619,7 @@ impl StoreLocation {
         if text.starts_with("mysql://") {
             StoreLocation::Mysql {
                 url: text.to_owned(),
+                schema: Schema::Gatehouse,
             }
         } else if let Some(path) = text.strip_prefix("sqlite://") {
             StoreLocation::Sqlite(PathBuf::from(path))
@@ -590,7 +634,11 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
-            StoreLocation::Mysql { url } => f.write_str(&redact_url(url)),
+            StoreLocation::Mysql {
+                url,
+                schema: Schema::Gatehouse,
+            } => f.write_str(&redact_url(url)),
+            StoreLocation::Mysql { url, schema } => write!(f, "{} ({schema})", redact_url(url)),
         }
     }
 }
@@ -599,9 +647,10 @@ impl fmt::Debug for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            StoreLocation::Mysql { url } => f
+            StoreLocation::Mysql { url, schema } => f
                 .debug_struct("Mysql")
                 .field("url", &redact_url(url))
+                .field("schema", schema)
                 .finish(),
         }
     }
@@ -615,7 +664,14 @@ pub fn open(
 ) -> Result<Box<dyn Store>, StoreError> {
     Ok(match location {
         StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
-        StoreLocation::Mysql { url } => Box::new(MysqlStore::open_with_password(url, password)?),
+        StoreLocation::Mysql {
+            url,
+            schema: Schema::Gatehouse,
+        } => Box::new(MysqlStore::open_with_password(url, password)?),
+        StoreLocation::Mysql {
+            url,
+            schema: Schema::AzerothCore,
+        } => Box::new(AzerothCoreStore::open_with_password(url, password)?),
     })
 }
 
@@ -703,7 +759,13 @@ mod tests {
         );
         let url = "mysql://gh:p@ss/w@db:3306/gatehouse";
         let location = StoreLocation::parse(url);
-        assert_eq!(location, StoreLocation::Mysql { url: url.into() });
+        assert_eq!(
+            location,
+            StoreLocation::Mysql {
+                url: url.into(),
+                schema: Schema::Gatehouse
+            }
+        );
         assert_eq!(location.to_string(), "mysql://gh:***@db:3306/gatehouse");
         assert!(!format!("{location:?}").contains("p@ss"));
         assert_eq!(

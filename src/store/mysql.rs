@@ -77,6 +77,16 @@ impl MysqlStore {
     /// Like [`MysqlStore::open`], with the password given apart from the URL (from a file or
     /// the environment); `Some` replaces a password in the URL.
     pub fn open_with_password(url: &str, password: Option<&str>) -> Result<MysqlStore, StoreError> {
+        let mut store = Self::connect(url, password)?;
+        if let Some(conn) = store.conn.as_mut() {
+            migrations::run(conn)?;
+        }
+        Ok(store)
+    }
+
+    /// Connects without touching the schema: the AzerothCore store shares this connection
+    /// handling (timeouts, reconnects, outage logging) on its own tables.
+    pub(super) fn connect(url: &str, password: Option<&str>) -> Result<MysqlStore, StoreError> {
         let shown = super::redact_url(url);
         let connect_err = |source: BackendError| StoreError::Connect {
             url: shown.clone(),
@@ -110,8 +120,7 @@ impl MysqlStore {
             builder = builder.pass(Some(password));
         }
         let opts = Opts::from(builder);
-        let mut conn = Conn::new(opts.clone()).map_err(|e| connect_err(e.into()))?;
-        migrations::run(&mut conn)?;
+        let conn = Conn::new(opts.clone()).map_err(|e| connect_err(e.into()))?;
         Ok(MysqlStore {
             opts,
             conn: Some(conn),
@@ -126,7 +135,7 @@ impl MysqlStore {
         &self.shown
     }
 
-    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+    pub(super) fn conn(&mut self) -> Result<&mut Conn, StoreError> {
         let idle = self.last_used.elapsed() >= IDLE_PING;
         self.last_used = Instant::now();
         let conn = match self.conn.take() {
@@ -158,7 +167,7 @@ impl MysqlStore {
 
     /// Forgets a connection the server dropped, so the next call opens a new one. The call
     /// itself is not retried: a write might have committed before the connection broke.
-    fn settle<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn settle<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(e) = &result {
             if e.backend_kind() == Some(BackendErrorKind::Unavailable) {
                 if self.down_since.is_none() {
@@ -270,19 +279,23 @@ impl From<mysql::Error> for StoreError {
     }
 }
 
-fn is_duplicate(err: &mysql::Error) -> bool {
+pub(super) fn is_duplicate(err: &mysql::Error) -> bool {
     matches!(err, mysql::Error::MySqlError(e)
         if e.code == code::DUP_ENTRY || e.code == code::DUP_ENTRY_WITH_KEY)
 }
 
 // --- decoding rows: every conversion that the server's content can break returns Corrupt ---
 
-fn col(row: &Row, idx: usize) -> Result<&Value, StoreError> {
+pub(super) fn col(row: &Row, idx: usize) -> Result<&Value, StoreError> {
     row.as_ref(idx)
         .ok_or_else(|| StoreError::corrupt(format!("a row has no column {idx}")))
 }
 
-fn opt_int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<Option<i64>, StoreError> {
+pub(super) fn opt_int(
+    row: &Row,
+    idx: usize,
+    what: &dyn Fn() -> String,
+) -> Result<Option<i64>, StoreError> {
     match col(row, idx)? {
         Value::NULL => Ok(None),
         Value::Int(v) => Ok(Some(*v)),
@@ -302,25 +315,29 @@ fn opt_int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<Option<i6
     }
 }
 
-fn int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<i64, StoreError> {
+pub(super) fn int(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<i64, StoreError> {
     opt_int(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
 }
 
-fn u32_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u32, StoreError> {
+pub(super) fn u32_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u32, StoreError> {
     let v = int(row, idx, what)?;
     u32::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
 }
 
-fn u8_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u8, StoreError> {
+pub(super) fn u8_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<u8, StoreError> {
     let v = int(row, idx, what)?;
     u8::try_from(v).map_err(|_| StoreError::corrupt(format!("{} is {v}", what())))
 }
 
-fn bool_col(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<bool, StoreError> {
+pub(super) fn bool_col(
+    row: &Row,
+    idx: usize,
+    what: &dyn Fn() -> String,
+) -> Result<bool, StoreError> {
     Ok(int(row, idx, what)? != 0)
 }
 
-fn opt_bytes<'r>(
+pub(super) fn opt_bytes<'r>(
     row: &'r Row,
     idx: usize,
     what: &dyn Fn() -> String,
@@ -335,11 +352,15 @@ fn opt_bytes<'r>(
     }
 }
 
-fn bytes<'r>(row: &'r Row, idx: usize, what: &dyn Fn() -> String) -> Result<&'r [u8], StoreError> {
+pub(super) fn bytes<'r>(
+    row: &'r Row,
+    idx: usize,
+    what: &dyn Fn() -> String,
+) -> Result<&'r [u8], StoreError> {
     opt_bytes(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
 }
 
-fn opt_text(
+pub(super) fn opt_text(
     row: &Row,
     idx: usize,
     what: &dyn Fn() -> String,
@@ -352,11 +373,11 @@ fn opt_text(
         .transpose()
 }
 
-fn text(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<String, StoreError> {
+pub(super) fn text(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<String, StoreError> {
     opt_text(row, idx, what)?.ok_or_else(|| StoreError::corrupt(format!("{} is NULL", what())))
 }
 
-fn float(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<f64, StoreError> {
+pub(super) fn float(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<f64, StoreError> {
     match col(row, idx)? {
         Value::Double(v) => Ok(*v),
         Value::Float(v) => Ok(f64::from(*v)),
@@ -372,13 +393,16 @@ fn float(row: &Row, idx: usize, what: &dyn Fn() -> String) -> Result<f64, StoreE
     }
 }
 
-fn fixed<const N: usize>(bytes: &[u8], what: &dyn Fn() -> String) -> Result<[u8; N], StoreError> {
+pub(super) fn fixed<const N: usize>(
+    bytes: &[u8],
+    what: &dyn Fn() -> String,
+) -> Result<[u8; N], StoreError> {
     bytes
         .try_into()
         .map_err(|_| StoreError::corrupt(format!("{} is {} bytes, not {N}", what(), bytes.len())))
 }
 
-fn name_col(row: &Row, idx: usize, id: i64) -> Result<AccountName, StoreError> {
+pub(super) fn name_col(row: &Row, idx: usize, id: i64) -> Result<AccountName, StoreError> {
     let raw = bytes(row, idx, &|| format!("account #{id}: name"))?;
     let name = AccountName::parse(raw)
         .map_err(|e| StoreError::corrupt(format!("account #{id}: name: {e}")))?;
@@ -531,7 +555,7 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
-fn audit_from_row(row: &Row) -> Result<AuditRow, StoreError> {
+pub(super) fn audit_from_row(row: &Row) -> Result<AuditRow, StoreError> {
     let id = int(row, 0, &|| "audit id".to_owned())?;
     let build = int(row, 5, &|| format!("audit #{id}: build"))?;
     Ok(AuditRow {
@@ -585,7 +609,7 @@ fn character_counts(
         .collect()
 }
 
-fn exists(q: &mut impl Queryable, sql: &str, id: i64) -> Result<bool, mysql::Error> {
+pub(super) fn exists(q: &mut impl Queryable, sql: &str, id: i64) -> Result<bool, mysql::Error> {
     Ok(q.exec_first::<Row, _, _>(sql, (id,))?.is_some())
 }
 

@@ -1,0 +1,964 @@
+//! The store on an unchanged AzerothCore auth database (`acore_auth`), read and written the
+//! way AzerothCore's own authserver and tools do, so its worldserver, website and GM commands
+//! keep working beside gatehouse.
+//!
+//! Where AzerothCore has a column, gatehouse uses it: `account` (upper-case `username`,
+//! `salt` = the wire bytes, `verifier` = v as 32 little-endian bytes, `session_key` = K's 40
+//! bytes as the client computed them, `failed_logins`, `last_ip`, `last_login`),
+//! `account_access` (security level), `account_banned`, `ip_banned`, `realmlist` and
+//! `realmcharacters`. What it has no place for lives in `gatehouse_` tables beside them
+//! ([`migrations`]). The connection handling is the MySQL store's (timeouts, reconnects,
+//! outage logging); taking a ticket is one conditional UPDATE, as there.
+//!
+//! AzerothCore's own authenticator (`account.totp_secret`) is not read yet: such an account
+//! is loaded with a second factor that can never be satisfied, so it is refused (logged)
+//! instead of logging in on its password alone.
+
+pub mod migrations;
+
+use mysql::prelude::Queryable;
+use mysql::{Row, TxOpts};
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::mysql::{
+    audit_from_row, bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes,
+    opt_int, opt_text, text, u32_col, u8_col, MysqlStore,
+};
+use super::{
+    count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
+    AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
+    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+};
+use crate::account::AccountName;
+use crate::protocol::version::Build;
+use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::totp::{SealedTotpSecret, SEALED_LEN};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+
+/// Who bans and lockouts written by gatehouse name as `bannedby`.
+const BANNED_BY: &str = "gatehouse";
+
+/// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
+const DEFAULT_BUILD: u16 = 12340;
+
+/// A store on an AzerothCore auth database, one connection.
+#[derive(Debug)]
+pub struct AzerothCoreStore {
+    db: MysqlStore,
+}
+
+impl AzerothCoreStore {
+    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/acore_auth` and creates gatehouse's own
+    /// `gatehouse_` tables there if they are missing; AzerothCore's tables must exist.
+    pub fn open_with_password(
+        url: &str,
+        password: Option<&str>,
+    ) -> Result<AzerothCoreStore, StoreError> {
+        let mut db = MysqlStore::connect(url, password)?;
+        let conn = db.conn()?;
+        migrations::run(conn)?;
+        Ok(AzerothCoreStore { db })
+    }
+
+    pub fn open(url: &str) -> Result<AzerothCoreStore, StoreError> {
+        Self::open_with_password(url, None)
+    }
+}
+
+/// A sealed secret that opens under no key: what an account with an AzerothCore
+/// authenticator is loaded with, so its logons are refused rather than let in on the password.
+fn unusable_totp() -> Result<SealedTotpSecret, StoreError> {
+    SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
+        .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
+}
+
+/// `last_ip` is varchar(15): an address that does not fit (IPv6) leaves the old value.
+fn last_ip(peer: IpAddr) -> Option<String> {
+    Some(ip_text(peer)).filter(|t| t.len() <= 15)
+}
+
+/// The standing columns over `account_banned`: the first `?` is now. A row whose unbandate
+/// equals its bandate is permanent, as AzerothCore reads it.
+macro_rules! ac_standing_columns {
+    () => {
+        "EXISTS (SELECT 1 FROM account_banned b
+                 WHERE b.id = a.id AND b.active = 1 AND b.unbandate = b.bandate),
+         (SELECT MAX(b.unbandate) FROM account_banned b
+                 WHERE b.id = a.id AND b.active = 1 AND b.unbandate <> b.bandate
+                       AND b.unbandate > ?),
+         (SELECT COALESCE(MAX(x.gmlevel), 0) FROM account_access x WHERE x.id = a.id)"
+    };
+}
+
+fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
+    let id = int(row, 0, &|| "account id".to_owned())?;
+    let name = name_col(row, 1, id)?;
+    let what_salt = || format!("account #{id}: salt");
+    let salt = fixed::<32>(bytes(row, 2, &what_salt)?, &what_salt)?;
+    let what_v = || format!("account #{id}: verifier");
+    let verifier = fixed::<32>(bytes(row, 3, &what_v)?, &what_v)?;
+    let failed_logins = u32_col(row, 4, &|| format!("account #{id}: failed_logins"))?;
+    let permanent = bool_col(row, 6, &|| format!("account #{id}: ban"))?;
+    let until = opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?;
+    let security_level = u8_col(row, 8, &|| format!("account #{id}: gmlevel"))?;
+    // A key without gatehouse's ticket row (AzerothCore's own authserver wrote it), or a
+    // ticket for an older key, is no ticket: nothing to reconnect with or hand out.
+    let what_k = || format!("account #{id}: session_key");
+    let key = opt_bytes(row, 5, &what_k)?;
+    let matches = opt_int(row, 12, &|| format!("account #{id}: ticket"))? == Some(1);
+    let session = match key {
+        Some(key) if matches => {
+            let key = SessionKey(fixed::<40>(key, &what_k)?);
+            let taken_by = opt_int(row, 11, &|| format!("account #{id}: taken_by"))?
+                .map(|realm| {
+                    u32::try_from(realm).map(RealmId).map_err(|_| {
+                        StoreError::corrupt(format!("account #{id}: taken by realm {realm}"))
+                    })
+                })
+                .transpose()?;
+            Some(SessionTicket {
+                key,
+                issued_at: int(row, 9, &|| format!("account #{id}: issued_at"))?,
+                expires_at: int(row, 10, &|| format!("account #{id}: expires_at"))?,
+                taken_by,
+            })
+        }
+        _ => None,
+    };
+    let totp = if bool_col(row, 13, &|| format!("account #{id}: totp_secret"))? {
+        log::warn!(
+            "store: account {name} has an AzerothCore authenticator (account.totp_secret), \
+             which gatehouse cannot check yet: its logons are refused"
+        );
+        Some(unusable_totp()?)
+    } else {
+        let what = || format!("account #{id}: gatehouse_totp");
+        opt_bytes(row, 14, &what)?
+            .map(|b| {
+                SealedTotpSecret::from_bytes(b)
+                    .map_err(|e| StoreError::corrupt(format!("{}: {e}", what())))
+            })
+            .transpose()?
+    };
+    Ok(AccountRecord {
+        id: AccountId(id),
+        name,
+        salt: Salt(salt),
+        verifier: Verifier(verifier),
+        standing: standing(permanent, until),
+        failed_logins,
+        security_level,
+        session,
+        totp,
+    })
+}
+
+fn summary_from_row(row: &Row) -> Result<AccountSummary, StoreError> {
+    let id = int(row, 0, &|| "account id".to_owned())?;
+    let last_login_at = opt_int(row, 3, &|| format!("account #{id}: last_login"))?;
+    Ok(AccountSummary {
+        id: AccountId(id),
+        name: name_col(row, 1, id)?,
+        created_at: int(row, 2, &|| format!("account #{id}: joindate"))?,
+        last_login_at,
+        // last_ip has a default ('127.0.0.1') before any logon: shown only after one.
+        last_login_ip: opt_text(row, 4, &|| format!("account #{id}: last_ip"))?
+            .filter(|_| last_login_at.is_some()),
+        failed_logins: u32_col(row, 5, &|| format!("account #{id}: failed_logins"))?,
+        standing: standing(
+            bool_col(row, 6, &|| format!("account #{id}: ban"))?,
+            opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?,
+        ),
+        security_level: u8_col(row, 8, &|| format!("account #{id}: gmlevel"))?,
+        totp: bool_col(row, 9, &|| format!("account #{id}: totp"))?,
+    })
+}
+
+fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
+    let id = int(row, 0, &|| "realmlist.id".to_owned())?;
+    let id = u8::try_from(id)
+        .ok()
+        .filter(|&id| id != 0)
+        .ok_or_else(|| StoreError::corrupt(format!("realmlist.id {id} is outside 1..=255")))?;
+    let what = || format!("realm {id}: link key");
+    let kind = match opt_bytes(row, 9, &what)? {
+        None => RealmKind::Static,
+        Some(key) => {
+            fixed::<32>(key, &what)?;
+            RealmKind::Linkable
+        }
+    };
+    let host = text(row, 2, &|| format!("realm {id}: address"))?;
+    let port = int(row, 3, &|| format!("realm {id}: port"))?;
+    let build = int(row, 8, &|| format!("realm {id}: gamebuild"))?;
+    let build = u16::try_from(build)
+        .map_err(|_| StoreError::corrupt(format!("realm {id}: gamebuild {build}")))?;
+    Ok(RealmRecord {
+        id: RealmId(u32::from(id)),
+        name: text(row, 1, &|| format!("realm {id}: name"))?,
+        address: format!("{host}:{port}"),
+        realm_type: u8_col(row, 4, &|| format!("realm {id}: icon"))?,
+        flags: u8_col(row, 5, &|| format!("realm {id}: flag"))?,
+        timezone: u8_col(row, 6, &|| format!("realm {id}: timezone"))?,
+        population: float(row, 7, &|| format!("realm {id}: population"))? as f32,
+        builds: if build == 0 {
+            Vec::new()
+        } else {
+            vec![Build(build)]
+        },
+        kind,
+    })
+}
+
+fn insert_audit(q: &mut impl Queryable, attempt: &LoginAttempt) -> Result<(), mysql::Error> {
+    q.exec_drop(
+        "INSERT INTO gatehouse_login_audit (at, account_id, account_name, peer_ip, build, outcome)
+         VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            attempt.at,
+            attempt.account.map(|a| a.0),
+            attempt.name.as_str(),
+            ip_text(attempt.peer),
+            attempt.build.0,
+            attempt.outcome.as_str(),
+        ),
+    )
+}
+
+fn character_counts(
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<Vec<CharacterCount>, StoreError> {
+    let rows: Vec<Row> = q.exec(
+        "SELECT realmid, numchars FROM realmcharacters WHERE acctid = ? ORDER BY realmid",
+        (account.0,),
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(CharacterCount {
+                realm: RealmId(u32_col(row, 0, &|| {
+                    format!("account {account}: character realm")
+                })?),
+                count: u8_col(row, 1, &|| format!("account {account}: character count"))?,
+            })
+        })
+        .collect()
+}
+
+fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, StoreError> {
+    let row: Option<Row> = q.exec_first(
+        "SELECT id FROM account WHERE username = ?",
+        (name.as_str(),),
+    )?;
+    match row {
+        Some(row) => Ok(AccountId(int(&row, 0, &|| format!("account {name}: id"))?)),
+        None => Err(StoreError::NoSuchAccount(*name)),
+    }
+}
+
+fn realm_id(q: &mut impl Queryable, realm: &RealmRef) -> Result<RealmId, StoreError> {
+    let row: Option<Row> = match realm {
+        RealmRef::Id(id) => q.exec_first("SELECT id FROM realmlist WHERE id = ?", (id.0,))?,
+        RealmRef::Name(name) => {
+            q.exec_first("SELECT id FROM realmlist WHERE name = ?", (name.as_str(),))?
+        }
+    };
+    match row {
+        Some(row) => Ok(RealmId(u32_col(&row, 0, &|| "realmlist.id".to_owned())?)),
+        None => Err(StoreError::NoSuchRealm(realm.to_string())),
+    }
+}
+
+fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
+    let rows: Vec<Row> = q.exec(
+        "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
+                r.gamebuild, k.link_key
+         FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id ORDER BY r.id",
+        (),
+    )?;
+    rows.iter().map(realm_from_row).collect()
+}
+
+fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
+    let ids: Vec<Row> = q.exec("SELECT id FROM realmlist ORDER BY id FOR UPDATE", ())?;
+    let ids = ids
+        .iter()
+        .map(|row| int(row, 0, &|| "realmlist.id".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = ids.last().map_or(1, |max| max + 1);
+    if (1..=255).contains(&next) {
+        return Ok(RealmId(next as u32));
+    }
+    (1..=255u32)
+        .find(|id| !ids.contains(&i64::from(*id)))
+        .map(RealmId)
+        .ok_or(StoreError::RealmIdsExhausted)
+}
+
+/// `realmlist` keeps host and port apart.
+fn split_address(address: &str) -> Result<(&str, u16), StoreError> {
+    address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse().ok()?)))
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or(StoreError::Invalid(
+            "an AzerothCore realm address is HOST:PORT",
+        ))
+}
+
+/// What a second ban of one account in the same second (AzerothCore's key is `(id, bandate)`)
+/// does to the first: over an active one, the stronger wins (permanent, else the later end);
+/// over a lifted one, the new ban replaces it. `unbandate` is assigned before `active`, so it
+/// sees the old `active`.
+macro_rules! same_second_ban {
+    () => {
+        "unbandate = IF(active = 0, VALUES(unbandate),
+             IF(VALUES(unbandate) = bandate OR unbandate = bandate, bandate,
+                GREATEST(unbandate, VALUES(unbandate)))),
+         banreason = VALUES(banreason), active = 1"
+    };
+}
+
+/// `ip_banned.ip` holds one IPv4 address as text.
+fn banned_ip_text(net: &IpNet) -> Result<String, StoreError> {
+    match net {
+        IpNet::V4(v4) if v4.prefix_len() == 32 => Ok(v4.addr().to_string()),
+        _ => Err(StoreError::Invalid(
+            "AzerothCore's ip_banned holds single IPv4 addresses, not networks or IPv6",
+        )),
+    }
+}
+
+/// `(bandate, unbandate)` as AzerothCore writes them: equal = permanent. A timed ban that has
+/// already ended gets a bandate before its unbandate, so it never reads as permanent.
+fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
+    match until {
+        None => (now, now),
+        Some(until) => (now.min(until - 1).max(0), until.max(1)),
+    }
+}
+
+macro_rules! on_conn {
+    ($self:ident, |$conn:ident| $body:block) => {{
+        let result = (|| {
+            let $conn = $self.db.conn()?;
+            $body
+        })();
+        $self.db.settle(result)
+    }};
+}
+
+impl Store for AzerothCoreStore {
+    fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> = conn.exec_first(
+                concat!(
+                    "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, a.session_key, ",
+                    ac_standing_columns!(),
+                    ", t.issued_at, t.expires_at, t.taken_by, t.session_key = a.session_key, ",
+                    "a.totp_secret IS NOT NULL, g.secret FROM account a ",
+                    "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
+                    "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
+                ),
+                (unix_now(), name.as_str()),
+            )?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+    }
+
+    fn record_login_failure(
+        &mut self,
+        attempt: &LoginAttempt,
+        lockout: &LockoutPolicy,
+    ) -> Result<FailureRecorded, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            insert_audit(&mut tx, attempt)?;
+            let mut recorded = FailureRecorded::Audited;
+            if let (Some(account), true) =
+                (attempt.account, attempt.outcome.counts_against_account())
+            {
+                let previous: Option<Row> = tx.exec_first(
+                    "SELECT a.failed_logins, f.last_failed_at FROM account a
+                     LEFT JOIN gatehouse_failures f ON f.account_id = a.id
+                     WHERE a.id = ? FOR UPDATE",
+                    (account.0,),
+                )?;
+                if let Some(row) = previous {
+                    let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
+                    let last = opt_int(&row, 1, &|| format!("account {account}: last failure"))?;
+                    let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
+                    tx.exec_drop(
+                        "UPDATE account SET failed_logins = ? WHERE id = ?",
+                        (level, account.0),
+                    )?;
+                    tx.exec_drop(
+                        "INSERT INTO gatehouse_failures (account_id, last_failed_at) VALUES (?, ?)
+                         ON DUPLICATE KEY UPDATE last_failed_at = VALUES(last_failed_at)",
+                        (account.0, attempt.at),
+                    )?;
+                    recorded = match locked_until {
+                        None => FailureRecorded::Counted(level),
+                        Some(until) => {
+                            let (bandate, unbandate) = ban_dates(attempt.at, Some(until));
+                            tx.exec_drop(
+                                concat!(
+                                    "INSERT INTO account_banned
+                                         (id, bandate, unbandate, bannedby, banreason, active)
+                                     VALUES (?, ?, ?, ?, ?, 1) ON DUPLICATE KEY UPDATE ",
+                                    same_second_ban!()
+                                ),
+                                (
+                                    account.0,
+                                    bandate,
+                                    unbandate,
+                                    BANNED_BY,
+                                    lockout_reason(lockout),
+                                ),
+                            )?;
+                            FailureRecorded::Locked { until }
+                        }
+                    };
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
+        })
+    }
+
+    fn record_login_success(
+        &mut self,
+        attempt: &LoginAttempt,
+        key: &SessionKey,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt.account.ok_or(StoreError::Invalid(
+            "a successful login without an account id",
+        ))?;
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            // What AzerothCore's authserver writes on a good logon (its worldserver reads
+            // session_key as is).
+            tx.exec_drop(
+                "UPDATE account SET session_key = ?, last_ip = COALESCE(?, last_ip),
+                        last_login = FROM_UNIXTIME(?), failed_logins = 0
+                 WHERE id = ?",
+                (&key.0[..], last_ip(attempt.peer), attempt.at, account.0),
+            )?;
+            if tx.affected_rows() == 0 {
+                return Err(StoreError::NoSuchAccountId(account));
+            }
+            tx.exec_drop(
+                "INSERT INTO gatehouse_sessions
+                     (account_id, session_key, issued_at, expires_at, taken_by)
+                 VALUES (?, ?, ?, ?, NULL)
+                 ON DUPLICATE KEY UPDATE session_key = VALUES(session_key),
+                     issued_at = VALUES(issued_at), expires_at = VALUES(expires_at),
+                     taken_by = NULL",
+                (account.0, &key.0[..], attempt.at, expires_at),
+            )?;
+            insert_audit(&mut tx, attempt)?;
+            let counts = character_counts(&mut tx, account)?;
+            tx.commit()?;
+            Ok(counts)
+        })
+    }
+
+    fn take_session(
+        &mut self,
+        name: &AccountName,
+        realm: RealmId,
+        now: i64,
+    ) -> Result<Option<TakenSession>, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            // The check and the mark are one statement, as in the MySQL store: a second
+            // taker waits for the first's row lock, then finds taken_by set.
+            tx.exec_drop(
+                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                 SET t.taken_by = ?
+                 WHERE a.username = ? AND a.session_key = t.session_key AND t.expires_at > ?
+                       AND t.taken_by IS NULL",
+                (realm.0, name.as_str(), now),
+            )?;
+            if tx.affected_rows() == 0 {
+                return Ok(None);
+            }
+            let row: Option<Row> = tx.exec_first(
+                "SELECT a.id, t.session_key,
+                        (SELECT COALESCE(MAX(x.gmlevel), 0) FROM account_access x
+                         WHERE x.id = a.id AND (x.RealmID = -1 OR x.RealmID = ?))
+                 FROM gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                 WHERE a.username = ?",
+                (realm.0, name.as_str()),
+            )?;
+            let Some(row) = row else {
+                return Err(StoreError::corrupt(format!(
+                    "account {name}: marked its ticket taken, then found no row"
+                )));
+            };
+            let id = int(&row, 0, &|| format!("account {name}: id"))?;
+            let what = || format!("account #{id}: session key");
+            let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
+            let security_level = u8_col(&row, 2, &|| format!("account #{id}: gmlevel"))?;
+            tx.commit()?;
+            Ok(Some(TakenSession {
+                account: AccountId(id),
+                key: SessionKey(key),
+                security_level,
+            }))
+        })
+    }
+
+    fn renew_session(
+        &mut self,
+        attempt: &LoginAttempt,
+        expires_at: i64,
+    ) -> Result<Vec<CharacterCount>, StoreError> {
+        let account = attempt
+            .account
+            .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            tx.exec_drop(
+                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                 SET t.taken_by = NULL, t.expires_at = ?, a.last_login = FROM_UNIXTIME(?),
+                     a.last_ip = COALESCE(?, a.last_ip)
+                 WHERE a.id = ? AND a.session_key = t.session_key",
+                (expires_at, attempt.at, last_ip(attempt.peer), account.0),
+            )?;
+            if tx.affected_rows() == 0 {
+                let found = exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)?;
+                return Err(if found {
+                    StoreError::NoSession(account)
+                } else {
+                    StoreError::NoSuchAccountId(account)
+                });
+            }
+            let audit = LoginAttempt {
+                outcome: LoginOutcome::ReconnectSuccess,
+                ..attempt.clone()
+            };
+            insert_audit(&mut tx, &audit)?;
+            let counts = character_counts(&mut tx, account)?;
+            tx.commit()?;
+            Ok(counts)
+        })
+    }
+
+    fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> = conn.exec_first(
+                "SELECT k.link_key FROM realmlist r
+                 LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id WHERE r.id = ?",
+                (realm.0,),
+            )?;
+            let Some(row) = row else {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            };
+            let what = || format!("realm {realm}: link key");
+            opt_bytes(&row, 0, &what)?
+                .map(|key| fixed::<32>(key, &what).map(LinkKey))
+                .transpose()
+        })
+    }
+
+    fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        on_conn!(self, |conn| { realms(conn) })
+    }
+
+    fn create_account(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<AccountId, StoreError> {
+        on_conn!(self, |conn| {
+            // AzerothCore's AccountMgr::CreateAccount writes these columns.
+            let inserted = conn.exec_drop(
+                "INSERT INTO account (username, salt, verifier, reg_mail, email, joindate)
+                 VALUES (?, ?, ?, '', '', NOW())",
+                (name.as_str(), &salt.0[..], &verifier.0[..]),
+            );
+            match inserted {
+                Ok(()) => {
+                    let id = i64::try_from(conn.last_insert_id()).map_err(|_| {
+                        StoreError::corrupt(format!("account {name}: id out of range"))
+                    })?;
+                    Ok(AccountId(id))
+                }
+                Err(e) if is_duplicate(&e) => Err(StoreError::DuplicateAccount(*name)),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn set_password(
+        &mut self,
+        name: &AccountName,
+        salt: &Salt,
+        verifier: &Verifier,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = account_id(&mut tx, name)?;
+            tx.exec_drop(
+                "UPDATE account SET salt = ?, verifier = ?, session_key = NULL WHERE id = ?",
+                (&salt.0[..], &verifier.0[..], id.0),
+            )?;
+            tx.exec_drop(
+                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
+                (id.0,),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn delete_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = account_id(&mut tx, name)?;
+            // The auth-database rows AzerothCore's AccountMgr::DeleteAccount removes, and ours;
+            // the audit stays.
+            for sql in [
+                "DELETE FROM account WHERE id = ?",
+                "DELETE FROM account_access WHERE id = ?",
+                "DELETE FROM account_banned WHERE id = ?",
+                "DELETE FROM realmcharacters WHERE acctid = ?",
+                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
+                "DELETE FROM gatehouse_failures WHERE account_id = ?",
+                "DELETE FROM gatehouse_totp WHERE account_id = ?",
+            ] {
+                tx.exec_drop(sql, (id.0,))?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                concat!(
+                    "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+                    "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
+                    ac_standing_columns!(),
+                    ", a.totp_secret IS NOT NULL OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
+                    "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                ),
+                (unix_now(),),
+            )?;
+            rows.iter().map(summary_from_row).collect()
+        })
+    }
+
+    fn ban_account(
+        &mut self,
+        name: &AccountName,
+        until: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let id = account_id(conn, name)?;
+            let (bandate, unbandate) = ban_dates(unix_now(), until);
+            conn.exec_drop(
+                concat!(
+                    "INSERT INTO account_banned
+                         (id, bandate, unbandate, bannedby, banreason, active)
+                     VALUES (?, ?, ?, ?, ?, 1) ON DUPLICATE KEY UPDATE ",
+                    same_second_ban!()
+                ),
+                (id.0, bandate, unbandate, BANNED_BY, reason),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn unban_account(&mut self, name: &AccountName) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let id = account_id(conn, name)?;
+            conn.exec_drop(
+                "UPDATE account_banned SET active = 0 WHERE id = ? AND active = 1",
+                (id.0,),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
+        let (host, port) = split_address(&realm.address)?;
+        let build = match realm.builds.as_slice() {
+            [] => DEFAULT_BUILD,
+            [build] => build.0,
+            _ => {
+                return Err(StoreError::Invalid(
+                    "an AzerothCore realm has one build (realmlist.gamebuild)",
+                ))
+            }
+        };
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = next_realm_id(&mut tx)?;
+            let inserted = tx.exec_drop(
+                "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone,
+                                        population, gamebuild)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    id.0,
+                    realm.name.as_str(),
+                    host,
+                    port,
+                    realm.realm_type,
+                    realm.flags,
+                    realm.timezone,
+                    realm.population,
+                    build,
+                ),
+            );
+            match inserted {
+                Ok(()) => {}
+                Err(e) if is_duplicate(&e) => {
+                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            tx.exec_drop(
+                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
+                (id.0,),
+            )?;
+            if let Some(key) = &realm.link_key {
+                tx.exec_drop(
+                    "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)",
+                    (id.0, &key.0[..]),
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = realm_id(&mut tx, realm)?;
+            tx.exec_drop("DELETE FROM realmlist WHERE id = ?", (id.0,))?;
+            // Its character counts go with it, as in gatehouse's own schema.
+            tx.exec_drop("DELETE FROM realmcharacters WHERE realmid = ?", (id.0,))?;
+            tx.exec_drop(
+                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
+                (id.0,),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
+        on_conn!(self, |conn| { realms(conn) })
+    }
+
+    fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = realm_id(&mut tx, realm)?;
+            tx.exec_drop(
+                "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)
+                 ON DUPLICATE KEY UPDATE link_key = VALUES(link_key)",
+                (id.0, &key.0[..]),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError> {
+        let ip = banned_ip_text(net)?;
+        on_conn!(self, |conn| {
+            let (bandate, unbandate) = ban_dates(unix_now(), until);
+            conn.exec_drop(
+                "INSERT INTO ip_banned (ip, bandate, unbandate, bannedby, banreason)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE unbandate = VALUES(unbandate),
+                     banreason = VALUES(banreason)",
+                (ip.as_str(), bandate, unbandate, BANNED_BY, reason),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn unban_ip(&mut self, net: &IpNet) -> Result<bool, StoreError> {
+        let ip = banned_ip_text(net)?;
+        on_conn!(self, |conn| {
+            conn.exec_drop("DELETE FROM ip_banned WHERE ip = ?", (ip.as_str(),))?;
+            Ok(conn.affected_rows() > 0)
+        })
+    }
+
+    fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                "SELECT ip, bandate, unbandate FROM ip_banned
+                 WHERE unbandate = bandate OR unbandate > ?",
+                (now,),
+            )?;
+            let mut bans = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let ip = text(row, 0, &|| "ip_banned.ip".to_owned())?;
+                let Ok(addr) = ip.trim().parse::<IpAddr>() else {
+                    // Written by another tool; one bad row must not lift every other ban.
+                    log::warn!("store: ip_banned.ip {ip:?} is not an address; ignored");
+                    continue;
+                };
+                let bandate = int(row, 1, &|| format!("ip ban {ip}: bandate"))?;
+                let unbandate = int(row, 2, &|| format!("ip ban {ip}: unbandate"))?;
+                bans.push(IpBan {
+                    net: IpNet::from(addr),
+                    until: (unbandate != bandate).then_some(unbandate),
+                });
+            }
+            Ok(bans)
+        })
+    }
+
+    fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            conn.exec_drop(
+                "INSERT INTO gatehouse_settings (`key`, value) VALUES ('console_password', ?)
+                 ON DUPLICATE KEY UPDATE value = VALUES(value)",
+                (hash,),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn console_password(&mut self) -> Result<Option<String>, StoreError> {
+        on_conn!(self, |conn| {
+            let row: Option<Row> = conn.exec_first(
+                "SELECT value FROM gatehouse_settings WHERE `key` = 'console_password'",
+                (),
+            )?;
+            row.map(|row| {
+                text(&row, 0, &|| {
+                    "gatehouse_settings.console_password".to_owned()
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = account_id(&mut tx, name)?;
+            // As AzerothCore's `account set gmlevel … -1`: the level for every realm replaces
+            // the account's rows; level 0 is no row.
+            tx.exec_drop("DELETE FROM account_access WHERE id = ?", (id.0,))?;
+            if level > 0 {
+                tx.exec_drop(
+                    "INSERT INTO account_access (id, gmlevel, RealmID, comment)
+                     VALUES (?, ?, -1, 'gatehouse')",
+                    (id.0, level),
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn set_totp_secret(
+        &mut self,
+        name: &AccountName,
+        secret: Option<&SealedTotpSecret>,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = account_id(&mut tx, name)?;
+            match secret {
+                Some(secret) => tx.exec_drop(
+                    "INSERT INTO gatehouse_totp (account_id, secret) VALUES (?, ?)
+                     ON DUPLICATE KEY UPDATE secret = VALUES(secret)",
+                    (id.0, &secret.as_bytes()[..]),
+                )?,
+                None => tx.exec_drop("DELETE FROM gatehouse_totp WHERE account_id = ?", (id.0,))?,
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn set_character_count(
+        &mut self,
+        account: AccountId,
+        realm: RealmId,
+        count: u8,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            if !exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)? {
+                return Err(StoreError::NoSuchAccountId(account));
+            }
+            if !exists(
+                &mut tx,
+                "SELECT 1 FROM realmlist WHERE id = ?",
+                i64::from(realm.0),
+            )? {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            }
+            tx.exec_drop(
+                "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
+                 ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
+                (realm.0, account.0, count),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        on_conn!(self, |conn| {
+            let rows: Vec<Row> = conn.exec(
+                "SELECT id, at, account_id, account_name, peer_ip, build, outcome
+                 FROM gatehouse_login_audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )?;
+            rows.iter().map(audit_from_row).collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ban_dates_equal_only_for_permanent_bans() {
+        assert_eq!(ban_dates(100, None), (100, 100));
+        assert_eq!(ban_dates(100, Some(200)), (100, 200));
+        let (bandate, unbandate) = ban_dates(100, Some(50));
+        assert!(bandate < unbandate && unbandate <= 100);
+        let (bandate, unbandate) = ban_dates(100, Some(100));
+        assert!(bandate < unbandate);
+    }
+
+    #[test]
+    fn addresses_split_and_ip_bans_are_single_ipv4() {
+        assert_eq!(split_address("10.0.0.1:8085").unwrap(), ("10.0.0.1", 8085));
+        assert!(split_address("nohost").is_err());
+        assert!(split_address(":8085").is_err());
+        assert_eq!(
+            banned_ip_text(&"10.1.2.3/32".parse().unwrap()).unwrap(),
+            "10.1.2.3"
+        );
+        assert!(banned_ip_text(&"10.1.2.0/24".parse().unwrap()).is_err());
+        assert!(banned_ip_text(&"::1/128".parse().unwrap()).is_err());
+        assert_eq!(
+            last_ip("10.0.0.1".parse().unwrap()).as_deref(),
+            Some("10.0.0.1")
+        );
+        assert_eq!(last_ip("2001:db8::1234:5678:9abc".parse().unwrap()), None);
+    }
+}

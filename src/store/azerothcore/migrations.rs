@@ -1,0 +1,94 @@
+//! gatehouse's own tables inside an AzerothCore auth database, for what AzerothCore has no
+//! place for: the login audit, session tickets' issue/expiry/taken state (the key itself is
+//! `account.session_key`), the time of an account's last wrong password (for the lockout's
+//! decay), realm link keys, gatehouse's settings and its sealed authenticator secrets.
+//!
+//! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`; AzerothCore's own
+//! tables are never altered or dropped. The statements are idempotent, so several nodes
+//! opening one database at once need no lock; the version row says which set is in place.
+
+use mysql::prelude::Queryable;
+use mysql::Conn;
+
+use super::super::StoreError;
+
+/// The version of the set below; a database at this version is left alone.
+pub const VERSION: u32 = 1;
+
+const STATEMENTS: &[&str] = &[
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_ac_schema (
+    version     INT          NOT NULL PRIMARY KEY,
+    applied_at  BIGINT       NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    // The ticket of account.session_key: valid while session_key equals the account's.
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_sessions (
+    account_id  INT UNSIGNED NOT NULL PRIMARY KEY,
+    session_key BINARY(40)   NOT NULL,
+    issued_at   BIGINT       NOT NULL,
+    expires_at  BIGINT       NOT NULL,
+    taken_by    INT          NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_failures (
+    account_id     INT UNSIGNED NOT NULL PRIMARY KEY,
+    last_failed_at BIGINT       NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_login_audit (
+    id            BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    at            BIGINT      NOT NULL,
+    account_id    BIGINT      NULL,
+    account_name  VARCHAR(64) NOT NULL,
+    peer_ip       VARCHAR(64) NOT NULL,
+    build         INT         NOT NULL,
+    outcome       VARCHAR(64) NOT NULL,
+    KEY gatehouse_login_audit_by_account (account_id, at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_realm_keys (
+    realm_id  INT UNSIGNED  NOT NULL PRIMARY KEY,
+    link_key  VARBINARY(32) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_settings (
+    `key`   VARCHAR(64) NOT NULL PRIMARY KEY,
+    value   TEXT        NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    // gatehouse's own sealed authenticator secrets (not AzerothCore's account.totp_secret).
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_totp (
+    account_id  INT UNSIGNED  NOT NULL PRIMARY KEY,
+    secret      VARBINARY(60) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+];
+
+/// MySQL's "table doesn't exist".
+const ER_NO_SUCH_TABLE: u16 = 1146;
+
+/// Creates the gatehouse_ tables unless the version row says they are there.
+pub fn run(conn: &mut Conn) -> Result<(), StoreError> {
+    let failed = |source: mysql::Error| StoreError::Migration {
+        version: VERSION,
+        source: source.into(),
+    };
+    let found =
+        match conn.query_first::<Option<i64>, _>("SELECT MAX(version) FROM gatehouse_ac_schema") {
+            Ok(v) => v.flatten().unwrap_or(0),
+            Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => 0,
+            Err(e) => return Err(failed(e)),
+        };
+    if found > i64::from(VERSION) {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    if found == i64::from(VERSION) {
+        return Ok(());
+    }
+    log::info!("store: creating gatehouse's own tables (gatehouse_*) beside AzerothCore's");
+    for sql in STATEMENTS {
+        conn.query_drop(sql).map_err(failed)?;
+    }
+    conn.exec_drop(
+        "INSERT IGNORE INTO gatehouse_ac_schema (version, applied_at) VALUES (?, ?)",
+        (VERSION, super::super::unix_now()),
+    )
+    .map_err(failed)?;
+    Ok(())
+}

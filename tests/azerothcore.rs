@@ -1,0 +1,442 @@
+//! gatehouse on an unchanged AzerothCore auth database (`--schema azerothcore`, issue 11):
+//! accounts written the way AzerothCore's own tools write them log in, and what gatehouse
+//! writes back (session key, last_ip, failed_logins, bans, gm levels) is in AzerothCore's
+//! rows where its worldserver and tools read them. The tables come from the project's own
+//! copy of AzerothCore's structures (tests/data/compat/azerothcore-auth.sql).
+//! Skipped, saying so, where no MariaDB is installed (unless GATEHOUSE_REQUIRE_MYSQL=1).
+
+mod common;
+
+use common::mariadb::MariaDb;
+use common::{TestServer, TIMEOUT};
+use gatehouse::account::{AccountName, Password};
+use gatehouse::protocol::result::LoginResult;
+use gatehouse::realms::link::client::Client;
+use gatehouse::realms::link::LinkKey;
+use gatehouse::srp6::{compute_verifier, Salt};
+use gatehouse::store::{AzerothCoreStore, RealmRef, Schema, Store};
+use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
+
+const TABLES: &str = include_str!("data/compat/azerothcore-auth.sql");
+const SECRET: &[u8] = b"a long shared realm secret";
+
+/// A fresh database holding AzerothCore's auth tables: its URL and its name.
+fn acore_auth(server: &MariaDb) -> (String, String) {
+    let url = server.database();
+    let db = url.rsplit('/').next().expect("a database name").to_owned();
+    server
+        .sql(&format!("USE {db};\n{TABLES}"))
+        .unwrap_or_else(|e| panic!("loading AzerothCore's tables: {e}"));
+    (url, db)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn name(s: &str) -> AccountName {
+    AccountName::parse(s.as_bytes()).unwrap()
+}
+
+/// Inserts an account as AzerothCore's AccountMgr::CreateAccount does: upper-case username,
+/// the salt's wire bytes and v as 32 little-endian bytes, both binary.
+fn insert_account(server: &MariaDb, db: &str, user: &str, password: &str) -> i64 {
+    let salt = Salt::random();
+    let verifier = compute_verifier(
+        &name(user),
+        &Password::parse(password.as_bytes()).unwrap(),
+        &salt,
+    );
+    sql(
+        server,
+        db,
+        &format!(
+            "INSERT INTO account (username, salt, verifier, reg_mail, email, joindate)
+             VALUES ('{}', X'{}', X'{}', '', '', NOW()); SELECT LAST_INSERT_ID();",
+            user.to_ascii_uppercase(),
+            hex(&salt.0),
+            hex(&verifier.0)
+        ),
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+fn sql(server: &MariaDb, db: &str, sql: &str) -> String {
+    server
+        .sql(&format!("USE {db};\n{sql}"))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn serve(url: &str, configure: impl FnOnce(&mut gatehouse::config::Config)) -> TestServer {
+    let url = url.to_owned();
+    TestServer::start(
+        |_| {},
+        move |config| {
+            config.store.url = Some(url);
+            config.store.schema = Schema::AzerothCore;
+            configure(config);
+        },
+    )
+}
+
+fn refused(result: Result<impl Sized, ClientError>) -> LoginResult {
+    match result {
+        Err(ClientError::Refused { result, .. }) => result,
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("logged in; expected a refusal"),
+    }
+}
+
+#[test]
+fn an_azerothcore_account_logs_in_and_its_session_key_is_where_the_worldserver_reads_it() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    sql(
+        server,
+        &db,
+        &format!("UPDATE account SET failed_logins = 2, last_ip = '10.9.9.9' WHERE id = {id}"),
+    );
+    sql(
+        server,
+        &db,
+        "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone, population,
+                                gamebuild)
+         VALUES (1, 'Azeroth', '10.0.0.7', 8086, 1, 32, 8, 0.5, 12340)",
+    );
+    sql(
+        server,
+        &db,
+        &format!("INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (1, {id}, 3)"),
+    );
+    let gh = serve(&url, |_| {});
+
+    let mut logged =
+        LogonClient::login(gh.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
+    let row = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT HEX(session_key), last_ip, failed_logins, last_login IS NOT NULL
+             FROM account WHERE id = {id}"
+        ),
+    );
+    assert_eq!(
+        row.trim_end(),
+        format!("{}\t127.0.0.1\t0\t1", hex(&logged.session_key.0)),
+        "AzerothCore's worldserver reads exactly the client's key"
+    );
+
+    // realmlist rows are the realm list: address:port, icon, flag, timezone, the count.
+    let list = logged.client.realm_list().unwrap();
+    assert_eq!(list.realms.len(), 1);
+    let realm = &list.realms[0];
+    assert_eq!(realm.name, "Azeroth");
+    assert_eq!(realm.address, "10.0.0.7:8086");
+    assert_eq!(realm.realm_type, 1);
+    assert_eq!(realm.flags, 32);
+    assert_eq!(realm.category, 8);
+    assert_eq!(realm.characters, 3);
+    assert_eq!(realm.realm_id, 1);
+
+    // gamebuild is the realm's one build.
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    let realms = store.list_realms().unwrap();
+    assert_eq!(
+        realms[0].builds,
+        vec![gatehouse::protocol::version::Build(12340)]
+    );
+}
+
+#[test]
+fn accounts_created_by_gatehouse_are_azerothcore_accounts_and_gm_levels_and_bans_apply() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    // Through the admin path, as `gatehouse account create --schema azerothcore` does.
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    gatehouse::admin::create_account(&mut store, "bob", "hunter2").unwrap();
+    let row = sql(
+        server,
+        &db,
+        "SELECT id, username, HEX(salt), HEX(verifier) FROM account WHERE username = 'BOB'",
+    );
+    let cols: Vec<&str> = row.trim_end().split('\t').collect();
+    assert_eq!(
+        cols[1], "BOB",
+        "upper-case, as AzerothCore's AccountMgr writes it"
+    );
+    let salt: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&cols[2][2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let salt = Salt(salt.try_into().unwrap());
+    let v = compute_verifier(&name("bob"), &Password::parse(b"hunter2").unwrap(), &salt);
+    assert_eq!(
+        cols[3],
+        hex(&v.0),
+        "v as 32 little-endian bytes of the stored salt"
+    );
+    let bob: i64 = cols[0].parse().unwrap();
+
+    let carol = insert_account(server, &db, "carol", "pw");
+    let dave = insert_account(server, &db, "dave", "pw");
+    let erin = insert_account(server, &db, "erin", "pw");
+    // gm level 2 on every realm, 3 on realm 1 only.
+    sql(
+        server,
+        &db,
+        &format!(
+            "INSERT INTO account_access (id, gmlevel, RealmID) VALUES ({bob}, 2, -1), ({bob}, 3, 1);
+             INSERT INTO account_banned (id, bandate, unbandate, bannedby, banreason, active)
+               VALUES ({carol}, 1000, 1000, 'GM', 'permanent', 1),
+                      ({dave}, UNIX_TIMESTAMP(), UNIX_TIMESTAMP() + 3600, 'GM', 'timed', 1),
+                      ({erin}, 1000, 1000, 'GM', 'lifted', 0),
+                      ({erin}, 2000, 2100, 'GM', 'over', 1);
+             INSERT INTO realmlist (id, name, address, port, flag, gamebuild)
+               VALUES (1, 'One', '127.0.0.1', 8085, 0, 12340), (2, 'Two', '127.0.0.1', 8086, 0, 12340)"
+        ),
+    );
+    let bob_record = store.load_account(&name("bob")).unwrap().unwrap();
+    assert_eq!(
+        bob_record.security_level, 3,
+        "the highest level on any realm"
+    );
+    for realm in [1, 2] {
+        store
+            .set_realm_link_key(
+                &RealmRef::Id(gatehouse::values::RealmId(realm)),
+                &LinkKey::derive(SECRET),
+            )
+            .unwrap();
+    }
+
+    let gh = serve(&url, |_| {});
+    let build = ClientBuild::WOTLK;
+    assert_eq!(
+        refused(LogonClient::login(gh.addr, build, "carol", "pw", TIMEOUT)),
+        LoginResult::FailBanned
+    );
+    assert_eq!(
+        refused(LogonClient::login(gh.addr, build, "dave", "pw", TIMEOUT)),
+        LoginResult::FailSuspended
+    );
+    LogonClient::login(gh.addr, build, "erin", "pw", TIMEOUT)
+        .expect("an inactive and an expired ban do not count");
+
+    // The ticket over the realm link: taken once, with the realm's gm level.
+    let logged = LogonClient::login(gh.addr, build, "bob", "hunter2", TIMEOUT).unwrap();
+    let mut two = Client::connect(gh.link, gatehouse::values::RealmId(2), SECRET, TIMEOUT).unwrap();
+    let mut one = Client::connect(gh.link, gatehouse::values::RealmId(1), SECRET, TIMEOUT).unwrap();
+    let grant = two.take_session(&name("bob")).unwrap().expect("the ticket");
+    assert_eq!(grant.session_key, logged.session_key);
+    assert_eq!(
+        grant.security_level, 2,
+        "realm 2 gets the every-realm level"
+    );
+    assert!(
+        one.take_session(&name("bob")).unwrap().is_none(),
+        "taken once"
+    );
+    LogonClient::login(gh.addr, build, "bob", "hunter2", TIMEOUT).unwrap();
+    let grant = one
+        .take_session(&name("bob"))
+        .unwrap()
+        .expect("a new logon, a new ticket");
+    assert_eq!(grant.security_level, 3);
+
+    // gatehouse's bans are AzerothCore rows.
+    store.ban_account(&name("erin"), None, "spam").unwrap();
+    let row = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT unbandate = bandate, bannedby, banreason FROM account_banned
+             WHERE id = {erin} AND active = 1 AND bandate > 2000"
+        ),
+    );
+    assert_eq!(row.trim_end(), "1\tgatehouse\tspam");
+    assert_eq!(
+        refused(LogonClient::login(gh.addr, build, "erin", "pw", TIMEOUT)),
+        LoginResult::FailBanned
+    );
+    store.unban_account(&name("erin")).unwrap();
+    LogonClient::login(gh.addr, build, "erin", "pw", TIMEOUT).unwrap();
+    store.set_security_level(&name("erin"), 1).unwrap();
+    let row = sql(
+        server,
+        &db,
+        &format!("SELECT gmlevel, RealmID FROM account_access WHERE id = {erin}"),
+    );
+    assert_eq!(row.trim_end(), "1\t-1");
+}
+
+#[test]
+fn wrong_passwords_count_in_failed_logins_and_lock_with_an_account_banned_row() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    let gh = serve(&url, |c| {
+        c.lockout.account_attempts = 3;
+        c.lockout.account_window_secs = 600;
+        c.lockout.account_suspend_secs = 600;
+    });
+    let build = ClientBuild::WOTLK;
+    for _ in 0..2 {
+        refused(LogonClient::login(
+            gh.addr, build, "alice", "guess", TIMEOUT,
+        ));
+    }
+    let failed = sql(
+        server,
+        &db,
+        &format!("SELECT failed_logins FROM account WHERE id = {id}"),
+    );
+    assert_eq!(failed.trim(), "2");
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr, build, "alice", "guess", TIMEOUT
+        )),
+        LoginResult::FailSuspended
+    );
+    let row = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT unbandate - bandate, active, bannedby FROM account_banned WHERE id = {id};
+             SELECT failed_logins FROM account WHERE id = {id}"
+        ),
+    );
+    assert_eq!(row, "600\t1\tgatehouse\n0\n");
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr, build, "alice", "secret", TIMEOUT
+        )),
+        LoginResult::FailSuspended
+    );
+}
+
+#[test]
+fn ip_banned_rows_refuse_and_an_azerothcore_authenticator_is_never_skipped() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    insert_account(server, &db, "alice", "secret");
+    let totp = insert_account(server, &db, "tina", "secret");
+    sql(
+        server,
+        &db,
+        &format!(
+            "UPDATE account SET totp_secret = X'0102030405060708090A' WHERE id = {totp};
+             INSERT INTO ip_banned (ip, bandate, unbandate, bannedby, banreason)
+             VALUES ('127.0.0.2', 1000, 1000, 'GM', 'permanent'),
+                    ('127.0.0.3', UNIX_TIMESTAMP(), UNIX_TIMESTAMP() + 3600, 'GM', 'timed'),
+                    ('127.0.0.4', 1000, 2000, 'GM', 'over')"
+        ),
+    );
+    let gh = serve(&url, |_| {});
+    let build = ClientBuild::WOTLK;
+    let login_from = |source: &str| {
+        let stream = common::connect_from(source, gh.addr).unwrap();
+        LogonClient::from_stream(stream, build, TIMEOUT)
+            .map_err(ClientError::from)
+            .and_then(|c| c.log_in("alice", "secret", None))
+    };
+    for banned in ["127.0.0.2", "127.0.0.3"] {
+        assert!(login_from(banned).is_err(), "{banned} is banned");
+    }
+    login_from("127.0.0.4").expect("an ip ban that is over");
+
+    // Right password, but an authenticator gatehouse cannot check: refused ("busy", as
+    // AzerothCore answers a secret it cannot open), never let in on the password alone.
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr, build, "tina", "secret", TIMEOUT
+        )),
+        LoginResult::FailDbBusy
+    );
+
+    // gatehouse's IP bans are ip_banned rows.
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    store
+        .ban_ip(&"10.1.2.3/32".parse().unwrap(), None, "flood")
+        .unwrap();
+    let row = sql(
+        server,
+        &db,
+        "SELECT unbandate = bandate, banreason FROM ip_banned WHERE ip = '10.1.2.3'",
+    );
+    assert_eq!(row.trim_end(), "1\tflood");
+    assert!(store
+        .ban_ip(&"10.1.2.0/24".parse().unwrap(), None, "net")
+        .is_err());
+    assert!(store.unban_ip(&"10.1.2.3/32".parse().unwrap()).unwrap());
+    assert!(!store.unban_ip(&"10.1.2.3/32".parse().unwrap()).unwrap());
+
+    // gatehouse's console password has a gatehouse_ table of its own.
+    assert_eq!(store.console_password().unwrap(), None);
+    store.set_console_password("hash").unwrap();
+    assert_eq!(store.console_password().unwrap().as_deref(), Some("hash"));
+}
+
+#[test]
+fn realms_added_by_gatehouse_are_realmlist_rows() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    let realm = |name: &str, builds: Vec<u16>| gatehouse::store::NewRealm {
+        name: name.into(),
+        address: "10.0.0.5:8090".into(),
+        realm_type: 6,
+        flags: 0x40,
+        timezone: 2,
+        population: 1.5,
+        builds: builds
+            .into_iter()
+            .map(gatehouse::protocol::version::Build)
+            .collect(),
+        link_key: None,
+    };
+    let id = store.add_realm(&realm("Northrend", vec![8606])).unwrap();
+    assert_eq!(id, gatehouse::values::RealmId(1));
+    let row = sql(
+        server,
+        &db,
+        "SELECT id, name, address, port, icon, flag, timezone, population, gamebuild
+         FROM realmlist",
+    );
+    assert_eq!(row, "1\tNorthrend\t10.0.0.5\t8090\t6\t64\t2\t1.5\t8606\n");
+    assert!(matches!(
+        store.add_realm(&realm("northrend", vec![])),
+        Err(gatehouse::store::StoreError::DuplicateRealm(_))
+    ));
+    assert!(store
+        .add_realm(&realm("Two builds", vec![8606, 12340]))
+        .is_err());
+    let id = store.add_realm(&realm("Default", vec![])).unwrap();
+    let realms = store.list_realms().unwrap();
+    assert_eq!(realms.len(), 2);
+    assert_eq!(realms[1].id, id);
+    assert_eq!(realms[1].address, "10.0.0.5:8090");
+    assert_eq!(
+        realms[1].builds,
+        vec![gatehouse::protocol::version::Build(12340)],
+        "realmlist.gamebuild needs one: 3.3.5a's"
+    );
+    store
+        .remove_realm(&RealmRef::Name("NORTHREND".into()))
+        .unwrap();
+    assert_eq!(store.list_realms().unwrap().len(), 1);
+    assert!(store
+        .remove_realm(&RealmRef::Id(gatehouse::values::RealmId(1)))
+        .is_err());
+}
