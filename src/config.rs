@@ -458,6 +458,9 @@ path = "gatehouse.db"
 # password_file = "/etc/gatehouse/db-password"
 # Optional check that url/path name this backend: "sqlite" or "mysql".
 # backend = "sqlite"
+# Whose tables the MySQL/MariaDB database holds: "gatehouse" (its own, created at start) or
+# "azerothcore" (an unchanged AzerothCore auth database, acore_auth; see the README).
+# schema = "gatehouse"
 # Database worker threads, each with its own connection. With two or more, half serve
 # account lookups and the rest writes, so a stuck writer never holds up the lookups.
 threads = 2

@@ -17,6 +17,9 @@ use gatehouse::srp6::{compute_verifier, Salt};
 use gatehouse::store::{AzerothCoreStore, RealmRef, Schema, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
 const TABLES: &str = include_str!("data/compat/azerothcore-auth.sql");
 const SECRET: &[u8] = b"a long shared realm secret";
 
@@ -439,4 +442,86 @@ fn realms_added_by_gatehouse_are_realmlist_rows() {
     assert!(store
         .remove_realm(&RealmRef::Id(gatehouse::values::RealmId(1)))
         .is_err());
+}
+
+/// The binary with `args`, `stdin` on its standard input.
+fn gatehouse(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_command_line_creates_azerothcore_accounts_with_schema_azerothcore() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let out = gatehouse(
+        &[
+            "account",
+            "create",
+            "frank",
+            "--password-stdin",
+            "--db",
+            &url,
+            "--schema",
+            "azerothcore",
+        ],
+        "s3cret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = sql(
+        server,
+        &db,
+        "SELECT HEX(salt), HEX(verifier) FROM account WHERE username = 'FRANK'",
+    );
+    let (salt_hex, v_hex) = row.trim_end().split_once('\t').expect("one row");
+    let salt: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&salt_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let v = compute_verifier(
+        &name("frank"),
+        &Password::parse(b"s3cret").unwrap(),
+        &Salt(salt.try_into().unwrap()),
+    );
+    assert_eq!(v_hex, hex(&v.0));
+    // gatehouse's own tables were not made in AzerothCore's database.
+    let tables = sql(server, &db, "SHOW TABLES LIKE 'accounts'");
+    assert_eq!(tables, "");
+
+    // AzerothCore's tables are MySQL's: on an SQLite file the flag is one clear error.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.db");
+    let out = gatehouse(
+        &[
+            "account",
+            "list",
+            "--db",
+            file.to_str().unwrap(),
+            "--schema",
+            "azerothcore",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("store.schema"), "{err}");
+    assert!(!file.exists(), "no SQLite file was made");
 }
