@@ -16,6 +16,7 @@ use gatehouse::realms::link::LinkKey;
 use gatehouse::srp6::{compute_verifier, Salt};
 use gatehouse::store::{AzerothCoreStore, RealmRef, Schema, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
+use gatehouse::totp::{code_at, TotpKey, TotpSecret};
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -357,8 +358,9 @@ fn ip_banned_rows_refuse_and_an_azerothcore_authenticator_is_never_skipped() {
     }
     login_from("127.0.0.4").expect("an ip ban that is over");
 
-    // Right password, but an authenticator gatehouse cannot check: refused ("busy", as
-    // AzerothCore answers a secret it cannot open), never let in on the password alone.
+    // Right password, but an authenticator gatehouse cannot check (no totp.key here to hold
+    // a raw secret): refused ("busy", as AzerothCore answers a secret it cannot open), never
+    // let in on the password alone.
     assert_eq!(
         refused(LogonClient::login(
             gh.addr, build, "tina", "secret", TIMEOUT
@@ -387,6 +389,82 @@ fn ip_banned_rows_refuse_and_an_azerothcore_authenticator_is_never_skipped() {
     assert_eq!(store.console_password().unwrap(), None);
     store.set_console_password("hash").unwrap();
     assert_eq!(store.console_password().unwrap().as_deref(), Some("hash"));
+}
+
+#[test]
+fn an_azerothcore_authenticator_with_a_raw_secret_asks_for_its_token() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let raw = insert_account(server, &db, "tina", "secret");
+    // 20 bytes + IV (12) + tag (12): what an authserver with a TOTPMasterSecret writes.
+    let sealed = insert_account(server, &db, "tom", "secret");
+    let secret = [0x5Au8; 20];
+    sql(
+        server,
+        &db,
+        &format!(
+            "UPDATE account SET totp_secret = X'{}' WHERE id = {raw};
+             UPDATE account SET totp_secret = X'{}' WHERE id = {sealed}",
+            hex(&secret),
+            hex(&[7u8; 44])
+        ),
+    );
+    let gh = serve(&url, |c| {
+        c.totp.key = Some(TotpKey::from_hex(&"ab".repeat(32)).unwrap());
+    });
+    let build = ClientBuild::WOTLK;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = code_at(&TotpSecret::from_bytes(secret), now);
+    LogonClient::login_with_token(gh.addr, build, "tina", "secret", Some(&token), TIMEOUT)
+        .expect("password and token");
+    // Without the token, or with a wrong one: refused like a wrong password.
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr, build, "tina", "secret", TIMEOUT
+        )),
+        LoginResult::FailUnknownAccount
+    );
+    let wrong = if token == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let wrong = refused(LogonClient::login_with_token(
+        gh.addr,
+        build,
+        "tina",
+        "secret",
+        Some(wrong),
+        TIMEOUT,
+    ));
+    assert_eq!(wrong, LoginResult::FailUnknownAccount);
+    let failed = sql(
+        server,
+        &db,
+        &format!("SELECT failed_logins FROM account WHERE id = {raw}"),
+    );
+    assert_eq!(
+        failed.trim(),
+        "2",
+        "wrong tokens count like wrong passwords"
+    );
+    // A secret encrypted under AzerothCore's TOTPMasterSecret cannot be read yet: refused.
+    assert_eq!(
+        refused(LogonClient::login_with_token(
+            gh.addr,
+            build,
+            "tom",
+            "secret",
+            Some(&token),
+            TIMEOUT
+        )),
+        LoginResult::FailDbBusy
+    );
 }
 
 #[test]

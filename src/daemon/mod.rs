@@ -133,7 +133,10 @@ impl Daemon {
                 })
             }
             location @ StoreLocation::Mysql { .. } => {
-                Box::new(move || store::open(&location, password.as_deref()))
+                let totp_key = config.totp.key.clone();
+                Box::new(move || {
+                    store::open_with_totp_key(&location, password.as_deref(), totp_key.as_ref())
+                })
             }
         };
         let sender = event_loop.sender();

@@ -10,9 +10,11 @@
 //! ([`migrations`]). The connection handling is the MySQL store's (timeouts, reconnects,
 //! outage logging); taking a ticket is one conditional UPDATE, as there.
 //!
-//! AzerothCore's own authenticator (`account.totp_secret`) is not read yet: such an account
-//! is loaded with a second factor that can never be satisfied, so it is refused (logged)
-//! instead of logging in on its password alone.
+//! AzerothCore's own authenticator (`account.totp_secret`): a raw 20-byte secret (an
+//! authserver without `TOTPMasterSecret` writes those) is sealed on load under gatehouse's
+//! `totp.key`, so the login path checks it like gatehouse's own. Anything else (a secret
+//! encrypted under `TOTPMasterSecret`, another length, no `totp.key`) loads as a second factor
+//! that can never be satisfied: the account is refused (logged), never let in on its password.
 
 pub mod migrations;
 
@@ -35,7 +37,7 @@ use super::{
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::{SealedTotpSecret, SEALED_LEN};
+use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 
 /// Who bans and lockouts written by gatehouse name as `bannedby`.
@@ -48,6 +50,8 @@ const DEFAULT_BUILD: u16 = 12340;
 #[derive(Debug)]
 pub struct AzerothCoreStore {
     db: MysqlStore,
+    /// gatehouse's `totp.key`, to seal AzerothCore's raw authenticator secrets on load.
+    totp_key: Option<TotpKey>,
 }
 
 impl AzerothCoreStore {
@@ -60,19 +64,19 @@ impl AzerothCoreStore {
         let mut db = MysqlStore::connect(url, password)?;
         let conn = db.conn()?;
         migrations::run(conn)?;
-        Ok(AzerothCoreStore { db })
+        Ok(AzerothCoreStore { db, totp_key: None })
+    }
+
+    /// With gatehouse's `totp.key`, accounts with a raw AzerothCore authenticator secret can
+    /// log in with their token; without it they are refused.
+    pub fn with_totp_key(mut self, key: Option<TotpKey>) -> AzerothCoreStore {
+        self.totp_key = key;
+        self
     }
 
     pub fn open(url: &str) -> Result<AzerothCoreStore, StoreError> {
         Self::open_with_password(url, None)
     }
-}
-
-/// A sealed secret that opens under no key: what an account with an AzerothCore
-/// authenticator is loaded with, so its logons are refused rather than let in on the password.
-fn unusable_totp() -> Result<SealedTotpSecret, StoreError> {
-    SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
-        .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
 }
 
 /// `last_ip` is varchar(15): an address that does not fit (IPv6) leaves the old value.
@@ -93,7 +97,36 @@ macro_rules! ac_standing_columns {
     };
 }
 
-fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
+/// The second factor of an account with an AzerothCore authenticator secret: sealed for the
+/// login path when it is a raw secret and gatehouse has a key, else one that never opens.
+fn azerothcore_totp(
+    name: &AccountName,
+    id: i64,
+    secret: &[u8],
+    key: Option<&TotpKey>,
+) -> Result<SealedTotpSecret, StoreError> {
+    let why = match (<[u8; SECRET_LEN]>::try_from(secret), key) {
+        (Ok(raw), Some(key)) => {
+            let secret = TotpSecret::from_bytes(raw);
+            return crate::totp::seal(key, AccountId(id), &secret)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: totp_secret: {e}")));
+        }
+        (Ok(_), None) => "no totp.key is configured to hold it".to_owned(),
+        (Err(_), _) => format!(
+            "it is {} bytes, not a raw {SECRET_LEN}-byte secret (secrets encrypted under \
+             AzerothCore's TOTPMasterSecret are not supported yet)",
+            secret.len()
+        ),
+    };
+    log::warn!(
+        "store: account {name} has an AzerothCore authenticator (account.totp_secret) that \
+         gatehouse cannot check: {why}; its logons are refused"
+    );
+    SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
+        .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
+}
+
+fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountRecord, StoreError> {
     let id = int(row, 0, &|| "account id".to_owned())?;
     let name = name_col(row, 1, id)?;
     let what_salt = || format!("account #{id}: salt");
@@ -128,12 +161,9 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         }
         _ => None,
     };
-    let totp = if bool_col(row, 13, &|| format!("account #{id}: totp_secret"))? {
-        log::warn!(
-            "store: account {name} has an AzerothCore authenticator (account.totp_secret), \
-             which gatehouse cannot check yet: its logons are refused"
-        );
-        Some(unusable_totp()?)
+    let totp = if let Some(secret) = opt_bytes(row, 13, &|| format!("account #{id}: totp_secret"))?
+    {
+        Some(azerothcore_totp(&name, id, secret, totp_key)?)
     } else {
         let what = || format!("account #{id}: gatehouse_totp");
         opt_bytes(row, 14, &what)?
@@ -359,13 +389,16 @@ impl Store for AzerothCoreStore {
                     "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, a.session_key, ",
                     ac_standing_columns!(),
                     ", t.issued_at, t.expires_at, t.taken_by, t.session_key = a.session_key, ",
-                    "a.totp_secret IS NOT NULL, g.secret FROM account a ",
+                    "a.totp_secret, g.secret FROM account a ",
                     "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
                     "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
                 ),
                 (unix_now(), name.as_str()),
             )?;
-            row.as_ref().map(account_from_row).transpose()
+            let key = self.totp_key.as_ref();
+            row.as_ref()
+                .map(|row| account_from_row(row, key))
+                .transpose()
         })
     }
 

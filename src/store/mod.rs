@@ -662,6 +662,17 @@ pub fn open(
     location: &StoreLocation,
     password: Option<&str>,
 ) -> Result<Box<dyn Store>, StoreError> {
+    open_with_totp_key(location, password, None)
+}
+
+/// Like [`open`], for a store that serves logons: an AzerothCore database's raw authenticator
+/// secrets are sealed under `totp_key` (gatehouse's `totp.key`) as accounts are loaded, so the
+/// login path can check them; the other schemas keep sealed secrets and ignore it.
+pub fn open_with_totp_key(
+    location: &StoreLocation,
+    password: Option<&str>,
+    totp_key: Option<&crate::totp::TotpKey>,
+) -> Result<Box<dyn Store>, StoreError> {
     Ok(match location {
         StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
         StoreLocation::Mysql {
@@ -671,7 +682,9 @@ pub fn open(
         StoreLocation::Mysql {
             url,
             schema: Schema::AzerothCore,
-        } => Box::new(AzerothCoreStore::open_with_password(url, password)?),
+        } => Box::new(
+            AzerothCoreStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
+        ),
     })
 }
 
