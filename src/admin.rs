@@ -32,6 +32,17 @@ pub enum AdminError {
     Totp(#[from] TotpError),
 }
 
+/// A random salt whose last wire byte is not zero: every schema can use it, and CMaNGOS's
+/// realmd (which sends the salt from its hex text unpadded) could not use the others.
+fn fresh_salt() -> Salt {
+    loop {
+        let salt = Salt::random();
+        if crate::store::bignum_hex::salt_fits_cmangos(&salt.0) {
+            return salt;
+        }
+    }
+}
+
 pub fn create_account(
     store: &mut dyn Store,
     name: &str,
@@ -39,7 +50,7 @@ pub fn create_account(
 ) -> Result<AccountId, AdminError> {
     let name = AccountName::parse(name.as_bytes())?;
     let password = Password::parse(password.as_bytes())?;
-    let salt = Salt::random();
+    let salt = fresh_salt();
     let verifier = compute_verifier(&name, &password, &salt);
     Ok(store.create_account(&name, &salt, &verifier)?)
 }
@@ -47,7 +58,7 @@ pub fn create_account(
 pub fn set_password(store: &mut dyn Store, name: &str, password: &str) -> Result<(), AdminError> {
     let name = AccountName::parse(name.as_bytes())?;
     let password = Password::parse(password.as_bytes())?;
-    let salt = Salt::random();
+    let salt = fresh_salt();
     let verifier = compute_verifier(&name, &password, &salt);
     Ok(store.set_password(&name, &salt, &verifier)?)
 }

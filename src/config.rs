@@ -156,7 +156,8 @@ pub struct StoreConfig {
     /// `Debug` (and so `config check`) never shows a password in it.
     pub url: Option<String>,
     /// Whose tables a MySQL/MariaDB database holds: "gatehouse" (its own, the default) or
-    /// "azerothcore" (an unchanged AzerothCore auth database). Not for SQLite.
+    /// "azerothcore" (an unchanged AzerothCore auth database) or "cmangos" (an unchanged
+    /// CMaNGOS realmd database). Not for SQLite.
     pub schema: Schema,
     /// A file whose first line is the database password; without it the environment's
     /// `GATEHOUSE_DB_PASSWORD` is used (both only for a database server).
@@ -459,7 +460,8 @@ path = "gatehouse.db"
 # Optional check that url/path name this backend: "sqlite" or "mysql".
 # backend = "sqlite"
 # Whose tables the MySQL/MariaDB database holds: "gatehouse" (its own, created at start) or
-# "azerothcore" (an unchanged AzerothCore auth database, acore_auth; see the README).
+# "azerothcore" (an unchanged AzerothCore auth database, acore_auth) or "cmangos" (an
+# unchanged CMaNGOS realmd database); see the README.
 # schema = "gatehouse"
 # Database worker threads, each with its own connection. With two or more, half serve
 # account lookups and the rest writes, so a stuck writer never holds up the lookups.

@@ -38,8 +38,9 @@ struct Global {
     /// mysql://USER@HOST:PORT/DBNAME (overrides store.path and store.url).
     #[arg(long, global = true, value_name = "PATH|URL")]
     db: Option<String>,
-    /// Whose tables a MySQL/MariaDB database holds: gatehouse (the default) or azerothcore
-    /// (an unchanged AzerothCore auth database; overrides store.schema).
+    /// Whose tables a MySQL/MariaDB database holds: gatehouse (the default), azerothcore (an
+    /// unchanged AzerothCore auth database) or cmangos (an unchanged CMaNGOS realmd database);
+    /// overrides store.schema.
     #[arg(long, global = true, value_name = "SCHEMA")]
     schema: Option<Schema>,
     /// off, error, warn, info, debug or trace (overrides log.level).

@@ -543,6 +543,15 @@ fn check_second_factor(
             return Some(refuse_proof(LoginResult::FailDbBusy, cx).asking(op));
         }
     };
+    if proof.security.authenticator.is_none() {
+        // 1.12 clients have no authenticator field at all: such an account cannot log in
+        // with them, never on its password alone.
+        log::info!(
+            "{}: refused: account {name} has an authenticator and the client sent no token \
+             (1.12 clients cannot send one)",
+            cx.data
+        );
+    }
     // A clock before 1970 makes every token wrong rather than panicking.
     let unix_now = u64::try_from(cx.unix_now).unwrap_or(0);
     let right = proof

@@ -105,22 +105,44 @@ fn azerothcore_totp(
     secret: &[u8],
     key: Option<&TotpKey>,
 ) -> Result<SealedTotpSecret, StoreError> {
-    let why = match (<[u8; SECRET_LEN]>::try_from(secret), key) {
-        (Ok(raw), Some(key)) => {
-            let secret = TotpSecret::from_bytes(raw);
-            return crate::totp::seal(key, AccountId(id), &secret)
-                .map_err(|e| StoreError::corrupt(format!("account #{id}: totp_secret: {e}")));
-        }
-        (Ok(_), None) => "no totp.key is configured to hold it".to_owned(),
-        (Err(_), _) => format!(
+    let raw = <[u8; SECRET_LEN]>::try_from(secret).map_err(|_| {
+        format!(
             "it is {} bytes, not a raw {SECRET_LEN}-byte secret (secrets encrypted under \
              AzerothCore's TOTPMasterSecret are not supported yet)",
             secret.len()
-        ),
+        )
+    });
+    seal_foreign_totp(
+        name,
+        id,
+        raw,
+        key,
+        "an AzerothCore authenticator (account.totp_secret)",
+    )
+}
+
+/// A foreign schema's authenticator secret (`raw`, or why there is none usable) as the login
+/// path takes it: sealed under gatehouse's `totp.key`, else a second factor that can never be
+/// satisfied, with a log line saying why, so the account never logs in on its password alone.
+pub(super) fn seal_foreign_totp(
+    name: &AccountName,
+    id: i64,
+    raw: Result<[u8; SECRET_LEN], String>,
+    key: Option<&TotpKey>,
+    whose: &str,
+) -> Result<SealedTotpSecret, StoreError> {
+    let why = match (raw, key) {
+        (Ok(raw), Some(key)) => {
+            let secret = TotpSecret::from_bytes(raw);
+            return crate::totp::seal(key, AccountId(id), &secret)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: authenticator: {e}")));
+        }
+        (Ok(_), None) => "no totp.key is configured to hold it".to_owned(),
+        (Err(why), _) => why,
     };
     log::warn!(
-        "store: account {name} has an AzerothCore authenticator (account.totp_secret) that \
-         gatehouse cannot check: {why}; its logons are refused"
+        "store: account {name} has {whose} that gatehouse cannot check: {why}; its logons are \
+         refused"
     );
     SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
         .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
@@ -243,7 +265,10 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
-fn insert_audit(q: &mut impl Queryable, attempt: &LoginAttempt) -> Result<(), mysql::Error> {
+pub(super) fn insert_audit(
+    q: &mut impl Queryable,
+    attempt: &LoginAttempt,
+) -> Result<(), mysql::Error> {
     q.exec_drop(
         "INSERT INTO gatehouse_login_audit (at, account_id, account_name, peer_ip, build, outcome)
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -258,7 +283,7 @@ fn insert_audit(q: &mut impl Queryable, attempt: &LoginAttempt) -> Result<(), my
     )
 }
 
-fn character_counts(
+pub(super) fn character_counts(
     q: &mut impl Queryable,
     account: AccountId,
 ) -> Result<Vec<CharacterCount>, StoreError> {
@@ -278,7 +303,10 @@ fn character_counts(
         .collect()
 }
 
-fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, StoreError> {
+pub(super) fn account_id(
+    q: &mut impl Queryable,
+    name: &AccountName,
+) -> Result<AccountId, StoreError> {
     let row: Option<Row> = q.exec_first(
         "SELECT id FROM account WHERE username = ?",
         (name.as_str(),),
@@ -289,7 +317,7 @@ fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, S
     }
 }
 
-fn realm_id(q: &mut impl Queryable, realm: &RealmRef) -> Result<RealmId, StoreError> {
+pub(super) fn realm_id(q: &mut impl Queryable, realm: &RealmRef) -> Result<RealmId, StoreError> {
     let row: Option<Row> = match realm {
         RealmRef::Id(id) => q.exec_first("SELECT id FROM realmlist WHERE id = ?", (id.0,))?,
         RealmRef::Name(name) => {
@@ -312,7 +340,7 @@ fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
     rows.iter().map(realm_from_row).collect()
 }
 
-fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
+pub(super) fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
     let ids: Vec<Row> = q.exec("SELECT id FROM realmlist ORDER BY id FOR UPDATE", ())?;
     let ids = ids
         .iter()
@@ -329,14 +357,12 @@ fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
 }
 
 /// `realmlist` keeps host and port apart.
-fn split_address(address: &str) -> Result<(&str, u16), StoreError> {
+pub(super) fn split_address(address: &str) -> Result<(&str, u16), StoreError> {
     address
         .rsplit_once(':')
         .and_then(|(host, port)| Some((host, port.parse().ok()?)))
         .filter(|(host, _)| !host.is_empty())
-        .ok_or(StoreError::Invalid(
-            "an AzerothCore realm address is HOST:PORT",
-        ))
+        .ok_or(StoreError::Invalid("a realm address is HOST:PORT"))
 }
 
 /// What a second ban of one account in the same second (AzerothCore's key is `(id, bandate)`)
@@ -364,7 +390,7 @@ fn banned_ip_text(net: &IpNet) -> Result<String, StoreError> {
 
 /// `(bandate, unbandate)` as AzerothCore writes them: equal = permanent. A timed ban that has
 /// already ended gets a bandate before its unbandate, so it never reads as permanent.
-fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
+pub(super) fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
     match until {
         None => (now, now),
         Some(until) => (now.min(until - 1).max(0), until.max(1)),

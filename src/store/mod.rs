@@ -12,6 +12,7 @@
 
 pub mod azerothcore;
 pub mod bignum_hex;
+pub mod cmangos;
 pub mod migrations;
 pub mod mysql;
 pub mod sqlite;
@@ -34,6 +35,7 @@ pub use crate::values::IpBan;
 
 pub use self::mysql::MysqlStore;
 pub use azerothcore::AzerothCoreStore;
+pub use cmangos::CmangosStore;
 pub use sqlite::SqliteStore;
 pub use worker::{StoreOp, StorePool, StoreReply, StoreRequest, StoreResponse, StoreStats};
 
@@ -582,6 +584,8 @@ pub enum Schema {
     Gatehouse,
     /// An unchanged AzerothCore auth database (`acore_auth`), plus `gatehouse_` tables.
     AzerothCore,
+    /// An unchanged CMaNGOS realmd database, plus `gatehouse_` tables.
+    Cmangos,
 }
 
 impl Schema {
@@ -589,6 +593,7 @@ impl Schema {
         match self {
             Schema::Gatehouse => "gatehouse",
             Schema::AzerothCore => "azerothcore",
+            Schema::Cmangos => "cmangos",
         }
     }
 }
@@ -606,8 +611,9 @@ impl std::str::FromStr for Schema {
         match s {
             "gatehouse" => Ok(Schema::Gatehouse),
             "azerothcore" => Ok(Schema::AzerothCore),
+            "cmangos" => Ok(Schema::Cmangos),
             other => Err(format!(
-                "unknown schema {other:?} (gatehouse or azerothcore)"
+                "unknown schema {other:?} (gatehouse, azerothcore or cmangos)"
             )),
         }
     }
@@ -665,7 +671,7 @@ pub fn open(
     open_with_totp_key(location, password, None)
 }
 
-/// Like [`open`], for a store that serves logons: an AzerothCore database's raw authenticator
+/// Like [`open`], for a store that serves logons: an AzerothCore or CMaNGOS database's authenticator
 /// secrets are sealed under `totp_key` (gatehouse's `totp.key`) as accounts are loaded, so the
 /// login path can check them; the other schemas keep sealed secrets and ignore it.
 pub fn open_with_totp_key(
@@ -684,6 +690,12 @@ pub fn open_with_totp_key(
             schema: Schema::AzerothCore,
         } => Box::new(
             AzerothCoreStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
+        ),
+        StoreLocation::Mysql {
+            url,
+            schema: Schema::Cmangos,
+        } => Box::new(
+            CmangosStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
         ),
     })
 }

@@ -28,6 +28,10 @@ const STATEMENTS: &[&str] = &[
     expires_at  BIGINT       NOT NULL,
     taken_by    INT          NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+];
+
+/// The tables every foreign schema's store keeps the same way (the CMaNGOS store shares them).
+pub(in crate::store) const SHARED: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_failures (
     account_id     INT UNSIGNED NOT NULL PRIMARY KEY,
     last_failed_at BIGINT       NOT NULL
@@ -62,32 +66,51 @@ const ER_NO_SUCH_TABLE: u16 = 1146;
 
 /// Creates the gatehouse_ tables unless the version row says they are there.
 pub fn run(conn: &mut Conn) -> Result<(), StoreError> {
+    run_set(
+        conn,
+        "gatehouse_ac_schema",
+        VERSION,
+        &[STATEMENTS, SHARED],
+        "AzerothCore's",
+    )
+}
+
+/// Creates one store's gatehouse_ tables (`sets`, the first creating `version_table`) unless
+/// `version_table` says version `version` is in place.
+pub(in crate::store) fn run_set(
+    conn: &mut Conn,
+    version_table: &str,
+    version: u32,
+    sets: &[&[&str]],
+    beside: &str,
+) -> Result<(), StoreError> {
     let failed = |source: mysql::Error| StoreError::Migration {
         version: VERSION,
         source: source.into(),
     };
-    let found =
-        match conn.query_first::<Option<i64>, _>("SELECT MAX(version) FROM gatehouse_ac_schema") {
-            Ok(v) => v.flatten().unwrap_or(0),
-            Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => 0,
-            Err(e) => return Err(failed(e)),
-        };
-    if found > i64::from(VERSION) {
+    let found = match conn
+        .query_first::<Option<i64>, _>(format!("SELECT MAX(version) FROM {version_table}"))
+    {
+        Ok(v) => v.flatten().unwrap_or(0),
+        Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => 0,
+        Err(e) => return Err(failed(e)),
+    };
+    if found > i64::from(version) {
         return Err(StoreError::SchemaTooNew {
             found,
-            supported: VERSION,
+            supported: version,
         });
     }
-    if found == i64::from(VERSION) {
+    if found == i64::from(version) {
         return Ok(());
     }
-    log::info!("store: creating gatehouse's own tables (gatehouse_*) beside AzerothCore's");
-    for sql in STATEMENTS {
+    log::info!("store: creating gatehouse's own tables (gatehouse_*) beside {beside}");
+    for sql in sets.iter().flat_map(|set| set.iter()) {
         conn.query_drop(sql).map_err(failed)?;
     }
     conn.exec_drop(
-        "INSERT IGNORE INTO gatehouse_ac_schema (version, applied_at) VALUES (?, ?)",
-        (VERSION, super::super::unix_now()),
+        format!("INSERT IGNORE INTO {version_table} (version, applied_at) VALUES (?, ?)"),
+        (version, super::super::unix_now()),
     )
     .map_err(failed)?;
     Ok(())
