@@ -898,6 +898,18 @@ mod tests {
         // AzerothCore's tables are MySQL's: not on an SQLite file, by file or by flag.
         let err = Config::parse("[store]\nschema = \"azerothcore\"\n").unwrap_err();
         assert!(err.to_string().contains("store.schema"), "{err}");
+        // Nor CMaNGOS's.
+        let err = Config::parse("[store]\nschema = \"cmangos\"\n").unwrap_err();
+        assert!(err.to_string().contains("store.schema"), "{err}");
+        let c =
+            Config::parse(&format!("[store]\nschema = \"cmangos\"\nurl = \"{url}\"\n")).unwrap();
+        assert!(matches!(
+            c.store.location(),
+            StoreLocation::Mysql {
+                schema: Schema::Cmangos,
+                ..
+            }
+        ));
         let c = Config::parse(&format!(
             "[store]\nschema = \"azerothcore\"\nurl = \"{url}\"\n"
         ))

@@ -292,6 +292,14 @@ fn accounts_created_by_gatehouse_are_cmangos_accounts_and_gm_levels_and_bans_app
     assert_eq!(bans.len(), 1);
     assert_eq!(bans[0].until, None);
     assert!(store.unban_ip(&"127.0.0.2/32".parse().unwrap()).unwrap());
+    assert!(store
+        .ban_ip(&"10.1.2.0/24".parse().unwrap(), None, "net")
+        .is_err());
+
+    // gatehouse's console password has a gatehouse_ table of its own.
+    assert_eq!(store.console_password().unwrap(), None);
+    store.set_console_password("hash").unwrap();
+    assert_eq!(store.console_password().unwrap().as_deref(), Some("hash"));
 }
 
 #[test]

@@ -271,7 +271,13 @@ fn banned_ip_text(net: &IpNet) -> Result<String, StoreError> {
             "CMaNGOS's ip_banned holds single addresses, not networks",
         ));
     }
-    Ok(ip_text(net.addr()))
+    let ip = ip_text(net.addr());
+    if ip.len() > 32 {
+        return Err(StoreError::Invalid(
+            "CMaNGOS's ip_banned.ip holds at most 32 characters",
+        ));
+    }
+    Ok(ip)
 }
 
 /// CMaNGOS's realmd sends the salt from its hex text unpadded: refuse one it cannot send.
@@ -297,6 +303,24 @@ fn insert_ban(
         "INSERT INTO account_banned (account_id, banned_at, expires_at, banned_by, reason, active)
          VALUES (?, ?, ?, ?, ?, 1)",
         (account, banned_at, expires_at, BANNED_BY, reason),
+    )
+}
+
+/// The `account_logons` row of a logon (or reconnect) through the login server.
+fn insert_logon(
+    q: &mut impl Queryable,
+    account: AccountId,
+    attempt: &LoginAttempt,
+) -> Result<(), mysql::Error> {
+    q.exec_drop(
+        "INSERT INTO account_logons (accountId, ip, loginTime, loginSource)
+         VALUES (?, ?, FROM_UNIXTIME(?), ?)",
+        (
+            account.0,
+            logon_ip(attempt.peer),
+            attempt.at,
+            LOGIN_SOURCE_REALMD,
+        ),
     )
 }
 
@@ -404,16 +428,7 @@ impl Store for CmangosStore {
             if tx.affected_rows() == 0 {
                 return Err(StoreError::NoSuchAccountId(account));
             }
-            tx.exec_drop(
-                "INSERT INTO account_logons (accountId, ip, loginTime, loginSource)
-                 VALUES (?, ?, FROM_UNIXTIME(?), ?)",
-                (
-                    account.0,
-                    logon_ip(attempt.peer),
-                    attempt.at,
-                    LOGIN_SOURCE_REALMD,
-                ),
-            )?;
+            insert_logon(&mut tx, account, attempt)?;
             tx.exec_drop(
                 "INSERT INTO gatehouse_sessions
                      (account_id, session_key, issued_at, expires_at, taken_by)
@@ -498,6 +513,7 @@ impl Store for CmangosStore {
                     StoreError::NoSuchAccountId(account)
                 });
             }
+            insert_logon(&mut tx, account, attempt)?;
             let audit = LoginAttempt {
                 outcome: LoginOutcome::ReconnectSuccess,
                 ..attempt.clone()
@@ -646,10 +662,15 @@ impl Store for CmangosStore {
 
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
         let (host, port) = split_address(&realm.address)?;
-        let builds = realm
-            .builds
+        let mut distinct: Vec<u16> = Vec::with_capacity(realm.builds.len());
+        for build in &realm.builds {
+            if !distinct.contains(&build.0) {
+                distinct.push(build.0);
+            }
+        }
+        let builds = distinct
             .iter()
-            .map(|b| b.0.to_string())
+            .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(" ");
         on_conn!(self, |conn| {
