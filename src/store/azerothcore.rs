@@ -25,9 +25,13 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::mangos_family::{
+    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, realm_id,
+    seal_foreign_totp, split_address,
+};
 use super::mysql::{
-    audit_from_row, bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes,
-    opt_int, opt_text, text, u32_col, u8_col, MysqlStore,
+    bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
+    opt_text, text, u32_col, u8_col, MysqlStore,
 };
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
@@ -37,7 +41,7 @@ use super::{
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
+use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 
 /// Who bans and lockouts written by gatehouse name as `bannedby`.
@@ -119,33 +123,6 @@ fn azerothcore_totp(
         key,
         "an AzerothCore authenticator (account.totp_secret)",
     )
-}
-
-/// A foreign schema's authenticator secret (`raw`, or why there is none usable) as the login
-/// path takes it: sealed under gatehouse's `totp.key`, else a second factor that can never be
-/// satisfied, with a log line saying why, so the account never logs in on its password alone.
-pub(super) fn seal_foreign_totp(
-    name: &AccountName,
-    id: i64,
-    raw: Result<[u8; SECRET_LEN], String>,
-    key: Option<&TotpKey>,
-    whose: &str,
-) -> Result<SealedTotpSecret, StoreError> {
-    let why = match (raw, key) {
-        (Ok(raw), Some(key)) => {
-            let secret = TotpSecret::from_bytes(raw);
-            return crate::totp::seal(key, AccountId(id), &secret)
-                .map_err(|e| StoreError::corrupt(format!("account #{id}: authenticator: {e}")));
-        }
-        (Ok(_), None) => "no totp.key is configured to hold it".to_owned(),
-        (Err(why), _) => why,
-    };
-    log::warn!(
-        "store: account {name} has {whose} that gatehouse cannot check: {why}; its logons are \
-         refused"
-    );
-    SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
-        .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
 }
 
 fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountRecord, StoreError> {
@@ -265,71 +242,6 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
-pub(super) fn insert_audit(
-    q: &mut impl Queryable,
-    attempt: &LoginAttempt,
-) -> Result<(), mysql::Error> {
-    q.exec_drop(
-        "INSERT INTO gatehouse_login_audit (at, account_id, account_name, peer_ip, build, outcome)
-         VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            attempt.at,
-            attempt.account.map(|a| a.0),
-            attempt.name.as_str(),
-            ip_text(attempt.peer),
-            attempt.build.0,
-            attempt.outcome.as_str(),
-        ),
-    )
-}
-
-pub(super) fn character_counts(
-    q: &mut impl Queryable,
-    account: AccountId,
-) -> Result<Vec<CharacterCount>, StoreError> {
-    let rows: Vec<Row> = q.exec(
-        "SELECT realmid, numchars FROM realmcharacters WHERE acctid = ? ORDER BY realmid",
-        (account.0,),
-    )?;
-    rows.iter()
-        .map(|row| {
-            Ok(CharacterCount {
-                realm: RealmId(u32_col(row, 0, &|| {
-                    format!("account {account}: character realm")
-                })?),
-                count: u8_col(row, 1, &|| format!("account {account}: character count"))?,
-            })
-        })
-        .collect()
-}
-
-pub(super) fn account_id(
-    q: &mut impl Queryable,
-    name: &AccountName,
-) -> Result<AccountId, StoreError> {
-    let row: Option<Row> = q.exec_first(
-        "SELECT id FROM account WHERE username = ?",
-        (name.as_str(),),
-    )?;
-    match row {
-        Some(row) => Ok(AccountId(int(&row, 0, &|| format!("account {name}: id"))?)),
-        None => Err(StoreError::NoSuchAccount(*name)),
-    }
-}
-
-pub(super) fn realm_id(q: &mut impl Queryable, realm: &RealmRef) -> Result<RealmId, StoreError> {
-    let row: Option<Row> = match realm {
-        RealmRef::Id(id) => q.exec_first("SELECT id FROM realmlist WHERE id = ?", (id.0,))?,
-        RealmRef::Name(name) => {
-            q.exec_first("SELECT id FROM realmlist WHERE name = ?", (name.as_str(),))?
-        }
-    };
-    match row {
-        Some(row) => Ok(RealmId(u32_col(&row, 0, &|| "realmlist.id".to_owned())?)),
-        None => Err(StoreError::NoSuchRealm(realm.to_string())),
-    }
-}
-
 fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
@@ -338,31 +250,6 @@ fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
         (),
     )?;
     rows.iter().map(realm_from_row).collect()
-}
-
-pub(super) fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
-    let ids: Vec<Row> = q.exec("SELECT id FROM realmlist ORDER BY id FOR UPDATE", ())?;
-    let ids = ids
-        .iter()
-        .map(|row| int(row, 0, &|| "realmlist.id".to_owned()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let next = ids.last().map_or(1, |max| max + 1);
-    if (1..=255).contains(&next) {
-        return Ok(RealmId(next as u32));
-    }
-    (1..=255u32)
-        .find(|id| !ids.contains(&i64::from(*id)))
-        .map(RealmId)
-        .ok_or(StoreError::RealmIdsExhausted)
-}
-
-/// `realmlist` keeps host and port apart.
-pub(super) fn split_address(address: &str) -> Result<(&str, u16), StoreError> {
-    address
-        .rsplit_once(':')
-        .and_then(|(host, port)| Some((host, port.parse().ok()?)))
-        .filter(|(host, _)| !host.is_empty())
-        .ok_or(StoreError::Invalid("a realm address is HOST:PORT"))
 }
 
 /// What a second ban of one account in the same second (AzerothCore's key is `(id, bandate)`)
@@ -385,15 +272,6 @@ fn banned_ip_text(net: &IpNet) -> Result<String, StoreError> {
         _ => Err(StoreError::Invalid(
             "AzerothCore's ip_banned holds single IPv4 addresses, not networks or IPv6",
         )),
-    }
-}
-
-/// `(bandate, unbandate)` as AzerothCore writes them: equal = permanent. A timed ban that has
-/// already ended gets a bandate before its unbandate, so it never reads as permanent.
-pub(super) fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
-    match until {
-        None => (now, now),
-        Some(until) => (now.min(until - 1).max(0), until.max(1)),
     }
 }
 
@@ -822,15 +700,7 @@ impl Store for AzerothCoreStore {
 
     fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = realm_id(&mut tx, realm)?;
-            tx.exec_drop(
-                "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)
-                 ON DUPLICATE KEY UPDATE link_key = VALUES(link_key)",
-                (id.0, &key.0[..]),
-            )?;
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_realm_link_key(conn, realm, key)
         })
     }
 
@@ -885,28 +755,12 @@ impl Store for AzerothCoreStore {
 
     fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            conn.exec_drop(
-                "INSERT INTO gatehouse_settings (`key`, value) VALUES ('console_password', ?)
-                 ON DUPLICATE KEY UPDATE value = VALUES(value)",
-                (hash,),
-            )?;
-            Ok(())
+            mangos_family::set_console_password(conn, hash)
         })
     }
 
     fn console_password(&mut self) -> Result<Option<String>, StoreError> {
-        on_conn!(self, |conn| {
-            let row: Option<Row> = conn.exec_first(
-                "SELECT value FROM gatehouse_settings WHERE `key` = 'console_password'",
-                (),
-            )?;
-            row.map(|row| {
-                text(&row, 0, &|| {
-                    "gatehouse_settings.console_password".to_owned()
-                })
-            })
-            .transpose()
-        })
+        on_conn!(self, |conn| { mangos_family::console_password(conn) })
     }
 
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
@@ -934,18 +788,7 @@ impl Store for AzerothCoreStore {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = account_id(&mut tx, name)?;
-            match secret {
-                Some(secret) => tx.exec_drop(
-                    "INSERT INTO gatehouse_totp (account_id, secret) VALUES (?, ?)
-                     ON DUPLICATE KEY UPDATE secret = VALUES(secret)",
-                    (id.0, &secret.as_bytes()[..]),
-                )?,
-                None => tx.exec_drop("DELETE FROM gatehouse_totp WHERE account_id = ?", (id.0,))?,
-            }
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_totp_secret(conn, name, secret)
         })
     }
 
@@ -956,36 +799,12 @@ impl Store for AzerothCoreStore {
         count: u8,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            if !exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)? {
-                return Err(StoreError::NoSuchAccountId(account));
-            }
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM realmlist WHERE id = ?",
-                i64::from(realm.0),
-            )? {
-                return Err(StoreError::NoSuchRealm(realm.to_string()));
-            }
-            tx.exec_drop(
-                "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
-                 ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
-                (realm.0, account.0, count),
-            )?;
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_character_count(conn, account, realm, count)
         })
     }
 
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
-        on_conn!(self, |conn| {
-            let rows: Vec<Row> = conn.exec(
-                "SELECT id, at, account_id, account_name, peer_ip, build, outcome
-                 FROM gatehouse_login_audit ORDER BY id DESC LIMIT ?",
-                (limit,),
-            )?;
-            rows.iter().map(audit_from_row).collect()
-        })
+        on_conn!(self, |conn| { mangos_family::recent_audit(conn, limit) })
     }
 }
 

@@ -25,14 +25,14 @@ use ipnet::IpNet;
 
 use std::net::IpAddr;
 
-use super::azerothcore::{
-    account_id, ban_dates, character_counts, insert_audit, next_realm_id, realm_id,
+use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
+use super::mangos_family::{
+    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, realm_id,
     seal_foreign_totp, split_address,
 };
-use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
 use super::mysql::{
-    audit_from_row, bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int,
-    opt_text, text, u32_col, u8_col, MysqlStore,
+    bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, text,
+    u32_col, u8_col, MysqlStore,
 };
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
@@ -735,15 +735,7 @@ impl Store for CmangosStore {
 
     fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = realm_id(&mut tx, realm)?;
-            tx.exec_drop(
-                "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)
-                 ON DUPLICATE KEY UPDATE link_key = VALUES(link_key)",
-                (id.0, &key.0[..]),
-            )?;
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_realm_link_key(conn, realm, key)
         })
     }
 
@@ -797,28 +789,12 @@ impl Store for CmangosStore {
 
     fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            conn.exec_drop(
-                "INSERT INTO gatehouse_settings (`key`, value) VALUES ('console_password', ?)
-                 ON DUPLICATE KEY UPDATE value = VALUES(value)",
-                (hash,),
-            )?;
-            Ok(())
+            mangos_family::set_console_password(conn, hash)
         })
     }
 
     fn console_password(&mut self) -> Result<Option<String>, StoreError> {
-        on_conn!(self, |conn| {
-            let row: Option<Row> = conn.exec_first(
-                "SELECT value FROM gatehouse_settings WHERE `key` = 'console_password'",
-                (),
-            )?;
-            row.map(|row| {
-                text(&row, 0, &|| {
-                    "gatehouse_settings.console_password".to_owned()
-                })
-            })
-            .transpose()
-        })
+        on_conn!(self, |conn| { mangos_family::console_password(conn) })
     }
 
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
@@ -835,18 +811,7 @@ impl Store for CmangosStore {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = account_id(&mut tx, name)?;
-            match secret {
-                Some(secret) => tx.exec_drop(
-                    "INSERT INTO gatehouse_totp (account_id, secret) VALUES (?, ?)
-                     ON DUPLICATE KEY UPDATE secret = VALUES(secret)",
-                    (id.0, &secret.as_bytes()[..]),
-                )?,
-                None => tx.exec_drop("DELETE FROM gatehouse_totp WHERE account_id = ?", (id.0,))?,
-            }
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_totp_secret(conn, name, secret)
         })
     }
 
@@ -857,36 +822,12 @@ impl Store for CmangosStore {
         count: u8,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            if !exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)? {
-                return Err(StoreError::NoSuchAccountId(account));
-            }
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM realmlist WHERE id = ?",
-                i64::from(realm.0),
-            )? {
-                return Err(StoreError::NoSuchRealm(realm.to_string()));
-            }
-            tx.exec_drop(
-                "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
-                 ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
-                (realm.0, account.0, count),
-            )?;
-            tx.commit()?;
-            Ok(())
+            mangos_family::set_character_count(conn, account, realm, count)
         })
     }
 
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
-        on_conn!(self, |conn| {
-            let rows: Vec<Row> = conn.exec(
-                "SELECT id, at, account_id, account_name, peer_ip, build, outcome
-                 FROM gatehouse_login_audit ORDER BY id DESC LIMIT ?",
-                (limit,),
-            )?;
-            rows.iter().map(audit_from_row).collect()
-        })
+        on_conn!(self, |conn| { mangos_family::recent_audit(conn, limit) })
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod azerothcore;
 pub mod bignum_hex;
 pub mod cmangos;
+pub mod mangos_family;
 pub mod migrations;
 pub mod mysql;
 pub mod sqlite;

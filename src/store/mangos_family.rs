@@ -1,0 +1,232 @@
+//! What AzerothCore's and CMaNGOS's auth databases have in common, for the two stores that
+//! sit on them: the tables they share in shape (`account` ids, `realmlist`,
+//! `realmcharacters`), how a foreign authenticator secret is made usable, and gatehouse's own
+//! `gatehouse_` tables beside them (audit, realm link keys, settings, gatehouse's
+//! authenticator secrets), so each operation on those is written once for both schemas.
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, TxOpts};
+
+use super::mysql::{audit_from_row, exists, int, text, u32_col, u8_col};
+use super::{ip_text, AuditRow, CharacterCount, LoginAttempt, RealmRef, StoreError};
+use crate::account::AccountName;
+use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
+use crate::values::{AccountId, LinkKey, RealmId};
+
+/// A foreign schema's authenticator secret (`raw`, or why there is none usable) as the login
+/// path takes it: sealed under gatehouse's `totp.key`, else a second factor that can never be
+/// satisfied, with a log line saying why, so the account never logs in on its password alone.
+pub(super) fn seal_foreign_totp(
+    name: &AccountName,
+    id: i64,
+    raw: Result<[u8; SECRET_LEN], String>,
+    key: Option<&TotpKey>,
+    whose: &str,
+) -> Result<SealedTotpSecret, StoreError> {
+    let why = match (raw, key) {
+        (Ok(raw), Some(key)) => {
+            let secret = TotpSecret::from_bytes(raw);
+            return crate::totp::seal(key, AccountId(id), &secret)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: authenticator: {e}")));
+        }
+        (Ok(_), None) => "no totp.key is configured to hold it".to_owned(),
+        (Err(why), _) => why,
+    };
+    log::warn!(
+        "store: account {name} has {whose} that gatehouse cannot check: {why}; its logons are \
+         refused"
+    );
+    SealedTotpSecret::from_bytes(&[0u8; SEALED_LEN])
+        .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
+}
+
+pub(super) fn insert_audit(
+    q: &mut impl Queryable,
+    attempt: &LoginAttempt,
+) -> Result<(), mysql::Error> {
+    q.exec_drop(
+        "INSERT INTO gatehouse_login_audit (at, account_id, account_name, peer_ip, build, outcome)
+         VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            attempt.at,
+            attempt.account.map(|a| a.0),
+            attempt.name.as_str(),
+            ip_text(attempt.peer),
+            attempt.build.0,
+            attempt.outcome.as_str(),
+        ),
+    )
+}
+
+pub(super) fn character_counts(
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<Vec<CharacterCount>, StoreError> {
+    let rows: Vec<Row> = q.exec(
+        "SELECT realmid, numchars FROM realmcharacters WHERE acctid = ? ORDER BY realmid",
+        (account.0,),
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(CharacterCount {
+                realm: RealmId(u32_col(row, 0, &|| {
+                    format!("account {account}: character realm")
+                })?),
+                count: u8_col(row, 1, &|| format!("account {account}: character count"))?,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn account_id(
+    q: &mut impl Queryable,
+    name: &AccountName,
+) -> Result<AccountId, StoreError> {
+    let row: Option<Row> = q.exec_first(
+        "SELECT id FROM account WHERE username = ?",
+        (name.as_str(),),
+    )?;
+    match row {
+        Some(row) => Ok(AccountId(int(&row, 0, &|| format!("account {name}: id"))?)),
+        None => Err(StoreError::NoSuchAccount(*name)),
+    }
+}
+
+pub(super) fn realm_id(q: &mut impl Queryable, realm: &RealmRef) -> Result<RealmId, StoreError> {
+    let row: Option<Row> = match realm {
+        RealmRef::Id(id) => q.exec_first("SELECT id FROM realmlist WHERE id = ?", (id.0,))?,
+        RealmRef::Name(name) => {
+            q.exec_first("SELECT id FROM realmlist WHERE name = ?", (name.as_str(),))?
+        }
+    };
+    match row {
+        Some(row) => Ok(RealmId(u32_col(&row, 0, &|| "realmlist.id".to_owned())?)),
+        None => Err(StoreError::NoSuchRealm(realm.to_string())),
+    }
+}
+
+pub(super) fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
+    let ids: Vec<Row> = q.exec("SELECT id FROM realmlist ORDER BY id FOR UPDATE", ())?;
+    let ids = ids
+        .iter()
+        .map(|row| int(row, 0, &|| "realmlist.id".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = ids.last().map_or(1, |max| max + 1);
+    if (1..=255).contains(&next) {
+        return Ok(RealmId(next as u32));
+    }
+    (1..=255u32)
+        .find(|id| !ids.contains(&i64::from(*id)))
+        .map(RealmId)
+        .ok_or(StoreError::RealmIdsExhausted)
+}
+
+/// `realmlist` keeps host and port apart.
+pub(super) fn split_address(address: &str) -> Result<(&str, u16), StoreError> {
+    address
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse().ok()?)))
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or(StoreError::Invalid("a realm address is HOST:PORT"))
+}
+
+/// `(bandate, unbandate)` as AzerothCore writes them: equal = permanent. A timed ban that has
+/// already ended gets a bandate before its unbandate, so it never reads as permanent.
+pub(super) fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
+    match until {
+        None => (now, now),
+        Some(until) => (now.min(until - 1).max(0), until.max(1)),
+    }
+}
+
+pub(super) fn set_realm_link_key(
+    conn: &mut Conn,
+    realm: &RealmRef,
+    key: &LinkKey,
+) -> Result<(), StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = realm_id(&mut tx, realm)?;
+    tx.exec_drop(
+        "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)
+         ON DUPLICATE KEY UPDATE link_key = VALUES(link_key)",
+        (id.0, &key.0[..]),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn set_console_password(conn: &mut Conn, hash: &str) -> Result<(), StoreError> {
+    conn.exec_drop(
+        "INSERT INTO gatehouse_settings (`key`, value) VALUES ('console_password', ?)
+         ON DUPLICATE KEY UPDATE value = VALUES(value)",
+        (hash,),
+    )?;
+    Ok(())
+}
+
+pub(super) fn console_password(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+    let row: Option<Row> = conn.exec_first(
+        "SELECT value FROM gatehouse_settings WHERE `key` = 'console_password'",
+        (),
+    )?;
+    row.map(|row| {
+        text(&row, 0, &|| {
+            "gatehouse_settings.console_password".to_owned()
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn set_totp_secret(
+    conn: &mut Conn,
+    name: &AccountName,
+    secret: Option<&SealedTotpSecret>,
+) -> Result<(), StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = account_id(&mut tx, name)?;
+    match secret {
+        Some(secret) => tx.exec_drop(
+            "INSERT INTO gatehouse_totp (account_id, secret) VALUES (?, ?)
+             ON DUPLICATE KEY UPDATE secret = VALUES(secret)",
+            (id.0, &secret.as_bytes()[..]),
+        )?,
+        None => tx.exec_drop("DELETE FROM gatehouse_totp WHERE account_id = ?", (id.0,))?,
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn set_character_count(
+    conn: &mut Conn,
+    account: AccountId,
+    realm: RealmId,
+    count: u8,
+) -> Result<(), StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    if !exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)? {
+        return Err(StoreError::NoSuchAccountId(account));
+    }
+    if !exists(
+        &mut tx,
+        "SELECT 1 FROM realmlist WHERE id = ?",
+        i64::from(realm.0),
+    )? {
+        return Err(StoreError::NoSuchRealm(realm.to_string()));
+    }
+    tx.exec_drop(
+        "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
+         ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
+        (realm.0, account.0, count),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn recent_audit(conn: &mut Conn, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+    let rows: Vec<Row> = conn.exec(
+        "SELECT id, at, account_id, account_name, peer_ip, build, outcome
+         FROM gatehouse_login_audit ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )?;
+    rows.iter().map(audit_from_row).collect()
+}
