@@ -26,8 +26,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, realm_id,
-    seal_foreign_totp, split_address,
+    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, seal_foreign_totp,
+    split_address, IpBannedColumns, BANNED_BY,
 };
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
@@ -43,9 +43,6 @@ use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
-
-/// Who bans and lockouts written by gatehouse name as `bannedby`.
-const BANNED_BY: &str = "gatehouse";
 
 /// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
 const DEFAULT_BUILD: u16 = 12340;
@@ -274,6 +271,14 @@ fn banned_ip_text(net: &IpNet) -> Result<String, StoreError> {
         )),
     }
 }
+
+/// AzerothCore's `ip_banned` columns.
+const IP_BANNED: IpBannedColumns = IpBannedColumns {
+    banned_at: "bandate",
+    until: "unbandate",
+    banned_by: "bannedby",
+    reason: "banreason",
+};
 
 macro_rules! on_conn {
     ($self:ident, |$conn:ident| $body:block) => {{
@@ -663,35 +668,14 @@ impl Store for AzerothCoreStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            tx.exec_drop(
-                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
-                (id.0,),
-            )?;
-            if let Some(key) = &realm.link_key {
-                tx.exec_drop(
-                    "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)",
-                    (id.0, &key.0[..]),
-                )?;
-            }
+            mangos_family::replace_link_key(&mut tx, id, realm.link_key.as_ref())?;
             tx.commit()?;
             Ok(id)
         })
     }
 
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
-        on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = realm_id(&mut tx, realm)?;
-            tx.exec_drop("DELETE FROM realmlist WHERE id = ?", (id.0,))?;
-            // Its character counts go with it, as in gatehouse's own schema.
-            tx.exec_drop("DELETE FROM realmcharacters WHERE realmid = ?", (id.0,))?;
-            tx.exec_drop(
-                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
-                (id.0,),
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
+        on_conn!(self, |conn| { mangos_family::remove_realm(conn, realm) })
     }
 
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
@@ -707,15 +691,7 @@ impl Store for AzerothCoreStore {
     fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError> {
         let ip = banned_ip_text(net)?;
         on_conn!(self, |conn| {
-            let (bandate, unbandate) = ban_dates(unix_now(), until);
-            conn.exec_drop(
-                "INSERT INTO ip_banned (ip, bandate, unbandate, bannedby, banreason)
-                 VALUES (?, ?, ?, ?, ?)
-                 ON DUPLICATE KEY UPDATE unbandate = VALUES(unbandate),
-                     banreason = VALUES(banreason)",
-                (ip.as_str(), bandate, unbandate, BANNED_BY, reason),
-            )?;
-            Ok(())
+            mangos_family::ban_ip(conn, &IP_BANNED, &ip, until, reason)
         })
     }
 
@@ -729,27 +705,7 @@ impl Store for AzerothCoreStore {
 
     fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
         on_conn!(self, |conn| {
-            let rows: Vec<Row> = conn.exec(
-                "SELECT ip, bandate, unbandate FROM ip_banned
-                 WHERE unbandate = bandate OR unbandate > ?",
-                (now,),
-            )?;
-            let mut bans = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let ip = text(row, 0, &|| "ip_banned.ip".to_owned())?;
-                let Ok(addr) = ip.trim().parse::<IpAddr>() else {
-                    // Written by another tool; one bad row must not lift every other ban.
-                    log::warn!("store: ip_banned.ip {ip:?} is not an address; ignored");
-                    continue;
-                };
-                let bandate = int(row, 1, &|| format!("ip ban {ip}: bandate"))?;
-                let unbandate = int(row, 2, &|| format!("ip ban {ip}: unbandate"))?;
-                bans.push(IpBan {
-                    net: IpNet::from(addr),
-                    until: (unbandate != bandate).then_some(unbandate),
-                });
-            }
-            Ok(bans)
+            mangos_family::ip_bans(conn, &IP_BANNED, now)
         })
     }
 

@@ -27,8 +27,8 @@ use std::net::IpAddr;
 
 use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, realm_id,
-    seal_foreign_totp, split_address,
+    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, seal_foreign_totp,
+    split_address, IpBannedColumns, BANNED_BY,
 };
 use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, text,
@@ -44,9 +44,6 @@ use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
-
-/// Who bans and lockouts written by gatehouse name as `banned_by` / `unbanned_by`.
-const BANNED_BY: &str = "gatehouse";
 
 /// `account_logons.loginSource` for a logon through the login server (CMaNGOS's
 /// LOGIN_TYPE_REALMD).
@@ -323,6 +320,14 @@ fn insert_logon(
         ),
     )
 }
+
+/// CMaNGOS's `ip_banned` columns.
+const IP_BANNED: IpBannedColumns = IpBannedColumns {
+    banned_at: "banned_at",
+    until: "expires_at",
+    banned_by: "banned_by",
+    reason: "reason",
+};
 
 macro_rules! on_conn {
     ($self:ident, |$conn:ident| $body:block) => {{
@@ -699,34 +704,14 @@ impl Store for CmangosStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            tx.exec_drop(
-                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
-                (id.0,),
-            )?;
-            if let Some(key) = &realm.link_key {
-                tx.exec_drop(
-                    "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)",
-                    (id.0, &key.0[..]),
-                )?;
-            }
+            mangos_family::replace_link_key(&mut tx, id, realm.link_key.as_ref())?;
             tx.commit()?;
             Ok(id)
         })
     }
 
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
-        on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = realm_id(&mut tx, realm)?;
-            tx.exec_drop("DELETE FROM realmlist WHERE id = ?", (id.0,))?;
-            tx.exec_drop("DELETE FROM realmcharacters WHERE realmid = ?", (id.0,))?;
-            tx.exec_drop(
-                "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
-                (id.0,),
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
+        on_conn!(self, |conn| { mangos_family::remove_realm(conn, realm) })
     }
 
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
@@ -742,15 +727,7 @@ impl Store for CmangosStore {
     fn ban_ip(&mut self, net: &IpNet, until: Option<i64>, reason: &str) -> Result<(), StoreError> {
         let ip = banned_ip_text(net)?;
         on_conn!(self, |conn| {
-            let (banned_at, expires_at) = ban_dates(unix_now(), until);
-            conn.exec_drop(
-                "INSERT INTO ip_banned (ip, banned_at, expires_at, banned_by, reason)
-                 VALUES (?, ?, ?, ?, ?)
-                 ON DUPLICATE KEY UPDATE expires_at = VALUES(expires_at),
-                     reason = VALUES(reason)",
-                (ip.as_str(), banned_at, expires_at, BANNED_BY, reason),
-            )?;
-            Ok(())
+            mangos_family::ban_ip(conn, &IP_BANNED, &ip, until, reason)
         })
     }
 
@@ -764,26 +741,7 @@ impl Store for CmangosStore {
 
     fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError> {
         on_conn!(self, |conn| {
-            let rows: Vec<Row> = conn.exec(
-                "SELECT ip, banned_at, expires_at FROM ip_banned
-                 WHERE expires_at = banned_at OR expires_at > ?",
-                (now,),
-            )?;
-            let mut bans = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let ip = text(row, 0, &|| "ip_banned.ip".to_owned())?;
-                let Ok(addr) = ip.trim().parse::<IpAddr>() else {
-                    log::warn!("store: ip_banned.ip {ip:?} is not an address; ignored");
-                    continue;
-                };
-                let banned_at = int(row, 1, &|| format!("ip ban {ip}: banned_at"))?;
-                let expires_at = int(row, 2, &|| format!("ip ban {ip}: expires_at"))?;
-                bans.push(IpBan {
-                    net: IpNet::from(addr),
-                    until: (expires_at != banned_at).then_some(expires_at),
-                });
-            }
-            Ok(bans)
+            mangos_family::ip_bans(conn, &IP_BANNED, now)
         })
     }
 

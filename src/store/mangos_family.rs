@@ -8,10 +8,14 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Row, TxOpts};
 
 use super::mysql::{audit_from_row, exists, int, text, u32_col, u8_col};
-use super::{ip_text, AuditRow, CharacterCount, LoginAttempt, RealmRef, StoreError};
+use super::{ip_text, unix_now, AuditRow, CharacterCount, LoginAttempt, RealmRef, StoreError};
 use crate::account::AccountName;
 use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
-use crate::values::{AccountId, LinkKey, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, RealmId};
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 /// A foreign schema's authenticator secret (`raw`, or why there is none usable) as the login
 /// path takes it: sealed under gatehouse's `totp.key`, else a second factor that can never be
@@ -229,4 +233,106 @@ pub(super) fn recent_audit(conn: &mut Conn, limit: u32) -> Result<Vec<AuditRow>,
         (limit,),
     )?;
     rows.iter().map(audit_from_row).collect()
+}
+
+/// The columns of an `ip_banned` table: both schemas keep one address per row, a ban date and
+/// an end date (equal = permanent), under their own names.
+pub(super) struct IpBannedColumns {
+    pub banned_at: &'static str,
+    pub until: &'static str,
+    pub banned_by: &'static str,
+    pub reason: &'static str,
+}
+
+/// Who gatehouse's own bans name as their author.
+pub(super) const BANNED_BY: &str = "gatehouse";
+
+pub(super) fn ban_ip(
+    conn: &mut Conn,
+    cols: &IpBannedColumns,
+    ip: &str,
+    until: Option<i64>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let (banned_at, ends) = ban_dates(unix_now(), until);
+    let IpBannedColumns {
+        banned_at: b,
+        until: u,
+        banned_by: by,
+        reason: r,
+    } = cols;
+    conn.exec_drop(
+        format!(
+            "INSERT INTO ip_banned (ip, {b}, {u}, {by}, {r}) VALUES (?, ?, ?, ?, ?)
+             ON DUPLICATE KEY UPDATE {u} = VALUES({u}), {r} = VALUES({r})"
+        ),
+        (ip, banned_at, ends, BANNED_BY, reason),
+    )?;
+    Ok(())
+}
+
+/// The IP bans in force at `now`.
+pub(super) fn ip_bans(
+    conn: &mut Conn,
+    cols: &IpBannedColumns,
+    now: i64,
+) -> Result<Vec<IpBan>, StoreError> {
+    let IpBannedColumns {
+        banned_at: b,
+        until: u,
+        ..
+    } = cols;
+    let rows: Vec<Row> = conn.exec(
+        format!("SELECT ip, {b}, {u} FROM ip_banned WHERE {u} = {b} OR {u} > ?"),
+        (now,),
+    )?;
+    let mut bans = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let ip = text(row, 0, &|| "ip_banned.ip".to_owned())?;
+        let Ok(addr) = ip.trim().parse::<IpAddr>() else {
+            // Written by another tool; one bad row must not lift every other ban.
+            log::warn!("store: ip_banned.ip {ip:?} is not an address; ignored");
+            continue;
+        };
+        let banned_at = int(row, 1, &|| format!("ip ban {ip}: {b}"))?;
+        let ends = int(row, 2, &|| format!("ip ban {ip}: {u}"))?;
+        bans.push(IpBan {
+            net: IpNet::from(addr),
+            until: (ends != banned_at).then_some(ends),
+        });
+    }
+    Ok(bans)
+}
+
+/// Removes a realm with its character counts (as in gatehouse's own schema) and link key.
+pub(super) fn remove_realm(conn: &mut Conn, realm: &RealmRef) -> Result<(), StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = realm_id(&mut tx, realm)?;
+    tx.exec_drop("DELETE FROM realmlist WHERE id = ?", (id.0,))?;
+    tx.exec_drop("DELETE FROM realmcharacters WHERE realmid = ?", (id.0,))?;
+    tx.exec_drop(
+        "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
+        (id.0,),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A newly added realm's link key: whatever a removed realm of that id left goes.
+pub(super) fn replace_link_key(
+    q: &mut impl Queryable,
+    id: RealmId,
+    key: Option<&LinkKey>,
+) -> Result<(), StoreError> {
+    q.exec_drop(
+        "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
+        (id.0,),
+    )?;
+    if let Some(key) = key {
+        q.exec_drop(
+            "INSERT INTO gatehouse_realm_keys (realm_id, link_key) VALUES (?, ?)",
+            (id.0, &key.0[..]),
+        )?;
+    }
+    Ok(())
 }
