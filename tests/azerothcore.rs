@@ -8,7 +8,7 @@
 mod common;
 
 use common::mariadb::MariaDb;
-use common::{TestServer, TIMEOUT};
+use common::{run_gatehouse, TestServer, TIMEOUT};
 use gatehouse::account::{AccountName, Password};
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::realms::link::client::Client;
@@ -18,20 +18,12 @@ use gatehouse::store::{AzerothCoreStore, RealmRef, Schema, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::totp::{code_at, TotpKey, TotpSecret};
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 const TABLES: &str = include_str!("data/compat/azerothcore-auth.sql");
 const SECRET: &[u8] = b"a long shared realm secret";
 
-/// A fresh database holding AzerothCore's auth tables: its URL and its name.
+/// A fresh database holding the schema's tables: its URL and its name.
 fn acore_auth(server: &MariaDb) -> (String, String) {
-    let url = server.database();
-    let db = url.rsplit('/').next().expect("a database name").to_owned();
-    server
-        .sql(&format!("USE {db};\n{TABLES}"))
-        .unwrap_or_else(|e| panic!("loading AzerothCore's tables: {e}"));
-    (url, db)
+    server.database_with(TABLES)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -68,9 +60,7 @@ fn insert_account(server: &MariaDb, db: &str, user: &str, password: &str) -> i64
 }
 
 fn sql(server: &MariaDb, db: &str, sql: &str) -> String {
-    server
-        .sql(&format!("USE {db};\n{sql}"))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    server.sql_in(db, sql)
 }
 
 fn serve(url: &str, configure: impl FnOnce(&mut gatehouse::config::Config)) -> TestServer {
@@ -522,31 +512,13 @@ fn realms_added_by_gatehouse_are_realmlist_rows() {
         .is_err());
 }
 
-/// The binary with `args`, `stdin` on its standard input.
-fn gatehouse(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gatehouse");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn the_command_line_creates_azerothcore_accounts_with_schema_azerothcore() {
     let Some(server) = MariaDb::shared() else {
         return;
     };
     let (url, db) = acore_auth(server);
-    let out = gatehouse(
+    let out = run_gatehouse(
         &[
             "account",
             "create",
@@ -586,7 +558,7 @@ fn the_command_line_creates_azerothcore_accounts_with_schema_azerothcore() {
     // AzerothCore's tables are MySQL's: on an SQLite file the flag is one clear error.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("g.db");
-    let out = gatehouse(
+    let out = run_gatehouse(
         &[
             "account",
             "list",

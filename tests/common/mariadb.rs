@@ -124,6 +124,21 @@ impl MariaDb {
         format!("mysql://root@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// A fresh database with `tables` (SQL) loaded into it: its URL and its name.
+    pub fn database_with(&self, tables: &str) -> (String, String) {
+        let url = self.database();
+        let db = url.rsplit('/').next().expect("a database name").to_owned();
+        self.sql(&format!("USE {db};\n{tables}"))
+            .unwrap_or_else(|e| panic!("loading the tables into {db}: {e}"));
+        (url, db)
+    }
+
+    /// Runs SQL in database `db`; its batch output. A failure fails the test.
+    pub fn sql_in(&self, db: &str, sql: &str) -> String {
+        self.sql(&format!("USE {db};\n{sql}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Runs SQL through the `mariadb` client as root; its output in batch form (tab-separated,
     /// no column names), or what it printed on failure.
     pub fn sql(&self, sql: &str) -> Result<String, String> {

@@ -140,6 +140,26 @@ pub fn hung_up(stream: &mut std::net::TcpStream, within: Duration) -> bool {
     }
 }
 
+/// The gatehouse binary with `args`, `stdin` on its standard input; what it printed.
+pub fn run_gatehouse(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("gatehouse output")
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.handle.shutdown();
