@@ -67,6 +67,9 @@ enum Command {
     /// Config file helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The database itself.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Ban an account or an address/network (a running server applies IP bans within
     /// realms.refresh_secs, account bans at the next logon).
     #[command(subcommand)]
@@ -254,6 +257,15 @@ enum RealmCommand {
 }
 
 #[derive(Subcommand)]
+enum DbCommand {
+    /// Create gatehouse's tables. Beside an AzerothCore or CMaNGOS schema (--schema) these are
+    /// the gatehouse_ tables (audit, realm link tickets and keys, lockout times, settings,
+    /// gatehouse's authenticators), which nothing else creates; gatehouse's own schema is
+    /// created and migrated whenever it is opened, so there this only checks it.
+    Init,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print a commented config file with every default.
     Default,
@@ -303,6 +315,27 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>> {
     Ok(store::open(&location, password.as_deref())?)
 }
 
+fn db_init(config: &Config) -> Result<()> {
+    let location = config.store.location();
+    let password = match location {
+        StoreLocation::Mysql { .. } => config.store.password()?,
+        StoreLocation::Sqlite(_) => None,
+    };
+    let schema = match &location {
+        StoreLocation::Mysql { schema, .. } => *schema,
+        StoreLocation::Sqlite(_) => Schema::Gatehouse,
+    };
+    match store::init(&location, password.as_deref())? {
+        store::Initialised::Created => {
+            println!("{location}: created gatehouse's own tables (gatehouse_*) beside {schema}'s")
+        }
+        store::Initialised::AlreadyThere => {
+            println!("{location}: gatehouse's tables are in place ({schema} schema)")
+        }
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let cli = Cli::parse();
     let source = config_source(&cli.global);
@@ -327,6 +360,7 @@ fn run() -> Result<()> {
         Command::Realm(cmd) => realm(cmd, &config)?,
         Command::Ban(cmd) => ban(cmd, &config)?,
         Command::Unban(cmd) => unban(cmd, &config)?,
+        Command::Db(DbCommand::Init) => db_init(&config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
         Command::Config(ConfigCommand::Check) => println!("{config:#?}"),
         Command::WorldGate(args) => {

@@ -21,8 +21,16 @@ use gatehouse::totp::{code_at, TotpKey, TotpSecret};
 const TABLES: &str = include_str!("data/compat/azerothcore-auth.sql");
 const SECRET: &[u8] = b"a long shared realm secret";
 
-/// A fresh database holding the schema's tables: its URL and its name.
+/// A fresh database holding the schema's tables and gatehouse's (as `gatehouse db init`
+/// makes them): its URL and its name.
 fn acore_auth(server: &MariaDb) -> (String, String) {
+    let (url, db) = acore_auth_alone(server);
+    AzerothCoreStore::init(&url, None).expect("db init");
+    (url, db)
+}
+
+/// A fresh database holding only AzerothCore's tables, as an operator's is before `db init`.
+fn acore_auth_alone(server: &MariaDb) -> (String, String) {
     server.database_with(TABLES)
 }
 
@@ -574,4 +582,142 @@ fn the_command_line_creates_azerothcore_accounts_with_schema_azerothcore() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("store.schema"), "{err}");
     assert!(!file.exists(), "no SQLite file was made");
+}
+
+#[test]
+fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    // An operator's database as AzerothCore left it: gatehouse opens it and creates nothing.
+    let (url, db) = acore_auth_alone(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    insert_account(server, &db, "bob", "secret");
+    sql(
+        server,
+        &db,
+        "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone, population,
+                                gamebuild)
+         VALUES (1, 'Azeroth', '10.0.0.7', 8086, 1, 0, 1, 0, 12340)",
+    );
+    let gh = serve(&url, |_| {});
+    let build = ClientBuild::WOTLK;
+    let mut logged = LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT).unwrap();
+    assert_eq!(logged.client.realm_list().unwrap().realms.len(), 1);
+    let key = sql(
+        server,
+        &db,
+        &format!("SELECT HEX(session_key) FROM account WHERE id = {id}"),
+    );
+    assert_eq!(key.trim_end(), hex(&logged.session_key.0));
+    // A reconnect is checked against the account's key, as AzerothCore's authserver does.
+    LogonClient::reconnect(gh.addr, build, "alice", &logged.session_key, TIMEOUT).unwrap();
+    // Wrong passwords still count in failed_logins.
+    assert_eq!(
+        refused(LogonClient::login(gh.addr, build, "bob", "wrong", TIMEOUT)),
+        LoginResult::FailUnknownAccount
+    );
+    assert_eq!(
+        sql(
+            server,
+            &db,
+            "SELECT failed_logins FROM account WHERE username = 'BOB'"
+        )
+        .trim_end(),
+        "1"
+    );
+    assert_eq!(sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'"), "");
+
+    // What needs gatehouse's tables says so, and says how to get them.
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    assert_eq!(
+        store.features_off(),
+        gatehouse::store::Feature::NEED_OWN_TABLES
+    );
+    let err = store.recent_audit(10).unwrap_err();
+    assert!(err.to_string().contains("gatehouse db init"), "{err}");
+    assert!(store.set_console_password("x").is_err());
+    assert_eq!(store.console_password().unwrap(), None);
+    assert!(store
+        .set_realm_link_key(&RealmRef::Name("Azeroth".into()), &LinkKey::derive(SECRET))
+        .is_err());
+    drop(gh);
+
+    // The daemon says once, at start, what is off and how to turn it on.
+    let log = start_log(&url);
+    let off: Vec<&String> = log.iter().filter(|l| l.contains("these are off")).collect();
+    assert_eq!(off.len(), 1, "{log:#?}");
+    assert!(
+        off[0].contains("the login audit") && off[0].contains("gatehouse db init"),
+        "{}",
+        off[0]
+    );
+
+    // `gatehouse db init` makes them, once.
+    let init = |expect: &str| {
+        let out = run_gatehouse(&["db", "init", "--db", &url, "--schema", "azerothcore"], "");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(expect), "{stdout}");
+    };
+    init("created gatehouse's own tables");
+    init("in place");
+    let tables = sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'");
+    assert_eq!(tables.lines().count(), 7, "{tables}");
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    assert!(store.features_off().is_empty());
+    let gh = serve(&url, |_| {});
+    LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT).unwrap();
+    let audit = store.recent_audit(10).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+}
+
+/// What `gatehouse serve` on `url` logs up to "listening on"; then it is stopped.
+fn start_log(url: &str) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(&config, "[link]\nlisten = []\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--schema",
+            "azerothcore",
+            "--db",
+            url,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(TIMEOUT) {
+        let done = line.contains("listening on ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
 }

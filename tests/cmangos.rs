@@ -22,8 +22,16 @@ use gatehouse::totp::{code_at, TotpKey, TotpSecret};
 const TABLES: &str = include_str!("data/compat/cmangos-realmd.sql");
 const SECRET: &[u8] = b"a long shared realm secret";
 
-/// A fresh database holding the schema's tables: its URL and its name.
+/// A fresh database holding the schema's tables and gatehouse's (as `gatehouse db init`
+/// makes them): its URL and its name.
 fn realmd(server: &MariaDb) -> (String, String) {
+    let (url, db) = realmd_alone(server);
+    CmangosStore::init(&url, None).expect("db init");
+    (url, db)
+}
+
+/// A fresh database holding only CMaNGOS's tables, as an operator's is before `db init`.
+fn realmd_alone(server: &MariaDb) -> (String, String) {
     server.database_with(TABLES)
 }
 
@@ -518,4 +526,67 @@ fn the_command_line_creates_cmangos_accounts_with_schema_cmangos() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("store.schema"), "{err}");
     assert!(!file.exists(), "no SQLite file was made");
+}
+
+#[test]
+fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    // A realmd database as CMaNGOS left it: gatehouse opens it and creates nothing.
+    let (url, db) = realmd_alone(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    let gh = serve(&url, |_| {});
+    for build in [ClientBuild::VANILLA, ClientBuild::TBC, ClientBuild::WOTLK] {
+        let logged = LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT).unwrap();
+        let key = sql(
+            server,
+            &db,
+            &format!("SELECT sessionkey FROM account WHERE id = {id}"),
+        );
+        assert_eq!(
+            from_bn_hex::<40>(key.trim_end()).unwrap(),
+            logged.session_key.0
+        );
+        // A reconnect is checked against account.sessionkey, as CMaNGOS's realmd does.
+        LogonClient::reconnect(gh.addr, build, "alice", &logged.session_key, TIMEOUT).unwrap();
+    }
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "wrong",
+            TIMEOUT
+        )),
+        LoginResult::FailUnknownAccount
+    );
+    assert_eq!(
+        sql(
+            server,
+            &db,
+            &format!("SELECT failed_logins FROM account WHERE id = {id}")
+        )
+        .trim_end(),
+        "1"
+    );
+    assert_eq!(sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'"), "");
+    let mut store = CmangosStore::open(&url).unwrap();
+    assert_eq!(
+        store.features_off(),
+        gatehouse::store::Feature::NEED_OWN_TABLES
+    );
+    assert!(store.recent_audit(10).is_err());
+    drop(gh);
+
+    let out = run_gatehouse(&["db", "init", "--db", &url, "--schema", "cmangos"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created"));
+    let tables = sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'");
+    assert_eq!(tables.lines().count(), 7, "{tables}");
+    assert!(CmangosStore::open(&url).unwrap().features_off().is_empty());
 }

@@ -957,7 +957,7 @@ mod mysql {
 }
 
 /// The same calls on an AzerothCore auth database (`--schema azerothcore`): AzerothCore's
-/// tables from the project's copy of its structures, plus the store's gatehouse_ tables.
+/// tables from the project's copy of its structures, plus the gatehouse_ tables `db init` makes.
 mod azerothcore {
     use super::*;
 
@@ -975,6 +975,8 @@ mod azerothcore {
             server
                 .sql(&format!("USE {db};\n{TABLES}"))
                 .unwrap_or_else(|e| panic!("loading AzerothCore's tables: {e}"));
+            // What `gatehouse db init --schema azerothcore` does.
+            gatehouse::store::AzerothCoreStore::init(&url, None).expect("gatehouse_ tables");
             Some(AzerothCoreDb { url })
         }
     }
@@ -1010,7 +1012,7 @@ mod azerothcore {
 }
 
 /// The same calls on a CMaNGOS realmd database (`--schema cmangos`): CMaNGOS's tables from
-/// the project's copy of its structures, plus the store's gatehouse_ tables.
+/// the project's copy of its structures, plus the gatehouse_ tables `db init` makes.
 mod cmangos {
     use super::*;
 
@@ -1028,6 +1030,8 @@ mod cmangos {
             server
                 .sql(&format!("USE {db};\n{TABLES}"))
                 .unwrap_or_else(|e| panic!("loading CMaNGOS's tables: {e}"));
+            // What `gatehouse db init --schema cmangos` does.
+            gatehouse::store::CmangosStore::init(&url, None).expect("gatehouse_ tables");
             Some(CmangosDb { url })
         }
     }

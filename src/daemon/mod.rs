@@ -118,6 +118,16 @@ impl Daemon {
         // The realm list is read once before serving, so the first client already sees it.
         let (initial_realms, ip_bans) = {
             let mut store = store::open(&location, password.as_deref())?;
+            let off = store.features_off();
+            if !off.is_empty() {
+                let list: Vec<&str> = off.iter().map(|f| f.as_str()).collect();
+                log::warn!(
+                    "store: gatehouse's own tables (gatehouse_*) are not in this database, so \
+                     these are off: {}; players log in without them. `gatehouse db init` (with \
+                     the same --db and --schema) creates them",
+                    list.join(", ")
+                );
+            }
             let now = crate::event_loop::unix_seconds();
             (store.load_realms()?, store.ip_bans(now)?)
         };

@@ -7,7 +7,8 @@
 //! bytes as the client computed them, `failed_logins`, `last_ip`, `last_login`),
 //! `account_access` (security level), `account_banned`, `ip_banned`, `realmlist` and
 //! `realmcharacters`. What it has no place for lives in `gatehouse_` tables beside them
-//! ([`migrations`]). The connection handling is the MySQL store's (timeouts, reconnects,
+//! ([`migrations`]), created by `gatehouse db init`; without them the store serves logons with
+//! the features that need them off ([`OwnTables`]). The connection handling is the MySQL store's (timeouts, reconnects,
 //! outage logging); taking a ticket is one conditional UPDATE, as there.
 //!
 //! AzerothCore's own authenticator (`account.totp_secret`): a raw 20-byte secret (an
@@ -26,13 +27,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, seal_foreign_totp,
-    split_address, IpBannedColumns, BANNED_BY,
+    self, account_id, ban_dates, character_counts, failures_sql, forget_account, forget_ticket,
+    insert_audit, link_key_sql, next_realm_id, note_failure_time, seal_foreign_totp, split_address,
+    IpBannedColumns, OwnTables, BANNED_BY,
 };
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
     opt_text, text, u32_col, u8_col, MysqlStore,
 };
+use super::Feature;
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
     AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
@@ -51,21 +54,34 @@ const DEFAULT_BUILD: u16 = 12340;
 #[derive(Debug)]
 pub struct AzerothCoreStore {
     db: MysqlStore,
+    /// Whether `gatehouse db init` has made gatehouse's tables here.
+    own: OwnTables,
     /// gatehouse's `totp.key`, to seal AzerothCore's raw authenticator secrets on load.
     totp_key: Option<TotpKey>,
 }
 
 impl AzerothCoreStore {
-    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/acore_auth` and creates gatehouse's own
-    /// `gatehouse_` tables there if they are missing; AzerothCore's tables must exist.
+    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/acore_auth` and looks for gatehouse's
+    /// own `gatehouse_` tables there (it never creates them: [`AzerothCoreStore::init`]);
+    /// AzerothCore's tables must exist.
     pub fn open_with_password(
         url: &str,
         password: Option<&str>,
     ) -> Result<AzerothCoreStore, StoreError> {
         let mut db = MysqlStore::connect(url, password)?;
-        let conn = db.conn()?;
-        migrations::run(conn)?;
-        Ok(AzerothCoreStore { db, totp_key: None })
+        let own = migrations::state(db.conn()?)?;
+        Ok(AzerothCoreStore {
+            db,
+            own,
+            totp_key: None,
+        })
+    }
+
+    /// `gatehouse db init`: creates gatehouse's `gatehouse_` tables beside AzerothCore's;
+    /// `true` if they were not there.
+    pub fn init(url: &str, password: Option<&str>) -> Result<bool, StoreError> {
+        let mut db = MysqlStore::connect(url, password)?;
+        migrations::init(db.conn()?)
     }
 
     /// With gatehouse's `totp.key`, accounts with a raw AzerothCore authenticator secret can
@@ -239,11 +255,17 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
-fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
+fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
-        "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
-                r.gamebuild, k.link_key
-         FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id ORDER BY r.id",
+        own.pick(
+            "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
+                    r.gamebuild, k.link_key
+             FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id
+             ORDER BY r.id",
+            "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
+                    r.gamebuild, NULL
+             FROM realmlist r ORDER BY r.id",
+        ),
         (),
     )?;
     rows.iter().map(realm_from_row).collect()
@@ -294,13 +316,27 @@ impl Store for AzerothCoreStore {
     fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
         on_conn!(self, |conn| {
             let row: Option<Row> = conn.exec_first(
-                concat!(
-                    "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, a.session_key, ",
-                    ac_standing_columns!(),
-                    ", t.issued_at, t.expires_at, t.taken_by, t.session_key = a.session_key, ",
-                    "a.totp_secret, g.secret FROM account a ",
-                    "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
-                    "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
+                self.own.pick(
+                    concat!(
+                        "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, ",
+                        "a.session_key, ",
+                        ac_standing_columns!(),
+                        ", t.issued_at, t.expires_at, t.taken_by, ",
+                        "t.session_key = a.session_key, a.totp_secret, g.secret FROM account a ",
+                        "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
+                        "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
+                    ),
+                    // Without gatehouse's tickets, the account's key is the ticket, as
+                    // AzerothCore's authserver reconnects with it: issued at the last logon,
+                    // never expiring.
+                    concat!(
+                        "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, ",
+                        "a.session_key, ",
+                        ac_standing_columns!(),
+                        ", COALESCE(UNIX_TIMESTAMP(a.last_login), 0), ",
+                        "9223372036854775807, NULL, 1, a.totp_secret, NULL ",
+                        "FROM account a WHERE a.username = ?"
+                    ),
                 ),
                 (unix_now(), name.as_str()),
             )?;
@@ -318,17 +354,12 @@ impl Store for AzerothCoreStore {
     ) -> Result<FailureRecorded, StoreError> {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            insert_audit(&mut tx, attempt)?;
+            insert_audit(self.own, &mut tx, attempt)?;
             let mut recorded = FailureRecorded::Audited;
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
             {
-                let previous: Option<Row> = tx.exec_first(
-                    "SELECT a.failed_logins, f.last_failed_at FROM account a
-                     LEFT JOIN gatehouse_failures f ON f.account_id = a.id
-                     WHERE a.id = ? FOR UPDATE",
-                    (account.0,),
-                )?;
+                let previous: Option<Row> = tx.exec_first(failures_sql(self.own), (account.0,))?;
                 if let Some(row) = previous {
                     let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
                     let last = opt_int(&row, 1, &|| format!("account {account}: last failure"))?;
@@ -337,11 +368,7 @@ impl Store for AzerothCoreStore {
                         "UPDATE account SET failed_logins = ? WHERE id = ?",
                         (level, account.0),
                     )?;
-                    tx.exec_drop(
-                        "INSERT INTO gatehouse_failures (account_id, last_failed_at) VALUES (?, ?)
-                         ON DUPLICATE KEY UPDATE last_failed_at = VALUES(last_failed_at)",
-                        (account.0, attempt.at),
-                    )?;
+                    note_failure_time(self.own, &mut tx, account, attempt.at)?;
                     recorded = match locked_until {
                         None => FailureRecorded::Counted(level),
                         Some(until) => {
@@ -393,16 +420,18 @@ impl Store for AzerothCoreStore {
             if tx.affected_rows() == 0 {
                 return Err(StoreError::NoSuchAccountId(account));
             }
-            tx.exec_drop(
-                "INSERT INTO gatehouse_sessions
-                     (account_id, session_key, issued_at, expires_at, taken_by)
-                 VALUES (?, ?, ?, ?, NULL)
-                 ON DUPLICATE KEY UPDATE session_key = VALUES(session_key),
-                     issued_at = VALUES(issued_at), expires_at = VALUES(expires_at),
-                     taken_by = NULL",
-                (account.0, &key.0[..], attempt.at, expires_at),
-            )?;
-            insert_audit(&mut tx, attempt)?;
+            if self.own == OwnTables::Present {
+                tx.exec_drop(
+                    "INSERT INTO gatehouse_sessions
+                         (account_id, session_key, issued_at, expires_at, taken_by)
+                     VALUES (?, ?, ?, ?, NULL)
+                     ON DUPLICATE KEY UPDATE session_key = VALUES(session_key),
+                         issued_at = VALUES(issued_at), expires_at = VALUES(expires_at),
+                         taken_by = NULL",
+                    (account.0, &key.0[..], attempt.at, expires_at),
+                )?;
+            }
+            insert_audit(self.own, &mut tx, attempt)?;
             let counts = character_counts(&mut tx, account)?;
             tx.commit()?;
             Ok(counts)
@@ -415,6 +444,10 @@ impl Store for AzerothCoreStore {
         realm: RealmId,
         now: i64,
     ) -> Result<Option<TakenSession>, StoreError> {
+        // Without gatehouse's tables no realm has a link key, so nobody asks.
+        if self.own == OwnTables::Absent {
+            return Ok(None);
+        }
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             // The check and the mark are one statement, as in the MySQL store: a second
@@ -465,14 +498,38 @@ impl Store for AzerothCoreStore {
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            tx.exec_drop(
-                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 SET t.taken_by = NULL, t.expires_at = ?, a.last_login = FROM_UNIXTIME(?),
-                     a.last_ip = COALESCE(?, a.last_ip)
-                 WHERE a.id = ? AND a.session_key = t.session_key",
-                (expires_at, attempt.at, last_ip(attempt.peer), account.0),
-            )?;
-            if tx.affected_rows() == 0 {
+            let renewed = match self.own {
+                OwnTables::Present => {
+                    tx.exec_drop(
+                        "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                         SET t.taken_by = NULL, t.expires_at = ?,
+                             a.last_login = FROM_UNIXTIME(?), a.last_ip = COALESCE(?, a.last_ip)
+                         WHERE a.id = ? AND a.session_key = t.session_key",
+                        (expires_at, attempt.at, last_ip(attempt.peer), account.0),
+                    )?;
+                    tx.affected_rows() > 0
+                }
+                // The key in the account row is the ticket; an UPDATE that changes nothing
+                // (same second, same address) affects no row, so look first.
+                OwnTables::Absent => {
+                    let keyed = exists(
+                        &mut tx,
+                        "SELECT 1 FROM account WHERE id = ? AND session_key IS NOT NULL \
+                         FOR UPDATE",
+                        account.0,
+                    )?;
+                    if keyed {
+                        tx.exec_drop(
+                            "UPDATE account SET last_login = FROM_UNIXTIME(?),
+                                 last_ip = COALESCE(?, last_ip)
+                             WHERE id = ?",
+                            (attempt.at, last_ip(attempt.peer), account.0),
+                        )?;
+                    }
+                    keyed
+                }
+            };
+            if !renewed {
                 let found = exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)?;
                 return Err(if found {
                     StoreError::NoSession(account)
@@ -484,7 +541,7 @@ impl Store for AzerothCoreStore {
                 outcome: LoginOutcome::ReconnectSuccess,
                 ..attempt.clone()
             };
-            insert_audit(&mut tx, &audit)?;
+            insert_audit(self.own, &mut tx, &audit)?;
             let counts = character_counts(&mut tx, account)?;
             tx.commit()?;
             Ok(counts)
@@ -493,11 +550,7 @@ impl Store for AzerothCoreStore {
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
         on_conn!(self, |conn| {
-            let row: Option<Row> = conn.exec_first(
-                "SELECT k.link_key FROM realmlist r
-                 LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id WHERE r.id = ?",
-                (realm.0,),
-            )?;
+            let row: Option<Row> = conn.exec_first(link_key_sql(self.own), (realm.0,))?;
             let Some(row) = row else {
                 return Err(StoreError::NoSuchRealm(realm.to_string()));
             };
@@ -509,7 +562,7 @@ impl Store for AzerothCoreStore {
     }
 
     fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
-        on_conn!(self, |conn| { realms(conn) })
+        on_conn!(self, |conn| { realms(conn, self.own) })
     }
 
     fn create_account(
@@ -551,10 +604,7 @@ impl Store for AzerothCoreStore {
                 "UPDATE account SET salt = ?, verifier = ?, session_key = NULL WHERE id = ?",
                 (&salt.0[..], &verifier.0[..], id.0),
             )?;
-            tx.exec_drop(
-                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
-                (id.0,),
-            )?;
+            forget_ticket(self.own, &mut tx, id)?;
             tx.commit()?;
             Ok(())
         })
@@ -571,12 +621,10 @@ impl Store for AzerothCoreStore {
                 "DELETE FROM account_access WHERE id = ?",
                 "DELETE FROM account_banned WHERE id = ?",
                 "DELETE FROM realmcharacters WHERE acctid = ?",
-                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
-                "DELETE FROM gatehouse_failures WHERE account_id = ?",
-                "DELETE FROM gatehouse_totp WHERE account_id = ?",
             ] {
                 tx.exec_drop(sql, (id.0,))?;
             }
+            forget_account(self.own, &mut tx, id)?;
             tx.commit()?;
             Ok(())
         })
@@ -585,12 +633,20 @@ impl Store for AzerothCoreStore {
     fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError> {
         on_conn!(self, |conn| {
             let rows: Vec<Row> = conn.exec(
-                concat!(
-                    "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                    "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
-                    ac_standing_columns!(),
-                    ", a.totp_secret IS NOT NULL OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
-                    "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                self.own.pick(
+                    concat!(
+                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+                        "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
+                        ac_standing_columns!(),
+                        ", a.totp_secret IS NOT NULL OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
+                        "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                    ),
+                    concat!(
+                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+                        "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
+                        ac_standing_columns!(),
+                        ", a.totp_secret IS NOT NULL FROM account a ORDER BY a.id"
+                    ),
                 ),
                 (unix_now(),),
             )?;
@@ -668,23 +724,25 @@ impl Store for AzerothCoreStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            mangos_family::replace_link_key(&mut tx, id, realm.link_key.as_ref())?;
+            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
             tx.commit()?;
             Ok(id)
         })
     }
 
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
-        on_conn!(self, |conn| { mangos_family::remove_realm(conn, realm) })
+        on_conn!(self, |conn| {
+            mangos_family::remove_realm(self.own, conn, realm)
+        })
     }
 
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
-        on_conn!(self, |conn| { realms(conn) })
+        on_conn!(self, |conn| { realms(conn, self.own) })
     }
 
     fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_realm_link_key(conn, realm, key)
+            mangos_family::set_realm_link_key(self.own, conn, realm, key)
         })
     }
 
@@ -711,12 +769,14 @@ impl Store for AzerothCoreStore {
 
     fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_console_password(conn, hash)
+            mangos_family::set_console_password(self.own, conn, hash)
         })
     }
 
     fn console_password(&mut self) -> Result<Option<String>, StoreError> {
-        on_conn!(self, |conn| { mangos_family::console_password(conn) })
+        on_conn!(self, |conn| {
+            mangos_family::console_password(self.own, conn)
+        })
     }
 
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
@@ -744,7 +804,7 @@ impl Store for AzerothCoreStore {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_totp_secret(conn, name, secret)
+            mangos_family::set_totp_secret(self.own, conn, name, secret)
         })
     }
 
@@ -760,7 +820,13 @@ impl Store for AzerothCoreStore {
     }
 
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
-        on_conn!(self, |conn| { mangos_family::recent_audit(conn, limit) })
+        on_conn!(self, |conn| {
+            mangos_family::recent_audit(self.own, conn, limit)
+        })
+    }
+
+    fn features_off(&self) -> &'static [Feature] {
+        self.own.features_off()
     }
 }
 

@@ -6,7 +6,8 @@
 //! `failed_logins`, `gmlevel`, `token`), `account_logons` (a row per good logon),
 //! `account_banned`, `ip_banned`, `realmlist` (`realmflags`, space-separated `realmbuilds`)
 //! and `realmcharacters`. What it has no place for lives in `gatehouse_` tables beside them
-//! ([`migrations`]). The connection handling is the MySQL store's; taking a ticket is one
+//! ([`migrations`]), created by `gatehouse db init`; without them the store serves logons with
+//! the features that need them off ([`OwnTables`]). The connection handling is the MySQL store's; taking a ticket is one
 //! conditional UPDATE.
 //!
 //! CMaNGOS's authenticator (`account.token`, a base32 TOTP secret, empty = none): a
@@ -27,8 +28,9 @@ use std::net::IpAddr;
 
 use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, insert_audit, next_realm_id, seal_foreign_totp,
-    split_address, IpBannedColumns, BANNED_BY,
+    self, account_id, ban_dates, character_counts, failures_sql, forget_account, forget_ticket,
+    insert_audit, link_key_sql, next_realm_id, note_failure_time, seal_foreign_totp, split_address,
+    IpBannedColumns, OwnTables, BANNED_BY,
 };
 use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, text,
@@ -36,8 +38,8 @@ use super::mysql::{
 };
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
-    AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
-    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    AuditRow, CharacterCount, FailureRecorded, Feature, LoginAttempt, LoginOutcome, NewRealm,
+    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -53,21 +55,34 @@ const LOGIN_SOURCE_REALMD: u32 = 0;
 #[derive(Debug)]
 pub struct CmangosStore {
     db: MysqlStore,
+    /// Whether `gatehouse db init` has made gatehouse's tables here.
+    own: OwnTables,
     /// gatehouse's `totp.key`, to seal CMaNGOS's authenticator secrets on load.
     totp_key: Option<TotpKey>,
 }
 
 impl CmangosStore {
-    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/realmd` and creates gatehouse's own
-    /// `gatehouse_` tables there if they are missing; CMaNGOS's tables must exist.
+    /// Connects to `mysql://USER[:PASSWORD]@HOST:PORT/realmd` and looks for gatehouse's own
+    /// `gatehouse_` tables there (it never creates them: [`CmangosStore::init`]); CMaNGOS's
+    /// tables must exist.
     pub fn open_with_password(
         url: &str,
         password: Option<&str>,
     ) -> Result<CmangosStore, StoreError> {
         let mut db = MysqlStore::connect(url, password)?;
-        let conn = db.conn()?;
-        migrations::run(conn)?;
-        Ok(CmangosStore { db, totp_key: None })
+        let own = migrations::state(db.conn()?)?;
+        Ok(CmangosStore {
+            db,
+            own,
+            totp_key: None,
+        })
+    }
+
+    /// `gatehouse db init`: creates gatehouse's `gatehouse_` tables beside CMaNGOS's; `true`
+    /// if they were not there.
+    pub fn init(url: &str, password: Option<&str>) -> Result<bool, StoreError> {
+        let mut db = MysqlStore::connect(url, password)?;
+        migrations::init(db.conn()?)
     }
 
     /// With gatehouse's `totp.key`, accounts with a CMaNGOS token can log in with it (2.4.3
@@ -251,11 +266,17 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
-fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
+fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
-        "SELECT r.id, r.name, r.address, r.port, r.icon, r.realmflags, r.timezone, r.population,
-                r.realmbuilds, k.link_key
-         FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id ORDER BY r.id",
+        own.pick(
+            "SELECT r.id, r.name, r.address, r.port, r.icon, r.realmflags, r.timezone,
+                    r.population, r.realmbuilds, k.link_key
+             FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id
+             ORDER BY r.id",
+            "SELECT r.id, r.name, r.address, r.port, r.icon, r.realmflags, r.timezone,
+                    r.population, r.realmbuilds, NULL
+             FROM realmlist r ORDER BY r.id",
+        ),
         (),
     )?;
     rows.iter().map(realm_from_row).collect()
@@ -343,14 +364,24 @@ impl Store for CmangosStore {
     fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
         on_conn!(self, |conn| {
             let row: Option<Row> = conn.exec_first(
-                concat!(
-                    "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
-                    cm_standing_columns!(),
-                    ", t.issued_at, t.expires_at, t.taken_by, ",
-                    "CAST(t.session_key AS BINARY) = CAST(a.sessionkey AS BINARY), ",
-                    "a.token, g.secret FROM account a ",
-                    "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
-                    "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
+                self.own.pick(
+                    concat!(
+                        "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
+                        cm_standing_columns!(),
+                        ", t.issued_at, t.expires_at, t.taken_by, ",
+                        "CAST(t.session_key AS BINARY) = CAST(a.sessionkey AS BINARY), ",
+                        "a.token, g.secret FROM account a ",
+                        "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
+                        "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
+                    ),
+                    // Without gatehouse's tickets, the account's key is the ticket, as
+                    // CMaNGOS's realmd reconnects with it: never expiring.
+                    concat!(
+                        "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
+                        cm_standing_columns!(),
+                        ", 0, 9223372036854775807, NULL, COALESCE(a.sessionkey, '') <> '', ",
+                        "a.token, NULL FROM account a WHERE a.username = ?"
+                    ),
                 ),
                 (unix_now(), name.as_str()),
             )?;
@@ -368,17 +399,12 @@ impl Store for CmangosStore {
     ) -> Result<FailureRecorded, StoreError> {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            insert_audit(&mut tx, attempt)?;
+            insert_audit(self.own, &mut tx, attempt)?;
             let mut recorded = FailureRecorded::Audited;
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
             {
-                let previous: Option<Row> = tx.exec_first(
-                    "SELECT a.failed_logins, f.last_failed_at FROM account a
-                     LEFT JOIN gatehouse_failures f ON f.account_id = a.id
-                     WHERE a.id = ? FOR UPDATE",
-                    (account.0,),
-                )?;
+                let previous: Option<Row> = tx.exec_first(failures_sql(self.own), (account.0,))?;
                 if let Some(row) = previous {
                     let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
                     let last = opt_int(&row, 1, &|| format!("account {account}: last failure"))?;
@@ -387,11 +413,7 @@ impl Store for CmangosStore {
                         "UPDATE account SET failed_logins = ? WHERE id = ?",
                         (level, account.0),
                     )?;
-                    tx.exec_drop(
-                        "INSERT INTO gatehouse_failures (account_id, last_failed_at) VALUES (?, ?)
-                         ON DUPLICATE KEY UPDATE last_failed_at = VALUES(last_failed_at)",
-                        (account.0, attempt.at),
-                    )?;
+                    note_failure_time(self.own, &mut tx, account, attempt.at)?;
                     recorded = match locked_until {
                         None => FailureRecorded::Counted(level),
                         Some(until) => {
@@ -434,16 +456,18 @@ impl Store for CmangosStore {
                 return Err(StoreError::NoSuchAccountId(account));
             }
             insert_logon(&mut tx, account, attempt)?;
-            tx.exec_drop(
-                "INSERT INTO gatehouse_sessions
-                     (account_id, session_key, issued_at, expires_at, taken_by)
-                 VALUES (?, ?, ?, ?, NULL)
-                 ON DUPLICATE KEY UPDATE session_key = VALUES(session_key),
-                     issued_at = VALUES(issued_at), expires_at = VALUES(expires_at),
-                     taken_by = NULL",
-                (account.0, key_hex.as_str(), attempt.at, expires_at),
-            )?;
-            insert_audit(&mut tx, attempt)?;
+            if self.own == OwnTables::Present {
+                tx.exec_drop(
+                    "INSERT INTO gatehouse_sessions
+                         (account_id, session_key, issued_at, expires_at, taken_by)
+                     VALUES (?, ?, ?, ?, NULL)
+                     ON DUPLICATE KEY UPDATE session_key = VALUES(session_key),
+                         issued_at = VALUES(issued_at), expires_at = VALUES(expires_at),
+                         taken_by = NULL",
+                    (account.0, key_hex.as_str(), attempt.at, expires_at),
+                )?;
+            }
+            insert_audit(self.own, &mut tx, attempt)?;
             let counts = character_counts(&mut tx, account)?;
             tx.commit()?;
             Ok(counts)
@@ -456,6 +480,10 @@ impl Store for CmangosStore {
         realm: RealmId,
         now: i64,
     ) -> Result<Option<TakenSession>, StoreError> {
+        // Without gatehouse's tables no realm has a link key, so nobody asks.
+        if self.own == OwnTables::Absent {
+            return Ok(None);
+        }
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             // The check and the mark are one statement: a second taker waits for the first's
@@ -504,13 +532,25 @@ impl Store for CmangosStore {
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            tx.exec_drop(
-                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 SET t.taken_by = NULL, t.expires_at = ?
-                 WHERE a.id = ? AND CAST(a.sessionkey AS BINARY) = CAST(t.session_key AS BINARY)",
-                (expires_at, account.0),
-            )?;
-            if tx.affected_rows() == 0 {
+            let renewed = match self.own {
+                OwnTables::Present => {
+                    tx.exec_drop(
+                        "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                         SET t.taken_by = NULL, t.expires_at = ?
+                         WHERE a.id = ?
+                               AND CAST(a.sessionkey AS BINARY) = CAST(t.session_key AS BINARY)",
+                        (expires_at, account.0),
+                    )?;
+                    tx.affected_rows() > 0
+                }
+                // The key in the account row is the ticket.
+                OwnTables::Absent => exists(
+                    &mut tx,
+                    "SELECT 1 FROM account WHERE id = ? AND COALESCE(sessionkey, '') <> ''",
+                    account.0,
+                )?,
+            };
+            if !renewed {
                 let found = exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)?;
                 return Err(if found {
                     StoreError::NoSession(account)
@@ -523,7 +563,7 @@ impl Store for CmangosStore {
                 outcome: LoginOutcome::ReconnectSuccess,
                 ..attempt.clone()
             };
-            insert_audit(&mut tx, &audit)?;
+            insert_audit(self.own, &mut tx, &audit)?;
             let counts = character_counts(&mut tx, account)?;
             tx.commit()?;
             Ok(counts)
@@ -532,11 +572,7 @@ impl Store for CmangosStore {
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
         on_conn!(self, |conn| {
-            let row: Option<Row> = conn.exec_first(
-                "SELECT k.link_key FROM realmlist r
-                 LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id WHERE r.id = ?",
-                (realm.0,),
-            )?;
+            let row: Option<Row> = conn.exec_first(link_key_sql(self.own), (realm.0,))?;
             let Some(row) = row else {
                 return Err(StoreError::NoSuchRealm(realm.to_string()));
             };
@@ -548,7 +584,7 @@ impl Store for CmangosStore {
     }
 
     fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
-        on_conn!(self, |conn| { realms(conn) })
+        on_conn!(self, |conn| { realms(conn, self.own) })
     }
 
     fn create_account(
@@ -591,10 +627,7 @@ impl Store for CmangosStore {
                 "UPDATE account SET v = ?, s = ?, sessionkey = '' WHERE id = ?",
                 (to_bn_hex(&verifier.0), to_bn_hex(&salt.0), id.0),
             )?;
-            tx.exec_drop(
-                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
-                (id.0,),
-            )?;
+            forget_ticket(self.own, &mut tx, id)?;
             tx.commit()?;
             Ok(())
         })
@@ -610,12 +643,10 @@ impl Store for CmangosStore {
                 "DELETE FROM account WHERE id = ?",
                 "DELETE FROM account_banned WHERE account_id = ?",
                 "DELETE FROM realmcharacters WHERE acctid = ?",
-                "DELETE FROM gatehouse_sessions WHERE account_id = ?",
-                "DELETE FROM gatehouse_failures WHERE account_id = ?",
-                "DELETE FROM gatehouse_totp WHERE account_id = ?",
             ] {
                 tx.exec_drop(sql, (id.0,))?;
             }
+            forget_account(self.own, &mut tx, id)?;
             tx.commit()?;
             Ok(())
         })
@@ -624,15 +655,26 @@ impl Store for CmangosStore {
     fn list_accounts(&mut self) -> Result<Vec<AccountSummary>, StoreError> {
         on_conn!(self, |conn| {
             let rows: Vec<Row> = conn.exec(
-                concat!(
-                    "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                    "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
-                    "WHERE l.accountId = a.id), ",
-                    "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
-                    "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
-                    cm_standing_columns!(),
-                    ", COALESCE(a.token, '') <> '' OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
-                    "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                self.own.pick(
+                    concat!(
+                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+                        "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
+                        "WHERE l.accountId = a.id), ",
+                        "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
+                        "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
+                        cm_standing_columns!(),
+                        ", COALESCE(a.token, '') <> '' OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
+                        "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                    ),
+                    concat!(
+                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+                        "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
+                        "WHERE l.accountId = a.id), ",
+                        "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
+                        "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
+                        cm_standing_columns!(),
+                        ", COALESCE(a.token, '') <> '' FROM account a ORDER BY a.id"
+                    ),
                 ),
                 (unix_now(),),
             )?;
@@ -704,23 +746,25 @@ impl Store for CmangosStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            mangos_family::replace_link_key(&mut tx, id, realm.link_key.as_ref())?;
+            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
             tx.commit()?;
             Ok(id)
         })
     }
 
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
-        on_conn!(self, |conn| { mangos_family::remove_realm(conn, realm) })
+        on_conn!(self, |conn| {
+            mangos_family::remove_realm(self.own, conn, realm)
+        })
     }
 
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
-        on_conn!(self, |conn| { realms(conn) })
+        on_conn!(self, |conn| { realms(conn, self.own) })
     }
 
     fn set_realm_link_key(&mut self, realm: &RealmRef, key: &LinkKey) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_realm_link_key(conn, realm, key)
+            mangos_family::set_realm_link_key(self.own, conn, realm, key)
         })
     }
 
@@ -747,12 +791,14 @@ impl Store for CmangosStore {
 
     fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_console_password(conn, hash)
+            mangos_family::set_console_password(self.own, conn, hash)
         })
     }
 
     fn console_password(&mut self) -> Result<Option<String>, StoreError> {
-        on_conn!(self, |conn| { mangos_family::console_password(conn) })
+        on_conn!(self, |conn| {
+            mangos_family::console_password(self.own, conn)
+        })
     }
 
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
@@ -769,7 +815,7 @@ impl Store for CmangosStore {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
-            mangos_family::set_totp_secret(conn, name, secret)
+            mangos_family::set_totp_secret(self.own, conn, name, secret)
         })
     }
 
@@ -785,7 +831,13 @@ impl Store for CmangosStore {
     }
 
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
-        on_conn!(self, |conn| { mangos_family::recent_audit(conn, limit) })
+        on_conn!(self, |conn| {
+            mangos_family::recent_audit(self.own, conn, limit)
+        })
+    }
+
+    fn features_off(&self) -> &'static [Feature] {
+        self.own.features_off()
     }
 }
 

@@ -3,12 +3,19 @@
 //! `realmcharacters`), how a foreign authenticator secret is made usable, and gatehouse's own
 //! `gatehouse_` tables beside them (audit, realm link keys, settings, gatehouse's
 //! authenticator secrets), so each operation on those is written once for both schemas.
+//!
+//! The `gatehouse_` tables are there only after `gatehouse db init` ([`OwnTables`]); every
+//! operation here that needs them says what it does without: reads find nothing, the login
+//! path's writes (audit, failure times) are skipped, and operator commands that would store
+//! something there fail with [`StoreError::NeedsOwnTables`].
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, TxOpts};
 
 use super::mysql::{audit_from_row, exists, int, text, u32_col, u8_col};
-use super::{ip_text, unix_now, AuditRow, CharacterCount, LoginAttempt, RealmRef, StoreError};
+use super::{
+    ip_text, unix_now, AuditRow, CharacterCount, Feature, LoginAttempt, RealmRef, StoreError,
+};
 use crate::account::AccountName;
 use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, RealmId};
@@ -16,6 +23,40 @@ use crate::values::{AccountId, IpBan, LinkKey, RealmId};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+
+/// Whether gatehouse's own `gatehouse_` tables are in a foreign schema's database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnTables {
+    Present,
+    /// Not created (`gatehouse db init` does): [`Feature::NEED_OWN_TABLES`] are off.
+    Absent,
+}
+
+impl OwnTables {
+    /// `Ok` when the tables `feature` needs are there.
+    pub(super) fn require(self, feature: Feature) -> Result<(), StoreError> {
+        match self {
+            OwnTables::Present => Ok(()),
+            OwnTables::Absent => Err(StoreError::NeedsOwnTables(feature)),
+        }
+    }
+
+    pub(super) fn features_off(self) -> &'static [Feature] {
+        match self {
+            OwnTables::Present => &[],
+            OwnTables::Absent => Feature::NEED_OWN_TABLES,
+        }
+    }
+
+    /// One of two statements: the one that reads the `gatehouse_` tables, or the one that
+    /// reads only the foreign schema's.
+    pub(super) fn pick(self, with: &'static str, without: &'static str) -> &'static str {
+        match self {
+            OwnTables::Present => with,
+            OwnTables::Absent => without,
+        }
+    }
+}
 
 /// A foreign schema's authenticator secret (`raw`, or why there is none usable) as the login
 /// path takes it: sealed under gatehouse's `totp.key`, else a second factor that can never be
@@ -44,10 +85,15 @@ pub(super) fn seal_foreign_totp(
         .map_err(|e| StoreError::corrupt(format!("unusable authenticator: {e}")))
 }
 
+/// The attempt's audit row; nothing without the audit table.
 pub(super) fn insert_audit(
+    own: OwnTables,
     q: &mut impl Queryable,
     attempt: &LoginAttempt,
 ) -> Result<(), mysql::Error> {
+    if own == OwnTables::Absent {
+        return Ok(());
+    }
     q.exec_drop(
         "INSERT INTO gatehouse_login_audit (at, account_id, account_name, peer_ip, build, outcome)
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -144,10 +190,12 @@ pub(super) fn ban_dates(now: i64, until: Option<i64>) -> (i64, i64) {
 }
 
 pub(super) fn set_realm_link_key(
+    own: OwnTables,
     conn: &mut Conn,
     realm: &RealmRef,
     key: &LinkKey,
 ) -> Result<(), StoreError> {
+    own.require(Feature::RealmLink)?;
     let mut tx = conn.start_transaction(TxOpts::default())?;
     let id = realm_id(&mut tx, realm)?;
     tx.exec_drop(
@@ -159,7 +207,12 @@ pub(super) fn set_realm_link_key(
     Ok(())
 }
 
-pub(super) fn set_console_password(conn: &mut Conn, hash: &str) -> Result<(), StoreError> {
+pub(super) fn set_console_password(
+    own: OwnTables,
+    conn: &mut Conn,
+    hash: &str,
+) -> Result<(), StoreError> {
+    own.require(Feature::ConsolePassword)?;
     conn.exec_drop(
         "INSERT INTO gatehouse_settings (`key`, value) VALUES ('console_password', ?)
          ON DUPLICATE KEY UPDATE value = VALUES(value)",
@@ -168,7 +221,14 @@ pub(super) fn set_console_password(conn: &mut Conn, hash: &str) -> Result<(), St
     Ok(())
 }
 
-pub(super) fn console_password(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+/// `None` without the settings table: no console password is set.
+pub(super) fn console_password(
+    own: OwnTables,
+    conn: &mut Conn,
+) -> Result<Option<String>, StoreError> {
+    if own == OwnTables::Absent {
+        return Ok(None);
+    }
     let row: Option<Row> = conn.exec_first(
         "SELECT value FROM gatehouse_settings WHERE `key` = 'console_password'",
         (),
@@ -182,10 +242,12 @@ pub(super) fn console_password(conn: &mut Conn) -> Result<Option<String>, StoreE
 }
 
 pub(super) fn set_totp_secret(
+    own: OwnTables,
     conn: &mut Conn,
     name: &AccountName,
     secret: Option<&SealedTotpSecret>,
 ) -> Result<(), StoreError> {
+    own.require(Feature::OwnAuthenticators)?;
     let mut tx = conn.start_transaction(TxOpts::default())?;
     let id = account_id(&mut tx, name)?;
     match secret {
@@ -226,7 +288,12 @@ pub(super) fn set_character_count(
     Ok(())
 }
 
-pub(super) fn recent_audit(conn: &mut Conn, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+pub(super) fn recent_audit(
+    own: OwnTables,
+    conn: &mut Conn,
+    limit: u32,
+) -> Result<Vec<AuditRow>, StoreError> {
+    own.require(Feature::LoginAudit)?;
     let rows: Vec<Row> = conn.exec(
         "SELECT id, at, account_id, account_name, peer_ip, build, outcome
          FROM gatehouse_login_audit ORDER BY id DESC LIMIT ?",
@@ -305,25 +372,110 @@ pub(super) fn ip_bans(
 }
 
 /// Removes a realm with its character counts (as in gatehouse's own schema) and link key.
-pub(super) fn remove_realm(conn: &mut Conn, realm: &RealmRef) -> Result<(), StoreError> {
+pub(super) fn remove_realm(
+    own: OwnTables,
+    conn: &mut Conn,
+    realm: &RealmRef,
+) -> Result<(), StoreError> {
     let mut tx = conn.start_transaction(TxOpts::default())?;
     let id = realm_id(&mut tx, realm)?;
     tx.exec_drop("DELETE FROM realmlist WHERE id = ?", (id.0,))?;
     tx.exec_drop("DELETE FROM realmcharacters WHERE realmid = ?", (id.0,))?;
-    tx.exec_drop(
-        "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
-        (id.0,),
-    )?;
+    if own == OwnTables::Present {
+        tx.exec_drop(
+            "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
+            (id.0,),
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }
 
-/// A newly added realm's link key: whatever a removed realm of that id left goes.
+/// Forgets an account's session ticket in gatehouse's tables (a new password voids it).
+pub(super) fn forget_ticket(
+    own: OwnTables,
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<(), mysql::Error> {
+    if own == OwnTables::Present {
+        q.exec_drop(
+            "DELETE FROM gatehouse_sessions WHERE account_id = ?",
+            (account.0,),
+        )?;
+    }
+    Ok(())
+}
+
+/// Forgets what gatehouse's tables hold about a deleted account (its audit rows stay).
+pub(super) fn forget_account(
+    own: OwnTables,
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<(), mysql::Error> {
+    if own == OwnTables::Present {
+        for sql in [
+            "DELETE FROM gatehouse_sessions WHERE account_id = ?",
+            "DELETE FROM gatehouse_failures WHERE account_id = ?",
+            "DELETE FROM gatehouse_totp WHERE account_id = ?",
+        ] {
+            q.exec_drop(sql, (account.0,))?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the time of an account's latest counted failure, for the counter's decay.
+pub(super) fn note_failure_time(
+    own: OwnTables,
+    q: &mut impl Queryable,
+    account: AccountId,
+    at: i64,
+) -> Result<(), mysql::Error> {
+    if own == OwnTables::Present {
+        q.exec_drop(
+            "INSERT INTO gatehouse_failures (account_id, last_failed_at) VALUES (?, ?)
+             ON DUPLICATE KEY UPDATE last_failed_at = VALUES(last_failed_at)",
+            (account.0, at),
+        )?;
+    }
+    Ok(())
+}
+
+/// The failure counter and the time of the latest counted failure (`NULL` without gatehouse's
+/// tables), locked for the update that follows: `?` is the account id.
+pub(super) fn failures_sql(own: OwnTables) -> &'static str {
+    own.pick(
+        "SELECT a.failed_logins, f.last_failed_at FROM account a
+         LEFT JOIN gatehouse_failures f ON f.account_id = a.id
+         WHERE a.id = ? FOR UPDATE",
+        "SELECT a.failed_logins, NULL FROM account a WHERE a.id = ? FOR UPDATE",
+    )
+}
+
+/// The realm's link key (`NULL` when it has none, or without gatehouse's tables); `?` is the
+/// realm id, and no row means no such realm.
+pub(super) fn link_key_sql(own: OwnTables) -> &'static str {
+    own.pick(
+        "SELECT k.link_key FROM realmlist r
+         LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id WHERE r.id = ?",
+        "SELECT NULL FROM realmlist r WHERE r.id = ?",
+    )
+}
+
+/// A newly added realm's link key: whatever a removed realm of that id left goes. Without
+/// gatehouse's tables a realm can only be static.
 pub(super) fn replace_link_key(
+    own: OwnTables,
     q: &mut impl Queryable,
     id: RealmId,
     key: Option<&LinkKey>,
 ) -> Result<(), StoreError> {
+    if own == OwnTables::Absent {
+        return match key {
+            Some(_) => Err(StoreError::NeedsOwnTables(Feature::RealmLink)),
+            None => Ok(()),
+        };
+    }
     q.exec_drop(
         "DELETE FROM gatehouse_realm_keys WHERE realm_id = ?",
         (id.0,),

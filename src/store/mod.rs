@@ -188,6 +188,12 @@ pub trait Store: Send {
 
     /// The newest `limit` audit rows, newest first.
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// What this store cannot do on this database: on a foreign schema without gatehouse's own
+    /// tables, [`Feature::NEED_OWN_TABLES`]; nothing otherwise.
+    fn features_off(&self) -> &'static [Feature] {
+        &[]
+    }
 }
 
 /// What committing a failed attempt did to the account.
@@ -199,6 +205,59 @@ pub enum FailureRecorded {
     Counted(u32),
     /// This failure locked the account: suspended until this unix second.
     Locked { until: i64 },
+}
+
+/// What gatehouse does on an AzerothCore or CMaNGOS database only when its own `gatehouse_`
+/// tables are there beside the other project's (`gatehouse db init` creates them). Logons,
+/// reconnects (with the key in the account row), bans, security levels, the failed-login
+/// counter and the realm list work without them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// The login audit (`gatehouse_login_audit`, `gatehouse audit`).
+    LoginAudit,
+    /// World servers taking session keys over the realm link (`gatehouse_realm_keys`,
+    /// `gatehouse_sessions`); the other project's world servers read the key from `account`.
+    RealmLink,
+    /// Session tickets that expire and are taken once; without them a reconnect is checked
+    /// against the account's last key, however old, as the other project's authserver does.
+    TicketExpiry,
+    /// The failed-login counter's decay (`gatehouse_failures`); without it the counter only
+    /// resets on a good logon, as the other project's authserver does.
+    LockoutDecay,
+    /// The console password kept in the database (`gatehouse_settings`).
+    ConsolePassword,
+    /// Authenticators enabled with `gatehouse account totp` (`gatehouse_totp`); the schema's
+    /// own (AzerothCore `totp_secret`, CMaNGOS `token`) are checked either way.
+    OwnAuthenticators,
+}
+
+impl Feature {
+    /// Everything that lives in the `gatehouse_` tables.
+    pub const NEED_OWN_TABLES: &'static [Feature] = &[
+        Feature::LoginAudit,
+        Feature::RealmLink,
+        Feature::TicketExpiry,
+        Feature::LockoutDecay,
+        Feature::ConsolePassword,
+        Feature::OwnAuthenticators,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::LoginAudit => "the login audit",
+            Feature::RealmLink => "the realm link (world servers taking session keys)",
+            Feature::TicketExpiry => "session tickets that expire and are taken once",
+            Feature::LockoutDecay => "the failed-login counter's decay",
+            Feature::ConsolePassword => "the console password kept in the database",
+            Feature::OwnAuthenticators => "authenticators enabled with `gatehouse account totp`",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the login path needs to know about an account.
@@ -478,6 +537,13 @@ pub enum StoreError {
     Corrupt { what: String },
     #[error("invalid store request: {0}")]
     Invalid(&'static str),
+    /// A foreign schema's database without gatehouse's own tables (`gatehouse db init` makes
+    /// them) cannot do this.
+    #[error(
+        "{0} needs gatehouse's own tables (gatehouse_*) in this database: run \
+         `gatehouse db init` with the same --db and --schema"
+    )]
+    NeedsOwnTables(Feature),
     #[error("the database queue is full")]
     Busy,
     #[error("the database pool has stopped")]
@@ -698,6 +764,44 @@ pub fn open_with_totp_key(
         } => Box::new(
             CmangosStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
         ),
+    })
+}
+
+/// What `gatehouse db init` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initialised {
+    /// It created the tables.
+    Created,
+    /// They were already there, at this gatehouse's version.
+    AlreadyThere,
+}
+
+/// `gatehouse db init`: makes gatehouse's tables at `location`. On gatehouse's own schema
+/// opening a store migrates it anyway, so this only opens one; beside an AzerothCore or CMaNGOS
+/// schema it creates the `gatehouse_` tables, which nothing else does.
+pub fn init(location: &StoreLocation, password: Option<&str>) -> Result<Initialised, StoreError> {
+    let created = match location {
+        StoreLocation::Sqlite(_)
+        | StoreLocation::Mysql {
+            schema: Schema::Gatehouse,
+            ..
+        } => {
+            open(location, password)?;
+            return Ok(Initialised::AlreadyThere);
+        }
+        StoreLocation::Mysql {
+            url,
+            schema: Schema::AzerothCore,
+        } => AzerothCoreStore::init(url, password)?,
+        StoreLocation::Mysql {
+            url,
+            schema: Schema::Cmangos,
+        } => CmangosStore::init(url, password)?,
+    };
+    Ok(if created {
+        Initialised::Created
+    } else {
+        Initialised::AlreadyThere
     })
 }
 

@@ -3,13 +3,17 @@
 //! `account.session_key`), the time of an account's last wrong password (for the lockout's
 //! decay), realm link keys, gatehouse's settings and its sealed authenticator secrets.
 //!
-//! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`; AzerothCore's own
-//! tables are never altered or dropped. The statements are idempotent, so several nodes
-//! opening one database at once need no lock; the version row says which set is in place.
+//! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`, only by `gatehouse db
+//! init` ([`init`]): opening a store only looks ([`state`]), and without them the store serves
+//! logons with [`Feature::NEED_OWN_TABLES`](super::super::Feature::NEED_OWN_TABLES) off.
+//! AzerothCore's own tables are never altered or dropped. The statements are idempotent, so
+//! two operators running `db init` at once need no lock; the version row says which set is in
+//! place.
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
+use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
@@ -64,9 +68,15 @@ pub(in crate::store) const SHARED: &[&str] = &[
 /// MySQL's "table doesn't exist".
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
-/// Creates the gatehouse_ tables unless the version row says they are there.
-pub fn run(conn: &mut Conn) -> Result<(), StoreError> {
-    run_set(
+/// Whether the gatehouse_ tables are in place, at this version.
+pub fn state(conn: &mut Conn) -> Result<OwnTables, StoreError> {
+    state_of(conn, "gatehouse_ac_schema", VERSION)
+}
+
+/// Creates the gatehouse_ tables unless the version row says they are there; `true` if it
+/// created them.
+pub fn init(conn: &mut Conn) -> Result<bool, StoreError> {
+    init_set(
         conn,
         "gatehouse_ac_schema",
         VERSION,
@@ -75,34 +85,51 @@ pub fn run(conn: &mut Conn) -> Result<(), StoreError> {
     )
 }
 
-/// Creates one store's gatehouse_ tables (`sets`, the first creating `version_table`) unless
-/// `version_table` says version `version` is in place.
-pub(in crate::store) fn run_set(
+/// The version `version_table` records, 0 when there is no such table.
+fn found_version(conn: &mut Conn, version_table: &str) -> Result<i64, mysql::Error> {
+    match conn.query_first::<Option<i64>, _>(format!("SELECT MAX(version) FROM {version_table}")) {
+        Ok(v) => Ok(v.flatten().unwrap_or(0)),
+        Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Present only when `version_table` says version `version` is in place; an older set (a
+/// future gatehouse's upgrade path) counts as absent until `db init` brings it up to date.
+pub(in crate::store) fn state_of(
     conn: &mut Conn,
     version_table: &str,
     version: u32,
-    sets: &[&[&str]],
-    beside: &str,
-) -> Result<(), StoreError> {
-    let failed = |source: mysql::Error| StoreError::Migration {
-        version: VERSION,
-        source: source.into(),
-    };
-    let found = match conn
-        .query_first::<Option<i64>, _>(format!("SELECT MAX(version) FROM {version_table}"))
-    {
-        Ok(v) => v.flatten().unwrap_or(0),
-        Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => 0,
-        Err(e) => return Err(failed(e)),
-    };
+) -> Result<OwnTables, StoreError> {
+    let found = found_version(conn, version_table)?;
     if found > i64::from(version) {
         return Err(StoreError::SchemaTooNew {
             found,
             supported: version,
         });
     }
-    if found == i64::from(version) {
-        return Ok(());
+    Ok(if found == i64::from(version) {
+        OwnTables::Present
+    } else {
+        OwnTables::Absent
+    })
+}
+
+/// Creates one store's gatehouse_ tables (`sets`, the first creating `version_table`) unless
+/// `version_table` says version `version` is in place; `true` if it created them.
+pub(in crate::store) fn init_set(
+    conn: &mut Conn,
+    version_table: &str,
+    version: u32,
+    sets: &[&[&str]],
+    beside: &str,
+) -> Result<bool, StoreError> {
+    let failed = |source: mysql::Error| StoreError::Migration {
+        version,
+        source: source.into(),
+    };
+    if state_of(conn, version_table, version)? == OwnTables::Present {
+        return Ok(false);
     }
     log::info!("store: creating gatehouse's own tables (gatehouse_*) beside {beside}");
     for sql in sets.iter().flat_map(|set| set.iter()) {
@@ -113,5 +140,5 @@ pub(in crate::store) fn run_set(
         (version, super::super::unix_now()),
     )
     .map_err(failed)?;
-    Ok(())
+    Ok(true)
 }

@@ -5,12 +5,14 @@
 //! AzerothCore's (shared with that store), but for the ticket, which names its key the way
 //! `account.sessionkey` holds it (hex text).
 //!
-//! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`; CMaNGOS's own
-//! tables are never altered or dropped.
+//! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`, only by `gatehouse db
+//! init` ([`init`]); opening a store only looks ([`state`]). CMaNGOS's own tables are never
+//! altered or dropped.
 
 use mysql::Conn;
 
-use super::super::azerothcore::migrations::{run_set, SHARED};
+use super::super::azerothcore::migrations::{init_set, state_of, SHARED};
+use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
@@ -31,9 +33,15 @@ const STATEMENTS: &[&str] = &[
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
 ];
 
-/// Creates the gatehouse_ tables unless the version row says they are there.
-pub fn run(conn: &mut Conn) -> Result<(), StoreError> {
-    run_set(
+/// Whether the gatehouse_ tables are in place, at this version.
+pub fn state(conn: &mut Conn) -> Result<OwnTables, StoreError> {
+    state_of(conn, "gatehouse_cm_schema", VERSION)
+}
+
+/// Creates the gatehouse_ tables unless the version row says they are there; `true` if it
+/// created them.
+pub fn init(conn: &mut Conn) -> Result<bool, StoreError> {
+    init_set(
         conn,
         "gatehouse_cm_schema",
         VERSION,
