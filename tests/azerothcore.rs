@@ -123,13 +123,18 @@ fn an_azerothcore_account_logs_in_and_its_session_key_is_where_the_worldserver_r
         server,
         &db,
         &format!(
-            "SELECT HEX(session_key), last_ip, failed_logins, last_login IS NOT NULL
+            "SELECT HEX(session_key), last_ip, failed_logins, last_login IS NOT NULL,
+                    last_attempt_ip, locale, os
              FROM account WHERE id = {id}"
         ),
     );
+    // The worldserver reads the key, the locale (enUS = 0) for its texts, os for its Warden.
     assert_eq!(
         row.trim_end(),
-        format!("{}\t127.0.0.1\t0\t1", hex(&logged.session_key.0)),
+        format!(
+            "{}\t127.0.0.1\t0\t1\t127.0.0.1\t0\tWin",
+            hex(&logged.session_key.0)
+        ),
         "AzerothCore's worldserver reads exactly the client's key"
     );
 

@@ -154,6 +154,13 @@ fn a_cmangos_account_logs_in_with_every_build_and_its_session_key_is_where_mango
         ),
     );
     assert_eq!(logons.trim_end(), "3\t127.0.0.1\t0", "one row per logon");
+    // What the challenge said of the client, as realmd writes it (mangosd picks Warden by os).
+    let tags = sql(
+        server,
+        &db,
+        &format!("SELECT locale, os, platform FROM account WHERE id = {id}"),
+    );
+    assert_eq!(tags.trim_end(), "enUS\tWin\tx86");
 
     // realmbuilds lists the realm's builds.
     sql(

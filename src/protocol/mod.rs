@@ -8,6 +8,7 @@
 //! input only ever goes through the bounds-checked [`wire::Reader`].
 
 pub mod challenge;
+pub mod client_tags;
 pub mod opcode;
 pub mod proof;
 pub mod realm_list;

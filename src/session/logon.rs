@@ -18,6 +18,7 @@ use crate::protocol::challenge::{
     AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge,
     CRC_SALT,
 };
+use crate::protocol::client_tags::ClientTags;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::proof::{LogonProofC2s, LogonProofS2c, ACCOUNT_FLAG_PROPASS};
 use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
@@ -250,6 +251,7 @@ fn attempt(cx: &SessionCx<'_>, name: AccountName, outcome: LoginOutcome) -> Logi
         name,
         peer: cx.data.peer.ip(),
         build: cx.data.build.unwrap_or(Build(0)),
+        client: cx.data.client,
         outcome,
         at: cx.unix_now,
     }
@@ -287,7 +289,11 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     cx.data.build = Some(build);
     cx.data.name = Some(challenge.account_name);
     cx.data.layout = challenge.protocol.layout();
-    cx.data.locale = challenge.locale;
+    cx.data.client = ClientTags {
+        platform: challenge.platform,
+        os: challenge.os,
+        locale: challenge.locale,
+    };
 
     // The policies run before anything costs a store round trip or an audit row.
     let event = LogonEvent {

@@ -59,6 +59,7 @@ pub use crate::net::CloseReason;
 use crate::patches::{PatchFile, PatchIndex};
 use crate::policy::lockout::LockoutPolicy;
 use crate::policy::{AddressClass, Policies};
+use crate::protocol::client_tags::ClientTags;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::{Check, ProtocolError, WireSink};
@@ -177,8 +178,8 @@ pub struct SessionData {
     /// Message layouts for this connection, from the first challenge's protocol version.
     pub layout: Option<Layout>,
     pub build: Option<Build>,
-    /// The challenge's locale, wire order (`SUne` = enUS): which patch fits the client.
-    pub locale: [u8; 4],
+    /// The challenge's platform, OS and locale, for the account row of a foreign schema.
+    pub client: ClientTags,
     /// The patch an old client gets once its password is proven.
     pub patch: Option<PatchFile>,
     /// Account name as the client sent it, once a challenge named one.
@@ -211,7 +212,7 @@ impl SessionData {
             class,
             layout: None,
             build: None,
-            locale: [0; 4],
+            client: ClientTags::default(),
             patch: None,
             name: None,
             account: None,

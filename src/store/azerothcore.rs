@@ -355,6 +355,13 @@ impl Store for AzerothCoreStore {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             insert_audit(self.own, &mut tx, attempt)?;
+            // AzerothCore notes the address of every attempt on a known account.
+            if let (Some(account), Some(ip)) = (attempt.account, last_ip(attempt.peer)) {
+                tx.exec_drop(
+                    "UPDATE account SET last_attempt_ip = ? WHERE id = ?",
+                    (ip, account.0),
+                )?;
+            }
             let mut recorded = FailureRecorded::Audited;
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
@@ -410,12 +417,22 @@ impl Store for AzerothCoreStore {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             // What AzerothCore's authserver writes on a good logon (its worldserver reads
-            // session_key as is).
+            // session_key as is, the locale for its texts and os for its Warden module).
+            let ip = last_ip(attempt.peer);
             tx.exec_drop(
                 "UPDATE account SET session_key = ?, last_ip = COALESCE(?, last_ip),
-                        last_login = FROM_UNIXTIME(?), failed_logins = 0
+                        last_attempt_ip = COALESCE(?, last_attempt_ip),
+                        last_login = FROM_UNIXTIME(?), locale = ?, failed_logins = 0, os = ?
                  WHERE id = ?",
-                (&key.0[..], last_ip(attempt.peer), attempt.at, account.0),
+                (
+                    &key.0[..],
+                    ip.as_deref(),
+                    ip.as_deref(),
+                    attempt.at,
+                    attempt.client.locale_number(),
+                    attempt.client.os(),
+                    account.0,
+                ),
             )?;
             if tx.affected_rows() == 0 {
                 return Err(StoreError::NoSuchAccountId(account));

@@ -449,8 +449,16 @@ impl Store for CmangosStore {
             // What CMaNGOS's realmd writes on a good logon (mangosd reads sessionkey with
             // BN_hex2bn), and its account_logons row.
             tx.exec_drop(
-                "UPDATE account SET sessionkey = ?, failed_logins = 0 WHERE id = ?",
-                (key_hex.as_str(), account.0),
+                "UPDATE account SET sessionkey = ?, locale = ?, failed_logins = 0, os = ?,
+                        platform = ?
+                 WHERE id = ?",
+                (
+                    key_hex.as_str(),
+                    attempt.client.locale(),
+                    attempt.client.os(),
+                    attempt.client.platform(),
+                    account.0,
+                ),
             )?;
             if tx.affected_rows() == 0 {
                 return Err(StoreError::NoSuchAccountId(account));

@@ -27,6 +27,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::account::{AccountName, AccountStanding};
+use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
@@ -305,6 +306,8 @@ pub struct LoginAttempt {
     pub name: AccountName,
     pub peer: IpAddr,
     pub build: Build,
+    /// What the challenge said of the client (AzerothCore and CMaNGOS keep it per account).
+    pub client: ClientTags,
     pub outcome: LoginOutcome,
     /// Unix seconds.
     pub at: i64,

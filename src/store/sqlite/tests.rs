@@ -30,6 +30,7 @@ fn attempt(account: Option<AccountId>, n: &str, outcome: LoginOutcome, at: i64) 
         name: name(n),
         peer: "192.0.2.7".parse().unwrap(),
         build: Build::WOTLK,
+        client: Default::default(),
         outcome,
         at,
     }

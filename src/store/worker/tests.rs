@@ -190,6 +190,7 @@ fn failure(n: &str, at: i64) -> StoreOp {
             name: name(n),
             peer: "203.0.113.9".parse().unwrap(),
             build: Build::VANILLA,
+            client: Default::default(),
             outcome: LoginOutcome::UnknownAccount,
             at,
         },
@@ -442,6 +443,7 @@ fn every_op() -> Vec<StoreOp> {
         name: name("alice"),
         peer: "203.0.113.9".parse().unwrap(),
         build: Build::VANILLA,
+        client: Default::default(),
         outcome: LoginOutcome::Success,
         at: 100,
     };
