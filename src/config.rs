@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::protocol::version::Build;
+use crate::store::azerothcore::totp_master::TotpMasterSecret;
 use crate::store::{redact_url, Schema, StoreLocation};
 use crate::totp::TotpKey;
 
@@ -162,6 +163,11 @@ pub struct StoreConfig {
     /// A file whose first line is the database password; without it the environment's
     /// `GATEHOUSE_DB_PASSWORD` is used (both only for a database server).
     pub password_file: Option<PathBuf>,
+    /// AzerothCore's `TOTPMasterSecret` (hex), when its authserver encrypts
+    /// `account.totp_secret` under one; only with `schema = "azerothcore"`. Empty = the
+    /// secrets are raw. `Debug` (and so `config check`) never shows it.
+    #[serde(deserialize_with = "totp_master_secret")]
+    pub totp_master_secret: Option<TotpMasterSecret>,
     /// DB worker threads (each with its own connection).
     pub threads: usize,
     /// Requests that may wait for a DB thread; beyond it logons are answered FAIL_DB_BUSY.
@@ -176,6 +182,7 @@ impl fmt::Debug for StoreConfig {
             .field("url", &self.url.as_deref().map(redact_url))
             .field("schema", &self.schema)
             .field("password_file", &self.password_file)
+            .field("totp_master_secret", &self.totp_master_secret)
             .field("threads", &self.threads)
             .field("queue", &self.queue)
             .finish()
@@ -187,6 +194,20 @@ impl fmt::Debug for StoreConfig {
 pub enum StoreBackend {
     Sqlite,
     Mysql,
+}
+
+/// Like `totp.key`: empty is "none", anything else must be well-formed, and the error says
+/// what is wrong with the text, never the text.
+fn totp_master_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<TotpMasterSecret>, D::Error> {
+    let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    TotpMasterSecret::from_hex(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// The environment variable the database password is read from when no file names it.
@@ -228,6 +249,13 @@ impl StoreConfig {
             return Err(ConfigError::Invalid(format!(
                 "store.schema = \"{}\" needs a MySQL/MariaDB database \
                  (store.url = \"mysql://USER@HOST:PORT/DBNAME\"); SQLite holds only gatehouse's own",
+                self.schema
+            )));
+        }
+        if self.totp_master_secret.is_some() && self.schema != Schema::AzerothCore {
+            return Err(ConfigError::Invalid(format!(
+                "store.totp_master_secret is AzerothCore's TOTPMasterSecret: it needs \
+                 store.schema = \"azerothcore\", not \"{}\"",
                 self.schema
             )));
         }
@@ -368,6 +396,7 @@ impl Default for StoreConfig {
             url: None,
             schema: Schema::Gatehouse,
             password_file: None,
+            totp_master_secret: None,
             threads: 2,
             queue: 4096,
         }
@@ -463,6 +492,11 @@ path = "gatehouse.db"
 # "azerothcore" (an unchanged AzerothCore auth database, acore_auth) or "cmangos" (an
 # unchanged CMaNGOS realmd database); see the README.
 # schema = "gatehouse"
+# With schema = "azerothcore" only: the TOTPMasterSecret of AzerothCore's authserver.conf
+# (hex, copied as it is there), when it has one: the accounts' authenticator secrets
+# (account.totp_secret) are encrypted under it. Empty = they are stored raw. An account whose
+# secret does not decrypt is refused. It is never logged or printed.
+# totp_master_secret = ""
 # Database worker threads, each with its own connection. With two or more, half serve
 # account lookups and the rest writes, so a stuck writer never holds up the lookups.
 threads = 2
@@ -838,6 +872,71 @@ mod tests {
             Config::parse("[totp]\nkey = \"\"\n").unwrap().totp.key,
             None
         );
+    }
+
+    #[test]
+    fn the_totp_master_secret_is_for_azerothcore_only_and_never_shows() {
+        let url = "mysql://gh@db.example:3306/acore_auth";
+        let hex = "5C1A9E07B3D24F68A0E1C2B3D4E5F607";
+        let ac = |extra: &str| {
+            Config::parse(&format!(
+                "[store]\nschema = \"azerothcore\"\nurl = \"{url}\"\n{extra}"
+            ))
+        };
+        let c = ac(&format!("totp_master_secret = \"{hex}\"\n")).unwrap();
+        assert_eq!(
+            c.store.totp_master_secret,
+            Some(TotpMasterSecret::from_hex(hex).unwrap())
+        );
+        // `config check` prints this.
+        let shown = format!("{c:#?}");
+        assert!(!shown.contains("5C1A9E07"), "{shown}");
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("totp_master_secret: Some(TotpMasterSecret(<redacted>))"),
+            "{shown}"
+        );
+        assert_eq!(
+            ac("totp_master_secret = \"\"\n")
+                .unwrap()
+                .store
+                .totp_master_secret,
+            None
+        );
+        // Not hex, or over 128 bits: an error that does not show the value.
+        for bad in [format!("0x{hex}"), format!("{hex}0"), format!("{hex} x")] {
+            let e = ac(&format!("totp_master_secret = \"{bad}\"\n")).unwrap_err();
+            assert!(e.to_string().contains("totp_master_secret"), "{e}");
+            assert!(!e.to_string().contains("5C1A9E07"), "{e}");
+        }
+        // Only AzerothCore has it: with another schema, by file or by flag, it is an error.
+        let line = format!("totp_master_secret = \"{hex}\"\n");
+        for schema in ["gatehouse", "cmangos"] {
+            let e = Config::parse(&format!(
+                "[store]\nschema = \"{schema}\"\nurl = \"{url}\"\n{line}"
+            ))
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("store.schema = \"azerothcore\""),
+                "{e}"
+            );
+            assert!(!e.to_string().contains("5C1A9E07"), "{e}");
+        }
+        assert!(Config::parse(&format!("[store]\n{line}")).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            format!("[store]\nschema = \"azerothcore\"\nurl = \"{url}\"\n{line}"),
+        )
+        .unwrap();
+        let source = |schema| ConfigSource {
+            path: Some(path.clone()),
+            schema: Some(schema),
+            ..ConfigSource::default()
+        };
+        assert!(source(Schema::AzerothCore).load().is_ok());
+        assert!(source(Schema::Cmangos).load().is_err());
     }
 
     #[test]

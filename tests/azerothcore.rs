@@ -14,6 +14,7 @@ use gatehouse::protocol::result::LoginResult;
 use gatehouse::realms::link::client::Client;
 use gatehouse::realms::link::LinkKey;
 use gatehouse::srp6::{compute_verifier, Salt};
+use gatehouse::store::azerothcore::totp_master::TotpMasterSecret;
 use gatehouse::store::{AzerothCoreStore, RealmRef, Schema, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::totp::{code_at, TotpKey, TotpSecret};
@@ -456,7 +457,8 @@ fn an_azerothcore_authenticator_with_a_raw_secret_asks_for_its_token() {
         "2",
         "wrong tokens count like wrong passwords"
     );
-    // A secret encrypted under AzerothCore's TOTPMasterSecret cannot be read yet: refused.
+    // A secret encrypted under AzerothCore's TOTPMasterSecret, with no
+    // store.totp_master_secret to decrypt it: refused.
     assert_eq!(
         refused(LogonClient::login_with_token(
             gh.addr,
@@ -468,6 +470,118 @@ fn an_azerothcore_authenticator_with_a_raw_secret_asks_for_its_token() {
         )),
         LoginResult::FailDbBusy
     );
+}
+
+/// Encrypts `secret` as AzerothCore's authserver does under `TOTPMasterSecret = master_hex`:
+/// AES-128-GCM, the key being the hex number as 16 little-endian bytes, stored as
+/// ciphertext ‖ IV (12 bytes) ‖ tag (12 bytes).
+fn encrypt_like_azerothcore(master_hex: &str, iv: [u8; 12], secret: &[u8]) -> Vec<u8> {
+    use aes_gcm::aead::consts::U12;
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    let mut key: Vec<u8> = (0..master_hex.len() / 2)
+        .map(|i| u8::from_str_radix(&master_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    key.reverse();
+    let cipher = aes_gcm::AesGcm::<aes_gcm::aes::Aes128, U12, U12>::new_from_slice(&key).unwrap();
+    let mut data = secret.to_vec();
+    let tag = cipher
+        .encrypt_inout_detached(&iv.into(), &[], data.as_mut_slice().into())
+        .unwrap();
+    data.extend_from_slice(&iv);
+    data.extend_from_slice(&tag);
+    data
+}
+
+#[test]
+fn an_authenticator_encrypted_under_the_totp_master_secret_asks_for_its_token() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    const MASTER: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+    let secret = [0xC3u8; 20];
+    let mia = insert_account(server, &db, "mia", "secret");
+    // A raw secret in a database whose authserver has a TOTPMasterSecret is no secret it
+    // could read either.
+    let raw = insert_account(server, &db, "rob", "secret");
+    sql(
+        server,
+        &db,
+        &format!(
+            "UPDATE account SET totp_secret = X'{}' WHERE id = {mia};
+             UPDATE account SET totp_secret = X'{}' WHERE id = {raw}",
+            hex(&encrypt_like_azerothcore(MASTER, [0x11; 12], &secret)),
+            hex(&secret)
+        ),
+    );
+    let serve_with = |master: &str| {
+        let master = TotpMasterSecret::from_hex(master).unwrap();
+        serve(&url, move |c| {
+            c.totp.key = Some(TotpKey::from_hex(&"cd".repeat(32)).unwrap());
+            c.store.totp_master_secret = Some(master);
+        })
+    };
+    let gh = serve_with(MASTER);
+    let build = ClientBuild::WOTLK;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = code_at(&TotpSecret::from_bytes(secret), now);
+    LogonClient::login_with_token(gh.addr, build, "mia", "secret", Some(&token), TIMEOUT)
+        .expect("password and the token of the decrypted secret");
+    let wrong = if token == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    assert_eq!(
+        refused(LogonClient::login_with_token(
+            gh.addr,
+            build,
+            "mia",
+            "secret",
+            Some(wrong),
+            TIMEOUT
+        )),
+        LoginResult::FailUnknownAccount
+    );
+    assert_eq!(
+        refused(LogonClient::login(gh.addr, build, "mia", "secret", TIMEOUT)),
+        LoginResult::FailUnknownAccount,
+        "no token"
+    );
+    assert_eq!(
+        refused(LogonClient::login_with_token(
+            gh.addr,
+            build,
+            "rob",
+            "secret",
+            Some(&token),
+            TIMEOUT
+        )),
+        LoginResult::FailDbBusy
+    );
+    drop(gh);
+
+    // Another master secret (one digit off, or the right bytes in the wrong order): the
+    // secret does not decrypt, and the account is refused with the right token.
+    let reversed: String = (0..16).rev().map(|i| &MASTER[2 * i..2 * i + 2]).collect();
+    for master in ["0F1E2D3C4B5A69788796A5B4C3D2E1F1", reversed.as_str()] {
+        let gh = serve_with(master);
+        assert_eq!(
+            refused(LogonClient::login_with_token(
+                gh.addr,
+                build,
+                "mia",
+                "secret",
+                Some(&token),
+                TIMEOUT
+            )),
+            LoginResult::FailDbBusy,
+            "{master}"
+        );
+    }
 }
 
 #[test]

@@ -144,8 +144,14 @@ impl Daemon {
             }
             location @ StoreLocation::Mysql { .. } => {
                 let totp_key = config.totp.key.clone();
+                let totp_master = config.store.totp_master_secret.clone();
                 Box::new(move || {
-                    store::open_with_totp_key(&location, password.as_deref(), totp_key.as_ref())
+                    store::open_with_totp_key(
+                        &location,
+                        password.as_deref(),
+                        totp_key.as_ref(),
+                        totp_master.as_ref(),
+                    )
                 })
             }
         };

@@ -12,12 +12,15 @@
 //! outage logging); taking a ticket is one conditional UPDATE, as there.
 //!
 //! AzerothCore's own authenticator (`account.totp_secret`): a raw 20-byte secret (an
-//! authserver without `TOTPMasterSecret` writes those) is sealed on load under gatehouse's
-//! `totp.key`, so the login path checks it like gatehouse's own. Anything else (a secret
-//! encrypted under `TOTPMasterSecret`, another length, no `totp.key`) loads as a second factor
-//! that can never be satisfied: the account is refused (logged), never let in on its password.
+//! authserver without `TOTPMasterSecret` writes those), or one encrypted under
+//! `TOTPMasterSecret` when `store.totp_master_secret` holds the same value ([`totp_master`]),
+//! is sealed on load under gatehouse's `totp.key`, so the login path checks it like
+//! gatehouse's own. Anything else (a secret that does not decrypt, another length, no
+//! `totp.key`) loads as a second factor that can never be satisfied: the account is refused
+//! (logged), never let in on its password.
 
 pub mod migrations;
+pub mod totp_master;
 
 use mysql::prelude::Queryable;
 use mysql::{Row, TxOpts};
@@ -46,6 +49,7 @@ use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+use totp_master::TotpMasterSecret;
 
 /// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
 const DEFAULT_BUILD: u16 = 12340;
@@ -58,6 +62,9 @@ pub struct AzerothCoreStore {
     own: OwnTables,
     /// gatehouse's `totp.key`, to seal AzerothCore's raw authenticator secrets on load.
     totp_key: Option<TotpKey>,
+    /// AzerothCore's `TOTPMasterSecret` (`store.totp_master_secret`), when its authenticator
+    /// secrets are encrypted under one.
+    totp_master: Option<TotpMasterSecret>,
 }
 
 impl AzerothCoreStore {
@@ -74,6 +81,7 @@ impl AzerothCoreStore {
             db,
             own,
             totp_key: None,
+            totp_master: None,
         })
     }
 
@@ -88,6 +96,13 @@ impl AzerothCoreStore {
     /// log in with their token; without it they are refused.
     pub fn with_totp_key(mut self, key: Option<TotpKey>) -> AzerothCoreStore {
         self.totp_key = key;
+        self
+    }
+
+    /// With AzerothCore's `TOTPMasterSecret`, `account.totp_secret` is read as encrypted under
+    /// it (as AzerothCore's authserver with that setting reads it); without, as a raw secret.
+    pub fn with_totp_master_secret(mut self, secret: Option<TotpMasterSecret>) -> AzerothCoreStore {
+        self.totp_master = secret;
         self
     }
 
@@ -115,20 +130,35 @@ macro_rules! ac_standing_columns {
 }
 
 /// The second factor of an account with an AzerothCore authenticator secret: sealed for the
-/// login path when it is a raw secret and gatehouse has a key, else one that never opens.
+/// login path when it is a raw secret (or, with `master`, decrypts to one) and gatehouse has a
+/// key, else one that never opens.
 fn azerothcore_totp(
     name: &AccountName,
     id: i64,
     secret: &[u8],
     key: Option<&TotpKey>,
+    master: Option<&TotpMasterSecret>,
 ) -> Result<SealedTotpSecret, StoreError> {
-    let raw = <[u8; SECRET_LEN]>::try_from(secret).map_err(|_| {
-        format!(
-            "it is {} bytes, not a raw {SECRET_LEN}-byte secret (secrets encrypted under \
-             AzerothCore's TOTPMasterSecret are not supported yet)",
-            secret.len()
-        )
-    });
+    let raw = match master {
+        Some(master) => master
+            .decrypt(secret)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| {
+                <[u8; SECRET_LEN]>::try_from(&plain[..]).map_err(|_| {
+                    format!(
+                        "it decrypts to {} bytes, not a {SECRET_LEN}-byte secret",
+                        plain.len()
+                    )
+                })
+            }),
+        None => <[u8; SECRET_LEN]>::try_from(secret).map_err(|_| {
+            format!(
+                "it is {} bytes, not a raw {SECRET_LEN}-byte secret (if AzerothCore's \
+                 authserver has a TOTPMasterSecret, set store.totp_master_secret to it)",
+                secret.len()
+            )
+        }),
+    };
     seal_foreign_totp(
         name,
         id,
@@ -138,7 +168,11 @@ fn azerothcore_totp(
     )
 }
 
-fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountRecord, StoreError> {
+fn account_from_row(
+    row: &Row,
+    totp_key: Option<&TotpKey>,
+    totp_master: Option<&TotpMasterSecret>,
+) -> Result<AccountRecord, StoreError> {
     let id = int(row, 0, &|| "account id".to_owned())?;
     let name = name_col(row, 1, id)?;
     let what_salt = || format!("account #{id}: salt");
@@ -175,7 +209,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
     };
     let totp = if let Some(secret) = opt_bytes(row, 13, &|| format!("account #{id}: totp_secret"))?
     {
-        Some(azerothcore_totp(&name, id, secret, totp_key)?)
+        Some(azerothcore_totp(&name, id, secret, totp_key, totp_master)?)
     } else {
         let what = || format!("account #{id}: gatehouse_totp");
         opt_bytes(row, 14, &what)?
@@ -342,7 +376,7 @@ impl Store for AzerothCoreStore {
             )?;
             let key = self.totp_key.as_ref();
             row.as_ref()
-                .map(|row| account_from_row(row, key))
+                .map(|row| account_from_row(row, key, self.totp_master.as_ref()))
                 .transpose()
         })
     }

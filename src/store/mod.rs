@@ -738,16 +738,19 @@ pub fn open(
     location: &StoreLocation,
     password: Option<&str>,
 ) -> Result<Box<dyn Store>, StoreError> {
-    open_with_totp_key(location, password, None)
+    open_with_totp_key(location, password, None, None)
 }
 
 /// Like [`open`], for a store that serves logons: an AzerothCore or CMaNGOS database's authenticator
 /// secrets are sealed under `totp_key` (gatehouse's `totp.key`) as accounts are loaded, so the
-/// login path can check them; the other schemas keep sealed secrets and ignore it.
+/// login path can check them; the other schemas keep sealed secrets and ignore it. An
+/// AzerothCore database's secrets are first decrypted under `totp_master` (its authserver's
+/// `TOTPMasterSecret`) when that is given; the other schemas ignore it.
 pub fn open_with_totp_key(
     location: &StoreLocation,
     password: Option<&str>,
     totp_key: Option<&crate::totp::TotpKey>,
+    totp_master: Option<&azerothcore::totp_master::TotpMasterSecret>,
 ) -> Result<Box<dyn Store>, StoreError> {
     Ok(match location {
         StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
@@ -759,7 +762,9 @@ pub fn open_with_totp_key(
             url,
             schema: Schema::AzerothCore,
         } => Box::new(
-            AzerothCoreStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
+            AzerothCoreStore::open_with_password(url, password)?
+                .with_totp_key(totp_key.cloned())
+                .with_totp_master_secret(totp_master.cloned()),
         ),
         StoreLocation::Mysql {
             url,
