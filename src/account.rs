@@ -1,11 +1,12 @@
 //! Accounts as the login protocol sees them: the name and password rules the client itself
-//! applies (ASCII, 1–16 characters, upper-cased before hashing), and an account's standing.
-//! The id newtype lives in [`crate::values`] and is re-exported here.
+//! applies (ASCII, 1–16 characters, upper-cased before hashing), an account's standing, and
+//! the address an account may be locked to. The id newtype lives in [`crate::values`] and is re-exported here.
 //!
 //! Every place that takes a name from outside (the wire, the CLI, the console, the store)
 //! goes through [`AccountName::parse`], so the rest of the code never sees an unnormalised name.
 
 use std::fmt;
+use std::net::IpAddr;
 
 pub use crate::values::AccountId;
 
@@ -124,9 +125,80 @@ pub enum AccountStanding {
     },
 }
 
+/// An account that may log on from one address only: `account.locked` in AzerothCore's and
+/// CMaNGOS's tables (gatehouse's own schema has no such lock). Checked when a logon challenge
+/// is answered; reconnects are not checked, as neither project checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpLock {
+    /// The one address logons are accepted from. `None`: the stored text is not an address,
+    /// so no logon is accepted until the row is fixed (never one from anywhere).
+    pub address: Option<IpAddr>,
+    /// How a logon from elsewhere is refused: as the schema's own login server does.
+    pub refusal: IpLockRefusal,
+}
+
+/// The answer a schema's own login server gives a logon from an address its account is not
+/// locked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpLockRefusal {
+    /// AzerothCore's authserver: WOW_FAIL_LOCKED_ENFORCED (0x10), a code 1.12 clients do not
+    /// know; they are told FAIL_SUSPENDED (0x0C) instead.
+    LockedEnforced,
+    /// CMaNGOS's realmd: AUTH_LOGON_FAILED_SUSPENDED (0x0C), to every build.
+    Suspended,
+}
+
+impl IpLock {
+    /// The lock on `stored`, the address text as the schema keeps it. Both projects compare
+    /// that text with the peer's address as text; here both are parsed, so only the same
+    /// address matches (`::ffff:10.0.0.1` is `10.0.0.1`) and text that is no address, blank
+    /// or padded included, matches nothing.
+    pub fn from_stored(stored: &str, refusal: IpLockRefusal) -> IpLock {
+        IpLock {
+            address: stored.parse::<IpAddr>().ok().map(|a| a.to_canonical()),
+            refusal,
+        }
+    }
+
+    /// Whether a logon from `peer` is allowed.
+    pub fn admits(&self, peer: IpAddr) -> bool {
+        self.address == Some(peer.to_canonical())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ip_lock_admits_its_address_only_and_text_that_is_no_address_admits_nobody() {
+        let lock = IpLock::from_stored("10.1.2.3", IpLockRefusal::Suspended);
+        assert!(lock.admits("10.1.2.3".parse().unwrap()));
+        assert!(
+            lock.admits("::ffff:10.1.2.3".parse().unwrap()),
+            "a v4-mapped peer"
+        );
+        assert!(!lock.admits("10.1.2.4".parse().unwrap()));
+        assert!(!lock.admits("127.0.0.1".parse().unwrap()));
+        let v6 = IpLock::from_stored("::1", IpLockRefusal::LockedEnforced);
+        assert!(v6.admits("0:0:0:0:0:0:0:1".parse().unwrap()));
+        for stored in [
+            "",
+            "garbage",
+            " 10.1.2.3",
+            "10.1.2.3 ",
+            "10.1.2",
+            "010.1.2.3",
+        ] {
+            let lock = IpLock::from_stored(stored, IpLockRefusal::Suspended);
+            assert_eq!(lock.address, None, "{stored:?}");
+            assert!(!lock.admits("10.1.2.3".parse().unwrap()), "{stored:?}");
+            assert!(!lock.admits("0.0.0.0".parse().unwrap()), "{stored:?}");
+        }
+        // CMaNGOS's default lockedIp: locked to it, nobody can log on.
+        let default = IpLock::from_stored("0.0.0.0", IpLockRefusal::Suspended);
+        assert!(!default.admits("127.0.0.1".parse().unwrap()));
+    }
 
     #[test]
     fn names_are_upper_cased_and_bounded() {

@@ -1,5 +1,5 @@
 //! Plain value types that several folders share: account and realm ids, a realm's link key,
-//! an IP ban, and the failed-logon lockout rule.
+//! who a realm is listed to, an IP ban, and the failed-logon lockout rule.
 //!
 //! This module imports nothing of ours, so every folder may depend on it without pulling in
 //! another: the store names realms, link keys and the lockout without importing `realms` or
@@ -41,6 +41,24 @@ impl fmt::Debug for LinkKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("LinkKey(***)")
     }
+}
+
+/// Who a realm is listed to, and how, as the login server of the schema the realm comes from
+/// decides it from `realmlist.allowedSecurityLevel` (and the flags that hide a realm). The
+/// store fills it in; the realm list applies it (`realms::list_cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RealmAccess {
+    /// Listed to every account as it is (gatehouse's own schema; a level of 0).
+    Open,
+    /// AzerothCore: listed to every account; locked to an account whose security level is
+    /// below this one.
+    LockedBelow(u8),
+    /// CMaNGOS: not listed to player accounts (level 0); locked to other accounts whose level
+    /// is below this one.
+    HiddenFromPlayers(u8),
+    /// Listed to nobody: CMaNGOS's "invalid" flag (`realmflags & 0x01`), AzerothCore's
+    /// `flag = 3`, which its authserver does not load.
+    Unlisted,
 }
 
 /// An IP ban in force.

@@ -840,3 +840,148 @@ fn start_log(url: &str) -> Vec<String> {
     let _ = child.wait();
     lines
 }
+
+/// AzerothCore's authserver: `account.locked` (any non-zero value) allows logons from
+/// `last_ip` only and answers the others WOW_FAIL_LOCKED_ENFORCED (0x10; 1.12 clients, which
+/// do not know that code, get 0x0C), before it looks at bans.
+#[test]
+fn a_locked_account_logs_in_only_from_its_last_ip() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    let gh = serve(&url, |_| {});
+    let lock = |locked: u8, last_ip: &str| {
+        sql(
+            server,
+            &db,
+            &format!("UPDATE account SET locked = {locked}, last_ip = '{last_ip}' WHERE id = {id}"),
+        );
+    };
+    let login_from = |source: &str, build: ClientBuild| {
+        let stream = common::connect_from(source, gh.addr).unwrap();
+        LogonClient::from_stream(stream, build, TIMEOUT)
+            .map_err(ClientError::from)
+            .and_then(|c| c.log_in("alice", "secret", None))
+    };
+
+    lock(1, "127.0.0.1");
+    LogonClient::login(gh.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT)
+        .expect("from its own address");
+    lock(2, "127.0.0.2");
+    login_from("127.0.0.2", ClientBuild::WOTLK).expect("any non-zero locked, from last_ip");
+
+    lock(1, "10.1.2.3");
+    for (build, result) in [
+        (ClientBuild::WOTLK, LoginResult::FailLockedEnforced),
+        (ClientBuild::TBC, LoginResult::FailLockedEnforced),
+        (ClientBuild::VANILLA, LoginResult::FailSuspended),
+    ] {
+        assert_eq!(
+            refused(LogonClient::login(
+                gh.addr, build, "alice", "secret", TIMEOUT
+            )),
+            result,
+            "{build:?}"
+        );
+    }
+    // The refusal is audited as such and is not a wrong password.
+    let row = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT outcome, peer_ip FROM gatehouse_login_audit WHERE account_id = {id}
+             ORDER BY id DESC LIMIT 1;
+             SELECT failed_logins, last_ip FROM account WHERE id = {id}"
+        ),
+    );
+    assert_eq!(row, "ip_locked\t127.0.0.1\n0\t10.1.2.3\n");
+    // Locked to text that is no address: nobody gets in, the account's own address neither.
+    lock(1, "not-an-address");
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "secret",
+            TIMEOUT
+        )),
+        LoginResult::FailLockedEnforced
+    );
+    // Before the bans: a banned account from elsewhere is told it is locked.
+    sql(
+        server,
+        &db,
+        &format!(
+            "INSERT INTO account_banned (id, bandate, unbandate, bannedby, banreason, active)
+             VALUES ({id}, 1000, 1000, 'GM', 'permanent', 1)"
+        ),
+    );
+    lock(1, "10.1.2.3");
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "secret",
+            TIMEOUT
+        )),
+        LoginResult::FailLockedEnforced
+    );
+    lock(0, "10.1.2.3");
+    assert_eq!(
+        refused(LogonClient::login(
+            gh.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "secret",
+            TIMEOUT
+        )),
+        LoginResult::FailBanned,
+        "unlocked: the ban answers"
+    );
+}
+
+/// AzerothCore's authserver lists a realm whose `allowedSecurityLevel` is above the account's
+/// level to it too, with the entry's lock byte set (it hides none); a realm whose `flag` is
+/// exactly 3 it does not load at all.
+#[test]
+fn a_realm_above_the_accounts_security_level_is_listed_locked() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    insert_account(server, &db, "player", "pw");
+    let gm = insert_account(server, &db, "gm", "pw");
+    let mid = insert_account(server, &db, "mid", "pw");
+    sql(
+        server,
+        &db,
+        &format!(
+            "INSERT INTO account_access (id, gmlevel, RealmID) VALUES ({gm}, 3, -1), ({mid}, 2, -1);
+             INSERT INTO realmlist (id, name, address, port, flag, allowedSecurityLevel, gamebuild)
+             VALUES (1, 'Open', '127.0.0.1', 8085, 0, 0, 12340),
+                    (2, 'Staff', '127.0.0.1', 8086, 0, 3, 12340),
+                    (3, 'Gone', '127.0.0.1', 8087, 3, 0, 12340),
+                    (4, 'Invalid', '127.0.0.1', 8088, 1, 0, 12340)"
+        ),
+    );
+    let gh = serve(&url, |_| {});
+    for (user, staff_locked) in [("player", true), ("mid", true), ("gm", false)] {
+        for build in [ClientBuild::WOTLK, ClientBuild::TBC] {
+            let mut logged = LogonClient::login(gh.addr, build, user, "pw", TIMEOUT).unwrap();
+            let list = logged.client.realm_list().unwrap();
+            let seen: Vec<(&str, bool)> = list
+                .realms
+                .iter()
+                .map(|r| (r.name.as_str(), r.locked))
+                .collect();
+            assert_eq!(
+                seen,
+                [("Open", false), ("Staff", staff_locked), ("Invalid", false)],
+                "{user} {build:?}"
+            );
+        }
+    }
+}

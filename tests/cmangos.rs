@@ -597,3 +597,136 @@ fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
     assert_eq!(tables.lines().count(), 7, "{tables}");
     assert!(CmangosStore::open(&url).unwrap().features_off().is_empty());
 }
+
+/// CMaNGOS's realmd: `account.locked = 1` (that value only) allows logons from `lockedIp`
+/// only and answers the others AUTH_LOGON_FAILED_SUSPENDED (0x0C) on every build, before it
+/// looks at bans.
+#[test]
+fn a_locked_account_logs_in_only_from_its_locked_ip() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = realmd(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    let gh = serve(&url, |_| {});
+    let lock = |locked: u8, ip: &str| {
+        sql(
+            server,
+            &db,
+            &format!("UPDATE account SET locked = {locked}, lockedIp = '{ip}' WHERE id = {id}"),
+        );
+    };
+    let login_from = |source: &str, build: ClientBuild| {
+        let stream = common::connect_from(source, gh.addr).unwrap();
+        LogonClient::from_stream(stream, build, TIMEOUT)
+            .map_err(ClientError::from)
+            .and_then(|c| c.log_in("alice", "secret", None))
+    };
+
+    lock(1, "127.0.0.1");
+    for build in ClientBuild::ALL {
+        LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT)
+            .unwrap_or_else(|e| panic!("{build:?}: from its own address: {e}"));
+    }
+    lock(1, "127.0.0.2");
+    login_from("127.0.0.2", ClientBuild::WOTLK).expect("from lockedIp");
+    assert_eq!(
+        refused(login_from("127.0.0.1", ClientBuild::WOTLK)),
+        LoginResult::FailSuspended
+    );
+
+    lock(1, "10.1.2.3");
+    for build in ClientBuild::ALL {
+        assert_eq!(
+            refused(LogonClient::login(
+                gh.addr, build, "alice", "secret", TIMEOUT
+            )),
+            LoginResult::FailSuspended,
+            "{build:?}"
+        );
+    }
+    let row = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT outcome FROM gatehouse_login_audit WHERE account_id = {id}
+             ORDER BY id DESC LIMIT 1;
+             SELECT failed_logins FROM account WHERE id = {id}"
+        ),
+    );
+    assert_eq!(row, "ip_locked\n0\n");
+    // Only locked = 1 locks, as in CMaNGOS.
+    lock(2, "10.1.2.3");
+    LogonClient::login(gh.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT)
+        .expect("locked = 2 is not locked for CMaNGOS");
+    // Locked to text that is no address, or to the default 0.0.0.0: nobody gets in.
+    for ip in ["junk", "0.0.0.0", ""] {
+        lock(1, ip);
+        assert_eq!(
+            refused(LogonClient::login(
+                gh.addr,
+                ClientBuild::TBC,
+                "alice",
+                "secret",
+                TIMEOUT
+            )),
+            LoginResult::FailSuspended,
+            "{ip:?}"
+        );
+    }
+}
+
+/// CMaNGOS's realmd does not list a realm with an `allowedSecurityLevel` to player accounts
+/// (gmlevel 0); to other accounts below its level it lists it locked (2.4.3/3.3.5a: the lock
+/// byte; 1.12: offline). A realm flagged invalid (`realmflags & 0x01`) it lists to nobody.
+#[test]
+fn a_realm_with_an_allowed_security_level_is_hidden_from_players_and_locked_below_it() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = realmd(server);
+    insert_account(server, &db, "player", "pw");
+    let mid = insert_account(server, &db, "mid", "pw");
+    let gm = insert_account(server, &db, "gm", "pw");
+    sql(
+        server,
+        &db,
+        &format!(
+            "UPDATE account SET gmlevel = 1 WHERE id = {mid};
+             UPDATE account SET gmlevel = 3 WHERE id = {gm};
+             INSERT INTO realmlist (id, name, address, port, realmflags, allowedSecurityLevel,
+                                    realmbuilds)
+             VALUES (1, 'Open', '127.0.0.1', 8085, 0, 0, '5875 8606 12340'),
+                    (2, 'Staff', '127.0.0.1', 8086, 0, 3, '5875 8606 12340'),
+                    (3, 'Invalid', '127.0.0.1', 8087, 1, 0, '5875 8606 12340'),
+                    (4, 'InvalidOffline', '127.0.0.1', 8088, 3, 0, '5875 8606 12340')"
+        ),
+    );
+    let gh = serve(&url, |_| {});
+    for build in ClientBuild::ALL {
+        let vanilla = build == ClientBuild::VANILLA;
+        for (user, expected) in [
+            ("player", &[("Open", false)][..]),
+            ("mid", &[("Open", false), ("Staff", true)][..]),
+            ("gm", &[("Open", false), ("Staff", false)][..]),
+        ] {
+            let mut logged = LogonClient::login(gh.addr, build, user, "pw", TIMEOUT).unwrap();
+            let list = logged.client.realm_list().unwrap();
+            let seen: Vec<(&str, bool)> = list
+                .realms
+                .iter()
+                .map(|r| {
+                    let offline = r.flags & 0x02 != 0;
+                    if vanilla {
+                        assert!(!r.locked);
+                        (r.name.as_str(), offline)
+                    } else {
+                        assert!(!offline, "{user} {build:?} {}", r.name);
+                        (r.name.as_str(), r.locked)
+                    }
+                })
+                .collect();
+            assert_eq!(seen, expected, "{user} {build:?}");
+        }
+    }
+}

@@ -23,7 +23,7 @@ use gatehouse::store::{
     RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use gatehouse::totp::{SealedTotpSecret, SEALED_LEN};
-use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
+use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// One fresh, empty database of one backend, for one test (each backend's `new()` makes one,
 /// or is `None` when the test must skip). `open` is one more connection to
@@ -472,6 +472,7 @@ fn realms_add_list_duplicate_remove(db: &dyn Backend) {
             population: 0.5,
             builds: vec![Build::VANILLA, Build::TBC],
             kind: RealmKind::Static,
+            access: RealmAccess::Open,
         }
     );
     assert!(realms[1].builds.is_empty());

@@ -1,10 +1,16 @@
 //! The realm-list cache: the CMD_REALM_LIST answer, encoded once per change of the realm table
-//! and per (layout, client build), then copied into each asking client's output ring with only
-//! that account's character counts filled in.
+//! and per (layout, client build, account security level), then copied into each asking
+//! client's output ring with only that account's character counts filled in.
 //!
 //! Per client build because the list depends on it: realms that do not take the client's build
 //! are shown offline, with their version (SPECIFY_BUILD on layout 8, appended to the name on
 //! 1.12, which cannot show it otherwise), as TrinityCore and CMaNGOS do.
+//!
+//! Per security level because a realm's [`RealmAccess`] (the foreign schemas'
+//! `allowedSecurityLevel`) may hide it from an account or show it locked: with the entry's lock
+//! byte on layout 8, and as offline on 1.12, which has no lock byte (CMaNGOS's realmd does the
+//! same; AzerothCore's sends 1.12 no sign at all). Few distinct levels ever log in, so there
+//! are few encodings.
 
 use std::collections::HashMap;
 
@@ -14,7 +20,43 @@ use crate::protocol::realm_list::{
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::WireSink;
 use crate::store::{CharacterCount, RealmRecord};
-use crate::values::RealmId;
+use crate::values::{RealmAccess, RealmId};
+
+/// How one account sees a realm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealmView {
+    Listed,
+    /// Listed, but the account may not enter it.
+    Locked,
+    Hidden,
+}
+
+/// The highest realm level either project compares with: both read an `allowedSecurityLevel`
+/// above 3 (administrator) as 3, so an administrator sees every realm unlocked.
+const TOP_REALM_LEVEL: u8 = 3;
+
+impl RealmAccess {
+    /// How an account of `security_level` sees a realm with this access, as the schema's own
+    /// login server shows it: AzerothCore locks a realm whose level is above the account's;
+    /// CMaNGOS does too, and skips such a realm altogether for player accounts (level 0).
+    pub fn view(self, security_level: u8) -> RealmView {
+        let locked = |level: u8| level.min(TOP_REALM_LEVEL) > security_level;
+        match self {
+            RealmAccess::Open => RealmView::Listed,
+            RealmAccess::Unlisted => RealmView::Hidden,
+            RealmAccess::LockedBelow(level) if locked(level) => RealmView::Locked,
+            RealmAccess::LockedBelow(_) => RealmView::Listed,
+            RealmAccess::HiddenFromPlayers(level) if level > 0 && security_level == 0 => {
+                RealmView::Hidden
+            }
+            RealmAccess::HiddenFromPlayers(level) if locked(level) => RealmView::Locked,
+            RealmAccess::HiddenFromPlayers(_) => RealmView::Listed,
+        }
+    }
+}
+
+/// What one encoding is for: the client's layout and build, and the account's security level.
+type Key = (Layout, Build, u8);
 
 /// One encoded answer and where each realm's character-count byte sits in it.
 struct Encoded {
@@ -24,7 +66,7 @@ struct Encoded {
 
 pub struct RealmListCache {
     realms: Vec<RealmRecord>,
-    encoded: HashMap<(Layout, Build), Encoded>,
+    encoded: HashMap<Key, Encoded>,
     /// The answer must fit a connection's output ring; realms past this are left out.
     max_len: usize,
 }
@@ -52,9 +94,18 @@ impl RealmListCache {
         &self.realms
     }
 
-    fn entry_for(realm: &RealmRecord, layout: Layout, build: Build) -> Option<RealmEntry> {
+    fn entry_for(realm: &RealmRecord, (layout, build, level): Key) -> Option<RealmEntry> {
+        let view = realm.access.view(level);
+        if view == RealmView::Hidden {
+            return None;
+        }
         let takes_build = realm.builds.is_empty() || realm.builds.contains(&build);
         let mut flags = realm.flags & !REALM_FLAG_SPECIFY_BUILD;
+        // 1.12 has no lock byte: a locked realm is shown offline instead, as CMaNGOS does.
+        let locked = view == RealmView::Locked;
+        if locked && layout.is_pre_bc() {
+            flags |= REALM_FLAG_OFFLINE;
+        }
         let mut name = realm.name.clone();
         let mut version = None;
         if !takes_build {
@@ -75,7 +126,7 @@ impl RealmListCache {
         }
         Some(RealmEntry {
             realm_type: realm.realm_type,
-            locked: false,
+            locked: locked && !layout.is_pre_bc(),
             flags,
             name,
             address: realm.address.clone(),
@@ -87,14 +138,15 @@ impl RealmListCache {
         })
     }
 
-    fn build(&self, layout: Layout, build: Build) -> Encoded {
+    fn build(&self, key: Key) -> Encoded {
+        let (layout, build, _) = key;
         let mut list = RealmListS2c {
             realms: Vec::new(),
             footer: if layout.is_pre_bc() { 0x0002 } else { 0x0010 },
         };
         let mut ids = Vec::new();
         for realm in &self.realms {
-            if let Some(entry) = Self::entry_for(realm, layout, build) {
+            if let Some(entry) = Self::entry_for(realm, key) {
                 list.realms.push(entry);
                 ids.push(realm.id);
             }
@@ -133,29 +185,30 @@ impl RealmListCache {
         }
     }
 
-    fn encoded(&mut self, layout: Layout, build: Build) -> &Encoded {
-        if !self.encoded.contains_key(&(layout, build)) {
-            let e = self.build(layout, build);
-            self.encoded.insert((layout, build), e);
+    fn encoded(&mut self, key: Key) -> &Encoded {
+        if !self.encoded.contains_key(&key) {
+            let e = self.build(key);
+            self.encoded.insert(key, e);
         }
-        &self.encoded[&(layout, build)]
+        &self.encoded[&key]
     }
 
-    /// Bytes the answer for this layout and build takes.
-    pub fn encoded_len(&mut self, layout: Layout, build: Build) -> usize {
-        self.encoded(layout, build).bytes.len()
+    /// Bytes the answer for this layout, build and security level takes.
+    pub fn encoded_len(&mut self, layout: Layout, build: Build, security_level: u8) -> usize {
+        self.encoded((layout, build, security_level)).bytes.len()
     }
 
-    /// Writes the answer with `characters` filled in. The caller made sure `encoded_len`
-    /// bytes are free.
+    /// Writes the answer for an account of `security_level` with `characters` filled in. The
+    /// caller made sure `encoded_len` bytes are free.
     pub fn write_for(
         &mut self,
         layout: Layout,
         build: Build,
+        security_level: u8,
         characters: &[CharacterCount],
         out: &mut dyn WireSink,
     ) {
-        let encoded = self.encoded(layout, build);
+        let encoded = self.encoded((layout, build, security_level));
         let mut from = 0;
         for &(at, realm) in &encoded.count_at {
             out.put(&encoded.bytes[from..at]);
@@ -172,5 +225,45 @@ impl RealmListCache {
     /// Number of cached encodings (for tests and stats).
     pub fn cached_encodings(&self) -> usize {
         self.encoded.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_access_views_follow_each_projects_rules() {
+        use RealmView::{Hidden, Listed, Locked};
+        // (access, [view by levels 0, 1, 2, 3, 4])
+        let cases = [
+            (RealmAccess::Open, [Listed; 5]),
+            (RealmAccess::Unlisted, [Hidden; 5]),
+            (
+                RealmAccess::LockedBelow(2),
+                [Locked, Locked, Listed, Listed, Listed],
+            ),
+            (
+                RealmAccess::HiddenFromPlayers(2),
+                [Hidden, Locked, Listed, Listed, Listed],
+            ),
+            // Both read a realm level above 3 as 3: administrators see it unlocked.
+            (
+                RealmAccess::LockedBelow(250),
+                [Locked, Locked, Locked, Listed, Listed],
+            ),
+            (
+                RealmAccess::HiddenFromPlayers(250),
+                [Hidden, Locked, Locked, Listed, Listed],
+            ),
+            // Level 0 hides nothing (the stores make it Open; the rule agrees).
+            (RealmAccess::HiddenFromPlayers(0), [Listed; 5]),
+            (RealmAccess::LockedBelow(0), [Listed; 5]),
+        ];
+        for (access, views) in cases {
+            for (level, view) in views.into_iter().enumerate() {
+                assert_eq!(access.view(level as u8), view, "{access:?} level {level}");
+            }
+        }
     }
 }

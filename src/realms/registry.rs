@@ -219,6 +219,7 @@ mod tests {
             population: 0.0,
             builds: vec![],
             kind: RealmKind::Linkable,
+            access: crate::values::RealmAccess::Open,
         }
     }
 

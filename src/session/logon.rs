@@ -6,13 +6,17 @@
 //! audit row) before the client is told, and a success is committed (session key, last
 //! login, audit row) before the client gets M2: nothing the client was told is lost.
 //!
+//! An account locked to one address (AzerothCore's and CMaNGOS's `account.locked`) is refused
+//! at the challenge from any other, with the code that schema's own server answers, before its
+//! bans are looked at (both servers check in that order).
+//!
 //! An account with an authenticator (TOTP) gets the challenge's authenticator block (flag
 //! 0x04, required) from 2.4.3/3.3.5a clients and must send a right token in the proof. A wrong
 //! or missing token is refused exactly like a wrong password (same answer, same count). 1.12.1
 //! (layout 3) has no authenticator block, so such an account can never log in from 1.12.1: it
 //! always fails there as a missing token.
 
-use crate::account::{AccountId, AccountName, AccountStanding};
+use crate::account::{AccountId, AccountName, AccountStanding, IpLockRefusal};
 use crate::policy::{LogonEvent, Observation, Verdict};
 use crate::protocol::challenge::{
     AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge,
@@ -409,6 +413,21 @@ fn on_account_loaded(
         }
     };
     cx.data.account = Some(account.id);
+    cx.data.security_level = account.security_level;
+    // The address lock comes before the bans, as in both projects' servers; a reconnect is not
+    // checked against it (neither checks one).
+    if kind == ChallengeKind::Logon {
+        if let Some(lock) = account.ip_lock.filter(|l| !l.admits(cx.data.peer.ip())) {
+            log::info!(
+                "{}: refused: the account is locked to another address",
+                cx.data
+            );
+            let a = attempt(cx, name, LoginOutcome::IpLocked);
+            let op = record_failure(cx, a);
+            let layout = cx.data.layout.unwrap_or(Layout::V8);
+            return refuse(kind, ip_lock_result(lock.refusal, layout), cx).asking(op);
+        }
+    }
     let refusal = match account.standing {
         AccountStanding::Active => None,
         AccountStanding::Banned => Some((LoginOutcome::Banned, LoginResult::FailBanned)),
@@ -453,6 +472,16 @@ fn on_account_loaded(
         account: account.id,
         second_factor,
     }))))
+}
+
+/// The challenge answer to a logon from an address the account is not locked to.
+fn ip_lock_result(refusal: IpLockRefusal, layout: Layout) -> LoginResult {
+    match refusal {
+        IpLockRefusal::LockedEnforced if LoginResult::FailLockedEnforced.suits(layout) => {
+            LoginResult::FailLockedEnforced
+        }
+        IpLockRefusal::LockedEnforced | IpLockRefusal::Suspended => LoginResult::FailSuspended,
+    }
 }
 
 /// CMD_AUTH_LOGON_PROOF: verify M1 (constant time), then commit the outcome before answering.

@@ -186,6 +186,8 @@ pub struct SessionData {
     pub name: Option<AccountName>,
     /// Set once the store found the account.
     pub account: Option<AccountId>,
+    /// The account's security level once the store found it: which realms it is listed.
+    pub security_level: u8,
     /// Set on a successful proof, after the store committed it.
     pub session_key: Option<SessionKey>,
     pub characters: Vec<CharacterCount>,
@@ -216,6 +218,7 @@ impl SessionData {
             patch: None,
             name: None,
             account: None,
+            security_level: 0,
             session_key: None,
             characters: Vec::new(),
             preamble: Preamble::None,

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::account::{AccountId, AccountName, AccountStanding, Password};
+use crate::account::{AccountId, AccountName, AccountStanding, IpLock, IpLockRefusal, Password};
 use crate::config::TimeoutConfig;
 use crate::policy::lockout::LockoutPolicy;
 use crate::policy::{AddressClass, Policies};
@@ -13,7 +13,9 @@ use crate::protocol::realm_list::{RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_S
 use crate::protocol::result::LoginResult;
 use crate::realms::RealmId;
 use crate::srp6::{compute_verifier, Salt};
-use crate::store::{AccountRecord, FailureRecorded, LoginOutcome, RealmRecord, StoreError};
+use crate::store::{
+    AccountRecord, FailureRecorded, LoginOutcome, RealmAccess, RealmRecord, StoreError,
+};
 use crate::tools::client::{ClientBuild, LogonClient};
 
 struct Fixture {
@@ -123,6 +125,7 @@ fn realm(id: u32, name: &str, builds: Vec<Build>) -> RealmRecord {
         population: 1.0,
         builds,
         kind: crate::store::RealmKind::Static,
+        access: crate::store::RealmAccess::Open,
     }
 }
 
@@ -143,6 +146,7 @@ fn account(standing: AccountStanding) -> AccountRecord {
         security_level: 0,
         session: None,
         totp: None,
+        ip_lock: None,
     }
 }
 
@@ -329,6 +333,176 @@ fn an_expired_suspension_lets_the_account_in() {
         account(AccountStanding::Suspended { until: 10 }),
     );
     assert!(matches!(s, State::Logon(Logon::AwaitProof(_))));
+}
+
+fn locked_account(stored: &str, refusal: IpLockRefusal) -> AccountRecord {
+    AccountRecord {
+        ip_lock: Some(IpLock::from_stored(stored, refusal)),
+        ..account(AccountStanding::Active)
+    }
+}
+
+/// An account locked to another address is refused at the challenge with its schema's code
+/// (AzerothCore 0x10, which 1.12 does not know: 0x0C there; CMaNGOS 0x0C), audited and
+/// counted as `ip_locked`; from its own address it is challenged as usual. The fixture's peer
+/// is 127.0.0.1.
+#[test]
+fn an_account_locked_to_another_address_is_refused_with_its_schemas_code() {
+    for build in ClientBuild::ALL {
+        for (refusal, code) in [
+            (
+                IpLockRefusal::LockedEnforced,
+                if build == ClientBuild::VANILLA {
+                    0x0C
+                } else {
+                    0x10
+                },
+            ),
+            (IpLockRefusal::Suspended, 0x0C),
+        ] {
+            for stored in ["10.1.2.3", "not an address", "", "0.0.0.0"] {
+                let mut f = Fixture::new();
+                let s = expect_state(f.packet(State::new(), &challenge_bytes(build)));
+                f.store.clear();
+                let record = locked_account(stored, refusal);
+                let s = expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(Some(record)))));
+                assert_eq!(s.kind(), StateKind::Closing, "{build:?} {stored:?}");
+                assert_eq!(
+                    f.out,
+                    [0x00, 0x00, code],
+                    "{build:?} {refusal:?} {stored:?}"
+                );
+                match f.store.pop() {
+                    Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
+                        assert_eq!(a.outcome, LoginOutcome::IpLocked);
+                        assert_eq!(a.account, Some(AccountId(7)));
+                        assert!(!a.outcome.counts_against_account());
+                    }
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(f.outcomes.table(1_000_000)[0].0, LoginOutcome::IpLocked);
+            }
+            let mut f = Fixture::new();
+            let s = to_proof(&mut f, build, locked_account("127.0.0.1", refusal));
+            assert!(matches!(s, State::Logon(Logon::AwaitProof(_))), "{build:?}");
+        }
+    }
+}
+
+/// Both servers check the lock before the bans: a banned account from elsewhere is told it is
+/// locked.
+#[test]
+fn the_address_lock_is_checked_before_the_bans() {
+    let mut f = Fixture::new();
+    let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::WOTLK)));
+    f.store.clear();
+    let record = AccountRecord {
+        standing: AccountStanding::Banned,
+        ..locked_account("10.1.2.3", IpLockRefusal::LockedEnforced)
+    };
+    expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(Some(record)))));
+    assert_eq!(f.out, [0x00, 0x00, 0x10]);
+}
+
+/// Neither project checks the lock on a reconnect (the key came from a logon that passed it).
+#[test]
+fn a_reconnect_is_not_checked_against_the_address_lock() {
+    for build in ClientBuild::ALL {
+        let mut f = Fixture::new();
+        let mut challenge = build.challenge(name());
+        challenge.kind = crate::protocol::challenge::ChallengeKind::Reconnect;
+        challenge.protocol = build.reconnect_protocol();
+        let mut msg = Vec::new();
+        challenge.encode(&mut msg);
+        let s = expect_state(f.packet(State::new(), &msg));
+        f.store.clear();
+        let record = AccountRecord {
+            session: Some(crate::store::SessionTicket {
+                key: crate::srp6::SessionKey([7; 40]),
+                issued_at: 999_000,
+                expires_at: 1_000_900,
+                taken_by: None,
+            }),
+            ..locked_account("10.1.2.3", IpLockRefusal::Suspended)
+        };
+        let s = expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(Some(record)))));
+        assert!(
+            matches!(s, State::Logon(Logon::AwaitReconnectProof(_))),
+            "{build:?}"
+        );
+        assert!(f.store.is_empty());
+    }
+}
+
+/// The realm list an account of `level` gets from `realms` with `build`.
+fn realm_list_for(build: ClientBuild, level: u8, realms: Vec<RealmRecord>) -> RealmListS2c {
+    let mut f = Fixture::new();
+    f.realms.replace(realms);
+    f.data.layout = Some(build.layout());
+    f.data.build = Some(build.version.build);
+    f.data.security_level = level;
+    expect_state(f.packet(State::WorldSelect(WorldSelect::new()), &[0x10, 0, 0, 0, 0]));
+    RealmListS2c::parse(build.layout(), &f.out).unwrap()
+}
+
+fn realm_with(id: u32, name: &str, access: RealmAccess) -> RealmRecord {
+    RealmRecord {
+        access,
+        ..realm(id, name, vec![])
+    }
+}
+
+/// AzerothCore: a realm above the account's level is listed, locked (1.12: offline, having no
+/// lock byte); CMaNGOS: the same, except that player accounts do not see it at all. Unlisted
+/// realms are seen by nobody.
+#[test]
+fn realms_are_listed_hidden_or_locked_by_the_accounts_security_level() {
+    let realms = || {
+        vec![
+            realm_with(1, "Open", RealmAccess::Open),
+            realm_with(2, "AcGm", RealmAccess::LockedBelow(3)),
+            realm_with(3, "CmGm", RealmAccess::HiddenFromPlayers(3)),
+            realm_with(4, "Invalid", RealmAccess::Unlisted),
+        ]
+    };
+    for build in ClientBuild::ALL {
+        let vanilla = build == ClientBuild::VANILLA;
+        // (level, listed names, locked names)
+        let cases: [(u8, &[&str], &[&str]); 4] = [
+            (0, &["Open", "AcGm"], &["AcGm"]),
+            (1, &["Open", "AcGm", "CmGm"], &["AcGm", "CmGm"]),
+            (3, &["Open", "AcGm", "CmGm"], &[]),
+            (200, &["Open", "AcGm", "CmGm"], &[]),
+        ];
+        for (level, listed, locked) in cases {
+            let list = realm_list_for(build, level, realms());
+            let names: Vec<&str> = list.realms.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, listed, "{build:?} level {level}");
+            for r in &list.realms {
+                let is_locked = locked.contains(&r.name.as_str());
+                let offline = r.flags & REALM_FLAG_OFFLINE != 0;
+                if vanilla {
+                    assert!(!r.locked);
+                    assert_eq!(offline, is_locked, "{build:?} level {level} {}", r.name);
+                } else {
+                    assert_eq!(r.locked, is_locked, "{build:?} level {level} {}", r.name);
+                    assert!(!offline, "{build:?} level {level} {}", r.name);
+                }
+            }
+        }
+    }
+}
+
+/// Each level gets its own encoding; the same level shares one.
+#[test]
+fn the_realm_list_is_encoded_once_per_security_level() {
+    let mut cache = RealmListCache::new(16 * 1024);
+    cache.replace(vec![realm_with(1, "Gm", RealmAccess::HiddenFromPlayers(2))]);
+    let player = cache.encoded_len(Layout::V8, Build(12340), 0);
+    let gm = cache.encoded_len(Layout::V8, Build(12340), 2);
+    assert!(player < gm, "the player's list leaves the realm out");
+    cache.encoded_len(Layout::V8, Build(12340), 2);
+    assert_eq!(cache.cached_encodings(), 2);
 }
 
 #[test]

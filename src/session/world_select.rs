@@ -1,6 +1,7 @@
 //! The `WorldSelect` state: a logged-in client asks for the realm list while the list is open.
-//! The list comes from the realm-list cache, encoded once per change and layout; only this
-//! account's character counts are filled in per request.
+//! The list comes from the realm-list cache, encoded once per change, layout and security
+//! level (which realms the account sees, and which locked); only this account's character
+//! counts are filled in per request.
 //!
 //! At most one answer per `limits.realm_list_interval_ms`: a request that comes sooner is not
 //! read until the interval has passed ([`Input::HoldUntil`]), so a client that floods
@@ -40,16 +41,18 @@ impl WorldSelect {
         }
     }
 
-    fn key(data: &SessionData) -> (Layout, Build) {
+    /// Which list the account gets: its client's layout and build, and its security level.
+    fn key(data: &SessionData) -> (Layout, Build, u8) {
         (
             data.layout.unwrap_or(Layout::V8),
             data.build.unwrap_or(Build(0)),
+            data.security_level,
         )
     }
 
     pub fn reply_room(data: &SessionData, realms: &mut RealmListCache) -> usize {
-        let (layout, build) = Self::key(data);
-        realms.encoded_len(layout, build)
+        let (layout, build, level) = Self::key(data);
+        realms.encoded_len(layout, build, level)
     }
 
     pub fn on_packet(self, opcode: Opcode, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
@@ -62,9 +65,9 @@ impl WorldSelect {
         if let Err(e) = RealmListC2s::parse(msg) {
             return Step::Close(CloseReason::Malformed(e));
         }
-        let (layout, build) = Self::key(cx.data);
+        let (layout, build, level) = Self::key(cx.data);
         cx.realms
-            .write_for(layout, build, &cx.data.characters, cx.out);
+            .write_for(layout, build, level, &cx.data.characters, cx.out);
         Step::Become(State::WorldSelect(WorldSelect {
             next_answer: Some(cx.now + cx.settings.realm_list_interval),
         }))

@@ -44,11 +44,11 @@ use super::{
     AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
     RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
-use crate::account::AccountName;
+use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
-use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use totp_master::TotpMasterSecret;
 
 /// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
@@ -219,6 +219,13 @@ fn account_from_row(
             })
             .transpose()?
     };
+    // As AzerothCore's authserver: any non-zero `locked` allows logons from `last_ip` only.
+    let ip_lock = mangos_family::ip_lock(
+        &name,
+        int(row, 15, &|| format!("account #{id}: locked"))? != 0,
+        &text(row, 16, &|| format!("account #{id}: last_ip"))?,
+        IpLockRefusal::LockedEnforced,
+    );
     Ok(AccountRecord {
         id: AccountId(id),
         name,
@@ -229,6 +236,7 @@ fn account_from_row(
         security_level,
         session,
         totp,
+        ip_lock,
     })
 }
 
@@ -272,12 +280,13 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     let build = int(row, 8, &|| format!("realm {id}: gamebuild"))?;
     let build = u16::try_from(build)
         .map_err(|_| StoreError::corrupt(format!("realm {id}: gamebuild {build}")))?;
+    let flag = u8_col(row, 5, &|| format!("realm {id}: flag"))?;
     Ok(RealmRecord {
         id: RealmId(u32::from(id)),
         name: text(row, 1, &|| format!("realm {id}: name"))?,
         address: format!("{host}:{port}"),
         realm_type: u8_col(row, 4, &|| format!("realm {id}: icon"))?,
-        flags: u8_col(row, 5, &|| format!("realm {id}: flag"))?,
+        flags: flag,
         timezone: u8_col(row, 6, &|| format!("realm {id}: timezone"))?,
         population: float(row, 7, &|| format!("realm {id}: population"))? as f32,
         builds: if build == 0 {
@@ -286,18 +295,34 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
             vec![Build(build)]
         },
         kind,
+        access: realm_access(
+            flag,
+            u8_col(row, 10, &|| format!("realm {id}: allowedSecurityLevel"))?,
+        ),
     })
+}
+
+/// Who a realm is listed to, as AzerothCore's authserver decides it: a realm whose `flag` is
+/// exactly 3 is not loaded (`WHERE flag <> 3`); the others are listed to every account, locked
+/// (2.4.3/3.3.5a: the entry's lock byte) to accounts whose level is below
+/// `allowedSecurityLevel`.
+fn realm_access(flag: u8, allowed_security_level: u8) -> RealmAccess {
+    match (flag, allowed_security_level) {
+        (3, _) => RealmAccess::Unlisted,
+        (_, 0) => RealmAccess::Open,
+        (_, level) => RealmAccess::LockedBelow(level),
+    }
 }
 
 fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         own.pick(
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
-                    r.gamebuild, k.link_key
+                    r.gamebuild, k.link_key, r.allowedSecurityLevel
              FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id
              ORDER BY r.id",
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
-                    r.gamebuild, NULL
+                    r.gamebuild, NULL, r.allowedSecurityLevel
              FROM realmlist r ORDER BY r.id",
         ),
         (),
@@ -356,7 +381,8 @@ impl Store for AzerothCoreStore {
                         "a.session_key, ",
                         ac_standing_columns!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
-                        "t.session_key = a.session_key, a.totp_secret, g.secret FROM account a ",
+                        "t.session_key = a.session_key, a.totp_secret, g.secret, a.locked, ",
+                        "a.last_ip FROM account a ",
                         "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
                         "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
                     ),
@@ -368,7 +394,7 @@ impl Store for AzerothCoreStore {
                         "a.session_key, ",
                         ac_standing_columns!(),
                         ", COALESCE(UNIX_TIMESTAMP(a.last_login), 0), ",
-                        "9223372036854775807, NULL, 1, a.totp_secret, NULL ",
+                        "9223372036854775807, NULL, 1, a.totp_secret, NULL, a.locked, a.last_ip ",
                         "FROM account a WHERE a.username = ?"
                     ),
                 ),

@@ -41,11 +41,11 @@ use super::{
     AuditRow, CharacterCount, FailureRecorded, Feature, LoginAttempt, LoginOutcome, NewRealm,
     RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
-use crate::account::AccountName;
+use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
-use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// `account_logons.loginSource` for a logon through the login server (CMaNGOS's
 /// LOGIN_TYPE_REALMD).
@@ -193,6 +193,13 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
             })
             .transpose()?
     };
+    // As CMaNGOS's realmd: `locked = 1` (that value only) allows logons from `lockedIp`.
+    let ip_lock = mangos_family::ip_lock(
+        &name,
+        int(row, 15, &|| format!("account #{id}: locked"))? == 1,
+        &text(row, 16, &|| format!("account #{id}: lockedIp"))?,
+        IpLockRefusal::Suspended,
+    );
     Ok(AccountRecord {
         id: AccountId(id),
         name,
@@ -203,6 +210,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
         security_level,
         session,
         totp,
+        ip_lock,
     })
 }
 
@@ -253,28 +261,45 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     let host = text(row, 2, &|| format!("realm {id}: address"))?;
     let port = int(row, 3, &|| format!("realm {id}: port"))?;
     let builds = text(row, 8, &|| format!("realm {id}: realmbuilds"))?;
+    let flags = u8_col(row, 5, &|| format!("realm {id}: realmflags"))?;
     Ok(RealmRecord {
         id: RealmId(u32::from(id)),
         name: text(row, 1, &|| format!("realm {id}: name"))?,
         address: format!("{host}:{port}"),
         realm_type: u8_col(row, 4, &|| format!("realm {id}: icon"))?,
-        flags: u8_col(row, 5, &|| format!("realm {id}: realmflags"))?,
+        flags,
         timezone: u8_col(row, 6, &|| format!("realm {id}: timezone"))?,
         population: float(row, 7, &|| format!("realm {id}: population"))? as f32,
         builds: parse_builds(id, &builds)?,
         kind,
+        access: realm_access(
+            flags,
+            u8_col(row, 10, &|| format!("realm {id}: allowedSecurityLevel"))?,
+        ),
     })
+}
+
+/// Who a realm is listed to, as CMaNGOS's realmd decides it: a realm flagged invalid
+/// (`realmflags & 0x01`) is not loaded; one with an `allowedSecurityLevel` is not listed to
+/// player accounts (gmlevel 0) and is locked (2.4.3/3.3.5a: the lock byte; 1.12: offline) to
+/// other accounts below that level.
+fn realm_access(flags: u8, allowed_security_level: u8) -> RealmAccess {
+    match (flags & 0x01, allowed_security_level) {
+        (0x01, _) => RealmAccess::Unlisted,
+        (_, 0) => RealmAccess::Open,
+        (_, level) => RealmAccess::HiddenFromPlayers(level),
+    }
 }
 
 fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         own.pick(
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.realmflags, r.timezone,
-                    r.population, r.realmbuilds, k.link_key
+                    r.population, r.realmbuilds, k.link_key, r.allowedSecurityLevel
              FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id
              ORDER BY r.id",
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.realmflags, r.timezone,
-                    r.population, r.realmbuilds, NULL
+                    r.population, r.realmbuilds, NULL, r.allowedSecurityLevel
              FROM realmlist r ORDER BY r.id",
         ),
         (),
@@ -370,7 +395,7 @@ impl Store for CmangosStore {
                         cm_standing_columns!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
                         "CAST(t.session_key AS BINARY) = CAST(a.sessionkey AS BINARY), ",
-                        "a.token, g.secret FROM account a ",
+                        "a.token, g.secret, a.locked, a.lockedIp FROM account a ",
                         "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
                         "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
                     ),
@@ -380,7 +405,7 @@ impl Store for CmangosStore {
                         "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
                         cm_standing_columns!(),
                         ", 0, 9223372036854775807, NULL, COALESCE(a.sessionkey, '') <> '', ",
-                        "a.token, NULL FROM account a WHERE a.username = ?"
+                        "a.token, NULL, a.locked, a.lockedIp FROM account a WHERE a.username = ?"
                     ),
                 ),
                 (unix_now(), name.as_str()),

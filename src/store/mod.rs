@@ -26,14 +26,14 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::account::{AccountName, AccountStanding};
+use crate::account::{AccountName, AccountStanding, IpLock};
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
 use crate::values::{AccountId, FailureCount, LinkKey, LockoutPolicy, RealmId};
 
-pub use crate::values::IpBan;
+pub use crate::values::{IpBan, RealmAccess};
 
 pub use self::mysql::MysqlStore;
 pub use azerothcore::AzerothCoreStore;
@@ -276,6 +276,8 @@ pub struct AccountRecord {
     pub session: Option<SessionTicket>,
     /// The authenticator secret, sealed; `Some` = a token is required after the password.
     pub totp: Option<SealedTotpSecret>,
+    /// `Some`: logons only from one address (the foreign schemas' `account.locked`).
+    pub ip_lock: Option<IpLock>,
 }
 
 /// The "boarding pass" of a successful logon: the session key a world server asks for.
@@ -331,10 +333,12 @@ pub enum LoginOutcome {
     DbBusy,
     /// Right password from an old build: the client was sent a patch instead of a session.
     Patched,
+    /// The account is locked to another address ([`AccountRecord::ip_lock`]).
+    IpLocked,
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 13] = [
+    pub const ALL: [LoginOutcome; 14] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
@@ -348,6 +352,7 @@ impl LoginOutcome {
         LoginOutcome::IpBanned,
         LoginOutcome::DbBusy,
         LoginOutcome::Patched,
+        LoginOutcome::IpLocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -365,6 +370,7 @@ impl LoginOutcome {
             LoginOutcome::IpBanned => "ip_banned",
             LoginOutcome::DbBusy => "db_busy",
             LoginOutcome::Patched => "patched",
+            LoginOutcome::IpLocked => "ip_locked",
         }
     }
 
@@ -428,6 +434,8 @@ pub struct RealmRecord {
     pub builds: Vec<Build>,
     /// Linkable when it has a link key (the key itself is only read by the link handshake).
     pub kind: RealmKind,
+    /// Who the realm is listed to (the foreign schemas' `allowedSecurityLevel`).
+    pub access: RealmAccess,
 }
 
 /// A realm to add: a [`RealmRecord`] without its id, which the store picks, and with the

@@ -30,7 +30,7 @@ use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
-use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// Statements per connection: the whole API is about 30, so this keeps all of them.
 const STATEMENT_CACHE: usize = 64;
@@ -449,6 +449,8 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
+        // gatehouse's own schema has no address lock.
+        ip_lock: None,
     })
 }
 
@@ -552,6 +554,7 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
         population: float(row, 6, &|| format!("realm {id}: population"))? as f32,
         builds: Vec::new(),
         kind,
+        access: RealmAccess::Open,
     })
 }
 

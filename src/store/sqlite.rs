@@ -24,7 +24,7 @@ use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
-use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// How long a writer waits for another connection's write lock before giving up with
 /// SQLITE_BUSY. Login writes are a few rows, so 5 s only runs out when something is wrong.
@@ -333,6 +333,8 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
+        // gatehouse's own schema has no address lock.
+        ip_lock: None,
     })
 }
 
@@ -451,6 +453,7 @@ fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
         population: population as f32,
         builds: Vec::new(),
         kind,
+        access: RealmAccess::Open,
     })
 }
 
