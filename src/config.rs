@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::protocol::version::Build;
 use crate::store::azerothcore::totp_master::TotpMasterSecret;
-use crate::store::{redact_url, Schema, StoreLocation};
+use crate::store::{redact_url, DbTls, Schema, StoreLocation, TlsMode};
 use crate::totp::TotpKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +168,12 @@ pub struct StoreConfig {
     /// secrets are raw. `Debug` (and so `config check`) never shows it.
     #[serde(deserialize_with = "totp_master_secret")]
     pub totp_master_secret: Option<TotpMasterSecret>,
+    /// TLS to a MySQL/MariaDB server: "off" (the default), "required" (encrypted, any
+    /// certificate) or "verify" (encrypted, chain and host name checked). Not for SQLite.
+    pub tls: TlsMode,
+    /// A PEM file of the CA certificates `tls = "verify"` trusts, besides the driver's
+    /// built-in roots; only with "verify".
+    pub tls_ca: Option<PathBuf>,
     /// DB worker threads (each with its own connection).
     pub threads: usize,
     /// Requests that may wait for a DB thread; beyond it logons are answered FAIL_DB_BUSY.
@@ -183,6 +189,8 @@ impl fmt::Debug for StoreConfig {
             .field("schema", &self.schema)
             .field("password_file", &self.password_file)
             .field("totp_master_secret", &self.totp_master_secret)
+            .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
             .field("threads", &self.threads)
             .field("queue", &self.queue)
             .finish()
@@ -221,6 +229,7 @@ impl StoreConfig {
                 StoreLocation::Mysql { url, .. } => StoreLocation::Mysql {
                     url,
                     schema: self.schema,
+                    tls: DbTls::from_config(self.tls, self.tls_ca.as_deref()),
                 },
                 sqlite => sqlite,
             },
@@ -257,6 +266,20 @@ impl StoreConfig {
                 "store.totp_master_secret is AzerothCore's TOTPMasterSecret: it needs \
                  store.schema = \"azerothcore\", not \"{}\"",
                 self.schema
+            )));
+        }
+        if self.tls != TlsMode::Off && matches!(location, StoreLocation::Sqlite(_)) {
+            return Err(ConfigError::Invalid(format!(
+                "store.tls = \"{}\" is for a MySQL/MariaDB server \
+                 (store.url = \"mysql://USER@HOST:PORT/DBNAME\"); SQLite is a local file",
+                self.tls
+            )));
+        }
+        if self.tls_ca.is_some() && self.tls != TlsMode::Verify {
+            return Err(ConfigError::Invalid(format!(
+                "store.tls_ca is the CA that tls = \"verify\" checks the server's certificate \
+                 against; it needs store.tls = \"verify\", not \"{}\"",
+                self.tls
             )));
         }
         match (self.backend, &location) {
@@ -397,6 +420,8 @@ impl Default for StoreConfig {
             schema: Schema::Gatehouse,
             password_file: None,
             totp_master_secret: None,
+            tls: TlsMode::Off,
+            tls_ca: None,
             threads: 2,
             queue: 4096,
         }
@@ -486,6 +511,14 @@ path = "gatehouse.db"
 # variable, else one in the URL. It is never logged or printed.
 # url = "mysql://USER@HOST:PORT/DBNAME"
 # password_file = "/etc/gatehouse/db-password"
+# TLS to the MySQL/MariaDB server: "off" (plain TCP), "required" or "verify".
+# "required" encrypts but accepts any server certificate: it protects only against passive
+# eavesdropping, not against someone who can intercept or redirect the connection.
+# "verify" encrypts and checks the server's certificate chain and that it names the URL's
+# host, against tls_ca (a PEM file of CA certificates, trusted besides the built-in Mozilla
+# roots) or, without tls_ca, the built-in roots alone (not the system's certificate store).
+tls = "off"
+# tls_ca = "/etc/gatehouse/db-ca.pem"
 # Optional check that url/path name this backend: "sqlite" or "mysql".
 # backend = "sqlite"
 # Whose tables the MySQL/MariaDB database holds: "gatehouse" (its own, created at start) or
@@ -950,7 +983,8 @@ mod tests {
             c.store.location(),
             StoreLocation::Mysql {
                 url: url.into(),
-                schema: Schema::Gatehouse
+                schema: Schema::Gatehouse,
+                tls: DbTls::Off,
             }
         );
         let shown = format!("{c:#?}");
@@ -979,7 +1013,8 @@ mod tests {
             c.store.location(),
             StoreLocation::Mysql {
                 url: "mysql://u@h:1/d".into(),
-                schema: Schema::Gatehouse
+                schema: Schema::Gatehouse,
+                tls: DbTls::Off,
             }
         );
         ConfigSource {
@@ -991,7 +1026,8 @@ mod tests {
             c.store.location(),
             StoreLocation::Mysql {
                 url: "mysql://u@h:1/d".into(),
-                schema: Schema::AzerothCore
+                schema: Schema::AzerothCore,
+                tls: DbTls::Off,
             }
         );
         // AzerothCore's tables are MySQL's: not on an SQLite file, by file or by flag.
@@ -1029,6 +1065,60 @@ mod tests {
             ..ConfigSource::default()
         };
         assert!(source.load().is_err());
+    }
+
+    #[test]
+    fn store_tls_is_for_a_database_server_and_its_ca_for_verify_only() {
+        let url = "mysql://gh@db.example:3306/gatehouse";
+        let mysql = |extra: &str| Config::parse(&format!("[store]\nurl = \"{url}\"\n{extra}"));
+        let tls_of = |c: Config| match c.store.location() {
+            StoreLocation::Mysql { tls, .. } => tls,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(tls_of(mysql("").unwrap()), DbTls::Off);
+        assert_eq!(
+            tls_of(mysql("tls = \"required\"\n").unwrap()),
+            DbTls::Required
+        );
+        assert_eq!(
+            tls_of(mysql("tls = \"verify\"\n").unwrap()),
+            DbTls::Verify { ca: None }
+        );
+        let c = mysql("tls = \"verify\"\ntls_ca = \"/etc/gatehouse/db-ca.pem\"\n").unwrap();
+        assert!(format!("{c:?}").contains("tls: Verify"), "{c:?}");
+        assert_eq!(
+            tls_of(c),
+            DbTls::Verify {
+                ca: Some("/etc/gatehouse/db-ca.pem".into())
+            }
+        );
+
+        // A CA with anything but verify would be ignored: said instead.
+        for mode in ["off", "required"] {
+            let e = mysql(&format!("tls = \"{mode}\"\ntls_ca = \"/ca.pem\"\n")).unwrap_err();
+            assert!(e.to_string().contains("store.tls_ca"), "{e}");
+            assert!(e.to_string().contains(mode), "{e}");
+        }
+        let e = mysql("tls = \"sometimes\"\n").unwrap_err();
+        assert!(e.to_string().contains("verify"), "{e}");
+
+        // SQLite has no connection to protect, by file or when --db names a file.
+        let e = Config::parse("[store]\ntls = \"verify\"\n").unwrap_err();
+        assert!(e.to_string().contains("store.tls"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            format!("[store]\nurl = \"{url}\"\ntls = \"required\"\n"),
+        )
+        .unwrap();
+        let source = |db: &str| ConfigSource {
+            path: Some(path.clone()),
+            db: Some(db.into()),
+            ..ConfigSource::default()
+        };
+        assert!(source("mysql://u@h:1/d").load().is_ok());
+        assert!(source("local.db").load().is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ const SECRET: &[u8] = b"a long shared realm secret";
 /// makes them): its URL and its name.
 fn acore_auth(server: &MariaDb) -> (String, String) {
     let (url, db) = acore_auth_alone(server);
-    AzerothCoreStore::init(&url, None).expect("db init");
+    AzerothCoreStore::init(&url, None, &gatehouse::store::DbTls::Off).expect("db init");
     (url, db)
 }
 

@@ -26,7 +26,7 @@ const SECRET: &[u8] = b"a long shared realm secret";
 /// makes them): its URL and its name.
 fn realmd(server: &MariaDb) -> (String, String) {
     let (url, db) = realmd_alone(server);
-    CmangosStore::init(&url, None).expect("db init");
+    CmangosStore::init(&url, None, &gatehouse::store::DbTls::Off).expect("db init");
     (url, db)
 }
 

@@ -978,7 +978,8 @@ mod azerothcore {
                 .sql(&format!("USE {db};\n{TABLES}"))
                 .unwrap_or_else(|e| panic!("loading AzerothCore's tables: {e}"));
             // What `gatehouse db init --schema azerothcore` does.
-            gatehouse::store::AzerothCoreStore::init(&url, None).expect("gatehouse_ tables");
+            gatehouse::store::AzerothCoreStore::init(&url, None, &gatehouse::store::DbTls::Off)
+                .expect("gatehouse_ tables");
             Some(AzerothCoreDb { url })
         }
     }
@@ -1033,7 +1034,8 @@ mod cmangos {
                 .sql(&format!("USE {db};\n{TABLES}"))
                 .unwrap_or_else(|e| panic!("loading CMaNGOS's tables: {e}"));
             // What `gatehouse db init --schema cmangos` does.
-            gatehouse::store::CmangosStore::init(&url, None).expect("gatehouse_ tables");
+            gatehouse::store::CmangosStore::init(&url, None, &gatehouse::store::DbTls::Off)
+                .expect("gatehouse_ tables");
             Some(CmangosDb { url })
         }
     }

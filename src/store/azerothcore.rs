@@ -38,6 +38,7 @@ use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
     opt_text, text, u32_col, u8_col, MysqlStore,
 };
+use super::DbTls;
 use super::Feature;
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
@@ -74,8 +75,9 @@ impl AzerothCoreStore {
     pub fn open_with_password(
         url: &str,
         password: Option<&str>,
+        tls: &DbTls,
     ) -> Result<AzerothCoreStore, StoreError> {
-        let mut db = MysqlStore::connect(url, password)?;
+        let mut db = MysqlStore::connect(url, password, tls)?;
         let own = migrations::state(db.conn()?)?;
         Ok(AzerothCoreStore {
             db,
@@ -87,8 +89,8 @@ impl AzerothCoreStore {
 
     /// `gatehouse db init`: creates gatehouse's `gatehouse_` tables beside AzerothCore's;
     /// `true` if they were not there.
-    pub fn init(url: &str, password: Option<&str>) -> Result<bool, StoreError> {
-        let mut db = MysqlStore::connect(url, password)?;
+    pub fn init(url: &str, password: Option<&str>, tls: &DbTls) -> Result<bool, StoreError> {
+        let mut db = MysqlStore::connect(url, password, tls)?;
         migrations::init(db.conn()?)
     }
 
@@ -107,7 +109,7 @@ impl AzerothCoreStore {
     }
 
     pub fn open(url: &str) -> Result<AzerothCoreStore, StoreError> {
-        Self::open_with_password(url, None)
+        Self::open_with_password(url, None, &DbTls::Off)
     }
 }
 

@@ -36,6 +36,7 @@ use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, text,
     u32_col, u8_col, MysqlStore,
 };
+use super::DbTls;
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
     AuditRow, CharacterCount, FailureRecorded, Feature, LoginAttempt, LoginOutcome, NewRealm,
@@ -68,8 +69,9 @@ impl CmangosStore {
     pub fn open_with_password(
         url: &str,
         password: Option<&str>,
+        tls: &DbTls,
     ) -> Result<CmangosStore, StoreError> {
-        let mut db = MysqlStore::connect(url, password)?;
+        let mut db = MysqlStore::connect(url, password, tls)?;
         let own = migrations::state(db.conn()?)?;
         Ok(CmangosStore {
             db,
@@ -80,8 +82,8 @@ impl CmangosStore {
 
     /// `gatehouse db init`: creates gatehouse's `gatehouse_` tables beside CMaNGOS's; `true`
     /// if they were not there.
-    pub fn init(url: &str, password: Option<&str>) -> Result<bool, StoreError> {
-        let mut db = MysqlStore::connect(url, password)?;
+    pub fn init(url: &str, password: Option<&str>, tls: &DbTls) -> Result<bool, StoreError> {
+        let mut db = MysqlStore::connect(url, password, tls)?;
         migrations::init(db.conn()?)
     }
 
@@ -93,7 +95,7 @@ impl CmangosStore {
     }
 
     pub fn open(url: &str) -> Result<CmangosStore, StoreError> {
-        Self::open_with_password(url, None)
+        Self::open_with_password(url, None, &DbTls::Off)
     }
 }
 

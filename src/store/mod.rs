@@ -35,6 +35,7 @@ use crate::values::{AccountId, FailureCount, LinkKey, LockoutPolicy, RealmId};
 
 pub use crate::values::{IpBan, RealmAccess};
 
+pub use self::mysql::tls::{DbTls, TlsMode};
 pub use self::mysql::MysqlStore;
 pub use azerothcore::AzerothCoreStore;
 pub use cmangos::CmangosStore;
@@ -649,8 +650,12 @@ pub enum StoreLocation {
     /// An SQLite file, created on first start.
     Sqlite(PathBuf),
     /// A MySQL/MariaDB database: `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME`, holding
-    /// gatehouse's own tables or another login server's.
-    Mysql { url: String, schema: Schema },
+    /// gatehouse's own tables or another login server's, reached with or without TLS.
+    Mysql {
+        url: String,
+        schema: Schema,
+        tls: DbTls,
+    },
 }
 
 /// Whose tables a MySQL/MariaDB database holds (`store.schema`, `--schema`).
@@ -704,6 +709,7 @@ impl StoreLocation {
             StoreLocation::Mysql {
                 url: text.to_owned(),
                 schema: Schema::Gatehouse,
+                tls: DbTls::Off,
             }
         } else if let Some(path) = text.strip_prefix("sqlite://") {
             StoreLocation::Sqlite(PathBuf::from(path))
@@ -713,16 +719,21 @@ impl StoreLocation {
     }
 }
 
-/// Shows the location with any password in a URL replaced, so it can be logged.
+/// Shows the location with any password in a URL replaced, so it can be logged; a schema
+/// other than gatehouse's and TLS are named after it: `mysql://… (azerothcore, TLS verify)`.
 impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
-            StoreLocation::Mysql {
-                url,
-                schema: Schema::Gatehouse,
-            } => f.write_str(&redact_url(url)),
-            StoreLocation::Mysql { url, schema } => write!(f, "{} ({schema})", redact_url(url)),
+            StoreLocation::Mysql { url, schema, tls } => {
+                f.write_str(&redact_url(url))?;
+                match (schema, tls) {
+                    (Schema::Gatehouse, DbTls::Off) => Ok(()),
+                    (Schema::Gatehouse, tls) => write!(f, " (TLS {tls})"),
+                    (schema, DbTls::Off) => write!(f, " ({schema})"),
+                    (schema, tls) => write!(f, " ({schema}, TLS {tls})"),
+                }
+            }
         }
     }
 }
@@ -731,10 +742,11 @@ impl fmt::Debug for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            StoreLocation::Mysql { url, schema } => f
+            StoreLocation::Mysql { url, schema, tls } => f
                 .debug_struct("Mysql")
                 .field("url", &redact_url(url))
                 .field("schema", schema)
+                .field("tls", tls)
                 .finish(),
         }
     }
@@ -765,20 +777,23 @@ pub fn open_with_totp_key(
         StoreLocation::Mysql {
             url,
             schema: Schema::Gatehouse,
-        } => Box::new(MysqlStore::open_with_password(url, password)?),
+            tls,
+        } => Box::new(MysqlStore::open_with_password(url, password, tls)?),
         StoreLocation::Mysql {
             url,
             schema: Schema::AzerothCore,
+            tls,
         } => Box::new(
-            AzerothCoreStore::open_with_password(url, password)?
+            AzerothCoreStore::open_with_password(url, password, tls)?
                 .with_totp_key(totp_key.cloned())
                 .with_totp_master_secret(totp_master.cloned()),
         ),
         StoreLocation::Mysql {
             url,
             schema: Schema::Cmangos,
+            tls,
         } => Box::new(
-            CmangosStore::open_with_password(url, password)?.with_totp_key(totp_key.cloned()),
+            CmangosStore::open_with_password(url, password, tls)?.with_totp_key(totp_key.cloned()),
         ),
     })
 }
@@ -808,11 +823,13 @@ pub fn init(location: &StoreLocation, password: Option<&str>) -> Result<Initiali
         StoreLocation::Mysql {
             url,
             schema: Schema::AzerothCore,
-        } => AzerothCoreStore::init(url, password)?,
+            tls,
+        } => AzerothCoreStore::init(url, password, tls)?,
         StoreLocation::Mysql {
             url,
             schema: Schema::Cmangos,
-        } => CmangosStore::init(url, password)?,
+            tls,
+        } => CmangosStore::init(url, password, tls)?,
     };
     Ok(if created {
         Initialised::Created
@@ -909,11 +926,37 @@ mod tests {
             location,
             StoreLocation::Mysql {
                 url: url.into(),
-                schema: Schema::Gatehouse
+                schema: Schema::Gatehouse,
+                tls: DbTls::Off,
             }
         );
         assert_eq!(location.to_string(), "mysql://gh:***@db:3306/gatehouse");
         assert!(!format!("{location:?}").contains("p@ss"));
+        let shown = |schema, tls| {
+            StoreLocation::Mysql {
+                url: url.into(),
+                schema,
+                tls,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            shown(Schema::Cmangos, DbTls::Off),
+            "mysql://gh:***@db:3306/gatehouse (cmangos)"
+        );
+        assert_eq!(
+            shown(Schema::Gatehouse, DbTls::Required),
+            "mysql://gh:***@db:3306/gatehouse (TLS required)"
+        );
+        assert_eq!(
+            shown(
+                Schema::AzerothCore,
+                DbTls::Verify {
+                    ca: Some("/etc/ca.pem".into())
+                }
+            ),
+            "mysql://gh:***@db:3306/gatehouse (azerothcore, TLS verify (CA /etc/ca.pem))"
+        );
         assert_eq!(
             redact_url("mysql://gh@db:3306/gatehouse"),
             "mysql://gh@db:3306/gatehouse"

@@ -8,9 +8,10 @@
 //! dropped fails its call as [`BackendErrorKind::Unavailable`] and is opened again on the next.
 //!
 //! The schema is gatehouse's own (the SQLite tables and columns in MySQL types), created and
-//! migrated at open by [`migrations`].
+//! migrated at open by [`migrations`]. TLS to the server, when asked for, is [`tls`].
 
 pub mod migrations;
+pub mod tls;
 
 use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
@@ -31,6 +32,7 @@ use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
 use crate::totp::SealedTotpSecret;
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
+use tls::DbTls;
 
 /// Statements per connection: the whole API is about 30, so this keeps all of them.
 const STATEMENT_CACHE: usize = 64;
@@ -48,6 +50,8 @@ const IDLE_PING: Duration = Duration::from_secs(60);
 /// A store on one MySQL/MariaDB connection.
 pub struct MysqlStore {
     opts: Opts,
+    /// What `opts` were given for TLS, for messages.
+    tls: DbTls,
     /// `None` after the connection was lost; the next call connects again.
     conn: Option<Conn>,
     last_used: Instant,
@@ -62,6 +66,7 @@ impl std::fmt::Debug for MysqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MysqlStore")
             .field("url", &self.shown)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -71,13 +76,18 @@ impl MysqlStore {
     /// creates or migrates gatehouse's tables in it. An unreachable server or a refused login
     /// is [`StoreError::Connect`]; a schema from a newer binary is [`StoreError::SchemaTooNew`].
     pub fn open(url: &str) -> Result<MysqlStore, StoreError> {
-        Self::open_with_password(url, None)
+        Self::open_with_password(url, None, &DbTls::Off)
     }
 
     /// Like [`MysqlStore::open`], with the password given apart from the URL (from a file or
-    /// the environment); `Some` replaces a password in the URL.
-    pub fn open_with_password(url: &str, password: Option<&str>) -> Result<MysqlStore, StoreError> {
-        let mut store = Self::connect(url, password)?;
+    /// the environment; `Some` replaces a password in the URL) and TLS as `tls` says. A failed
+    /// TLS handshake is [`StoreError::Connect`] with a message that names TLS.
+    pub fn open_with_password(
+        url: &str,
+        password: Option<&str>,
+        tls: &DbTls,
+    ) -> Result<MysqlStore, StoreError> {
+        let mut store = Self::connect(url, password, tls)?;
         if let Some(conn) = store.conn.as_mut() {
             migrations::run(conn)?;
         }
@@ -86,7 +96,11 @@ impl MysqlStore {
 
     /// Connects without touching the schema: the AzerothCore store shares this connection
     /// handling (timeouts, reconnects, outage logging) on its own tables.
-    pub(super) fn connect(url: &str, password: Option<&str>) -> Result<MysqlStore, StoreError> {
+    pub(super) fn connect(
+        url: &str,
+        password: Option<&str>,
+        tls: &DbTls,
+    ) -> Result<MysqlStore, StoreError> {
         let shown = super::redact_url(url);
         let connect_err = |source: BackendError| StoreError::Connect {
             url: shown.clone(),
@@ -119,10 +133,12 @@ impl MysqlStore {
         if let Some(password) = password {
             builder = builder.pass(Some(password));
         }
-        let opts = Opts::from(builder);
-        let conn = Conn::new(opts.clone()).map_err(|e| connect_err(e.into()))?;
+        let opts = tls::apply(Opts::from(builder), tls).map_err(&connect_err)?;
+        let conn =
+            Conn::new(opts.clone()).map_err(|e| connect_err(tls::connect_error(e, &opts, tls)))?;
         Ok(MysqlStore {
             opts,
+            tls: tls.clone(),
             conn: Some(conn),
             last_used: Instant::now(),
             down_since: None,
@@ -133,6 +149,20 @@ impl MysqlStore {
     /// The database URL, without its password.
     pub fn url(&self) -> &str {
         &self.shown
+    }
+
+    /// The cipher of this connection's TLS session as the server sees it (`Ssl_cipher`);
+    /// `None` on a plain connection. How to check that `store.tls` is in effect.
+    pub fn tls_cipher(&mut self) -> Result<Option<String>, StoreError> {
+        let result = self.conn().and_then(|conn| {
+            let row: Option<Row> = conn.query_first("SHOW SESSION STATUS LIKE 'Ssl_cipher'")?;
+            match row {
+                Some(row) => Ok(opt_text(&row, 1, &|| "Ssl_cipher".to_owned())?
+                    .filter(|cipher| !cipher.is_empty())),
+                None => Ok(None),
+            }
+        });
+        self.settle(result)
     }
 
     pub(super) fn conn(&mut self) -> Result<&mut Conn, StoreError> {
@@ -146,12 +176,12 @@ impl MysqlStore {
                         "store: idle connection to {} is gone ({e}); reconnecting",
                         self.shown
                     );
-                    Conn::new(self.opts.clone())?
+                    self.reconnect()?
                 }
             },
             Some(conn) => conn,
             None => {
-                let conn = Conn::new(self.opts.clone())?;
+                let conn = self.reconnect()?;
                 if let Some(since) = self.down_since.take() {
                     log::info!(
                         "store: {} is reachable again (after {} s)",
@@ -163,6 +193,13 @@ impl MysqlStore {
             }
         };
         Ok(self.conn.insert(conn))
+    }
+
+    /// A new connection with the options of the first (a certificate refused now is worded as
+    /// at start).
+    fn reconnect(&self) -> Result<Conn, StoreError> {
+        Conn::new(self.opts.clone())
+            .map_err(|e| StoreError::Backend(tls::connect_error(e, &self.opts, &self.tls)))
     }
 
     /// Forgets a connection the server dropped, so the next call opens a new one. The call

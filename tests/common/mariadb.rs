@@ -5,6 +5,11 @@
 //! database from [`MariaDb::database`]. Without a MariaDB installation the tests that need it
 //! skip, saying so, unless `GATEHOUSE_REQUIRE_MYSQL=1` (CI) makes that a failure.
 //!
+//! [`MariaDb::shared_tls`] is a second kind: TLS with a CA and a certificate for `localhost` and
+//! 127.0.0.1 made at start (rcgen), and `require_secure_transport=ON`, so the server refuses a
+//! plaintext TCP login. It keeps its grant tables (without them MariaDB checks no transport);
+//! root has no password there either, and the harness's own SQL goes through the Unix socket.
+//!
 //! The server must never outlive the test process, however it ends: it is spawned with
 //! `PR_SET_PDEATHSIG` = SIGKILL from a keeper thread that lives as long as the server (the
 //! signal follows the thread that forked, not the process, so it cannot be a test's thread), and
@@ -35,6 +40,34 @@ struct Binaries {
     client: PathBuf,
 }
 
+/// Whether a server speaks plain TCP only, or TLS and nothing else over TCP.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Plain,
+    Tls,
+}
+
+/// A TLS server's files, in its directory: the CA that signed its certificate, the certificate
+/// (for `localhost` and 127.0.0.1) and its key.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+static SHARED: OnceLock<Result<MariaDb, String>> = OnceLock::new();
+static SHARED_TLS: OnceLock<Result<MariaDb, String>> = OnceLock::new();
+
+/// Stops the shared servers at exit: a static is never dropped.
+extern "C" fn stop_shared() {
+    for cell in [&SHARED, &SHARED_TLS] {
+        if let Some(Ok(server)) = cell.get() {
+            server.stop();
+        }
+    }
+}
+
 /// A running private server.
 pub struct MariaDb {
     port: u16,
@@ -44,6 +77,8 @@ pub struct MariaDb {
     /// The temporary directory: data, socket, pid file, error log.
     dir: PathBuf,
     client: PathBuf,
+    /// Set for a TLS server; its SQL then goes through the socket.
+    tls: Option<ServerTls>,
     next_db: AtomicU32,
     stopped: AtomicBool,
 }
@@ -54,7 +89,7 @@ impl MariaDb {
     /// when it is installed but will not start. Stopped when dropped.
     pub fn start() -> Option<MariaDb> {
         let binaries = Self::binaries()?;
-        match start_server(&binaries) {
+        match start_server(&binaries, Transport::Plain) {
             Ok(server) => Some(server),
             Err(e) => panic!("cannot start a private mariadbd: {e}"),
         }
@@ -63,15 +98,22 @@ impl MariaDb {
     /// The server shared by every test of this binary, started by the first caller; `None` (the
     /// test skips, and says so) when MariaDB is not installed, as for [`MariaDb::start`].
     pub fn shared() -> Option<&'static MariaDb> {
-        static SHARED: OnceLock<Result<MariaDb, String>> = OnceLock::new();
-        extern "C" fn stop_shared() {
-            if let Some(Ok(server)) = SHARED.get() {
-                server.stop();
-            }
-        }
+        Self::shared_in(&SHARED, Transport::Plain)
+    }
+
+    /// Like [`MariaDb::shared`], a server that takes only TLS over TCP (`require_secure_transport`),
+    /// with a certificate for `localhost` and 127.0.0.1 signed by [`MariaDb::tls_ca`].
+    pub fn shared_tls() -> Option<&'static MariaDb> {
+        Self::shared_in(&SHARED_TLS, Transport::Tls)
+    }
+
+    fn shared_in(
+        cell: &'static OnceLock<Result<MariaDb, String>>,
+        transport: Transport,
+    ) -> Option<&'static MariaDb> {
         let binaries = Self::binaries()?;
-        let server = SHARED.get_or_init(|| {
-            let server = start_server(&binaries)?;
+        let server = cell.get_or_init(|| {
+            let server = start_server(&binaries, transport)?;
             // SAFETY: registers a plain function with no preconditions.
             unsafe { libc::atexit(stop_shared) };
             Ok(server)
@@ -114,6 +156,11 @@ impl MariaDb {
         self.port
     }
 
+    /// The CA (PEM) that signed a TLS server's certificate; `None` for a plain one.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca.as_path())
+    }
+
     /// Creates a fresh, empty database and returns its URL,
     /// `mysql://root@127.0.0.1:PORT/g_N`.
     pub fn database(&self) -> String {
@@ -142,11 +189,19 @@ impl MariaDb {
     /// Runs SQL through the `mariadb` client as root; its output in batch form (tab-separated,
     /// no column names), or what it printed on failure.
     pub fn sql(&self, sql: &str) -> Result<String, String> {
-        let out = Command::new(&self.client)
-            .arg("--no-defaults")
-            .arg("--protocol=TCP")
-            .arg("-h127.0.0.1")
-            .arg(format!("-P{}", self.port))
+        let mut cmd = Command::new(&self.client);
+        cmd.arg("--no-defaults");
+        match self.tls {
+            // The socket counts as secure transport; the client's TLS defaults vary by version.
+            Some(_) => cmd
+                .arg("--protocol=SOCKET")
+                .arg(format!("--socket={}", self.dir.join("sock").display())),
+            None => cmd
+                .arg("--protocol=TCP")
+                .arg("-h127.0.0.1")
+                .arg(format!("-P{}", self.port)),
+        };
+        let out = cmd
             .arg("-uroot")
             .arg("--batch")
             .arg("--skip-column-names")
@@ -178,7 +233,7 @@ impl MariaDb {
         while_down();
         let binaries = Self::binaries().expect("the binaries that started it");
         let data = self.dir.join("data");
-        let again = run(&binaries, &self.dir, &data, self.port)
+        let again = run(&binaries, &self.dir, &data, self.port, self.tls.as_ref())
             .unwrap_or_else(|e| panic!("cannot restart mariadbd: {e}"));
         // The new process replaces the old one; the old value must not stop it when dropped.
         again.stopped.store(true, Ordering::SeqCst);
@@ -251,7 +306,7 @@ const DIR_PREFIX: &str = "gatehouse-mariadb-";
 /// In each server's directory: the pid of the test process that owns it.
 const OWNER_FILE: &str = "owner";
 
-fn start_server(binaries: &Binaries) -> Result<MariaDb, String> {
+fn start_server(binaries: &Binaries, transport: Transport) -> Result<MariaDb, String> {
     remove_orphaned_dirs();
     let dir = tempfile::Builder::new()
         .prefix(DIR_PREFIX)
@@ -260,7 +315,11 @@ fn start_server(binaries: &Binaries) -> Result<MariaDb, String> {
         .keep();
     std::fs::write(dir.join(OWNER_FILE), std::process::id().to_string())
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let result = install_and_run(binaries, &dir);
+    let result = match transport {
+        Transport::Plain => install_and_run(binaries, &dir, None),
+        Transport::Tls => make_certificates(&dir.join("tls"))
+            .and_then(|tls| install_and_run(binaries, &dir, Some(&tls))),
+    };
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -303,7 +362,51 @@ const SMALL: &[&str] = &[
     "--loose-skip-name-resolve",
 ];
 
-fn install_and_run(binaries: &Binaries, dir: &Path) -> Result<MariaDb, String> {
+/// A CA of its own and a server certificate for `localhost` and 127.0.0.1 that it signed, as
+/// PEM files in `dir`.
+fn make_certificates(dir: &Path) -> Result<ServerTls, String> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let cert_err = |e: rcgen::Error| format!("making the test certificates: {e}");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "gatehouse test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(cert_err)?)
+        .map_err(cert_err)?;
+    let key = KeyPair::generate().map_err(cert_err)?;
+    let mut server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .map_err(cert_err)?;
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = server.signed_by(&key, &*ca).map_err(cert_err)?;
+
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tls = ServerTls {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server-key.pem"),
+    };
+    for (path, pem) in [
+        (&tls.ca, ca.pem()),
+        (&tls.cert, cert.pem()),
+        (&tls.key, key.serialize_pem()),
+    ] {
+        std::fs::write(path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(tls)
+}
+
+fn install_and_run(
+    binaries: &Binaries,
+    dir: &Path,
+    tls: Option<&ServerTls>,
+) -> Result<MariaDb, String> {
     let data = dir.join("data");
     let mut install = Command::new(&binaries.install_db);
     install
@@ -332,7 +435,7 @@ fn install_and_run(binaries: &Binaries, dir: &Path) -> Result<MariaDb, String> {
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = free_port()?;
-        match run(binaries, dir, &data, port) {
+        match run(binaries, dir, &data, port, tls) {
             Ok(server) => return Ok(server),
             // Most likely the port was taken between our probe and the server's bind.
             Err(e) => last_error = e,
@@ -342,7 +445,13 @@ fn install_and_run(binaries: &Binaries, dir: &Path) -> Result<MariaDb, String> {
 }
 
 /// Starts mariadbd on `port` from a keeper thread and waits until it answers a query.
-fn run(binaries: &Binaries, dir: &Path, data: &Path, port: u16) -> Result<MariaDb, String> {
+fn run(
+    binaries: &Binaries,
+    dir: &Path,
+    data: &Path,
+    port: u16,
+    tls: Option<&ServerTls>,
+) -> Result<MariaDb, String> {
     let log = dir.join("err.log");
     let _ = std::fs::remove_file(&log);
     let mut cmd = Command::new(&binaries.server);
@@ -354,11 +463,22 @@ fn run(binaries: &Binaries, dir: &Path, data: &Path, port: u16) -> Result<MariaD
         .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
         .arg(format!("--log-error={}", log.display()))
         .arg("--skip-networking=0")
-        .arg("--skip-grant-tables")
         .args(SMALL)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    match tls {
+        // Without grant tables nobody is authenticated, and so no transport is checked.
+        None => {
+            cmd.arg("--skip-grant-tables");
+        }
+        Some(tls) => {
+            cmd.arg(format!("--ssl-ca={}", tls.ca.display()))
+                .arg(format!("--ssl-cert={}", tls.cert.display()))
+                .arg(format!("--ssl-key={}", tls.key.display()))
+                .arg("--require-secure-transport=ON");
+        }
+    }
     if running_as_root() {
         cmd.arg("--user=root");
     }
@@ -407,6 +527,7 @@ fn run(binaries: &Binaries, dir: &Path, data: &Path, port: u16) -> Result<MariaD
         exited,
         dir: dir.to_owned(),
         client: binaries.client.clone(),
+        tls: tls.cloned(),
         next_db: AtomicU32::new(0),
         // Not a real stop: a failed start must not remove the directory that the next
         // attempt (another port) reuses; `stop_only` below kills it.

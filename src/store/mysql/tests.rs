@@ -201,6 +201,7 @@ fn an_unreachable_server_is_a_connect_error_without_the_password() {
     assert_eq!(err.backend_kind(), Some(BackendErrorKind::Unavailable));
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
-    let err = MysqlStore::open_with_password("mysql://u@127.0.0.1:1", Some("pw")).unwrap_err();
+    let err = MysqlStore::open_with_password("mysql://u@127.0.0.1:1", Some("pw"), &DbTls::Off)
+        .unwrap_err();
     assert!(err.to_string().contains("names no database"), "{err}");
 }
