@@ -229,6 +229,20 @@ fn a_stuck_writer_elsewhere_means_busy_in_bounded_time_not_a_stall() {
         "busy only after {:?}",
         sent.elapsed()
     );
+    // A wrong password that cannot be counted is not judged either (issue 12.1): "busy" like
+    // the right one, so the answers tell nothing while the lockout cannot count.
+    let wrong = gatehouse::account::Password::parse(b"guess").unwrap();
+    let mut client = LogonClient::connect(server.addr, ClientBuild::WOTLK, TIMEOUT).unwrap();
+    let reply = client.send_challenge(name).unwrap();
+    let (_, proof) = LogonClient::proof_for(&name, &wrong, &reply).unwrap();
+    msg.clear();
+    proof.encode(client.layout(), &mut msg).unwrap();
+    client.send(&msg).unwrap();
+    assert_eq!(
+        client.read_proof_reply().unwrap(),
+        LogonProofS2c::Failure(LoginResult::FailDbBusy),
+        "a wrong password is answered like the right one while nothing can be counted"
+    );
     holder.join().unwrap();
     LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
 }

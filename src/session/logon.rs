@@ -176,15 +176,19 @@ impl Logon {
                         refusal.with_result(LoginResult::FailSuspended)
                     }
                     Ok(_) => refusal,
+                    // A failure that cannot be counted is not judged: were a wrong password
+                    // answered "wrong" while a right one can only be answered "busy", the
+                    // answers would tell passwords apart with the lockout out of play. Both
+                    // are "busy" now.
                     Err(e) => {
                         crate::throttled_error!(
                             cx.log,
                             cx.now,
                             "store: failed logon not recorded",
-                            "{}: could not record the failed logon: {e}",
+                            "{}: could not record the failed logon, answered busy: {e}",
                             cx.data
                         );
-                        refusal
+                        refusal.with_result(LoginResult::FailDbBusy)
                     }
                 };
                 match refusal {
