@@ -43,6 +43,32 @@ pub struct Config {
     pub lockout: LockoutConfig,
     pub log: LogConfig,
     pub totp: TotpConfig,
+    pub audit: AuditConfig,
+}
+
+/// The login audit: how long its rows are kept.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Rows older than this many days are deleted (checked at start and every hour); 0 keeps
+    /// them for ever.
+    pub keep_days: u32,
+}
+
+impl AuditConfig {
+    /// The longest keep_days (a century), so the cut-off is never out of range.
+    pub const MAX_KEEP_DAYS: u32 = 36_500;
+
+    /// The unix second before which rows go, as of `now`; `None` when rows are kept for ever.
+    pub fn cutoff(&self, now: i64) -> Option<i64> {
+        (self.keep_days > 0).then(|| now.saturating_sub(i64::from(self.keep_days) * 86_400))
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { keep_days: 90 }
+    }
 }
 
 /// The authenticator (TOTP) second factor: the key that seals every account's secret in the
@@ -592,6 +618,11 @@ address_block_secs = 900
 # Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
 refresh_secs = 5
 
+[audit]
+# Login audit rows older than this many days are deleted (at start, then hourly); 0 = keep
+# them for ever (at most 36500).
+keep_days = 90
+
 [patches]
 # Patches for clients older than accepted_builds, named <build><locale>.mpq (e.g. 5464enUS.mpq).
 # A client whose build has a patch for its locale is sent it after proving its password.
@@ -712,6 +743,13 @@ impl Config {
         }
         if self.server.accepted_builds.is_empty() {
             return bad("server.accepted_builds is empty: no client could log in");
+        }
+        if self.audit.keep_days > AuditConfig::MAX_KEEP_DAYS {
+            return Err(ConfigError::Invalid(format!(
+                "audit.keep_days = {} is outside 0..={}",
+                self.audit.keep_days,
+                AuditConfig::MAX_KEEP_DAYS
+            )));
         }
         if self.store.threads == 0 || self.store.threads > 64 {
             return bad("store.threads must be between 1 and 64");

@@ -10,7 +10,7 @@ use gatehouse::protocol::proof::LogonProofS2c;
 use gatehouse::protocol::realm_list::{REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD};
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
-use gatehouse::store::Store;
+use gatehouse::store::{LoginOutcome, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 
 fn server() -> TestServer {
@@ -155,13 +155,60 @@ fn refusals_carry_their_result_codes() {
             );
         }
     }
-    let audit = server.store().recent_audit(50).unwrap();
-    for outcome in ["unknown_account", "banned", "suspended"] {
-        assert!(
-            audit.iter().any(|a| a.outcome == outcome),
-            "no {outcome} audit row"
+    // Refusals of real accounts are audited (the row is committed after the answer, so wait
+    // for it); a name that is no account is only counted: it costs the database no write.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let audit = loop {
+        let audit = server.store().recent_audit(50).unwrap();
+        let found = |o: &str| audit.iter().filter(|a| a.outcome == o).count();
+        if found("banned") == 3 && found("suspended") == 3 {
+            break audit;
+        }
+        assert!(std::time::Instant::now() < deadline, "{audit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        audit.iter().all(|a| a.outcome != "unknown_account"),
+        "{audit:?}"
+    );
+    let unknown = server
+        .counters()
+        .outcomes
+        .table(i64::MAX)
+        .into_iter()
+        .find(|(o, _, _)| *o == LoginOutcome::UnknownAccount)
+        .map(|(_, total, _)| total);
+    assert_eq!(unknown, Some(3), "counted in memory");
+}
+
+/// Challenges anyone can send without knowing an account — unknown names, builds that are not
+/// accepted — make the database write nothing (issue 12.2: 49 addresses wrote 931 audit rows
+/// in 10 s before), however many come.
+#[test]
+fn a_flood_of_unknown_names_and_old_builds_writes_no_audit_rows() {
+    let server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+        },
+        |config| config.server.accepted_builds = vec![12340],
+    );
+    for i in 0..100 {
+        let name = format!("nobody{i}");
+        assert_eq!(
+            challenge_result(&server, ClientBuild::WOTLK, &name),
+            LogonChallengeS2c::Failure(LoginResult::FailUnknownAccount)
+        );
+        assert_eq!(
+            challenge_result(&server, ClientBuild::TBC, "alice"),
+            LogonChallengeS2c::Failure(LoginResult::FailVersionInvalid)
         );
     }
+    // A wrong password for a real account is still audited, and is committed before the
+    // answer: once it is there, anything written before it would be too.
+    assert!(LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "nope", TIMEOUT).is_err());
+    let audit = server.store().recent_audit(500).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].outcome, "wrong_password");
 }
 
 #[test]
@@ -245,4 +292,45 @@ fn a_stuck_writer_elsewhere_means_busy_in_bounded_time_not_a_stall() {
     );
     holder.join().unwrap();
     LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
+}
+
+/// `audit.keep_days`: the daemon deletes older rows at start (and hourly), keeps the rest.
+#[test]
+fn the_daemon_prunes_audit_rows_older_than_keep_days() {
+    use gatehouse::store::LoginAttempt;
+    use gatehouse::values::LockoutPolicy;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let server = TestServer::start(
+        |store| {
+            let id = account(store, "alice", "secret");
+            for at in [now - 3 * 86_400, now - 60] {
+                let attempt = LoginAttempt {
+                    account: Some(id),
+                    name: AccountName::parse(b"alice").unwrap(),
+                    peer: "192.0.2.1".parse().unwrap(),
+                    build: Build(12340),
+                    client: Default::default(),
+                    outcome: LoginOutcome::WrongPassword,
+                    at,
+                };
+                store
+                    .record_login_failure(&attempt, &LockoutPolicy::OFF)
+                    .unwrap();
+            }
+        },
+        |config| config.audit.keep_days = 2,
+    );
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let audit = server.store().recent_audit(10).unwrap();
+        if audit.len() == 1 {
+            assert_eq!(audit[0].at, now - 60);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{audit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -884,6 +884,31 @@ fn a_wrong_token_counts_like_a_wrong_password(db: &dyn Backend) {
     );
 }
 
+/// `audit.keep_days`: rows of attempts before the cut-off go, the rest stay.
+fn old_audit_rows_are_pruned(db: &dyn Backend) {
+    let mut store = db.open();
+    let id = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    for at in [10, 20, 30, 40] {
+        store
+            .record_login_failure(
+                &attempt(Some(id), "alice", LoginOutcome::WrongPassword, at),
+                &LockoutPolicy::OFF,
+            )
+            .unwrap();
+    }
+    assert_eq!(store.prune_audit(30).unwrap(), 2);
+    let left: Vec<i64> = store
+        .recent_audit(10)
+        .unwrap()
+        .iter()
+        .map(|a| a.at)
+        .collect();
+    assert_eq!(left, vec![40, 30]);
+    assert_eq!(store.prune_audit(30).unwrap(), 0, "nothing twice");
+}
+
 /// Instantiates every test of the suite in the invoking module, each with a fresh database
 /// from `$db` (an `Option<impl Backend>`; `None` = the test skips, having said why).
 macro_rules! suite {
@@ -893,6 +918,7 @@ macro_rules! suite {
             load_account_round_trips_bytes_exactly,
             wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
             login_failure_counts_and_audits,
+            old_audit_rows_are_pruned,
             login_success_resets_counter_stores_key_and_returns_counts,
             bans_decide_standing,
             realms_add_list_duplicate_remove,
@@ -1002,6 +1028,7 @@ mod azerothcore {
         load_account_round_trips_bytes_exactly,
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
         login_failure_counts_and_audits,
+        old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,
         bans_decide_standing,
         realm_ids_stay_in_one_to_255,
@@ -1054,6 +1081,7 @@ mod cmangos {
         load_account_round_trips_bytes_exactly,
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
         login_failure_counts_and_audits,
+        old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,
         bans_decide_standing,
         realms_add_list_duplicate_remove,

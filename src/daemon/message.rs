@@ -36,6 +36,8 @@ pub enum Tick {
     RefreshRealms,
     /// Time to look for linked realms whose heartbeats stopped (and to log summaries).
     SweepRealms,
+    /// Time to delete audit rows older than `audit.keep_days`.
+    PruneAudit,
     /// Time to try a listener again after an accept failed.
     RetryAccept(usize),
     /// Time to tell systemd's watchdog the loop is alive.

@@ -61,6 +61,8 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 const POOL_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often a drain looks at what is left.
 const DRAIN_STEP: Duration = Duration::from_millis(20);
+/// How often audit rows older than `audit.keep_days` are deleted (and once at start).
+const PRUNE_AUDIT_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Daemon {
     listeners: Listeners,
@@ -191,6 +193,7 @@ impl Daemon {
         };
         event_loop.send_at(Instant::now() + refresh, Msg::Tick(Tick::RefreshRealms));
         event_loop.send_at(Instant::now(), Msg::Tick(Tick::SweepRealms));
+        event_loop.send_at(Instant::now(), Msg::Tick(Tick::PruneAudit));
         Ok((event_loop, daemon))
     }
 
@@ -394,6 +397,10 @@ impl Daemon {
                 }
                 self.svc.flush_log(cx.now());
                 cx.send_after(Duration::from_secs(1), Msg::Tick(Tick::SweepRealms));
+            }
+            Tick::PruneAudit => {
+                self.svc.prune_audit(cx.unix_now());
+                cx.send_after(PRUNE_AUDIT_EVERY, Msg::Tick(Tick::PruneAudit));
             }
             Tick::RetryAccept(index) => {
                 self.retrying.retain(|i| *i != index);

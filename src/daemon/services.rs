@@ -102,6 +102,17 @@ impl Services {
         }
     }
 
+    /// Deletes the audit rows older than `audit.keep_days` (none when it is 0).
+    pub fn prune_audit(&mut self, unix_now: i64) {
+        let Some(before) = self.config.audit.cutoff(unix_now) else {
+            return;
+        };
+        let op = StoreOp::PruneAudit { before };
+        if let Some(reply) = self.submit(Target::Daemon, DbJob::Login(op)) {
+            self.on_own_reply(Instant::now(), reply);
+        }
+    }
+
     /// A reply to a request the daemon made for itself.
     pub fn on_own_reply(&mut self, now: Instant, reply: DbReply) {
         match reply {
@@ -112,6 +123,14 @@ impl Services {
             }
             DbReply::Login(StoreReply::IpBansLoaded(Ok(bans))) => {
                 self.policies.observe(&Observation::IpBans(&bans))
+            }
+            DbReply::Login(StoreReply::AuditPruned(Ok(gone))) => {
+                if gone > 0 {
+                    log::info!(
+                        "audit: deleted {gone} rows older than {} days (audit.keep_days)",
+                        self.config.audit.keep_days
+                    );
+                }
             }
             other => {
                 if let Some(e) = other.error() {

@@ -357,10 +357,12 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     )
 }
 
+/// A build that is not accepted: counted (console `stats`), not audited, since anyone can send
+/// it without knowing an account and each audit row is a durable write.
 fn refuse_version(kind: ChallengeKind, name: AccountName, cx: &mut SessionCx<'_>) -> Step {
     let a = attempt(cx, name, LoginOutcome::VersionInvalid);
-    let op = record_failure(cx, a);
-    refuse(kind, LoginResult::FailVersionInvalid, cx).asking(op)
+    decided(cx, &a);
+    refuse(kind, LoginResult::FailVersionInvalid, cx)
 }
 
 /// Answers a challenge of either kind with a failure and moves to `Closing`.
@@ -400,10 +402,11 @@ fn on_account_loaded(
     let account = match result {
         Ok(Some(account)) => account,
         Ok(None) => {
+            // Counted, not audited: a name that is no account costs the database no write.
             log::info!("{}: refused: unknown account", cx.data);
             let a = attempt(cx, name, LoginOutcome::UnknownAccount);
-            let op = record_failure(cx, a);
-            return refuse(kind, LoginResult::FailUnknownAccount, cx).asking(op);
+            decided(cx, &a);
+            return refuse(kind, LoginResult::FailUnknownAccount, cx);
         }
         Err(e) => {
             crate::throttled_error!(

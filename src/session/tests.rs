@@ -317,10 +317,9 @@ fn refusals_carry_their_result_codes() {
         let s = expect_state(f.reply(s, StoreReply::AccountLoaded(Ok(record))));
         assert_eq!(s.kind(), StateKind::Closing);
         assert_eq!(f.out, [0x00, 0x00, result.as_u8()]);
-        assert!(matches!(
-            f.store.pop(),
-            Some(StoreOp::RecordLoginFailure { .. })
-        ));
+        // A real account's refusal is audited; a name that is no account is only counted.
+        let audited = matches!(f.store.pop(), Some(StoreOp::RecordLoginFailure { .. }));
+        assert_eq!(audited, standing.is_some(), "{result:?}");
     }
 }
 
@@ -512,12 +511,8 @@ fn an_unaccepted_build_gets_version_invalid_without_a_db_lookup() {
     let s = expect_state(f.packet(State::new(), &challenge_bytes(ClientBuild::VANILLA)));
     assert_eq!(s.kind(), StateKind::Closing);
     assert_eq!(f.out, [0x00, 0x00, 0x09]);
-    match f.store.pop() {
-        Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
-            assert_eq!(a.outcome, LoginOutcome::VersionInvalid)
-        }
-        other => panic!("{other:?}"),
-    }
+    // Counted in memory, not audited: anyone can send it, and each row is a durable write.
+    assert!(f.store.is_empty(), "{:?}", f.store);
 }
 
 #[test]

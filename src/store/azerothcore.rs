@@ -904,6 +904,12 @@ impl Store for AzerothCoreStore {
         })
     }
 
+    fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::prune_audit(self.own, conn, before)
+        })
+    }
+
     fn features_off(&self) -> &'static [Feature] {
         self.own.features_off()
     }

@@ -302,6 +302,16 @@ pub(super) fn recent_audit(
     rows.iter().map(audit_from_row).collect()
 }
 
+/// Prunes gatehouse's audit table; without it there is nothing to prune.
+pub(super) fn prune_audit(own: OwnTables, conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
+    match own {
+        OwnTables::Present => {
+            super::mysql::prune_audit_table(conn, "gatehouse_login_audit", before)
+        }
+        OwnTables::Absent => Ok(0),
+    }
+}
+
 /// The columns of an `ip_banned` table: both schemas keep one address per row, a ban date and
 /// an end date (equal = permanent), under their own names.
 pub(super) struct IpBannedColumns {

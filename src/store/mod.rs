@@ -191,6 +191,10 @@ pub trait Store: Send {
     /// The newest `limit` audit rows, newest first.
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 
+    /// Deletes the audit rows of attempts before `before` (unix seconds, `audit.keep_days`);
+    /// how many went. Nothing to do where there is no audit table.
+    fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError>;
+
     /// What this store cannot do on this database: on a foreign schema without gatehouse's own
     /// tables, [`Feature::NEED_OWN_TABLES`]; nothing otherwise.
     fn features_off(&self) -> &'static [Feature] {

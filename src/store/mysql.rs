@@ -1227,6 +1227,35 @@ impl Store for MysqlStore {
             rows.iter().map(audit_from_row).collect()
         })
     }
+
+    fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
+        on_conn!(self, |conn| {
+            prune_audit_table(conn, "login_audit", before)
+        })
+    }
+}
+
+/// Rows a pruning statement deletes at once, so that no one statement holds locks for long.
+const PRUNE_BATCH: u32 = 5000;
+
+/// Deletes `table`'s rows with `at < before`, in batches; how many went.
+pub(super) fn prune_audit_table(
+    conn: &mut Conn,
+    table: &str,
+    before: i64,
+) -> Result<u64, StoreError> {
+    let mut gone = 0u64;
+    loop {
+        conn.exec_drop(
+            format!("DELETE FROM {table} WHERE at < ? LIMIT {PRUNE_BATCH}"),
+            (before,),
+        )?;
+        let batch = conn.affected_rows();
+        gone = gone.saturating_add(batch);
+        if batch < u64::from(PRUNE_BATCH) {
+            return Ok(gone);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -989,6 +989,14 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+
+    fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
+        let _turn = self.turns.take();
+        let gone = self
+            .conn
+            .execute("DELETE FROM login_audit WHERE at < ?1", [before])?;
+        Ok(gone as u64)
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,10 @@ pub enum StoreOp {
     LoadIpBans {
         now: i64,
     },
+    /// Drops the audit rows of attempts before `before` (see [`Store::prune_audit`]).
+    PruneAudit {
+        before: i64,
+    },
 }
 
 /// The answer to a [`StoreOp`], variant for variant.
@@ -79,6 +83,7 @@ pub enum StoreReply {
     SessionRenewed(Result<Vec<CharacterCount>, StoreError>),
     LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
     IpBansLoaded(Result<Vec<IpBan>, StoreError>),
+    AuditPruned(Result<u64, StoreError>),
 }
 
 impl StoreReply {
@@ -93,6 +98,7 @@ impl StoreReply {
             StoreReply::SessionRenewed(r) => r.as_ref().err(),
             StoreReply::LinkKeyLoaded(r) => r.as_ref().err(),
             StoreReply::IpBansLoaded(r) => r.as_ref().err(),
+            StoreReply::AuditPruned(r) => r.as_ref().err(),
         }
     }
 
@@ -107,6 +113,7 @@ impl StoreReply {
             StoreOp::RenewSession { .. } => StoreReply::SessionRenewed(Err(err)),
             StoreOp::LoadLinkKey { .. } => StoreReply::LinkKeyLoaded(Err(err)),
             StoreOp::LoadIpBans { .. } => StoreReply::IpBansLoaded(Err(err)),
+            StoreOp::PruneAudit { .. } => StoreReply::AuditPruned(Err(err)),
         }
     }
 }
@@ -143,7 +150,8 @@ impl Job for StoreOp {
             StoreOp::RecordLoginFailure { .. }
             | StoreOp::RecordLoginSuccess { .. }
             | StoreOp::TakeSession { .. }
-            | StoreOp::RenewSession { .. } => Access::Write,
+            | StoreOp::RenewSession { .. }
+            | StoreOp::PruneAudit { .. } => Access::Write,
         }
     }
 
@@ -505,6 +513,7 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
         } => StoreReply::SessionRenewed(store.renew_session(attempt, *expires_at)),
         StoreOp::LoadLinkKey { realm } => StoreReply::LinkKeyLoaded(store.realm_link_key(*realm)),
         StoreOp::LoadIpBans { now } => StoreReply::IpBansLoaded(store.ip_bans(*now)),
+        StoreOp::PruneAudit { before } => StoreReply::AuditPruned(store.prune_audit(*before)),
     }
 }
 

@@ -166,6 +166,9 @@ impl Store for GatedStore {
     ) -> Result<(), StoreError> {
         self.inner.set_character_count(account, realm, count)
     }
+    fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
+        self.inner.prune_audit(before)
+    }
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         self.inner.recent_audit(limit)
     }
