@@ -131,6 +131,27 @@ macro_rules! ac_standing_columns {
     };
 }
 
+/// What a logon reads of an account, up to its standing (the first `?` is now).
+macro_rules! ac_account_head {
+    () => {
+        concat!(
+            "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, a.session_key, ",
+            ac_standing_columns!()
+        )
+    };
+}
+
+/// What `account list` shows of an account, up to its standing (the first `?` is now).
+macro_rules! ac_summary_head {
+    () => {
+        concat!(
+            "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+            "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
+            ac_standing_columns!()
+        )
+    };
+}
+
 /// The second factor of an account with an AzerothCore authenticator secret: sealed for the
 /// login path when it is a raw secret (or, with `master`, decrypts to one) and gatehouse has a
 /// key, else one that never opens.
@@ -379,9 +400,7 @@ impl Store for AzerothCoreStore {
             let row: Option<Row> = conn.exec_first(
                 self.own.pick(
                     concat!(
-                        "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, ",
-                        "a.session_key, ",
-                        ac_standing_columns!(),
+                        ac_account_head!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
                         "t.session_key = a.session_key, a.totp_secret, g.secret, a.locked, ",
                         "a.last_ip FROM account a ",
@@ -392,9 +411,7 @@ impl Store for AzerothCoreStore {
                     // AzerothCore's authserver reconnects with it: issued at the last logon,
                     // never expiring.
                     concat!(
-                        "SELECT a.id, a.username, a.salt, a.verifier, a.failed_logins, ",
-                        "a.session_key, ",
-                        ac_standing_columns!(),
+                        ac_account_head!(),
                         ", COALESCE(UNIX_TIMESTAMP(a.last_login), 0), ",
                         "9223372036854775807, NULL, 1, a.totp_secret, NULL, a.locked, a.last_ip ",
                         "FROM account a WHERE a.username = ?"
@@ -714,16 +731,12 @@ impl Store for AzerothCoreStore {
             let rows: Vec<Row> = conn.exec(
                 self.own.pick(
                     concat!(
-                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                        "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
-                        ac_standing_columns!(),
+                        ac_summary_head!(),
                         ", a.totp_secret IS NOT NULL OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
                         "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
                     ),
                     concat!(
-                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                        "UNIX_TIMESTAMP(a.last_login), a.last_ip, a.failed_logins, ",
-                        ac_standing_columns!(),
+                        ac_summary_head!(),
                         ", a.totp_secret IS NOT NULL FROM account a ORDER BY a.id"
                     ),
                 ),

@@ -137,6 +137,30 @@ macro_rules! cm_standing_columns {
     };
 }
 
+/// What a logon reads of an account, up to its standing (the first `?` is now).
+macro_rules! cm_account_head {
+    () => {
+        concat!(
+            "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
+            cm_standing_columns!()
+        )
+    };
+}
+
+/// What `account list` shows of an account, up to its standing (the first `?` is now).
+macro_rules! cm_summary_head {
+    () => {
+        concat!(
+            "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
+            "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
+            "WHERE l.accountId = a.id), ",
+            "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
+            "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
+            cm_standing_columns!()
+        )
+    };
+}
+
 fn hex_col<const N: usize>(
     row: &Row,
     idx: usize,
@@ -393,8 +417,7 @@ impl Store for CmangosStore {
             let row: Option<Row> = conn.exec_first(
                 self.own.pick(
                     concat!(
-                        "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
-                        cm_standing_columns!(),
+                        cm_account_head!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
                         "CAST(t.session_key AS BINARY) = CAST(a.sessionkey AS BINARY), ",
                         "a.token, g.secret, a.locked, a.lockedIp FROM account a ",
@@ -404,8 +427,7 @@ impl Store for CmangosStore {
                     // Without gatehouse's tickets, the account's key is the ticket, as
                     // CMaNGOS's realmd reconnects with it: never expiring.
                     concat!(
-                        "SELECT a.id, a.username, a.s, a.v, a.failed_logins, a.sessionkey, ",
-                        cm_standing_columns!(),
+                        cm_account_head!(),
                         ", 0, 9223372036854775807, NULL, COALESCE(a.sessionkey, '') <> '', ",
                         "a.token, NULL, a.locked, a.lockedIp FROM account a WHERE a.username = ?"
                     ),
@@ -692,22 +714,12 @@ impl Store for CmangosStore {
             let rows: Vec<Row> = conn.exec(
                 self.own.pick(
                     concat!(
-                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                        "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
-                        "WHERE l.accountId = a.id), ",
-                        "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
-                        "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
-                        cm_standing_columns!(),
+                        cm_summary_head!(),
                         ", COALESCE(a.token, '') <> '' OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
                         "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
                     ),
                     concat!(
-                        "SELECT a.id, a.username, UNIX_TIMESTAMP(a.joindate), ",
-                        "(SELECT UNIX_TIMESTAMP(MAX(l.loginTime)) FROM account_logons l ",
-                        "WHERE l.accountId = a.id), ",
-                        "(SELECT l.ip FROM account_logons l WHERE l.accountId = a.id ",
-                        "ORDER BY l.id DESC LIMIT 1), a.failed_logins, ",
-                        cm_standing_columns!(),
+                        cm_summary_head!(),
                         ", COALESCE(a.token, '') <> '' FROM account a ORDER BY a.id"
                     ),
                 ),
