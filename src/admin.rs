@@ -2,6 +2,8 @@
 //! (and, later, the console). They run synchronously on the caller's thread — never on the
 //! event loop — and validate everything an operator types before it reaches the store.
 
+use std::time::Duration;
+
 use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::version::Build;
 use crate::realms::link::key::MIN_SECRET_LEN;
@@ -30,6 +32,35 @@ pub enum AdminError {
     TotpAlreadyEnabled(AccountName),
     #[error(transparent)]
     Totp(#[from] TotpError),
+    #[error(
+        "a ban for {} is longer than {} years; leave the duration out for a ban until lifted",
+        humantime::format_duration(*.0),
+        MAX_BAN_YEARS
+    )]
+    BanTooLong(Duration),
+    #[error("a ban must last at least a second (or leave the duration out for one until lifted)")]
+    BanTooShort,
+}
+
+/// The longest ban with an end, in years as durations count them ("100y" = 100 × 365.25
+/// days); a ban without an end lasts until lifted.
+pub const MAX_BAN_YEARS: u64 = 100;
+const MAX_BAN: Duration = Duration::from_secs(MAX_BAN_YEARS * 31_557_600);
+
+/// When a ban for `duration` from `unix_now` ends. A ban of under a second (never in force)
+/// or of over [`MAX_BAN_YEARS`] is refused: the end is never a wrapped, past or
+/// unprintable time.
+pub fn ban_until(unix_now: i64, duration: Duration) -> Result<i64, AdminError> {
+    if duration < Duration::from_secs(1) {
+        return Err(AdminError::BanTooShort);
+    }
+    if duration > MAX_BAN {
+        return Err(AdminError::BanTooLong(duration));
+    }
+    i64::try_from(duration.as_secs())
+        .ok()
+        .and_then(|secs| unix_now.checked_add(secs))
+        .ok_or(AdminError::BanTooLong(duration))
 }
 
 /// A random salt whose last wire byte is not zero: every schema can use it, and CMaNGOS's
@@ -502,6 +533,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("gatehouse.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn a_ban_end_is_in_the_future_and_at_most_a_hundred_years_away() {
+        let now = 1_700_000_000;
+        let parse = |text| humantime::parse_duration(text).unwrap();
+        assert_eq!(ban_until(now, parse("2h")).unwrap(), now + 7200);
+        let hundred = ban_until(now, parse("100y")).unwrap();
+        assert_eq!(hundred, now + 3_155_760_000);
+        // The console's "292471208678years" used to wrap to a time before 1970.
+        for long in ["292471208678years", "101y", "1000000y"] {
+            let e = ban_until(now, parse(long)).unwrap_err();
+            assert!(matches!(e, AdminError::BanTooLong(_)), "{long}: {e}");
+            assert!(e.to_string().contains("longer than 100 years"), "{e}");
+        }
+        assert!(matches!(
+            ban_until(now, Duration::MAX),
+            Err(AdminError::BanTooLong(_))
+        ));
+        assert!(matches!(
+            ban_until(now, parse("0s")),
+            Err(AdminError::BanTooShort)
+        ));
+        // Near the end of time the end does not wrap either.
+        assert!(ban_until(i64::MAX - 10, parse("1m")).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,6 +27,63 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config: {0}")]
     Invalid(String),
+    #[error("config: {key} = {value} is out of range: it must be between {min} and {max}")]
+    OutOfRange {
+        key: &'static str,
+        value: String,
+        min: String,
+        max: String,
+    },
+}
+
+/// The `section.name` of the key whose line holds `byte`; `None` when that line is not a
+/// plain `name = value` (a value that spans lines, a syntax error).
+fn key_at(text: &str, byte: usize) -> Option<String> {
+    let before = text.get(..byte)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let end = text
+        .get(byte..)?
+        .find('\n')
+        .map_or(text.len(), |i| byte + i);
+    let (name, _) = text.get(start..end)?.split_once('=')?;
+    let name = name.trim();
+    let plain = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if !plain(name) {
+        return None;
+    }
+    let section = before[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match section {
+        Some(section) if plain(section) => format!("{section}.{name}"),
+        Some(_) => return None,
+        None => name.to_string(),
+    })
+}
+
+/// The one range check: `value` of `key` must lie in `range`, else an error that names the
+/// key, the value and the range. A NaN is in no range.
+fn check_range<T: PartialOrd + fmt::Display>(
+    key: &'static str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange {
+        key,
+        value: value.to_string(),
+        min: range.start().to_string(),
+        max: range.end().to_string(),
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -514,7 +572,9 @@ impl Default for LogConfig {
 
 /// What `gatehouse config default` prints: every key with its default and what it does.
 pub const DEFAULT_CONFIG_TEXT: &str = r#"# gatehouse configuration. Every key is optional; the values below are the defaults.
-# Command-line flags (--listen, --db, --log-level) override this file.
+# Command-line flags (--listen, --db, --log-level) override this file. Every number has a
+# range, shown as (1 to 64): a value outside it is refused, by `gatehouse config check`, at
+# start and at a reload (SIGHUP), with the key's name.
 
 [server]
 # Addresses the game listener binds (clients connect here).
@@ -557,12 +617,14 @@ tls = "off"
 # secret does not decrypt is refused. It is never logged or printed.
 # totp_master_secret = ""
 # Database worker threads, each with its own connection. With two or more, half serve
-# account lookups and the rest writes, so a stuck writer never holds up the lookups.
+# account lookups and the rest writes, so a stuck writer never holds up the lookups. (1 to 64)
 threads = 2
 # Requests that may queue for a database thread; beyond it logons get "server busy".
+# (1 to 100000)
 queue = 4096
 
 [timeouts]
+# All but drain_secs: 1 to 86400 (a day). drain_secs: 0 to 3600.
 # Seconds from connect to a completed logon; a slower or silent client is closed.
 logon_secs = 30
 # Seconds a logged-in client may sit idle on the realm list.
@@ -576,35 +638,41 @@ drain_secs = 10
 
 [limits]
 # Connections held at once; new ones beyond it are closed at accept (it is also kept below
-# the process's open-file limit).
+# the process's open-file limit). (1 to 1000000)
 max_connections = 10000
 # Per address (an IPv4 address, or an IPv6 /64): connections held at once (0 = no limit),
 # new connections per second (sustained rate, and burst) and logon/reconnect challenges per
 # second (rate and burst; rate 0 = no limit). Excess connections are closed at accept; excess
-# challenges are answered "server busy".
+# challenges are answered "server busy". Connections per address 0 to 1000000, rates 0 to
+# 10000, bursts 0 to 100000 (at least 1 when its rate is set).
 max_connections_per_address = 16
 connect_rate = 2.0
 connect_burst = 20
 challenge_rate = 1.0
 challenge_burst = 10
 # Addresses whose rates and failures are remembered; the least recently seen are forgotten.
+# (1 to 1000000)
 tracked_addresses = 65536
 # Networks the per-address limits above (and the address lockout) do not apply to, e.g.
 # ["127.0.0.1/32", "10.0.0.0/8"]. Bans and the account lockout still apply.
 exempt = []
 # Minimum milliseconds between two realm-list answers on one connection; faster requests wait.
+# (0 to 60000)
 realm_list_interval_ms = 1000
 # Input buffer in bytes before the password is proven (the largest logon packet is 388 bytes).
+# (448 to input_buffer)
 unauthenticated_input_buffer = 512
-# Per-connection input buffer in bytes once logged in.
+# Per-connection input buffer in bytes once logged in. (256 to 1048576)
 input_buffer = 1024
 # Per-connection output buffer in bytes once logged in; it must hold the whole realm list.
+# (4096 to 1048576)
 output_buffer = 16384
 
 [lockout]
 # An account is suspended for account_suspend_secs after account_attempts wrong passwords
 # (or authenticator tokens) within account_window_secs; the count decays by one every
-# account_window_secs / account_attempts seconds. 0 attempts = off.
+# account_window_secs / account_attempts seconds. 0 attempts = off. Attempts 0 to 10000;
+# windows and durations 1 to 2592000 seconds (30 days).
 account_attempts = 10
 account_window_secs = 900
 account_suspend_secs = 900
@@ -616,6 +684,7 @@ address_block_secs = 900
 
 [realms]
 # Seconds between re-reading the realm table, so `gatehouse realm add` shows up live.
+# (1 to 86400)
 refresh_secs = 5
 
 [audit]
@@ -630,12 +699,13 @@ dir = "patches"
 
 [sessions]
 # Seconds a session ticket (the key a world server takes for a player) stays valid.
+# (1 to 86400)
 ticket_ttl_secs = 900
 
 [link]
 # Where world servers connect to register their realms (docs/realm-link.md); [] disables it.
 listen = ["127.0.0.1:3725"]
-# Seconds without a heartbeat after which a linked realm is shown offline.
+# Seconds without a heartbeat after which a linked realm is shown offline. (1 to 86400)
 heartbeat_timeout_secs = 15
 
 [console]
@@ -729,11 +799,39 @@ impl Config {
             path: PathBuf::new(),
             message: e.message().to_string()
                 + &e.span()
-                    .map(|s| format!(" (at byte {})", s.start))
+                    .map(|s| Self::where_in(text, s.start))
                     .unwrap_or_default(),
         })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Where a parse error is, for its message: the byte, and the key on that line with its
+    /// range if it has one (a number too large for its type never reaches `validate`). Never
+    /// the line's text, which may hold a secret.
+    fn where_in(text: &str, byte: usize) -> String {
+        let Some(key) = key_at(text, byte) else {
+            return format!(" (at byte {byte})");
+        };
+        let defaults = Config::default();
+        let whole = defaults
+            .whole_numbers()
+            .into_iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, r)| (r.start().to_string(), r.end().to_string()));
+        let real = || {
+            defaults
+                .real_numbers()
+                .into_iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, _, r)| (r.start().to_string(), r.end().to_string()))
+        };
+        match whole.or_else(real) {
+            Some((min, max)) => {
+                format!(" (at byte {byte}, {key}: it must be between {min} and {max})")
+            }
+            None => format!(" (at byte {byte}, {key})"),
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -744,27 +842,19 @@ impl Config {
         if self.server.accepted_builds.is_empty() {
             return bad("server.accepted_builds is empty: no client could log in");
         }
-        if self.audit.keep_days > AuditConfig::MAX_KEEP_DAYS {
-            return Err(ConfigError::Invalid(format!(
-                "audit.keep_days = {} is outside 0..={}",
-                self.audit.keep_days,
-                AuditConfig::MAX_KEEP_DAYS
-            )));
+        for build in &self.server.accepted_builds {
+            check_range("server.accepted_builds", *build, 1..=u16::MAX)?;
         }
-        if self.store.threads == 0 || self.store.threads > 64 {
-            return bad("store.threads must be between 1 and 64");
+        for (key, value, range) in self.whole_numbers() {
+            check_range(key, value, range)?;
         }
-        if self.store.queue == 0 {
-            return bad("store.queue must be at least 1");
+        for (key, value, range) in self.real_numbers() {
+            check_range(key, value, range)?;
         }
         self.store.validate()?;
-        if self.limits.input_buffer < 256 {
-            return bad("limits.input_buffer must be at least 256 bytes");
-        }
-        // A challenge and the largest proof, sent in one write, must fit.
-        if self.limits.unauthenticated_input_buffer < MIN_UNAUTHENTICATED_INPUT
-            || self.limits.unauthenticated_input_buffer > self.limits.input_buffer
-        {
+        // A challenge and the largest proof, sent in one write, must fit; and the ring grows
+        // (never shrinks) once the password is proven.
+        if self.limits.unauthenticated_input_buffer > self.limits.input_buffer {
             return Err(ConfigError::Invalid(format!(
                 "limits.unauthenticated_input_buffer must be between {MIN_UNAUTHENTICATED_INPUT} and limits.input_buffer"
             )));
@@ -781,78 +871,137 @@ impl Config {
                 self.limits.challenge_burst,
             ),
         ] {
-            if !(rate.is_finite() && rate >= 0.0) {
-                return Err(ConfigError::Invalid(format!(
-                    "{key}_rate must be a number of at least 0"
-                )));
-            }
             if rate > 0.0 && burst == 0 {
                 return Err(ConfigError::Invalid(format!(
                     "{key}_burst must be at least 1 when {key}_rate is set"
                 )));
             }
         }
-        if self.limits.tracked_addresses == 0 {
-            return bad("limits.tracked_addresses must be at least 1");
-        }
-        if self.limits.realm_list_interval_ms > 60_000 {
-            return bad("limits.realm_list_interval_ms must be at most 60000");
-        }
-        for (key, attempts, secs) in [
-            (
-                "lockout.account",
-                self.lockout.account_attempts,
-                [
-                    self.lockout.account_window_secs,
-                    self.lockout.account_suspend_secs,
-                ],
-            ),
-            (
-                "lockout.address",
-                self.lockout.address_attempts,
-                [
-                    self.lockout.address_window_secs,
-                    self.lockout.address_block_secs,
-                ],
-            ),
-        ] {
-            if attempts > 0 && secs.iter().any(|s| *s == 0 || *s > 30 * 86_400) {
-                return Err(ConfigError::Invalid(format!(
-                    "{key}_* windows and durations must be between 1 second and 30 days"
-                )));
-            }
-        }
-        if self.limits.output_buffer < 4096 {
-            return bad("limits.output_buffer must be at least 4096 bytes");
-        }
-        if self.limits.max_connections == 0 {
-            return bad("limits.max_connections must be at least 1");
-        }
-        for (key, secs) in [
-            ("timeouts.logon_secs", self.timeouts.logon_secs),
+        self.totp.validate()?;
+        Ok(())
+    }
+
+    /// Every whole-number key, its value and the values it may take: the one place the ranges
+    /// are written (the default config text and the README repeat them). The bounds keep what
+    /// is allocated at start (queues, tables, rings) allocatable and every duration far from
+    /// overflowing the arithmetic it goes into.
+    fn whole_numbers(&self) -> [(&'static str, u64, RangeInclusive<u64>); 26] {
+        const DAY: u64 = 86_400;
+        const MIB: u64 = 1024 * 1024;
+        let (store, t, l, lock) = (&self.store, &self.timeouts, &self.limits, &self.lockout);
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        [
+            ("store.threads", n(store.threads), 1..=64),
+            ("store.queue", n(store.queue), 1..=100_000),
+            ("timeouts.logon_secs", t.logon_secs, 1..=DAY),
             (
                 "timeouts.realm_list_idle_secs",
-                self.timeouts.realm_list_idle_secs,
+                t.realm_list_idle_secs,
+                1..=DAY,
+            ),
+            ("timeouts.after_failure_secs", t.after_failure_secs, 1..=DAY),
+            ("timeouts.transfer_idle_secs", t.transfer_idle_secs, 1..=DAY),
+            ("timeouts.drain_secs", t.drain_secs, 0..=3_600),
+            (
+                "limits.max_connections",
+                n(l.max_connections),
+                1..=1_000_000,
             ),
             (
-                "timeouts.after_failure_secs",
-                self.timeouts.after_failure_secs,
+                "limits.max_connections_per_address",
+                u64::from(l.max_connections_per_address),
+                0..=1_000_000,
             ),
-            ("realms.refresh_secs", self.realms.refresh_secs),
-            ("sessions.ticket_ttl_secs", self.sessions.ticket_ttl_secs),
+            (
+                "limits.connect_burst",
+                u64::from(l.connect_burst),
+                0..=100_000,
+            ),
+            (
+                "limits.challenge_burst",
+                u64::from(l.challenge_burst),
+                0..=100_000,
+            ),
+            (
+                "limits.tracked_addresses",
+                n(l.tracked_addresses),
+                1..=1_000_000,
+            ),
+            (
+                "limits.realm_list_interval_ms",
+                l.realm_list_interval_ms,
+                0..=60_000,
+            ),
+            (
+                "limits.unauthenticated_input_buffer",
+                n(l.unauthenticated_input_buffer),
+                n(MIN_UNAUTHENTICATED_INPUT)..=MIB,
+            ),
+            ("limits.input_buffer", n(l.input_buffer), 256..=MIB),
+            ("limits.output_buffer", n(l.output_buffer), 4096..=MIB),
+            (
+                "lockout.account_attempts",
+                u64::from(lock.account_attempts),
+                0..=10_000,
+            ),
+            (
+                "lockout.account_window_secs",
+                lock.account_window_secs,
+                1..=30 * DAY,
+            ),
+            (
+                "lockout.account_suspend_secs",
+                lock.account_suspend_secs,
+                1..=30 * DAY,
+            ),
+            (
+                "lockout.address_attempts",
+                u64::from(lock.address_attempts),
+                0..=10_000,
+            ),
+            (
+                "lockout.address_window_secs",
+                lock.address_window_secs,
+                1..=30 * DAY,
+            ),
+            (
+                "lockout.address_block_secs",
+                lock.address_block_secs,
+                1..=30 * DAY,
+            ),
+            ("realms.refresh_secs", self.realms.refresh_secs, 1..=DAY),
+            (
+                "audit.keep_days",
+                u64::from(self.audit.keep_days),
+                0..=u64::from(AuditConfig::MAX_KEEP_DAYS),
+            ),
+            (
+                "sessions.ticket_ttl_secs",
+                self.sessions.ticket_ttl_secs,
+                1..=DAY,
+            ),
             (
                 "link.heartbeat_timeout_secs",
                 self.link.heartbeat_timeout_secs,
+                1..=DAY,
             ),
-        ] {
-            if secs == 0 || secs > 86_400 {
-                return Err(ConfigError::Invalid(format!(
-                    "{key} must be between 1 and 86400 seconds"
-                )));
-            }
-        }
-        self.totp.validate()?;
-        Ok(())
+        ]
+    }
+
+    /// The same for the keys that take fractions (per-second rates; 0 = no limit).
+    fn real_numbers(&self) -> [(&'static str, f64, RangeInclusive<f64>); 2] {
+        [
+            (
+                "limits.connect_rate",
+                self.limits.connect_rate,
+                0.0..=10_000.0,
+            ),
+            (
+                "limits.challenge_rate",
+                self.limits.challenge_rate,
+                0.0..=10_000.0,
+            ),
+        ]
     }
 
     pub fn accepted_builds(&self) -> Vec<Build> {
@@ -918,6 +1067,113 @@ mod tests {
         assert!(Config::parse("[log]\nlevel = \"loud\"\n").is_err());
         assert!(Config::parse("[store]\nbackend = \"oracle\"\n").is_err());
         assert!(Config::parse("[timeouts]\nlogon_secs = 0\n").is_err());
+    }
+
+    /// `[section]\nname = value\n` for a key written `section.name`.
+    fn one_key(key: &str, value: &str) -> String {
+        let (section, name) = key.split_once('.').unwrap();
+        format!("[{section}]\n{name} = {value}\n")
+    }
+
+    fn out_of_range_key(e: &ConfigError) -> Option<&'static str> {
+        match e {
+            ConfigError::OutOfRange { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_number_outside_its_range_is_refused_by_name_and_its_bounds_are_taken() {
+        let rows = Config::default().whole_numbers();
+        for (key, _, range) in rows {
+            let mut outside = vec![range.end() + 1];
+            if let Some(below) = range.start().checked_sub(1) {
+                outside.push(below);
+            }
+            for value in outside {
+                let e = Config::parse(&one_key(key, &value.to_string())).unwrap_err();
+                assert_eq!(out_of_range_key(&e), Some(key), "{key} = {value}: {e}");
+                let text = e.to_string();
+                assert!(text.contains(&value.to_string()), "{text}");
+            }
+            // Too large even for the key's type (u32 for some): a parse error, which names
+            // the key and its range too.
+            for value in [u64::MAX.to_string(), "18446744073709551616".into()] {
+                let text = Config::parse(&one_key(key, &value))
+                    .unwrap_err()
+                    .to_string();
+                assert!(text.contains(key), "{key} = {value}: {text}");
+                let range = format!("between {} and {}", range.start(), range.end());
+                assert!(text.contains(&range), "{key} = {value}: {text}");
+            }
+            for value in [*range.start(), *range.end()] {
+                // A bound may still break a rule between keys (a burst of 0 with a rate
+                // set); it never breaks its own range.
+                if let Err(e) = Config::parse(&one_key(key, &value.to_string())) {
+                    assert_eq!(out_of_range_key(&e), None, "{key} = {value}: {e}");
+                }
+            }
+        }
+        for (key, _, range) in Config::default().real_numbers() {
+            for value in ["-0.5", "nan", "inf", "10000.5"] {
+                let e = Config::parse(&one_key(key, value)).unwrap_err();
+                assert_eq!(out_of_range_key(&e), Some(key), "{key} = {value}: {e}");
+            }
+            for value in [range.start(), range.end()] {
+                assert!(Config::parse(&one_key(key, &format!("{value:.1}"))).is_ok());
+            }
+        }
+
+        // The values of the issue, and the bounds an operator is most likely to write.
+        let e = Config::parse("[timeouts]\ndrain_secs = 18446744073709551615\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config: timeouts.drain_secs = 18446744073709551615 is out of range: \
+             it must be between 0 and 3600"
+        );
+        for text in [
+            "[timeouts]\ntransfer_idle_secs = 18446744073709551615\n",
+            "[store]\nqueue = 18446744073709551615\n",
+            "[limits]\ntracked_addresses = 18446744073709551615\n",
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(out_of_range_key(&e).is_some(), "{text}: {e}");
+        }
+        for ok in [
+            "[timeouts]\ndrain_secs = 0\n",
+            "[timeouts]\ndrain_secs = 3600\ntransfer_idle_secs = 86400\n",
+            "[store]\nthreads = 64\nqueue = 100000\n",
+            "[limits]\ntracked_addresses = 1000000\ninput_buffer = 1048576\n\
+             unauthenticated_input_buffer = 1048576\noutput_buffer = 1048576\n",
+            "[limits]\nconnect_rate = 0.0\nconnect_burst = 0\n",
+            "[lockout]\naccount_attempts = 0\naccount_suspend_secs = 2592000\n",
+        ] {
+            assert!(Config::parse(ok).is_ok(), "{ok}");
+        }
+        // The rules between keys stay.
+        assert!(Config::parse("[limits]\nunauthenticated_input_buffer = 2048\n").is_err());
+        assert!(Config::parse("[limits]\nconnect_burst = 0\n").is_err());
+        let e = Config::parse("[server]\naccepted_builds = [0]\n").unwrap_err();
+        assert_eq!(out_of_range_key(&e), Some("server.accepted_builds"), "{e}");
+    }
+
+    #[test]
+    fn the_range_table_names_real_keys_once_each() {
+        let rows = Config::default().whole_numbers();
+        let mut keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
+        keys.extend(Config::default().real_numbers().iter().map(|(k, _, _)| *k));
+        let count = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), count, "a key is listed twice");
+        for key in keys {
+            // The default config text shows every one of them.
+            let name = key.split_once('.').unwrap().1;
+            assert!(
+                DEFAULT_CONFIG_TEXT.contains(&format!("\n{name} = ")),
+                "{key} is not in the default config text"
+            );
+        }
     }
 
     #[test]

@@ -145,9 +145,11 @@ struct BanArgs {
 }
 
 impl BanArgs {
-    fn until(&self) -> Option<i64> {
+    /// When the ban ends; a duration too long (or too short) to be a ban is refused.
+    fn until(&self) -> Result<Option<i64>, admin::AdminError> {
         self.duration
-            .map(|d| unix_now().saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+            .map(|d| admin::ban_until(unix_now(), d))
+            .transpose()
     }
     fn reason(&self) -> String {
         if self.reason.is_empty() {
@@ -558,7 +560,7 @@ fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
             config,
             admin::AdminOp::BanAccount {
                 name,
-                until: ban.until(),
+                until: ban.until()?,
                 reason: ban.reason(),
             },
         ),
@@ -566,7 +568,7 @@ fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
             config,
             admin::AdminOp::BanIp {
                 net,
-                until: ban.until(),
+                until: ban.until()?,
                 reason: ban.reason(),
             },
         ),
@@ -603,9 +605,17 @@ fn unban(cmd: UnbanCommand, config: &Config) -> Result<()> {
     }
 }
 
+/// An RFC 3339 time; the bare number for one humantime cannot print (after the year 9999,
+/// e.g. an expiry another program wrote into a shared database).
 fn format_time(unix: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
+    const YEAR_10000: u64 = 253_402_300_800;
+    match u64::try_from(unix.max(0)) {
+        Ok(secs) if secs < YEAR_10000 => {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            humantime::format_rfc3339_seconds(t).to_string()
+        }
+        _ => format!("{unix} (unix time)"),
+    }
 }
 
 fn realm(cmd: RealmCommand, config: &Config) -> Result<()> {

@@ -179,6 +179,28 @@ fn config_files_are_checked() {
 }
 
 #[test]
+fn config_check_refuses_a_number_out_of_range_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    let file = dir.path().join("g.toml");
+    let check = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        gatehouse(
+            &db,
+            &["config", "check", "--config", file.to_str().unwrap()],
+            "",
+        )
+    };
+    let e = refused(&check("[timeouts]\ndrain_secs = 18446744073709551615\n"));
+    assert!(e.contains("timeouts.drain_secs"), "{e}");
+    assert!(e.contains("between 0 and 3600"), "{e}");
+    // Too large for its type: the key is named all the same.
+    let e = refused(&check("[limits]\nconnect_burst = 18446744073709551615\n"));
+    assert!(e.contains("limits.connect_burst"), "{e}");
+    ok(&check("[timeouts]\ndrain_secs = 3600\n"));
+}
+
+#[test]
 fn an_unusable_database_path_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("no-such-dir").join("g.db");
@@ -306,4 +328,22 @@ fn bans_are_managed_from_the_command_line() {
     let out = gatehouse(&db, &["ban", "ip", "10.0.0.1", "--for", "soon"], "");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("soon"));
+    // A ban longer than 100 years is refused, not stored with a wrapped or unprintable end.
+    let e = refused(&gatehouse(
+        &db,
+        &["ban", "account", "carol", "--for", "292471208678years"],
+        "",
+    ));
+    assert!(e.contains("longer than 100 years"), "{e}");
+    let e = refused(&gatehouse(
+        &db,
+        &["ban", "ip", "10.0.0.1", "--for", "101y"],
+        "",
+    ));
+    assert!(e.contains("longer than 100 years"), "{e}");
+    let list = ok(&gatehouse(&db, &["ban", "list"], ""));
+    assert!(
+        !list.contains("CAROL") && !list.contains("10.0.0.1"),
+        "{list}"
+    );
 }

@@ -222,6 +222,12 @@ fn every_command_works_over_a_telnet_connection() {
     }
     assert!(c.run("account ban bob 1h").contains("suspended until"));
     assert!(c.run("account unban bob").contains("unbanned"));
+    // A ban so long that its end wrapped to 1970 and was not in force: refused instead.
+    let long = c.run("account ban bob 292471208678years");
+    assert!(long.contains("longer than 100 years"), "{long}");
+    assert!(c
+        .run("ban ip 10.9.9.9 292471208678years")
+        .contains("longer than 100 years"));
     LogonClient::login(server.addr, ClientBuild::TBC, "bob", "hunter33", TIMEOUT).unwrap();
     assert!(c.run("account info bob").contains("BOB"));
     assert!(c.run("account info nobody").contains("no account"));

@@ -271,6 +271,28 @@ fn sighup_reloads_builds_keeps_connections_and_rejects_a_broken_file() {
 }
 
 #[test]
+fn sighup_with_a_number_out_of_range_is_rejected_by_name_and_sigterm_still_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, config) = setup(dir.path(), NO_LINK);
+    let mut server = serve(&db, &config, &[]);
+    std::fs::write(
+        &config,
+        format!("{NO_LINK}[timeouts]\ndrain_secs = 18446744073709551615\n"),
+    )
+    .unwrap();
+    signal(&server, "HUP");
+    let line = wait_for_line(&mut server, "reload rejected");
+    assert!(line.contains("timeouts.drain_secs"), "{line}");
+    assert!(
+        LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).is_ok()
+    );
+    // The running drain time stays: SIGTERM drains and exits 0 (the value made it panic, 101).
+    signal(&server, "TERM");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
 fn the_systemd_unit_verifies_where_systemd_is_installed() {
     let Ok(output) = Command::new("systemd-analyze").arg("--version").output() else {
         eprintln!("systemd-analyze is not installed: unit not verified");

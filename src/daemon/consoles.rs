@@ -61,6 +61,12 @@ fn say(out: &mut Ring, text: &str) {
     out.push(bytes.get(..room).unwrap_or(&bytes));
 }
 
+/// A command refused before it reaches the store: the reason, and the prompt again.
+fn refuse(io: &mut ConnIo<'_>, error: &crate::admin::AdminError) -> Turn {
+    say(io.output, &format!("error: {error}\n{PROMPT}"));
+    Turn::default()
+}
+
 impl ConsoleSession {
     fn line(&mut self, io: &mut ConnIo<'_>, line: String) -> Turn {
         match self.state.clone() {
@@ -104,7 +110,9 @@ impl ConsoleSession {
         if command.changes_something() {
             log::info!("console {who}@{}: {}", self.peer, command.describe());
         }
-        let until = |d: Option<Duration>| d.map(|d| io.unix_now + d.as_secs() as i64);
+        let unix_now = io.unix_now;
+        let until =
+            |d: Option<Duration>| d.map(|d| crate::admin::ban_until(unix_now, d)).transpose();
         let call = |call| Turn {
             call: Some(call),
             ..Turn::default()
@@ -137,17 +145,23 @@ impl ConsoleSession {
                 name,
                 password: Secret(password),
             },
-            Command::AccountBan { name, duration } => AdminOp::BanAccount {
-                name,
-                until: until(duration),
-                reason: format!("console: {who}"),
+            Command::AccountBan { name, duration } => match until(duration) {
+                Ok(until) => AdminOp::BanAccount {
+                    name,
+                    until,
+                    reason: format!("console: {who}"),
+                },
+                Err(e) => return refuse(io, &e),
             },
             Command::AccountUnban { name } => AdminOp::UnbanAccount { name },
             Command::AccountInfo { name } => AdminOp::AccountInfo { name },
-            Command::BanIp { net, duration } => AdminOp::BanIp {
-                net,
-                until: until(duration),
-                reason: format!("console: {who}"),
+            Command::BanIp { net, duration } => match until(duration) {
+                Ok(until) => AdminOp::BanIp {
+                    net,
+                    until,
+                    reason: format!("console: {who}"),
+                },
+                Err(e) => return refuse(io, &e),
             },
             Command::UnbanIp { net } => AdminOp::UnbanIp { net },
         };

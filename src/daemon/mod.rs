@@ -36,7 +36,7 @@ use mio::event::Event as Readiness;
 
 use crate::config::Config;
 use crate::console::ConsoleSession;
-use crate::event_loop::{fixed_index, ConnToken, Ctx, EventLoop, Handler, InboxSender};
+use crate::event_loop::{due_after, fixed_index, ConnToken, Ctx, EventLoop, Handler, InboxSender};
 use crate::io_worker::{IoPool, IoReply, IoRequest};
 use crate::net::CloseReason;
 use crate::policy::{Observation, Policies};
@@ -191,7 +191,10 @@ impl Daemon {
             svc: Services::new(config, registry, policies, store, io),
             service: Service::default(),
         };
-        event_loop.send_at(Instant::now() + refresh, Msg::Tick(Tick::RefreshRealms));
+        event_loop.send_at(
+            due_after(Instant::now(), refresh),
+            Msg::Tick(Tick::RefreshRealms),
+        );
         event_loop.send_at(Instant::now(), Msg::Tick(Tick::SweepRealms));
         event_loop.send_at(Instant::now(), Msg::Tick(Tick::PruneAudit));
         Ok((event_loop, daemon))

@@ -18,7 +18,7 @@ use super::error::DaemonError;
 use super::message::{Msg, Tick};
 use super::services::Services;
 use crate::config::{Config, ConfigError, ConfigSource};
-use crate::event_loop::{Ctx, EventLoop};
+use crate::event_loop::{due_after, Ctx, EventLoop};
 use crate::io_worker::IoRequest;
 use crate::session::SessionSettings;
 
@@ -94,9 +94,9 @@ impl Service {
         let now = Instant::now();
         if let Some(interval) = watchdog {
             // Sent from the loop itself: a stuck loop stops feeding the watchdog.
-            event_loop.send_at(now + interval / 2, Msg::Tick(Tick::Watchdog));
+            event_loop.send_at(due_after(now, interval / 2), Msg::Tick(Tick::Watchdog));
         }
-        event_loop.send_at(now + STATUS_EVERY, Msg::Tick(Tick::Status));
+        event_loop.send_at(due_after(now, STATUS_EVERY), Msg::Tick(Tick::Status));
     }
 
     pub fn on_watchdog(&mut self, cx: &mut Ctx<'_, Msg>) {
@@ -235,7 +235,7 @@ impl Service {
         if let Notify::On { .. } = self.notify {
             notify(&[NotifyState::Stopping]);
         }
-        let until = now + drain;
+        let until = due_after(now, drain);
         self.draining = Some(until);
         Some(until)
     }

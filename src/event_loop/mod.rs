@@ -29,7 +29,7 @@ use mio::{Events, Poll, Registry, Waker};
 
 pub use inbox::{Inbox, InboxSender};
 pub use slots::Slots;
-pub use timers::{TimerId, Timers};
+pub use timers::{due_after, TimerId, Timers};
 pub use token::{fixed_index, fixed_token, ConnToken, TableId, WAKER};
 
 /// What the loop drives. `M` is the message type of both the inbox and the timers.
@@ -111,7 +111,7 @@ impl<M> Ctx<'_, M> {
     }
 
     pub fn send_after(&mut self, delay: Duration, message: M) -> TimerId {
-        self.timers.add(self.now + delay, message)
+        self.timers.add(timers::due_after(self.now, delay), message)
     }
 
     pub fn cancel(&mut self, id: TimerId) -> Option<M> {

@@ -8,6 +8,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// The longest a timer is set for. A longer delay (only an unchecked value could ask for one)
+/// is shortened to it, so that `now + delay` cannot overflow.
+pub const MAX_DELAY: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `now + delay`, with `delay` capped at [`MAX_DELAY`]: never the overflow panic of `+`.
+pub fn due_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(MAX_DELAY)).unwrap_or(now)
+}
+
 /// Names one scheduled message, for cancelling it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId {
@@ -113,6 +122,20 @@ mod tests {
         assert_eq!(
             t.timeout(now + Duration::from_secs(1)),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_delay_of_any_size_is_capped_not_a_panic() {
+        let now = Instant::now();
+        assert_eq!(
+            due_after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert_eq!(due_after(now, Duration::MAX), now + MAX_DELAY);
+        assert_eq!(
+            due_after(now, Duration::from_secs(u64::MAX)),
+            now + MAX_DELAY
         );
     }
 }

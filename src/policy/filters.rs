@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::event_loop::due_after;
 use crate::values::{FailureCount, IpBan, LockoutPolicy};
 
 use super::address::{AddressKey, AddressTable};
@@ -298,7 +299,7 @@ impl Filter for AddressLockout {
             FailureCount::Counted(n) => f.level = n,
             FailureCount::Locked => {
                 f.level = 0;
-                f.locked_until = Some(now + policy.duration);
+                f.locked_until = Some(due_after(now, policy.duration));
                 log::warn!(
                     "{key}: logons refused for {} s after {} wrong passwords",
                     policy.duration.as_secs(),

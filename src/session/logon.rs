@@ -518,7 +518,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         Ok(success) => {
             let a = attempt(cx, name, LoginOutcome::Success);
             decided(cx, &a);
-            let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
+            let expires_at = cx.settings.ticket_expiry(cx.unix_now);
             Step::Ask(
                 State::Logon(Logon::RecordingSuccess(Box::new(PendingSuccess {
                     server_proof: success.server_proof,
@@ -727,7 +727,7 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
     }
     let a = attempt(cx, name, LoginOutcome::ReconnectSuccess);
     decided(cx, &a);
-    let expires_at = cx.unix_now + cx.settings.ticket_ttl.as_secs() as i64;
+    let expires_at = cx.settings.ticket_expiry(cx.unix_now);
     Step::Ask(
         State::Logon(Logon::RenewingSession(Box::new(pending.key))),
         StoreOp::RenewSession {

@@ -290,6 +290,11 @@ impl SessionSettings {
             totp_key: config.totp.key.clone(),
         }
     }
+
+    /// When a ticket issued at `unix_now` expires: saturating, never a wrapped time.
+    pub fn ticket_expiry(&self, unix_now: i64) -> i64 {
+        unix_now.saturating_add(i64::try_from(self.ticket_ttl.as_secs()).unwrap_or(i64::MAX))
+    }
 }
 
 /// Everything a state may touch while it handles one packet or reply.

@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use crate::event_loop::due_after;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::realm_list::RealmListC2s;
 use crate::protocol::version::{Build, Layout};
@@ -69,7 +70,7 @@ impl WorldSelect {
         cx.realms
             .write_for(layout, build, level, &cx.data.characters, cx.out);
         Step::Become(State::WorldSelect(WorldSelect {
-            next_answer: Some(cx.now + cx.settings.realm_list_interval),
+            next_answer: Some(due_after(cx.now, cx.settings.realm_list_interval)),
         }))
     }
 }
