@@ -474,39 +474,16 @@ pub fn parse_builds(s: &str) -> Result<Vec<Build>, AdminError> {
         .collect()
 }
 
-/// Checks what a realm entry will show: the client takes the address as `host:port` text.
+/// Checks what a realm entry will show, by the rules the store and the realm link apply too
+/// (`values::check_realm_*`), so a realm added here is never one the store skips as bad.
 pub fn validate_realm(realm: &NewRealm) -> Result<(), AdminError> {
-    let name = realm.name.trim();
-    if name.is_empty() || name.len() > 64 || name.contains('\0') {
-        return Err(AdminError::Invalid(
-            "realm name must be 1-64 characters without NUL".into(),
-        ));
-    }
-    let Some((host, port)) = realm.address.rsplit_once(':') else {
-        return Err(AdminError::Invalid(format!(
-            "realm address {:?} must be HOST:PORT",
-            realm.address
-        )));
-    };
-    if host.is_empty() || realm.address.contains('\0') || realm.address.len() > 255 {
-        return Err(AdminError::Invalid(format!(
-            "realm address {:?} must be HOST:PORT",
-            realm.address
-        )));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => {}
-        _ => {
-            return Err(AdminError::Invalid(format!(
-                "realm address {:?}: port must be 1-65535",
-                realm.address
-            )))
-        }
-    }
-    if !realm.population.is_finite() || realm.population < 0.0 {
-        return Err(AdminError::Invalid(
-            "population must be a non-negative number".into(),
-        ));
+    use crate::values::{check_build, check_population, check_realm_address, check_realm_name};
+    let invalid = |e: crate::values::RealmValueError| AdminError::Invalid(format!("realm {e}"));
+    check_realm_name(realm.name.trim()).map_err(invalid)?;
+    check_realm_address(&realm.address).map_err(invalid)?;
+    check_population(realm.population).map_err(invalid)?;
+    for build in &realm.builds {
+        check_build(build.0).map_err(invalid)?;
     }
     Ok(())
 }

@@ -359,8 +359,14 @@ fn run() -> Result<()> {
             open_store(&config)?.set_console_password(&hash)?;
             println!("console password set");
         }
-        Command::Realm(cmd) => realm(cmd, &config)?,
-        Command::Ban(cmd) => ban(cmd, &config)?,
+        Command::Realm(cmd) => {
+            admin_logging(&config);
+            realm(cmd, &config)?
+        }
+        Command::Ban(cmd) => {
+            admin_logging(&config);
+            ban(cmd, &config)?
+        }
         Command::Unban(cmd) => unban(cmd, &config)?,
         Command::Db(DbCommand::Init) => db_init(&config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
@@ -397,7 +403,15 @@ fn run() -> Result<()> {
             }
         }
     }
+    gatehouse::logging::flush();
     Ok(())
+}
+
+/// Logging for the commands that read the realm list or the IP bans (`realm list`,
+/// `ban list`): a row the store skips is said on stderr, as the server would log it. Warnings
+/// and errors only: an operator's command needs no info lines (a schema migration).
+fn admin_logging(config: &Config) {
+    gatehouse::logging::init(config.log.level.0.min(log::LevelFilter::Warn));
 }
 
 /// What a hidden input is, for prompts and errors: the password or a realm's link secret.

@@ -1,5 +1,6 @@
 //! Plain value types that several folders share: account and realm ids, a realm's link key,
-//! who a realm is listed to, an IP ban, and the failed-logon lockout rule.
+//! who a realm is listed to, what a realm-list entry may hold, an IP ban, and the failed-logon
+//! lockout rule.
 //!
 //! This module imports nothing of ours, so every folder may depend on it without pulling in
 //! another: the store names realms, link keys and the lockout without importing `realms` or
@@ -59,6 +60,86 @@ pub enum RealmAccess {
     /// Listed to nobody: CMaNGOS's "invalid" flag (`realmflags & 0x01`), AzerothCore's
     /// `flag = 3`, which its authserver does not load.
     Unlisted,
+}
+
+/// Bounds of a realm's name, in bytes.
+pub const REALM_NAME_LEN: (usize, usize) = (1, 64);
+/// Bounds of a realm's "host:port" address, in bytes.
+pub const REALM_ADDRESS_LEN: (usize, usize) = (1, 255);
+/// The highest realm-list population value accepted. The documented scale is 0.0 (low) to 2.0
+/// (high) and the client gives 200.0, 400.0 and 600.0 fixed meanings; some world servers
+/// write a raw player count instead. Anything above this is garbage (an overflowed or
+/// uninitialised figure), not a load.
+pub const MAX_POPULATION: f32 = 1_000_000.0;
+
+/// Why a value cannot be part of a realm-list entry. The same rules hold whoever supplies the
+/// entry (an operator's `realm add`, a row in the store, a world server's Register or
+/// Heartbeat), so what one of them accepts the others never refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RealmValueError {
+    #[error("name {0:?} is not {min}-{max} bytes without NUL", min = REALM_NAME_LEN.0, max = REALM_NAME_LEN.1)]
+    Name(String),
+    #[error("address {0:?} is not HOST:PORT (a port in 1-65535, at most {max} bytes, no NUL)", max = REALM_ADDRESS_LEN.1)]
+    Address(String),
+    /// The population's bits, so that the error can be compared (NaN included).
+    #[error("population {} is not a number in 0-{MAX_POPULATION}", from_bits(.0))]
+    Population(u32),
+    #[error("build {0} is not a client build (1-65535)")]
+    Build(u16),
+}
+
+fn from_bits(bits: &u32) -> f32 {
+    f32::from_bits(*bits)
+}
+
+/// 1-64 bytes without NUL (a NUL would cut the name short in the client's C string).
+pub fn check_realm_name(name: &str) -> Result<(), RealmValueError> {
+    let (min, max) = REALM_NAME_LEN;
+    if (min..=max).contains(&name.len()) && !name.contains('\0') {
+        Ok(())
+    } else {
+        Err(RealmValueError::Name(name.to_owned()))
+    }
+}
+
+/// "host:port" with a non-empty host and a port of digits in 1..=65535; the host is not
+/// resolved here (the client does that), so names and IPv6 literals in brackets are both fine.
+pub fn check_realm_address(address: &str) -> Result<(), RealmValueError> {
+    let (min, max) = REALM_ADDRESS_LEN;
+    let ok = (min..=max).contains(&address.len())
+        && !address.contains('\0')
+        && match address.rsplit_once(':') {
+            Some((host, port)) => {
+                !host.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && port.parse::<u16>().is_ok_and(|p| p != 0)
+            }
+            None => false,
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(RealmValueError::Address(address.to_owned()))
+    }
+}
+
+/// A number in 0.0..=[`MAX_POPULATION`]: never NaN (which compares unequal to itself, so a
+/// realm carrying it would look changed at every comparison), never infinite or negative.
+pub fn check_population(population: f32) -> Result<(), RealmValueError> {
+    if (0.0..=MAX_POPULATION).contains(&population) {
+        Ok(())
+    } else {
+        Err(RealmValueError::Population(population.to_bits()))
+    }
+}
+
+/// A client build in a realm's build list: 0 is no build any client sends.
+pub fn check_build(build: u16) -> Result<(), RealmValueError> {
+    if build == 0 {
+        Err(RealmValueError::Build(build))
+    } else {
+        Ok(())
+    }
 }
 
 /// An IP ban in force.
@@ -171,6 +252,62 @@ mod tests {
             }
         }
         assert_eq!(level, 1);
+    }
+
+    #[test]
+    fn realm_values_follow_one_rule() {
+        assert!(check_realm_name("Nordrassil").is_ok());
+        assert!(check_realm_name("").is_err());
+        assert!(check_realm_name(&"n".repeat(65)).is_err());
+        assert!(check_realm_name("a\0b").is_err());
+
+        for good in ["127.0.0.1:8085", "world.example:1", "[::1]:65535"] {
+            assert_eq!(check_realm_address(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "127.0.0.1",
+            ":8085",
+            "h:0",
+            "h:65536",
+            "h:+80",
+            "h:",
+            "h:80\0",
+            "nowhere",
+            "",
+        ] {
+            assert_eq!(
+                check_realm_address(bad),
+                Err(RealmValueError::Address(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+        assert!(check_realm_address(&format!("{}:1", "h".repeat(254))).is_err());
+
+        for good in [0.0, -0.0, 0.5, 2.0, 600.0, MAX_POPULATION] {
+            assert_eq!(check_population(good), Ok(()), "{good}");
+        }
+        for bad in [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.5,
+            1e7,
+            f32::MAX,
+        ] {
+            assert_eq!(
+                check_population(bad),
+                Err(RealmValueError::Population(bad.to_bits())),
+                "{bad}"
+            );
+        }
+        // NaN errors compare equal to themselves (they hold bits), and still read as NaN.
+        let nan = check_population(f32::NAN).unwrap_err();
+        assert_eq!(nan.clone(), nan);
+        assert!(nan.to_string().contains("NaN"), "{nan}");
+
+        assert!(check_build(0).is_err());
+        assert!(check_build(5875).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Abuse policies against the real daemon: account and address lockout, bans (account, IP,
 //! CIDR v4/v6, expiry), per-address connection cap and rates, a 2,000-connection flood while
-//! an honest client on another address logs in, realm-list flood, oversize length fields.
+//! an honest client on another address logs in, realm-list flood, oversize length fields, and
+//! bad realm and ban rows written behind the store's back.
 //!
 //! Clients on 127.0.0.2 and up are bound with socket2 before connecting: the whole of
 //! 127.0.0.0/8 is loopback on Linux, so each is a different address to the server.
@@ -256,6 +257,52 @@ fn cidr_bans_refuse_at_accept_v4_and_v6() {
             .expect("::1 unbanned");
     }
     assert!(server.counters().refused_for(RefusalReason::AddressBanned) >= 2);
+}
+
+/// Rows that do not parse, written behind the store's back (a hand edit, another tool): the
+/// daemon still starts, lists the good realm and refuses the banned address; each bad row is
+/// left out, with an error line naming it, at start and at every refresh.
+#[test]
+fn bad_realm_and_ban_rows_are_skipped_and_the_rest_served() {
+    let server = TestServer::start(
+        |store| {
+            account(store, "alice", "secret");
+            realm(store, "Azeroth", "127.0.0.1:8085", &[]);
+            store
+                .ban_ip(&"127.0.0.9/32".parse().unwrap(), None, "a good ban")
+                .unwrap();
+            let db = rusqlite::Connection::open(store.path()).unwrap();
+            // A realm id of 0 gets past the schema's CHECK only with the checks off.
+            db.execute_batch(
+                "PRAGMA ignore_check_constraints = ON;
+                 INSERT INTO realms (id, name, address) VALUES (2, 'Nowhere', 'nowhere');
+                 INSERT INTO realms (id, name, address, population)
+                     VALUES (3, 'Negative', '127.0.0.1:8086', -1);
+                 INSERT INTO realms (id, name, address) VALUES (0, 'Zero', '127.0.0.1:8087');
+                 INSERT INTO ip_bans (net, banned_at) VALUES ('127.0.0.10', 0);
+                 INSERT INTO ip_bans (net, banned_at) VALUES ('localhost', 0);",
+            )
+            .unwrap();
+        },
+        |c| {
+            c.limits.exempt = Vec::new();
+            c.realms.refresh_secs = 1;
+        },
+    );
+    for round in ["at start", "after a refresh"] {
+        let mut logged = login_from("127.0.0.2", server.addr, "alice", "secret").expect(round);
+        let list = logged.client.realm_list().expect(round);
+        let names: Vec<&str> = list.realms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Azeroth"], "{round}");
+        let s = connect_from("127.0.0.9", server.addr).unwrap();
+        assert!(
+            closed_without_a_word(s),
+            "{round}: the good ban is enforced"
+        );
+        // '127.0.0.10' (no prefix) is not a network: that row bans nobody.
+        login_from("127.0.0.10", server.addr, "alice", "secret").expect(round);
+        wait_for_ban_refresh();
+    }
 }
 
 /// The IPv6 listener's address: the same port number is not guaranteed, so ask the daemon.

@@ -985,3 +985,32 @@ fn a_realm_above_the_accounts_security_level_is_listed_locked() {
         }
     }
 }
+
+/// Rows another tool wrote that gatehouse cannot use — a port of 0, an empty host, a ban on a
+/// name — are left out (each with an error line naming it); the other realms and bans stay.
+#[test]
+fn bad_realmlist_and_ip_banned_rows_are_skipped_and_the_rest_served() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    sql(
+        server,
+        &db,
+        "INSERT INTO realmlist (id, name, address, port, gamebuild) VALUES
+             (1, 'Good', '10.0.0.7', 8086, 12340),
+             (2, 'NoPort', '10.0.0.8', 0, 12340),
+             (3, 'NoHost', '', 8085, 12340);
+         INSERT INTO ip_banned (ip, bandate, unbandate) VALUES
+             ('10.1.2.3', 100, 100),
+             ('localhost', 100, 100);",
+    );
+    let mut store = AzerothCoreStore::open(&url).unwrap();
+    for realms in [store.load_realms().unwrap(), store.list_realms().unwrap()] {
+        let names: Vec<&str> = realms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Good"]);
+    }
+    let bans = store.ip_bans(1000).unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0].net, "10.1.2.3/32".parse::<ipnet::IpNet>().unwrap());
+}

@@ -730,3 +730,46 @@ fn a_realm_with_an_allowed_security_level_is_hidden_from_players_and_locked_belo
         }
     }
 }
+
+/// Rows another tool wrote that gatehouse cannot use — a build list that is not numbers, a
+/// negative port, an empty host, a ban on a name — are left out (each with an error line
+/// naming it); the other realms and bans stay, and the daemon serves them.
+#[test]
+fn bad_realmlist_and_ip_banned_rows_are_skipped_and_the_rest_served() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = realmd(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    sql(
+        server,
+        &db,
+        "INSERT INTO realmlist (id, name, address, port, realmflags, population, realmbuilds)
+         VALUES
+             (1, 'Good', '10.0.0.7', 8086, 0, 0.5, '12340'),
+             (2, 'Builds', '10.0.0.8', 8086, 0, 0.5, '12340 three'),
+             (3, 'Port', '10.0.0.9', -1, 0, 0.5, ''),
+             (4, 'NoHost', '', 8086, 0, 0.5, '');
+         INSERT INTO ip_banned (ip, banned_at, expires_at) VALUES
+             ('127.0.0.9', 100, 100),
+             ('localhost', 100, 100);",
+    );
+    let mut store = CmangosStore::open(&url).unwrap();
+    for realms in [store.load_realms().unwrap(), store.list_realms().unwrap()] {
+        let names: Vec<&str> = realms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Good"]);
+    }
+    let bans = store.ip_bans(1000).unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+
+    // The daemon starts on it, lists the good realm and refuses the banned address.
+    let gh = serve(&url, |config| config.limits.exempt = Vec::new());
+    let mut logged = LogonClient::login(gh.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT)
+        .unwrap_or_else(|e| panic!("account {id}: {e}"));
+    let list = logged.client.realm_list().unwrap();
+    let names: Vec<&str> = list.realms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Good"]);
+    let banned = common::connect_from("127.0.0.9", gh.addr).unwrap();
+    let mut banned = LogonClient::from_stream(banned, ClientBuild::WOTLK, TIMEOUT).unwrap();
+    assert!(banned.is_closed_by_server(TIMEOUT), "127.0.0.9 is banned");
+}

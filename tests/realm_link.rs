@@ -1,10 +1,10 @@
 //! World servers over the realm link: registration makes the realm list live, heartbeats keep
 //! it online, and a player's session key is handed to exactly one world gate, once. Reconnect
-//! renews a live ticket.
+//! renews a live ticket. Values out of range are clamped (heartbeats) or refused (Register).
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
 use gatehouse::realms::link::client::{Client, LinkClientError};
-use gatehouse::realms::link::message::RealmAnnouncement;
+use gatehouse::realms::link::message::{LinkMessage, RealmAnnouncement, STATUS_BAD_VALUE};
 use gatehouse::realms::link::LinkKey;
 use gatehouse::realms::RealmId;
 use gatehouse::srp6::SessionKey;
@@ -307,4 +307,118 @@ fn a_link_that_never_authenticates_is_closed_at_its_deadline() {
     let started = Instant::now();
     assert!(hung_up(&mut s, Duration::from_secs(5)));
     assert!(started.elapsed() >= Duration::from_millis(500));
+}
+
+/// What the first entry of the realm list shows bob: name, flags, population.
+fn first_entry(logged: &mut LogonClient) -> (String, u8, f32) {
+    let list = logged.realm_list().unwrap();
+    let r = &list.realms[0];
+    (r.name.clone(), r.flags, r.population)
+}
+
+/// A world server that reports nonsense — a NaN or negative population, more players than
+/// exist — keeps its realm online with the values clamped (population 0, players capped), the
+/// daemon keeps serving, and the realm list is not re-encoded at every such heartbeat: NaN is
+/// never "changed" (NaN != NaN).
+#[test]
+fn nonsense_heartbeats_are_clamped_and_do_not_re_encode_the_list() {
+    let (server, realm) = server(|_| {});
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    link.register(&announcement(realm, "Linked", "127.0.0.1:9", 12340))
+        .unwrap();
+    link.heartbeat(f32::NAN, u32::MAX).unwrap();
+    let mut bob = LogonClient::login(server.addr, ClientBuild::WOTLK, "bob", "secret", TIMEOUT)
+        .unwrap()
+        .client;
+    wait_until(
+        || first_entry(&mut bob).0 == "Linked",
+        Duration::from_secs(2),
+        "the linked realm",
+    );
+    let (_, flags, population) = first_entry(&mut bob);
+    assert_eq!(
+        flags & REALM_FLAG_OFFLINE,
+        0,
+        "a clamped heartbeat keeps it online"
+    );
+    assert_eq!(population, 0.0, "NaN is shown as 0");
+    let before = server.counters().realm_list;
+
+    let populations = [f32::NAN, -f32::NAN, -1.0, f32::NEG_INFINITY, 0.0];
+    let onlines = [u32::MAX, u32::MAX - 1, 2_000_000, 0];
+    for i in 0..100 {
+        link.heartbeat(
+            populations[i % populations.len()],
+            onlines[i % onlines.len()],
+        )
+        .unwrap();
+    }
+    // A round trip on the link: every heartbeat before it has been handled.
+    assert!(link.take_session(&alice()).unwrap().is_none());
+    assert_eq!(first_entry(&mut bob).2, 0.0);
+    let after = server.counters().realm_list;
+    assert_eq!(
+        after, before,
+        "100 heartbeats that change nothing visible: no change, no encoding"
+    );
+
+    // A real change still shows, once.
+    link.heartbeat(1.5, 10).unwrap();
+    wait_until(
+        || first_entry(&mut bob).2 == 1.5,
+        Duration::from_secs(2),
+        "the new population",
+    );
+    let changed = server.counters().realm_list;
+    assert_eq!(changed.changes, after.changes + 1);
+    assert_eq!(changed.encodings, after.encodings + 1);
+    // And the daemon serves new logons throughout.
+    login(&server, ClientBuild::VANILLA, "alice");
+}
+
+/// A Register with values out of range (flag bits with no meaning, build 0) is refused with its
+/// own status, the realm keeps what it had, and the link stays usable. The client refuses to
+/// send one in the first place; a world server with its own client gets the server's answer.
+#[test]
+fn a_register_with_values_out_of_range_is_refused_and_the_link_stays() {
+    let (server, realm) = server(|_| {});
+    let stream = TcpStream::connect_timeout(&server.link, TIMEOUT).unwrap();
+    let mut raw = stream.try_clone().unwrap();
+    let mut link = Client::over(stream, realm, SECRET, TIMEOUT).unwrap();
+    link.register(&announcement(realm, "Good", "127.0.0.1:9", 12340))
+        .unwrap();
+
+    let mut bad_flags = announcement(realm, "Bad", "127.0.0.1:9", 12340);
+    bad_flags.flags = 0x10;
+    let mut bad_build = announcement(realm, "Bad", "127.0.0.1:9", 12340);
+    bad_build.builds.push(Build(0));
+    for bad in [bad_flags, bad_build] {
+        assert!(matches!(
+            link.register(&bad),
+            Err(LinkClientError::Protocol(_))
+        ));
+        // Past the client, straight onto the wire: the server's own check.
+        raw.write_all(&LinkMessage::Register(bad).to_bytes().unwrap())
+            .unwrap();
+        let mut answer = [0u8; 6];
+        raw.set_read_timeout(Some(TIMEOUT)).unwrap();
+        raw.read_exact(&mut answer).unwrap();
+        assert_eq!(
+            LinkMessage::parse(&answer).unwrap(),
+            LinkMessage::Registered {
+                status: STATUS_BAD_VALUE
+            }
+        );
+    }
+    assert_eq!(first_realm(&server, ClientBuild::WOTLK).0, "Good");
+    // The link is still in step and usable.
+    link.heartbeat(0.5, 3).unwrap();
+    assert!(link.take_session(&alice()).unwrap().is_none());
+    link.register(&announcement(realm, "Renamed", "127.0.0.1:9", 12340))
+        .unwrap();
+    wait_until(
+        || first_realm(&server, ClientBuild::WOTLK).0 == "Renamed",
+        Duration::from_secs(2),
+        "the good Register after the bad ones",
+    );
 }

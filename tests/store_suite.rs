@@ -30,6 +30,10 @@ use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId}
 /// it (a DB thread's, another gatehouse node's), so a test can race two of them.
 trait Backend {
     fn open(&self) -> Box<dyn Store>;
+
+    /// Runs SQL behind the store's back, as a hand edit or another tool would (SQLite's CHECKs
+    /// off). Only the tests of gatehouse's own schema use it.
+    fn behind(&self, sql: &str);
 }
 
 /// A SQLite file in a temporary directory, removed with it.
@@ -50,6 +54,12 @@ impl Backend for SqliteDb {
     fn open(&self) -> Box<dyn Store> {
         let path = self.dir.path().join("gatehouse.db");
         Box::new(gatehouse::store::SqliteStore::open(&path).expect("open sqlite store"))
+    }
+
+    fn behind(&self, sql: &str) {
+        let db = rusqlite::Connection::open(self.dir.path().join("gatehouse.db")).expect("open");
+        db.execute_batch(&format!("PRAGMA ignore_check_constraints = ON;\n{sql}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
@@ -909,6 +919,43 @@ fn old_audit_rows_are_pruned(db: &dyn Backend) {
     assert_eq!(store.prune_audit(30).unwrap(), 0, "nothing twice");
 }
 
+/// Realms and IP bans are read whole: a row that does not parse (written by hand or by another
+/// tool) is left out, with an error line naming it, and the rest are served, so one bad row
+/// cannot stop the daemon from starting. Gatehouse's own schema; the foreign schemas' tables
+/// are tested beside them (tests/azerothcore.rs, tests/cmangos.rs).
+fn bad_realm_and_ip_ban_rows_are_skipped_and_the_rest_served(db: &dyn Backend) {
+    let mut store = db.open();
+    let good = store.add_realm(&realm("Good")).unwrap();
+    let mut built = realm("Built");
+    built.builds = vec![Build::VANILLA, Build::WOTLK];
+    let built = store.add_realm(&built).unwrap();
+    let net: IpNet = "192.0.2.0/24".parse().unwrap();
+    store.ban_ip(&net, None, "a good ban").unwrap();
+    db.behind(
+        "INSERT INTO realms (id, name, address) VALUES (10, 'Nowhere', 'nowhere');
+         INSERT INTO realms (id, name, address, population) VALUES (11, 'Negative', 'h:1', -1);
+         INSERT INTO realms (id, name, address, population) VALUES (12, 'Huge', 'h:1', 1e300);
+         INSERT INTO realms (id, name, address) VALUES (13, 'Zero', 'h:1');
+         INSERT INTO realm_builds (realm_id, build) VALUES (13, 12340), (13, 0);
+         INSERT INTO realms (id, name, address) VALUES (14, '', 'h:1');
+         INSERT INTO ip_bans (net, banned_at) VALUES ('localhost', 0);
+         INSERT INTO ip_bans (net, banned_at) VALUES ('198.51.100.7', 0);",
+    );
+    for realms in [store.load_realms().unwrap(), store.list_realms().unwrap()] {
+        let ids: Vec<RealmId> = realms.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![good, built]);
+        assert_eq!(realms[1].builds, vec![Build::VANILLA, Build::WOTLK]);
+    }
+    // Another connection (another DB thread, another node) sees the same.
+    assert_eq!(db.open().load_realms().unwrap().len(), 2);
+    let bans = store.ip_bans(unix_now()).unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0].net, net);
+    // Fixed by hand: served again.
+    db.behind("UPDATE realms SET address = 'h:2' WHERE id = 10;");
+    assert_eq!(store.load_realms().unwrap().len(), 3);
+}
+
 /// Instantiates every test of the suite in the invoking module, each with a fresh database
 /// from `$db` (an `Option<impl Backend>`; `None` = the test skips, having said why).
 macro_rules! suite {
@@ -930,6 +977,7 @@ macro_rules! suite {
             ip_bans_and_the_console_password_round_trip,
             totp_secrets_are_set_listed_and_cleared,
             a_wrong_token_counts_like_a_wrong_password,
+            bad_realm_and_ip_ban_rows_are_skipped_and_the_rest_served,
         );
     };
     (@each $db:expr; $($test:ident),* $(,)?) => {
@@ -979,6 +1027,17 @@ mod mysql {
         fn open(&self) -> Box<dyn Store> {
             mysql_store(&self.url)
         }
+
+        fn behind(&self, sql: &str) {
+            behind(&self.url, sql);
+        }
+    }
+
+    /// SQL in the database at `url`, through the private server's command-line client.
+    pub(super) fn behind(url: &str, sql: &str) {
+        let server = common::mariadb::MariaDb::shared().expect("the server the URL is on");
+        let db = url.rsplit('/').next().expect("a database name");
+        server.sql_in(db, sql);
     }
 
     suite!(MysqlDb::new());
@@ -1011,6 +1070,10 @@ mod azerothcore {
     }
 
     impl Backend for AzerothCoreDb {
+        fn behind(&self, sql: &str) {
+            super::mysql::behind(&self.url, sql);
+        }
+
         fn open(&self) -> Box<dyn Store> {
             Box::new(
                 gatehouse::store::AzerothCoreStore::open(&self.url)
@@ -1068,6 +1131,10 @@ mod cmangos {
     }
 
     impl Backend for CmangosDb {
+        fn behind(&self, sql: &str) {
+            super::mysql::behind(&self.url, sql);
+        }
+
         fn open(&self) -> Box<dyn Store> {
             Box::new(gatehouse::store::CmangosStore::open(&self.url).expect("open cmangos store"))
         }

@@ -457,10 +457,14 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         );
     }
     let (online, players) = svc.registry.online_summary();
+    let list = svc.realms.stats();
     let _ = writeln!(
         t,
-        "realms          {} listed, {online} linked online ({players} players)",
-        svc.realms.realms().len()
+        "realms          {} listed, {online} linked online ({players} players); list changed {}, \
+         encoded {}",
+        svc.realms.realms().len(),
+        list.changes,
+        list.encodings
     );
     t
 }

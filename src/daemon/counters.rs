@@ -2,6 +2,7 @@
 //! logon outcomes since start and over the last minute, for the console and systemd STATUS.
 
 use crate::policy::RefusalReason;
+use crate::realms::list_cache::RealmListStats;
 use crate::session::OutcomeCounts;
 
 #[derive(Debug, Default, Clone)]
@@ -21,6 +22,10 @@ pub struct Counters {
     /// Patch bytes read from disk for clients (each read only when its ring had room).
     pub patch_bytes_read: u64,
     pub outcomes: OutcomeCounts,
+    /// Changes and encodings of the realm list (copied from the cache when the counters are
+    /// read): encodings that grow with heartbeats rather than changes would show a world
+    /// server flapping its realm.
+    pub realm_list: RealmListStats,
 }
 
 impl Counters {

@@ -62,6 +62,7 @@ impl LinkSession {
                 out: &mut sink,
                 registry: &mut svc.registry,
                 realms_changed: &mut realms_changed,
+                log: &mut svc.log,
             };
             handle(self, state, &mut cx)
         };

@@ -185,6 +185,7 @@ impl Services {
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.refused = self.policies.refused();
+        c.realm_list = self.realms.stats();
         c
     }
 

@@ -69,6 +69,17 @@ pub struct RealmListCache {
     encoded: HashMap<Key, Encoded>,
     /// The answer must fit a connection's output ring; realms past this are left out.
     max_len: usize,
+    stats: RealmListStats,
+}
+
+/// How often the list changed and was encoded since start: encodings should follow changes
+/// (times the layouts, builds and levels asking), not requests or heartbeats.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RealmListStats {
+    /// Times [`RealmListCache::replace`] found a different list and dropped the encodings.
+    pub changes: u64,
+    /// Answers encoded (one per change and (layout, build, security level) asked for).
+    pub encodings: u64,
 }
 
 impl RealmListCache {
@@ -77,17 +88,24 @@ impl RealmListCache {
             realms: Vec::new(),
             encoded: HashMap::new(),
             max_len,
+            stats: RealmListStats::default(),
         }
     }
 
     /// Replaces the realm table; returns whether anything changed (the cache is dropped then).
     pub fn replace(&mut self, realms: Vec<RealmRecord>) -> bool {
-        if realms == self.realms {
+        if same_list(&realms, &self.realms) {
             return false;
         }
         self.realms = realms;
         self.encoded.clear();
+        self.stats.changes += 1;
         true
+    }
+
+    /// Changes and encodings since start.
+    pub fn stats(&self) -> RealmListStats {
+        self.stats
     }
 
     pub fn realms(&self) -> &[RealmRecord] {
@@ -189,6 +207,7 @@ impl RealmListCache {
         if !self.encoded.contains_key(&key) {
             let e = self.build(key);
             self.encoded.insert(key, e);
+            self.stats.encodings += 1;
         }
         &self.encoded[&key]
     }
@@ -228,9 +247,75 @@ impl RealmListCache {
     }
 }
 
+/// Whether two lists are the same, populations compared by their bits: `==` on a record never
+/// holds for a NaN population (NaN != NaN), which would drop and re-encode the list at every
+/// comparison. The store and the link keep NaN out; this does not rely on it.
+fn same_list(a: &[RealmRecord], b: &[RealmRecord]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let without_population = |r: &RealmRecord| RealmRecord {
+                population: 0.0,
+                ..r.clone()
+            };
+            x == y
+                || (x.population.to_bits() == y.population.to_bits()
+                    && without_population(x) == without_population(y))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RealmKind;
+
+    fn realm(population: f32) -> RealmRecord {
+        RealmRecord {
+            id: RealmId(1),
+            name: "One".into(),
+            address: "127.0.0.1:8085".into(),
+            realm_type: 0,
+            flags: 0,
+            timezone: 1,
+            population,
+            builds: vec![],
+            kind: RealmKind::Static,
+            access: RealmAccess::Open,
+        }
+    }
+
+    #[test]
+    fn the_list_is_encoded_once_per_change_and_a_nan_is_no_change() {
+        let mut cache = RealmListCache::new(4096);
+        let key = (Layout::V8, Build::WOTLK, 0);
+        assert!(cache.replace(vec![realm(0.5)]));
+        for _ in 0..3 {
+            cache.encoded_len(key.0, key.1, key.2);
+        }
+        assert_eq!(
+            cache.stats(),
+            RealmListStats {
+                changes: 1,
+                encodings: 1
+            }
+        );
+        assert!(!cache.replace(vec![realm(0.5)]));
+        assert!(cache.replace(vec![realm(f32::NAN)]));
+        for _ in 0..3 {
+            assert!(!cache.replace(vec![realm(f32::NAN)]), "NaN is the same NaN");
+            cache.encoded_len(key.0, key.1, key.2);
+        }
+        assert!(cache.replace(vec![realm(0.5)]));
+        let mut renamed = realm(0.5);
+        renamed.name = "Other".into();
+        assert!(cache.replace(vec![renamed]));
+        assert_eq!(
+            cache.stats(),
+            RealmListStats {
+                changes: 4,
+                encodings: 2
+            }
+        );
+    }
 
     #[test]
     fn realm_access_views_follow_each_projects_rules() {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::event_loop::ConnToken;
 use crate::protocol::realm_list::REALM_FLAG_OFFLINE;
-use crate::realms::link::message::RealmAnnouncement;
+use crate::realms::link::message::{Load, RealmAnnouncement};
 use crate::store::RealmRecord;
 use crate::values::RealmId;
 
@@ -113,20 +113,18 @@ impl RealmRegistry {
         Change::from(changed)
     }
 
-    /// A heartbeat: the realm is up, with this load.
-    pub fn heartbeat(
-        &mut self,
-        realm: RealmId,
-        population: f32,
-        online: u32,
-        now: Instant,
-    ) -> Change {
+    /// A heartbeat: the realm is up, with this load (brought into range by
+    /// [`crate::realms::link::message::clamp_heartbeat`]).
+    pub fn heartbeat(&mut self, realm: RealmId, load: Load, now: Instant) -> Change {
         let Some(live) = self.live.get_mut(&realm) else {
             return Change::Unchanged;
         };
-        let changed = live.liveness == Liveness::Offline || live.population != population;
-        live.population = population;
-        live.online_players = online;
+        // Compared by bits, not `!=`: should a NaN ever get this far, it must not read as a
+        // change at every heartbeat (NaN != NaN) and re-encode the realm list each time.
+        let changed = live.liveness == Liveness::Offline
+            || live.population.to_bits() != load.population.to_bits();
+        live.population = load.population;
+        live.online_players = load.online;
         live.last_heard = now;
         live.liveness = Liveness::Online;
         Change::from(changed)
@@ -171,7 +169,10 @@ impl RealmRegistry {
         self.live
             .values()
             .filter(|l| l.liveness == Liveness::Online)
-            .fold((0, 0), |(n, p), l| (n + 1, p + l.online_players))
+            // Saturating: the counts are a world server's word, checked but not trusted.
+            .fold((0, 0u32), |(n, p), l| {
+                (n + 1, p.saturating_add(l.online_players))
+            })
     }
 
     /// The list clients see: configured realms, overlaid with what their links announced.
@@ -240,6 +241,10 @@ mod tests {
         generation: 0,
     };
 
+    fn load(population: f32, online: u32) -> Load {
+        Load { population, online }
+    }
+
     #[test]
     fn linked_realms_overlay_the_configured_ones_and_go_offline_not_away() {
         let mut r = RealmRegistry::new(Duration::from_secs(15));
@@ -255,7 +260,7 @@ mod tests {
         assert_eq!(r.register(LINK, announced("Live"), t0), Change::Changed);
         let v = r.visible();
         assert_eq!((v[0].name.as_str(), v[0].flags), ("Live", 0x20));
-        assert_eq!(r.heartbeat(RealmId(1), 1.5, 10, t0), Change::Changed);
+        assert_eq!(r.heartbeat(RealmId(1), load(1.5, 10), t0), Change::Changed);
         assert_eq!(r.online_summary(), (1, 10));
 
         // Silent past the timeout: offline, still listed.
@@ -268,7 +273,7 @@ mod tests {
         assert_eq!(r.liveness(RealmId(1)), Some(Liveness::Offline));
         // The next heartbeat brings it back.
         let t1 = t0 + Duration::from_secs(17);
-        assert_eq!(r.heartbeat(RealmId(1), 1.5, 10, t1), Change::Changed);
+        assert_eq!(r.heartbeat(RealmId(1), load(1.5, 10), t1), Change::Changed);
         assert_eq!(r.visible()[0].flags & REALM_FLAG_OFFLINE, 0);
     }
 
@@ -288,5 +293,49 @@ mod tests {
         assert_eq!(r.went_away(RealmId(1), newer), Change::Changed);
         assert_eq!(r.liveness(RealmId(1)), Some(Liveness::Offline));
         assert_eq!(r.visible()[0].name, "New");
+    }
+
+    #[test]
+    fn the_same_load_is_no_change_even_a_nan_and_player_sums_saturate() {
+        let mut r = RealmRegistry::new(Duration::from_secs(15));
+        let two = RealmRecord {
+            id: RealmId(2),
+            name: "Two".into(),
+            ..configured()
+        };
+        r.set_configured(vec![configured(), two]);
+        let now = Instant::now();
+        let second = ConnToken {
+            slot: 1,
+            generation: 0,
+        };
+        r.register(LINK, announced("One"), now);
+        let mut other = announced("Two");
+        other.realm_id = RealmId(2);
+        r.register(second, other, now);
+
+        assert_eq!(r.heartbeat(RealmId(1), load(0.5, 1), now), Change::Changed);
+        assert_eq!(
+            r.heartbeat(RealmId(1), load(0.5, 2), now),
+            Change::Unchanged
+        );
+        // The link clamps NaN away; the registry does not rely on it.
+        assert_eq!(
+            r.heartbeat(RealmId(1), load(f32::NAN, 3), now),
+            Change::Changed
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                r.heartbeat(RealmId(1), load(f32::NAN, 3), now),
+                Change::Unchanged
+            );
+        }
+
+        assert_eq!(
+            r.heartbeat(RealmId(1), load(0.5, u32::MAX), now),
+            Change::Changed
+        );
+        r.heartbeat(RealmId(2), load(0.5, u32::MAX - 1), now);
+        assert_eq!(r.online_summary(), (2, u32::MAX));
     }
 }

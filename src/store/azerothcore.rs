@@ -36,8 +36,9 @@ use super::mangos_family::{
 };
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
-    opt_text, text, u32_col, u8_col, MysqlStore,
+    opt_text, raw_text, text, u32_col, u8_col, MysqlStore,
 };
+use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::Feature;
 use super::{
@@ -337,6 +338,7 @@ fn realm_access(flag: u8, allowed_security_level: u8) -> RealmAccess {
     }
 }
 
+/// Every realm that parses; the others are left out, each with an error line (`rows`).
 fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         own.pick(
@@ -350,7 +352,11 @@ fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, St
         ),
         (),
     )?;
-    rows.iter().map(realm_from_row).collect()
+    Ok(keep_good(
+        "realmlist",
+        rows.iter()
+            .map(|row| realm_row(format!("id {}", raw_text(row, 0)), realm_from_row(row))),
+    ))
 }
 
 /// What a second ban of one account in the same second (AzerothCore's key is `(id, bandate)`)

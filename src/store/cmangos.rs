@@ -33,9 +33,10 @@ use super::mangos_family::{
     IpBannedColumns, OwnTables, BANNED_BY,
 };
 use super::mysql::{
-    bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, text,
-    u32_col, u8_col, MysqlStore,
+    bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, raw_text,
+    text, u32_col, u8_col, MysqlStore,
 };
+use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
@@ -317,6 +318,7 @@ fn realm_access(flags: u8, allowed_security_level: u8) -> RealmAccess {
     }
 }
 
+/// Every realm that parses; the others are left out, each with an error line (`rows`).
 fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         own.pick(
@@ -330,7 +332,11 @@ fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, St
         ),
         (),
     )?;
-    rows.iter().map(realm_from_row).collect()
+    Ok(keep_good(
+        "realmlist",
+        rows.iter()
+            .map(|row| realm_row(format!("id {}", raw_text(row, 0)), realm_from_row(row))),
+    ))
 }
 
 /// `ip_banned.ip` holds one address as text.

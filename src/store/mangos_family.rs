@@ -12,7 +12,8 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, TxOpts};
 
-use super::mysql::{audit_from_row, exists, int, text, u32_col, u8_col};
+use super::mysql::{audit_from_row, exists, int, raw_text, text, u32_col, u8_col};
+use super::rows::{keep_good, BadRow};
 use super::{
     ip_text, unix_now, AuditRow, CharacterCount, Feature, LoginAttempt, RealmRef, StoreError,
 };
@@ -363,22 +364,23 @@ pub(super) fn ip_bans(
         format!("SELECT ip, {b}, {u} FROM ip_banned WHERE {u} = {b} OR {u} > ?"),
         (now,),
     )?;
-    let mut bans = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let ip = text(row, 0, &|| "ip_banned.ip".to_owned())?;
-        let Ok(addr) = ip.trim().parse::<IpAddr>() else {
-            // Written by another tool; one bad row must not lift every other ban.
-            log::warn!("store: ip_banned.ip {ip:?} is not an address; ignored");
-            continue;
-        };
-        let banned_at = int(row, 1, &|| format!("ip ban {ip}: {b}"))?;
-        let ends = int(row, 2, &|| format!("ip ban {ip}: {u}"))?;
-        bans.push(IpBan {
+    // Written by another tool too: one bad row must not lift every other ban.
+    let ban = |row: &Row| -> Result<IpBan, BadRow> {
+        let key = || format!("ip {}", raw_text(row, 0));
+        let ip = text(row, 0, &|| "ip".to_owned()).map_err(|e| BadRow::from_error(key(), e))?;
+        let addr = ip
+            .trim()
+            .parse::<IpAddr>()
+            .map_err(|_| BadRow::new(key(), "not an IP address"))?;
+        let banned_at =
+            int(row, 1, &|| (*b).to_owned()).map_err(|e| BadRow::from_error(key(), e))?;
+        let ends = int(row, 2, &|| (*u).to_owned()).map_err(|e| BadRow::from_error(key(), e))?;
+        Ok(IpBan {
             net: IpNet::from(addr),
             until: (ends != banned_at).then_some(ends),
-        });
-    }
-    Ok(bans)
+        })
+    };
+    Ok(keep_good("ip_banned", rows.iter().map(ban)))
 }
 
 /// Removes a realm with its character counts (as in gatehouse's own schema) and link key.

@@ -8,7 +8,8 @@
 //!
 //! Everything read back from the database is validated on the way in: a row that does not fit
 //! the types (a salt that is not 32 bytes, a name that does not normalise) is
-//! [`StoreError::Corrupt`], never a panic.
+//! [`StoreError::Corrupt`], never a panic. Tables read whole (realms, IP bans) skip such a row
+//! instead, with an error line naming it, and serve the rest (`rows`).
 
 pub mod azerothcore;
 pub mod bignum_hex;
@@ -16,6 +17,7 @@ pub mod cmangos;
 pub mod mangos_family;
 pub mod migrations;
 pub mod mysql;
+mod rows;
 pub mod sqlite;
 pub mod worker;
 
@@ -102,7 +104,8 @@ pub trait Store: Send {
     /// [`StoreError::NoSuchRealm`] if the realm is not configured.
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError>;
 
-    /// Every configured realm, by id.
+    /// Every configured realm, by id. A realm whose row (or build list) does not parse or
+    /// breaks the realm-list rules is left out with an error line naming it; the rest load.
     fn load_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError>;
 
     // --- administration (CLI now, console later) ---
@@ -159,7 +162,8 @@ pub trait Store: Send {
     /// Lifts an IP ban; `false` if there was none.
     fn unban_ip(&mut self, net: &IpNet) -> Result<bool, StoreError>;
 
-    /// The IP bans in force at `now`.
+    /// The IP bans in force at `now`. A ban whose address or network (or date) does not parse
+    /// is left out with an error line naming it; the rest are enforced.
     fn ip_bans(&mut self, now: i64) -> Result<Vec<IpBan>, StoreError>;
 
     /// Stores the console password's hash (`admin::hash_console_password`).

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
     AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LoginAttempt,
@@ -328,6 +329,18 @@ pub(super) fn col(row: &Row, idx: usize) -> Result<&Value, StoreError> {
         .ok_or_else(|| StoreError::corrupt(format!("a row has no column {idx}")))
 }
 
+/// A column as it is stored, whatever its type, to name a row in a log line.
+pub(super) fn raw_text(row: &Row, idx: usize) -> String {
+    match row.as_ref(idx) {
+        None => "<no column>".to_owned(),
+        Some(Value::NULL) => "NULL".to_owned(),
+        Some(Value::Int(v)) => v.to_string(),
+        Some(Value::UInt(v)) => v.to_string(),
+        Some(Value::Bytes(b)) => format!("{:?}", String::from_utf8_lossy(b)),
+        Some(other) => format!("{other:?}"),
+    }
+}
+
 pub(super) fn opt_int(
     row: &Row,
     idx: usize,
@@ -595,6 +608,18 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     })
 }
 
+/// One IP ban; `net` is its key (the row's primary key, as stored).
+fn ip_ban_from_row(row: &Row) -> Result<IpBan, BadRow> {
+    let key = || format!("net {}", raw_text(row, 0));
+    let stored = text(row, 0, &|| "net".to_owned()).map_err(|e| BadRow::from_error(key(), e))?;
+    let net = stored
+        .parse::<IpNet>()
+        .map_err(|_| BadRow::new(key(), "not a network (ADDRESS/PREFIX, e.g. 10.0.0.0/8)"))?;
+    let until =
+        opt_int(row, 1, &|| "expires_at".to_owned()).map_err(|e| BadRow::from_error(key(), e))?;
+    Ok(IpBan { net, until })
+}
+
 pub(super) fn audit_from_row(row: &Row) -> Result<AuditRow, StoreError> {
     let id = int(row, 0, &|| "audit id".to_owned())?;
     let build = int(row, 5, &|| format!("audit #{id}: build"))?;
@@ -662,35 +687,41 @@ fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, S
     }
 }
 
+/// Every realm that parses; the others are left out, each with an error line (`rows`).
 fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
         "SELECT id, name, address, realm_type, flags, timezone, population, link_key
          FROM realms ORDER BY id",
         (),
     )?;
-    let mut realms = rows
+    let realms: Vec<_> = rows
         .iter()
-        .map(realm_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|row| (format!("id {}", raw_text(row, 0)), realm_from_row(row)))
+        .collect();
+    // Joined, so that a build of no realm (foreign keys off for a hand edit) is not read.
     let rows: Vec<Row> = q.exec(
-        "SELECT realm_id, build FROM realm_builds ORDER BY realm_id, build",
+        "SELECT b.realm_id, b.build FROM realm_builds b JOIN realms r ON r.id = b.realm_id
+         ORDER BY b.realm_id, b.build",
         (),
     )?;
+    let mut builds = RealmBuilds::default();
     for row in &rows {
-        let realm_id = int(row, 0, &|| "realm_builds.realm_id".to_owned())?;
-        let build = int(row, 1, &|| format!("realm {realm_id}: build"))?;
-        let build = u16::try_from(build)
-            .map_err(|_| StoreError::corrupt(format!("realm {realm_id}: build {build}")))?;
-        // The foreign key guarantees a parent; a miss means the table was edited by hand.
-        let realm = realms
-            .iter_mut()
-            .find(|r| i64::from(r.id.0) == realm_id)
-            .ok_or_else(|| {
-                StoreError::corrupt(format!("build {build} for missing realm {realm_id}"))
-            })?;
-        realm.builds.push(Build(build));
+        // The join matched it with an integer id, so the realm id reads.
+        let Ok(realm_id) = int(row, 0, &|| "realm_builds.realm_id".to_owned()) else {
+            continue;
+        };
+        let build = int(row, 1, &|| "build".to_owned()).map_err(|e| match e {
+            StoreError::Corrupt { what } => what,
+            other => other.to_string(),
+        });
+        builds.add(realm_id, build);
     }
-    Ok(realms)
+    Ok(keep_good(
+        "realms",
+        realms
+            .into_iter()
+            .map(|(key, realm)| realm_row(key, builds.attach(realm))),
+    ))
 }
 
 /// The id for a new realm: after the highest, or the lowest gap once 255 is used (ids of
@@ -1120,18 +1151,7 @@ impl Store for MysqlStore {
                 "SELECT net, expires_at FROM ip_bans WHERE expires_at IS NULL OR expires_at > ?",
                 (now,),
             )?;
-            rows.iter()
-                .map(|row| {
-                    let text = text(row, 0, &|| "ip_bans.net".to_owned())?;
-                    let net = text.parse::<IpNet>().map_err(|_| StoreError::Corrupt {
-                        what: format!("ip_bans.net {text:?} is not a network"),
-                    })?;
-                    Ok(IpBan {
-                        net,
-                        until: opt_int(row, 1, &|| format!("ip ban {text}: expires_at"))?,
-                    })
-                })
-                .collect()
+            Ok(keep_good("ip_bans", rows.iter().map(ip_ban_from_row)))
         })
     }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
+use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     count_failure, ip_text, lockout_reason, migrations, standing, unix_now, AccountRecord,
     AccountSummary, AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded,
@@ -119,6 +120,7 @@ impl SqliteStore {
             .ok_or(StoreError::NoSuchAccount(*name))
     }
 
+    /// Every realm that parses; the others are left out, each with an error line (`rows`).
     fn realms(&self) -> Result<Vec<RealmRecord>, StoreError> {
         let mut realms = Vec::new();
         {
@@ -128,28 +130,31 @@ impl SqliteStore {
             )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                realms.push(realm_from_row(row)?);
+                realms.push((format!("id {}", raw_text(row, 0)), realm_from_row(row)));
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT realm_id, build FROM realm_builds ORDER BY realm_id, build")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let realm_id: i64 = row.get(0)?;
-            let build: i64 = row.get(1)?;
-            let build = u16::try_from(build)
-                .map_err(|_| StoreError::corrupt(format!("realm {realm_id}: build {build}")))?;
-            // The foreign key guarantees a parent; a miss means the file was edited by hand.
-            let realm = realms
-                .iter_mut()
-                .find(|r| i64::from(r.id.0) == realm_id)
-                .ok_or_else(|| {
-                    StoreError::corrupt(format!("build {build} for missing realm {realm_id}"))
-                })?;
-            realm.builds.push(Build(build));
+        let mut builds = RealmBuilds::default();
+        {
+            // Joined, so that a build of no realm (foreign keys off for a hand edit) is not read.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT b.realm_id, b.build FROM realm_builds b JOIN realms r ON r.id = b.realm_id
+                 ORDER BY b.realm_id, b.build",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                // The join matched it with an integer id, so the realm id reads.
+                let Ok(realm_id) = row.get::<_, i64>(0) else {
+                    continue;
+                };
+                builds.add(realm_id, row.get::<_, i64>(1).map_err(|e| e.to_string()));
+            }
         }
-        Ok(realms)
+        Ok(keep_good(
+            "realms",
+            realms
+                .into_iter()
+                .map(|(key, realm)| realm_row(key, builds.attach(realm))),
+        ))
     }
 
     /// The id for a new realm: after the highest, or the lowest gap once 255 is used, so that
@@ -267,6 +272,18 @@ fn bytes_col<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> Result<&'r [u8], S
             "{what} is {:?}, not bytes",
             other.data_type()
         ))),
+    }
+}
+
+/// A column as it is stored, whatever its type, to name a row in a log line.
+fn raw_text(row: &Row<'_>, idx: usize) -> String {
+    match row.get_ref(idx) {
+        Ok(ValueRef::Null) => "NULL".to_owned(),
+        Ok(ValueRef::Integer(i)) => i.to_string(),
+        Ok(ValueRef::Real(f)) => f.to_string(),
+        Ok(ValueRef::Text(t)) => format!("{:?}", String::from_utf8_lossy(t)),
+        Ok(ValueRef::Blob(b)) => format!("<{} bytes>", b.len()),
+        Err(e) => format!("<{e}>"),
     }
 }
 
@@ -455,6 +472,19 @@ fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
         kind,
         access: RealmAccess::Open,
     })
+}
+
+/// One IP ban; `net` is its key (the row's primary key, as stored).
+fn ip_ban_from_row(row: &Row<'_>) -> Result<IpBan, BadRow> {
+    let key = || format!("net {}", raw_text(row, 0));
+    let text: String = row.get(0).map_err(|e| BadRow::new(key(), e))?;
+    let net = text
+        .parse::<IpNet>()
+        .map_err(|_| BadRow::new(key(), "not a network (ADDRESS/PREFIX, e.g. 10.0.0.0/8)"))?;
+    let until = row
+        .get(1)
+        .map_err(|e| BadRow::new(key(), format!("expires_at: {e}")))?;
+    Ok(IpBan { net, until })
 }
 
 fn audit_from_row(row: &Row<'_>) -> Result<AuditRow, StoreError> {
@@ -889,16 +919,9 @@ impl Store for SqliteStore {
         let mut rows = stmt.query([now])?;
         let mut bans = Vec::new();
         while let Some(row) = rows.next()? {
-            let text: String = row.get(0)?;
-            let net = text.parse::<IpNet>().map_err(|_| StoreError::Corrupt {
-                what: format!("ip_bans.net {text:?} is not a network"),
-            })?;
-            bans.push(IpBan {
-                net,
-                until: row.get(1)?,
-            });
+            bans.push(ip_ban_from_row(row));
         }
-        Ok(bans)
+        Ok(keep_good("ip_bans", bans))
     }
 
     fn set_console_password(&mut self, hash: &str) -> Result<(), StoreError> {

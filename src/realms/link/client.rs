@@ -144,6 +144,9 @@ impl Client {
 
     /// Tells the server the realm is alive. There is no reply: a server that has given up on
     /// the link says so with an Error frame, which the next call that reads will report.
+    /// `population` should be a number in 0..=`values::MAX_POPULATION` and `online` at most
+    /// [`MAX_ONLINE`](super::message::MAX_ONLINE); values out of range are sent as they are
+    /// and the server clamps them (logging a warning), so the realm stays online.
     pub fn heartbeat(&mut self, population: f32, online: u32) -> Result<(), LinkClientError> {
         self.send(&LinkMessage::Heartbeat { population, online })
     }
@@ -188,8 +191,10 @@ impl Client {
         if self.broken {
             return Err(LinkClientError::Broken);
         }
-        // Encoding faults are the caller's (e.g. a 65-byte realm name) and leave the stream
-        // untouched, so they do not break the link.
+        // Encoding faults are the caller's (e.g. a 65-byte realm name, or a Register whose
+        // values the server would refuse) and leave the stream untouched, so they do not break
+        // the link.
+        msg.check_values()?;
         let bytes = msg.to_bytes()?;
         self.guard(|c| c.stream.write_all(&bytes).map_err(io_error))
     }

@@ -9,6 +9,7 @@
 
 use crate::account::CredentialError;
 use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
+use crate::values::RealmValueError;
 
 /// Size of the length field that opens every frame.
 pub const LENGTH_FIELD: usize = 4;
@@ -75,6 +76,9 @@ pub enum LinkError {
     TooManyBuilds(usize),
     #[error("field {field} has illegal value {value:#x}")]
     BadValue { field: &'static str, value: u64 },
+    /// A realm-list value out of range (a NaN population, build 0).
+    #[error(transparent)]
+    RealmValue(#[from] RealmValueError),
 }
 
 /// Frames one whole frame (length field included) at the front of `buf`.

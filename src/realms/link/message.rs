@@ -11,7 +11,7 @@ use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
 use crate::srp6::SessionKey;
-use crate::values::{AccountId, RealmId};
+use crate::values::{self, AccountId, RealmId};
 
 use super::frame::{self, LinkError, LENGTH_FIELD};
 
@@ -25,12 +25,22 @@ pub const LINK_VERSION: u8 = 1;
 pub const STATUS_OK: u8 = 0;
 /// Registered status: refused (e.g. the realm id is not the authenticated one).
 pub const STATUS_REFUSED: u8 = 1;
+/// Registered status: refused because a value is out of range ([`LinkMessage::check_values`];
+/// the server's log says which).
+pub const STATUS_BAD_VALUE: u8 = 2;
 /// Most builds a Register may list.
 pub const MAX_BUILDS: usize = 16;
 /// Bounds of a realm's name, in bytes.
-pub const NAME_LEN: (usize, usize) = (1, 64);
+pub const NAME_LEN: (usize, usize) = values::REALM_NAME_LEN;
 /// Bounds of a realm's "host:port" address, in bytes.
-pub const ADDRESS_LEN: (usize, usize) = (1, 255);
+pub const ADDRESS_LEN: (usize, usize) = values::REALM_ADDRESS_LEN;
+/// Most players a Heartbeat may report on one realm: far above any real world server, and
+/// low enough that the sum over 255 realms cannot overflow a `u32`.
+pub const MAX_ONLINE: u32 = 1_000_000;
+/// Realm-list flag bits with no known meaning (login-protocol.md §2.4): a Register that sets
+/// one is refused. OFFLINE and SPECIFY_BUILD are gatehouse's to set; it clears them from what
+/// a world server announces.
+pub const UNKNOWN_REALM_FLAGS: u8 = 0x08 | 0x10;
 
 /// Error codes of the `Error` frame (the server closes after sending one).
 pub mod error_code {
@@ -65,6 +75,62 @@ pub struct RealmAnnouncement {
     pub timezone: u8,
     /// Builds this world accepts; empty = every build gatehouse accepts. At most 16.
     pub builds: Vec<Build>,
+}
+
+impl RealmAnnouncement {
+    /// Flags with only known bits ([`UNKNOWN_REALM_FLAGS`]), builds that are client builds.
+    /// Type and timezone are any byte, as an operator's `realm add` allows.
+    pub fn check_values(&self) -> Result<(), LinkError> {
+        if self.flags & UNKNOWN_REALM_FLAGS != 0 {
+            return Err(LinkError::BadValue {
+                field: "realm flags",
+                value: u64::from(self.flags),
+            });
+        }
+        for build in &self.builds {
+            values::check_build(build.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the server applies of a Heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Load {
+    /// In 0..=[`values::MAX_POPULATION`], never NaN.
+    pub population: f32,
+    /// At most [`MAX_ONLINE`].
+    pub online: u32,
+}
+
+/// Brings a Heartbeat's values into range: a NaN or negative population becomes 0.0, one above
+/// [`values::MAX_POPULATION`] (infinity included) becomes that; more than [`MAX_ONLINE`]
+/// players become [`MAX_ONLINE`]. `Err` carries the clamped load and why (the first value out
+/// of range), for the log.
+///
+/// Clamped rather than refused: a heartbeat is what keeps a realm online, and a world server
+/// whose load figure is broken (0 / 0 on an empty realm is NaN) must not take its realm offline
+/// and keep the first player out.
+pub fn clamp_heartbeat(population: f32, online: u32) -> Result<Load, (Load, LinkError)> {
+    let load = Load {
+        population: if population.is_nan() {
+            0.0
+        } else {
+            population.clamp(0.0, values::MAX_POPULATION)
+        },
+        online: online.min(MAX_ONLINE),
+    };
+    if let Err(e) = values::check_population(population) {
+        return Err((load, e.into()));
+    }
+    if online > MAX_ONLINE {
+        let e = LinkError::BadValue {
+            field: "online players",
+            value: u64::from(online),
+        };
+        return Err((load, e));
+    }
+    Ok(load)
 }
 
 /// A session ticket handed to a world server (Session's payload when found).
@@ -234,6 +300,18 @@ impl LinkMessage {
         Ok(())
     }
 
+    /// Checks the values a message carries, beyond its shape, where the server refuses a
+    /// message for them: a Register's ([`RealmAnnouncement::check_values`]). The client checks
+    /// this before it sends. A Heartbeat's values are never refused but brought into range
+    /// ([`clamp_heartbeat`]); ids are checked against the link's state where they arrive (the
+    /// authenticated realm).
+    pub fn check_values(&self) -> Result<(), LinkError> {
+        match self {
+            LinkMessage::Register(a) => a.check_values(),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the whole frame, length field included. Nothing is written if the message is
     /// not encodable (see [`validate`](Self::validate)), so a sink never holds half a frame.
     pub fn encode(&self, out: &mut impl WireSink) -> Result<(), LinkError> {
@@ -382,22 +460,9 @@ fn check_text(field: &'static str, s: &str, bounds: (usize, usize)) -> Result<()
     check_len(field, s.len(), bounds)
 }
 
-/// "host:port" with a non-empty host and a port in 1..=65535; the host is not resolved here
-/// (the client does that), so names and IPv6 literals in brackets are both fine.
+/// "host:port" by the rule every realm entry follows ([`values::check_realm_address`]).
 fn check_address(address: &str) -> Result<(), LinkError> {
-    let ok = match address.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && port.bytes().all(|b| b.is_ascii_digit())
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
-        }
-        None => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(LinkError::BadAddress(address.to_owned()))
-    }
+    values::check_realm_address(address).map_err(|_| LinkError::BadAddress(address.to_owned()))
 }
 
 #[cfg(test)]

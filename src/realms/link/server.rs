@@ -13,9 +13,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::event_loop::ConnToken;
+use crate::log_throttle::{Level, LogThrottle};
 use crate::protocol::wire::WireSink;
 use crate::realms::link::message::{
-    error_code, LinkMessage, SessionGrant, LINK_VERSION, STATUS_OK, STATUS_REFUSED,
+    clamp_heartbeat, error_code, LinkMessage, SessionGrant, LINK_VERSION, STATUS_BAD_VALUE,
+    STATUS_OK, STATUS_REFUSED,
 };
 use crate::realms::registry::{Change, RealmRegistry};
 use crate::realms::RealmId;
@@ -71,6 +73,8 @@ pub struct LinkCx<'a> {
     pub registry: &'a mut RealmRegistry,
     /// Set when the visible realm list changed.
     pub realms_changed: &'a mut bool,
+    /// Flood control for what a world server can repeat (a bad heartbeat every few seconds).
+    pub log: &'a mut LogThrottle,
 }
 
 impl LinkCx<'_> {
@@ -187,6 +191,19 @@ pub fn on_frame(
                 });
                 return LinkStep::Become(LinkState::Linked { realm });
             }
+            if let Err(e) = announced.check_values() {
+                // Refused whole: the realm keeps what it had (listed or not), the link stays.
+                cx.log.log(
+                    cx.now,
+                    Level::Warn,
+                    "link register refused",
+                    format_args!("{realm}: link from {}: Register refused: {e}", session.peer),
+                );
+                cx.send(&LinkMessage::Registered {
+                    status: STATUS_BAD_VALUE,
+                });
+                return LinkStep::Become(LinkState::Linked { realm });
+            }
             log::info!(
                 "{realm} registered from {}: {:?} at {}",
                 session.peer,
@@ -203,9 +220,31 @@ pub fn on_frame(
             if session.registered.is_none() {
                 return error(cx, error_code::PROTOCOL, "heartbeat before register");
             }
-            let change = cx.registry.heartbeat(realm, population, online, cx.now);
+            let load = match clamp_heartbeat(population, online) {
+                Ok(load) => load,
+                Err((load, why)) => {
+                    // Clamped, not refused: the heartbeat still keeps the realm online.
+                    cx.log.log(
+                        cx.now,
+                        Level::Warn,
+                        "link heartbeat clamped",
+                        format_args!(
+                            "{realm}: link from {}: Heartbeat out of range (population \
+                             {population}, {online} online): {why}; applied as population {}, \
+                             {} online",
+                            session.peer, load.population, load.online
+                        ),
+                    );
+                    load
+                }
+            };
+            let change = cx.registry.heartbeat(realm, load, cx.now);
             if change == Change::Changed {
-                log::debug!("{realm}: heartbeat, population {population}, {online} online");
+                log::debug!(
+                    "{realm}: heartbeat, population {}, {} online",
+                    load.population,
+                    load.online
+                );
             }
             cx.note(change);
             LinkStep::Become(LinkState::Linked { realm })
@@ -314,3 +353,6 @@ pub fn on_store_reply(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
