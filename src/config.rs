@@ -207,6 +207,10 @@ pub struct LinkConfig {
     pub listen: Vec<SocketAddr>,
     /// Seconds without a heartbeat after which a linked realm is shown offline.
     pub heartbeat_timeout_secs: u64,
+    /// Session takes per second one link may make (each is a write transaction); 0 = no limit.
+    pub take_rate: f64,
+    /// Takes a link may make at once before `take_rate` applies.
+    pub take_burst: u32,
 }
 
 impl Default for LinkConfig {
@@ -214,6 +218,17 @@ impl Default for LinkConfig {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 3725))],
             heartbeat_timeout_secs: 15,
+            take_rate: 500.0,
+            take_burst: 2000,
+        }
+    }
+}
+
+impl LinkConfig {
+    pub fn take_rate(&self) -> crate::policy::bucket::Rate {
+        crate::policy::bucket::Rate {
+            per_second: self.take_rate,
+            burst: self.take_burst,
         }
     }
 }
@@ -707,6 +722,11 @@ ticket_ttl_secs = 900
 listen = ["127.0.0.1:3725"]
 # Seconds without a heartbeat after which a linked realm is shown offline. (1 to 86400)
 heartbeat_timeout_secs = 15
+# Session takes per second one link may make (each is a database write); a take beyond it is
+# answered "no ticket" and counted. 0 = no limit. (0 to 100000)
+take_rate = 500.0
+# Takes a link may make at once before take_rate applies. (1 to 1000000)
+take_burst = 2000
 
 [console]
 # The telnet-style debug console; off unless listed. Keep it on loopback, e.g.
@@ -885,7 +905,7 @@ impl Config {
     /// are written (the default config text and the README repeat them). The bounds keep what
     /// is allocated at start (queues, tables, rings) allocatable and every duration far from
     /// overflowing the arithmetic it goes into.
-    fn whole_numbers(&self) -> [(&'static str, u64, RangeInclusive<u64>); 26] {
+    fn whole_numbers(&self) -> [(&'static str, u64, RangeInclusive<u64>); 27] {
         const DAY: u64 = 86_400;
         const MIB: u64 = 1024 * 1024;
         let (store, t, l, lock) = (&self.store, &self.timeouts, &self.limits, &self.lockout);
@@ -971,6 +991,11 @@ impl Config {
             ),
             ("realms.refresh_secs", self.realms.refresh_secs, 1..=DAY),
             (
+                "link.take_burst",
+                u64::from(self.link.take_burst),
+                1..=1_000_000,
+            ),
+            (
                 "audit.keep_days",
                 u64::from(self.audit.keep_days),
                 0..=u64::from(AuditConfig::MAX_KEEP_DAYS),
@@ -989,8 +1014,9 @@ impl Config {
     }
 
     /// The same for the keys that take fractions (per-second rates; 0 = no limit).
-    fn real_numbers(&self) -> [(&'static str, f64, RangeInclusive<f64>); 2] {
+    fn real_numbers(&self) -> [(&'static str, f64, RangeInclusive<f64>); 3] {
         [
+            ("link.take_rate", self.link.take_rate, 0.0..=100_000.0),
             (
                 "limits.connect_rate",
                 self.limits.connect_rate,
@@ -1115,7 +1141,8 @@ mod tests {
             }
         }
         for (key, _, range) in Config::default().real_numbers() {
-            for value in ["-0.5", "nan", "inf", "10000.5"] {
+            let above = format!("{}", range.end() + 0.5);
+            for value in ["-0.5", "nan", "inf", above.as_str()] {
                 let e = Config::parse(&one_key(key, value)).unwrap_err();
                 assert_eq!(out_of_range_key(&e), Some(key), "{key} = {value}: {e}");
             }

@@ -422,3 +422,29 @@ fn a_register_with_values_out_of_range_is_refused_and_the_link_stays() {
         "the good Register after the bad ones",
     );
 }
+
+/// Each take is a write transaction: a link over `link.take_rate` gets "no ticket" at once,
+/// counted, and the database is left alone (issue 12.5: an authenticated world server made
+/// about 12,800 takes/s before). A ticket taken within the rate is still handed over.
+#[test]
+fn session_takes_beyond_the_links_rate_are_answered_none_without_a_write() {
+    let (server, realm) = server(|config| {
+        config.link.take_rate = 0.5;
+        config.link.take_burst = 3;
+    });
+    let logged =
+        LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    let alice = AccountName::parse(b"alice").unwrap();
+    let grant = link.take_session(&alice).unwrap().expect("within the rate");
+    assert_eq!(grant.session_key, logged.session_key);
+    let nobody = AccountName::parse(b"nobody").unwrap();
+    for _ in 0..40 {
+        assert!(link.take_session(&nobody).unwrap().is_none());
+    }
+    let limited = server.counters().link_takes_limited;
+    // Three in the burst (one of them alice's), at most one more from the refill meanwhile.
+    assert!((37..=38).contains(&limited), "{limited} takes limited");
+    // The link is still linked: heartbeats and takes go on.
+    link.heartbeat(1.0, 1).unwrap();
+}

@@ -17,6 +17,8 @@ pub struct Counters {
     pub protocol_errors: u64,
     pub deadlines: u64,
     pub store_busy: u64,
+    /// Session takes answered "no ticket" because their link was over `link.take_rate`.
+    pub link_takes_limited: u64,
     /// Logons and reconnects that reached the realm list.
     pub logons_ok: u64,
     /// Patch bytes read from disk for clients (each read only when its ring had room).

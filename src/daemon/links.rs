@@ -63,6 +63,8 @@ impl LinkSession {
                 registry: &mut svc.registry,
                 realms_changed: &mut realms_changed,
                 log: &mut svc.log,
+                take_rate: svc.config.link.take_rate(),
+                takes_limited: &mut svc.counters.link_takes_limited,
             };
             handle(self, state, &mut cx)
         };

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use crate::event_loop::ConnToken;
 use crate::log_throttle::{Level, LogThrottle};
+use crate::policy::bucket::{Rate, TokenBucket};
 use crate::protocol::wire::WireSink;
 use crate::realms::link::message::{
     clamp_heartbeat, error_code, LinkMessage, SessionGrant, LINK_VERSION, STATUS_BAD_VALUE,
@@ -51,6 +52,8 @@ pub struct LinkSession {
     pub state: LinkState,
     /// The realm this link registered, so a dropped link takes it offline.
     pub registered: Option<RealmId>,
+    /// Its session takes so far against `link.take_rate` (made at the first take).
+    pub takes: Option<TokenBucket>,
 }
 
 /// What the daemon does after a link handled something.
@@ -75,6 +78,10 @@ pub struct LinkCx<'a> {
     pub realms_changed: &'a mut bool,
     /// Flood control for what a world server can repeat (a bad heartbeat every few seconds).
     pub log: &'a mut LogThrottle,
+    /// `link.take_rate`: how many session takes per second a link may make.
+    pub take_rate: Rate,
+    /// Counts takes answered "none" because the link was over its rate.
+    pub takes_limited: &'a mut u64,
 }
 
 impl LinkCx<'_> {
@@ -103,6 +110,7 @@ impl LinkSession {
             peer,
             state: LinkState::AwaitAuth { nonce },
             registered: None,
+            takes: None,
         }
     }
 
@@ -263,6 +271,26 @@ pub fn on_frame(
                 account_name,
             },
         ) => {
+            let (rate, now) = (cx.take_rate, cx.now);
+            let bucket = session
+                .takes
+                .get_or_insert_with(|| TokenBucket::new(rate, now));
+            if !bucket.try_take(rate, now) {
+                // Each take is a write transaction: beyond its rate a link gets "no ticket" at
+                // once, and the database is left alone.
+                *cx.takes_limited += 1;
+                crate::throttled_warn!(
+                    cx.log,
+                    now,
+                    "link takes over rate",
+                    "{realm}: session takes over link.take_rate; answered \"no ticket\""
+                );
+                cx.send(&LinkMessage::Session {
+                    request_id,
+                    grant: None,
+                });
+                return LinkStep::Become(LinkState::Linked { realm });
+            }
             log::debug!("{realm}: take session #{request_id} for {account_name}");
             LinkStep::Ask(
                 LinkState::Taking { realm, request_id },
@@ -334,7 +362,7 @@ pub fn on_store_reply(
                     return error(cx, error_code::STORE_UNAVAILABLE, "store unavailable");
                 }
             };
-            log::info!(
+            log::debug!(
                 "{realm}: session take #{request_id}: {}",
                 if grant.is_some() {
                     "handed over"

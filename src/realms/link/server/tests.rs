@@ -55,6 +55,7 @@ impl World {
         let mut out = Vec::new();
         let mut changed = false;
         let state = self.session.take_state();
+        let mut limited = 0;
         let step = {
             let mut cx = LinkCx {
                 now: self.now,
@@ -64,6 +65,8 @@ impl World {
                 registry: &mut self.registry,
                 realms_changed: &mut changed,
                 log: &mut self.log,
+                take_rate: crate::config::LinkConfig::default().take_rate(),
+                takes_limited: &mut limited,
             };
             on_frame(&mut self.session, state, message, &mut cx)
         };
