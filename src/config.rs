@@ -224,15 +224,6 @@ impl Default for LinkConfig {
     }
 }
 
-impl LinkConfig {
-    pub fn take_rate(&self) -> crate::policy::bucket::Rate {
-        crate::policy::bucket::Rate {
-            per_second: self.take_rate,
-            burst: self.take_burst,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {

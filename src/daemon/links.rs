@@ -14,6 +14,7 @@ use super::table::{Buffers, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
 use crate::event_loop::{ConnToken, TableId};
 use crate::net::connection::{OutputSink, Standing};
 use crate::net::CloseReason;
+use crate::policy::bucket::Rate;
 use crate::protocol::wire::Check;
 use crate::realms::link::message::{error_code, LinkMessage};
 use crate::realms::link::server::{self, LinkCx, LinkSession, LinkState, LinkStep};
@@ -63,7 +64,10 @@ impl LinkSession {
                 registry: &mut svc.registry,
                 realms_changed: &mut realms_changed,
                 log: &mut svc.log,
-                take_rate: svc.config.link.take_rate(),
+                take_rate: Rate {
+                    per_second: svc.config.link.take_rate,
+                    burst: svc.config.link.take_burst,
+                },
                 takes_limited: &mut svc.counters.link_takes_limited,
             };
             handle(self, state, &mut cx)

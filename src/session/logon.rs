@@ -403,7 +403,13 @@ fn on_account_loaded(
         Ok(Some(account)) => account,
         Ok(None) => {
             // Counted, not audited: a name that is no account costs the database no write.
-            log::info!("{}: refused: unknown account", cx.data);
+            crate::throttled_info!(
+                cx.log,
+                cx.now,
+                "unknown account",
+                "{}: refused: unknown account",
+                cx.data
+            );
             let a = attempt(cx, name, LoginOutcome::UnknownAccount);
             decided(cx, &a);
             return refuse(kind, LoginResult::FailUnknownAccount, cx);

@@ -806,6 +806,10 @@ pub fn open_with_totp_key(
     })
 }
 
+/// Audit rows a prune deletes per statement, so that no one statement holds the writers up
+/// for long (each backend loops until a batch comes back short).
+pub(crate) const PRUNE_BATCH: u32 = 5000;
+
 /// What `gatehouse db init` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initialised {

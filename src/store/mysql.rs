@@ -1255,9 +1255,6 @@ impl Store for MysqlStore {
     }
 }
 
-/// Rows a pruning statement deletes at once, so that no one statement holds locks for long.
-const PRUNE_BATCH: u32 = 5000;
-
 /// Deletes `table`'s rows with `at < before`, in batches; how many went.
 pub(super) fn prune_audit_table(
     conn: &mut Conn,
@@ -1267,12 +1264,15 @@ pub(super) fn prune_audit_table(
     let mut gone = 0u64;
     loop {
         conn.exec_drop(
-            format!("DELETE FROM {table} WHERE at < ? LIMIT {PRUNE_BATCH}"),
+            format!(
+                "DELETE FROM {table} WHERE at < ? LIMIT {}",
+                super::PRUNE_BATCH
+            ),
             (before,),
         )?;
         let batch = conn.affected_rows();
         gone = gone.saturating_add(batch);
-        if batch < u64::from(PRUNE_BATCH) {
+        if batch < u64::from(super::PRUNE_BATCH) {
             return Ok(gone);
         }
     }

@@ -1014,11 +1014,23 @@ impl Store for SqliteStore {
     }
 
     fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
-        let _turn = self.turns.take();
-        let gone = self
-            .conn
-            .execute("DELETE FROM login_audit WHERE at < ?1", [before])?;
-        Ok(gone as u64)
+        // In batches, each its own write turn and transaction, so a first prune of a large
+        // table never holds the logons' writers up for long.
+        let mut gone = 0u64;
+        loop {
+            let batch = {
+                let _turn = self.turns.take();
+                self.conn.execute(
+                    "DELETE FROM login_audit WHERE id IN
+                         (SELECT id FROM login_audit WHERE at < ?1 LIMIT ?2)",
+                    [before, i64::from(super::PRUNE_BATCH)],
+                )?
+            };
+            gone = gone.saturating_add(batch as u64);
+            if batch < usize::try_from(super::PRUNE_BATCH).unwrap_or(usize::MAX) {
+                return Ok(gone);
+            }
+        }
     }
 }
 

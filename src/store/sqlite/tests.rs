@@ -647,3 +647,23 @@ fn a_version_3_file_upgrades_to_4_and_keeps_its_data() {
         Some(sealed(4))
     );
 }
+
+#[test]
+fn a_large_prune_goes_in_batches_and_misses_nothing() {
+    let (_dir, mut store) = temp_store();
+    // 12,001 old rows (more than two batches) and one new one.
+    store
+        .conn
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
+             INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+             SELECT i % 100, NULL, 'X', '192.0.2.1', 12340, 'wrong_password' FROM n;
+             INSERT INTO login_audit (at, account_id, account_name, peer_ip, build, outcome)
+             VALUES (500, NULL, 'X', '192.0.2.1', 12340, 'wrong_password');",
+        )
+        .unwrap();
+    assert_eq!(store.prune_audit(100).unwrap(), 12_001);
+    let left = store.recent_audit(10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].at, 500);
+}

@@ -65,7 +65,10 @@ impl World {
                 registry: &mut self.registry,
                 realms_changed: &mut changed,
                 log: &mut self.log,
-                take_rate: crate::config::LinkConfig::default().take_rate(),
+                take_rate: crate::policy::bucket::Rate {
+                    per_second: 500.0,
+                    burst: 2000,
+                },
                 takes_limited: &mut limited,
             };
             on_frame(&mut self.session, state, message, &mut cx)
