@@ -439,10 +439,11 @@ pub struct LimitConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
-    /// Wrong passwords or tokens within `account_window_secs` that suspend the account; 0 = off.
+    /// Wrong passwords or tokens within `account_window_secs` that lock the account out of one
+    /// known address, or out of every new one (`store::lockout`); 0 = off.
     pub account_attempts: u32,
     pub account_window_secs: u64,
-    /// How long a locked account stays suspended.
+    /// How long a lock lasts.
     pub account_suspend_secs: u64,
     /// Wrong passwords or tokens from one address within `address_window_secs` that block the
     /// address's logons; 0 = off.
@@ -675,10 +676,12 @@ input_buffer = 1024
 output_buffer = 16384
 
 [lockout]
-# An account is suspended for account_suspend_secs after account_attempts wrong passwords
-# (or authenticator tokens) within account_window_secs; the count decays by one every
-# account_window_secs / account_attempts seconds. 0 attempts = off. Attempts 0 to 10000;
-# windows and durations 1 to 2592000 seconds (30 days).
+# account_attempts wrong passwords (or authenticator tokens) within account_window_secs lock
+# the account for account_suspend_secs, per address: from an address that has logged into
+# the account before, that address alone; from any other, all addresses that have not (they
+# share one count), so strangers cannot lock a player out of the addresses they use. The
+# count decays by one every account_window_secs / account_attempts seconds. 0 attempts = off.
+# Attempts 0 to 10000; windows and durations 1 to 2592000 seconds (30 days).
 account_attempts = 10
 account_window_secs = 900
 account_suspend_secs = 900

@@ -254,18 +254,22 @@ fn generator(secret: &TotpSecret, digits: u8) -> Option<totp_rs::Totp> {
         .ok()
 }
 
-/// Whether `token` is the code of the step of `unix_now` or of one step either side. The token
-/// must be exactly six ASCII digits; the comparison is constant time (totp-rs compares its
-/// `Token`s with `constant_time_eq`). Which step matched is not secret, so trying the three in
-/// turn is fine.
-pub fn verify(secret: &TotpSecret, token: &[u8], unix_now: u64) -> bool {
+/// One 30-second time step of the authenticator clock (unix time / 30). A step's token is
+/// accepted once: the store remembers the last step an account used (RFC 6238 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TotpStep(pub u64);
+
+/// The step whose code `token` is, if it is the code of the step of `unix_now` or of one step
+/// either side. The token must be exactly six ASCII digits; the comparison is constant time
+/// (totp-rs compares its `Token`s with `constant_time_eq`). Which step matched is not secret,
+/// so trying the three in turn is fine. Whether the step was used before is the caller's to
+/// check ([`TotpStep`]).
+pub fn verify(secret: &TotpSecret, token: &[u8], unix_now: u64) -> Option<TotpStep> {
     if token.len() != TOKEN_DIGITS || !token.iter().all(u8::is_ascii_digit) {
-        return false;
+        return None;
     }
-    let (Ok(token), Some(totp)) = (std::str::from_utf8(token), generator(secret, 6)) else {
-        return false;
-    };
-    totp.check(token, unix_now).is_some()
+    let token = std::str::from_utf8(token).ok()?;
+    generator(secret, 6)?.check(token, unix_now).map(TotpStep)
 }
 
 /// The code an authenticator app shows at `unix_time` (what a client types).
@@ -319,7 +323,10 @@ mod tests {
             assert_eq!(totp8.generate(time).to_string(), code, "T = {time}");
             // Six digits are the same truncation mod 10^6: the last six of the eight.
             assert_eq!(code_at(&secret, time), code[2..], "T = {time}");
-            assert!(verify(&secret, &code.as_bytes()[2..], time));
+            assert_eq!(
+                verify(&secret, &code.as_bytes()[2..], time),
+                Some(TotpStep(time / STEP_SECS))
+            );
         }
     }
 
@@ -336,14 +343,18 @@ mod tests {
         ] {
             let code = code_at(&secret, now.checked_add_signed(offset).unwrap());
             // Codes of other steps could collide by chance; these do not.
+            let step = now.checked_add_signed(offset).unwrap() / STEP_SECS;
             assert_eq!(
                 verify(&secret, code.as_bytes(), now),
-                accepted,
+                accepted.then_some(TotpStep(step)),
                 "offset {offset}"
             );
         }
         // Near the epoch the window is cut at step 0 rather than wrapping.
-        assert!(verify(&secret, code_at(&secret, 0).as_bytes(), 10));
+        assert_eq!(
+            verify(&secret, code_at(&secret, 0).as_bytes(), 10),
+            Some(TotpStep(0))
+        );
     }
 
     #[test]
@@ -351,7 +362,7 @@ mod tests {
         let secret = TotpSecret::from_bytes(*RFC_SECRET);
         let now = 1_234_567_890;
         let code = code_at(&secret, now);
-        assert!(verify(&secret, code.as_bytes(), now));
+        assert!(verify(&secret, code.as_bytes(), now).is_some());
         for bad in [
             String::new(),
             code[..5].to_string(),
@@ -361,9 +372,9 @@ mod tests {
             format!("{}a", &code[..5]),
             "89005924".to_string(),
         ] {
-            assert!(!verify(&secret, bad.as_bytes(), now), "{bad:?}");
+            assert_eq!(verify(&secret, bad.as_bytes(), now), None, "{bad:?}");
         }
-        assert!(!verify(&secret, &[0xff; 6], now));
+        assert_eq!(verify(&secret, &[0xff; 6], now), None);
     }
 
     #[test]

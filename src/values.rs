@@ -1,4 +1,5 @@
-//! Plain value types that several folders share: account and realm ids, a realm's link key,
+//! Plain value types that several folders share: account and realm ids, the address key the
+//! limits and the lockout count by, a realm's link key,
 //! who a realm is listed to, what a realm-list entry may hold, an IP ban, and the failed-logon
 //! lockout rule.
 //!
@@ -9,6 +10,7 @@
 //! stays with its folder, in `impl` blocks there.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -20,6 +22,33 @@ pub struct AccountId(pub i64);
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+/// An address as the per-address limits and the account lockout count it: an IPv4 address,
+/// or an IPv6 /64 (one IPv6 host usually owns a whole /64). A v4-mapped IPv6 address is its
+/// IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddressKey(IpAddr);
+
+impl AddressKey {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => AddressKey(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                AddressKey(IpAddr::V6(Ipv6Addr::from(bits)))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
     }
 }
 

@@ -108,10 +108,61 @@ fn an_account_is_locked_after_n_wrong_passwords_and_released_after_the_lockout()
         .load_account(&name("alice"))
         .unwrap()
         .unwrap();
-    assert_eq!(a.failed_logins, 0, "the count starts again after a lock");
+    assert_eq!(
+        a.failed_logins, 3,
+        "wrong passwords since the last good logon"
+    );
     // After account_suspend_secs the account is back.
     thread::sleep(Duration::from_millis(2_100));
     login_from("127.0.0.5", server.addr, "alice", "secret").expect("released");
+}
+
+/// Issue 12 point 4: knowing an account's name is not enough to lock its player out. Wrong
+/// passwords from addresses that never logged into the account lock out such addresses only;
+/// an address alice has logged in from keeps working, and has a count of its own.
+#[test]
+fn strangers_cannot_lock_an_account_out_of_an_address_it_logged_in_from() {
+    let server = server(|c| {
+        c.lockout.account_attempts = 3;
+        c.lockout.account_window_secs = 600;
+        c.lockout.account_suspend_secs = 600;
+    });
+    login_from("127.0.0.9", server.addr, "alice", "secret").expect("alice at home");
+    let wrong = |source| refused(login_from(source, server.addr, "alice", "guess"));
+    assert_eq!(wrong("127.0.0.2"), LoginResult::FailUnknownAccount);
+    assert_eq!(wrong("127.0.0.3"), LoginResult::FailUnknownAccount);
+    assert_eq!(wrong("127.0.0.4"), LoginResult::FailSuspended);
+    // A new address is refused at the challenge, right password or not…
+    let r = login_from("127.0.0.5", server.addr, "alice", "secret");
+    assert!(matches!(
+        r,
+        Err(ClientError::Refused {
+            stage: "challenge",
+            result: LoginResult::FailSuspended
+        })
+    ));
+    // …but alice at home logs in, and her count there is her own.
+    login_from("127.0.0.9", server.addr, "alice", "secret").expect("home is not locked out");
+    assert_eq!(wrong("127.0.0.9"), LoginResult::FailUnknownAccount);
+    assert_eq!(wrong("127.0.0.9"), LoginResult::FailUnknownAccount);
+    assert_eq!(wrong("127.0.0.9"), LoginResult::FailSuspended);
+    assert_eq!(
+        refused(login_from("127.0.0.9", server.addr, "alice", "secret")),
+        LoginResult::FailSuspended
+    );
+    // The refusals at the challenge are audited as such (written beside the answer, so
+    // the row may land a moment after the client has it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.store().recent_audit(1).unwrap()[0].outcome != "locked_out" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no locked_out audit row"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    // `unban` lifts every lock.
+    server.store().unban_account(&name("alice")).unwrap();
+    login_from("127.0.0.5", server.addr, "alice", "secret").expect("lifted");
 }
 
 #[test]

@@ -284,11 +284,12 @@ fn accounts_created_by_gatehouse_are_azerothcore_accounts_and_gm_levels_and_bans
 }
 
 #[test]
-fn wrong_passwords_count_in_failed_logins_and_lock_with_an_account_banned_row() {
+fn without_gatehouse_tables_wrong_passwords_lock_with_an_account_banned_row() {
     let Some(server) = MariaDb::shared() else {
         return;
     };
-    let (url, db) = acore_auth(server);
+    // Before `gatehouse db init` there are no lockout rows: the lock is the schema's own.
+    let (url, db) = acore_auth_alone(server);
     let id = insert_account(server, &db, "alice", "secret");
     let gh = serve(&url, |c| {
         c.lockout.account_attempts = 3;
@@ -330,6 +331,50 @@ fn wrong_passwords_count_in_failed_logins_and_lock_with_an_account_banned_row() 
     );
 }
 
+#[test]
+fn with_gatehouse_tables_strangers_lock_out_strangers_only_and_no_ban_is_written() {
+    let Some(server) = MariaDb::shared() else {
+        return;
+    };
+    let (url, db) = acore_auth(server);
+    let id = insert_account(server, &db, "alice", "secret");
+    let gh = serve(&url, |c| {
+        c.lockout.account_attempts = 3;
+        c.lockout.account_window_secs = 600;
+        c.lockout.account_suspend_secs = 600;
+        c.limits.exempt = vec!["127.0.0.0/8".parse().unwrap()];
+    });
+    let build = ClientBuild::WOTLK;
+    // Alice has logged in from 127.0.0.1 before.
+    LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT).expect("alice logs in");
+    let from = |source: &str, password: &str| {
+        let stream = common::connect_from(source, gh.addr).expect("connect");
+        LogonClient::from_stream(stream, build, TIMEOUT)
+            .expect("client")
+            .log_in("alice", password, None)
+    };
+    let guess = |source: &str| refused(from(source, "guess"));
+    assert_eq!(guess("127.0.0.2"), LoginResult::FailUnknownAccount);
+    assert_eq!(guess("127.0.0.3"), LoginResult::FailUnknownAccount);
+    assert_eq!(guess("127.0.0.4"), LoginResult::FailSuspended);
+    // Strangers are locked out; alice at her address is not.
+    assert_eq!(
+        refused(from("127.0.0.5", "secret")),
+        LoginResult::FailSuspended
+    );
+    LogonClient::login(gh.addr, build, "alice", "secret", TIMEOUT)
+        .expect("a known address is not locked out by strangers");
+    let rows = sql(
+        server,
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM account_banned WHERE id = {id};
+             SELECT address, COALESCE(locked_until, 0) > 0 FROM gatehouse_login_addresses
+             WHERE account_id = {id} ORDER BY address"
+        ),
+    );
+    assert_eq!(rows, "0\n*\t1\n127.0.0.1\t0\n");
+}
 #[test]
 fn ip_banned_rows_refuse_and_an_azerothcore_authenticator_is_never_skipped() {
     let Some(server) = MariaDb::shared() else {
@@ -786,7 +831,7 @@ fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
     init("created gatehouse's own tables");
     init("in place");
     let tables = sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'");
-    assert_eq!(tables.lines().count(), 7, "{tables}");
+    assert_eq!(tables.lines().count(), 8, "{tables}");
     let mut store = AzerothCoreStore::open(&url).unwrap();
     assert!(store.features_off().is_empty());
     let gh = serve(&url, |_| {});

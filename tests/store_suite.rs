@@ -19,10 +19,11 @@ use gatehouse::account::{AccountName, AccountStanding};
 use gatehouse::protocol::version::Build;
 use gatehouse::srp6::{Salt, SessionKey, Verifier};
 use gatehouse::store::{
-    AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
-    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    AuditRow, CharacterCount, FailureRecorded, LockScope, LockoutStanding, LoginAttempt,
+    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
+    TakenSession,
 };
-use gatehouse::totp::{SealedTotpSecret, SEALED_LEN};
+use gatehouse::totp::{SealedTotpSecret, TotpStep, SEALED_LEN};
 use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// One fresh, empty database of one backend, for one test (each backend's `new()` makes one,
@@ -121,6 +122,7 @@ fn logged_in(store: &mut dyn Store, key: SessionKey) -> (AccountId, RealmId, Rea
             &attempt(Some(id), "alice", LoginOutcome::Success, 100),
             &key,
             1000,
+            None,
         )
         .unwrap();
     (id, r1, r2)
@@ -191,6 +193,7 @@ fn load_account_round_trips_bytes_exactly(db: &dyn Backend) {
             &attempt(Some(id), "alice", LoginOutcome::Success, 100),
             &key,
             1000,
+            None,
         )
         .unwrap();
     let a = store.load_account(&name("alice")).unwrap().unwrap();
@@ -239,6 +242,11 @@ fn wrong_passwords_lock_the_account_for_the_policy_duration_and_decay(db: &dyn B
     };
     let t = unix_now();
     let wrong = |at| attempt(Some(id), "alice", LoginOutcome::WrongPassword, at);
+    let standing = |store: &mut dyn Store, now| {
+        store
+            .lockout_standing(id, "192.0.2.7".parse().unwrap(), now)
+            .unwrap()
+    };
     // Decay: one failure forgiven every 100 s, so failures 150 s apart never lock.
     for i in 0..5 {
         let r = store.record_login_failure(&wrong(t - 2_000 + 150 * i), &policy);
@@ -261,15 +269,167 @@ fn wrong_passwords_lock_the_account_for_the_policy_duration_and_decay(db: &dyn B
     );
     assert_eq!(
         store.record_login_failure(&wrong(t + 2), &policy).unwrap(),
-        FailureRecorded::Locked { until: t + 602 }
+        FailureRecorded::Locked {
+            until: t + 602,
+            scope: LockScope::NewAddresses
+        }
     );
-    let a = store.load_account(&name("alice")).unwrap().unwrap();
-    assert_eq!(a.standing, AccountStanding::Suspended { until: t + 602 });
-    assert_eq!(a.failed_logins, 0, "the count starts again after a lock");
-    // The lock is an ordinary ban row: `unban` lifts it.
-    store.unban_account(&name("alice")).unwrap();
+    let locked = LockoutStanding::LockedOut {
+        until: t + 602,
+        scope: LockScope::NewAddresses,
+    };
+    assert_eq!(standing(&mut *store, t + 3), locked);
+    // Any other address that never logged in is locked out too, and only until the end.
+    let elsewhere = "2001:db8::1".parse().unwrap();
+    assert_eq!(
+        store.lockout_standing(id, elsewhere, t + 3).unwrap(),
+        locked
+    );
+    assert_eq!(standing(&mut *store, t + 602), LockoutStanding::Clear);
+    // The lock is no ban: the account's standing is untouched, and failed_logins counts every
+    // wrong password since the last good logon, for the operator.
     let a = store.load_account(&name("alice")).unwrap().unwrap();
     assert_eq!(a.standing, AccountStanding::Active);
+    assert_eq!(a.failed_logins, 8);
+    // `unban` lifts it.
+    store.unban_account(&name("alice")).unwrap();
+    assert_eq!(standing(&mut *store, t + 3), LockoutStanding::Clear);
+}
+
+/// Issue 12 point 4: wrong passwords from strangers never lock out an address that has logged
+/// into the account before; that address has its own count and lock.
+fn a_known_address_is_never_locked_out_by_strangers(db: &dyn Backend) {
+    let mut store = db.open();
+    let id = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let policy = LockoutPolicy {
+        attempts: 3,
+        window: Duration::from_secs(300),
+        duration: Duration::from_secs(600),
+    };
+    let t = unix_now();
+    let home: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    // Alice logs in from home (an IPv6 /64 or an IPv4 address is one address).
+    let mut ok = attempt(Some(id), "alice", LoginOutcome::Success, t);
+    ok.peer = home;
+    store
+        .record_login_success(&ok, &SessionKey([1; 40]), t + 900, None)
+        .unwrap();
+    // Strangers guess from many addresses: together they lock out addresses that are new.
+    for (i, peer) in ["198.51.100.1", "198.51.100.2", "2001:db8:1:2::9"]
+        .iter()
+        .enumerate()
+    {
+        let mut guess = attempt(Some(id), "alice", LoginOutcome::WrongPassword, t + 1);
+        guess.peer = peer.parse().unwrap();
+        let r = store.record_login_failure(&guess, &policy).unwrap();
+        if i < 2 {
+            assert_eq!(r, FailureRecorded::Counted(i as u32 + 1));
+        } else {
+            assert!(matches!(
+                r,
+                FailureRecorded::Locked {
+                    scope: LockScope::NewAddresses,
+                    ..
+                }
+            ));
+        }
+    }
+    let stranger = "203.0.113.5".parse().unwrap();
+    assert!(matches!(
+        store.lockout_standing(id, stranger, t + 2).unwrap(),
+        LockoutStanding::LockedOut { .. }
+    ));
+    // Home is not locked out.
+    assert_eq!(
+        store.lockout_standing(id, home, t + 2).unwrap(),
+        LockoutStanding::Clear
+    );
+    // Home's own wrong passwords count on their own and lock home alone.
+    let mut typo = attempt(Some(id), "alice", LoginOutcome::WrongPassword, t + 3);
+    typo.peer = home;
+    assert_eq!(
+        store.record_login_failure(&typo, &policy).unwrap(),
+        FailureRecorded::Counted(1)
+    );
+    store.record_login_failure(&typo, &policy).unwrap();
+    assert_eq!(
+        store.record_login_failure(&typo, &policy).unwrap(),
+        FailureRecorded::Locked {
+            until: t + 603,
+            scope: LockScope::KnownAddress
+        }
+    );
+    assert_eq!(
+        store.lockout_standing(id, home, t + 4).unwrap(),
+        LockoutStanding::LockedOut {
+            until: t + 603,
+            scope: LockScope::KnownAddress
+        }
+    );
+    // Another account is untouched by any of it.
+    let bob = store
+        .create_account(&name("bob"), &salt(2), &verifier(2))
+        .unwrap();
+    assert_eq!(
+        store.lockout_standing(bob, stranger, t + 4).unwrap(),
+        LockoutStanding::Clear
+    );
+}
+
+/// Issue 12 point 6 (RFC 6238 §5.2): an authenticator step is accepted once per account; a
+/// reused step rolls the whole success back.
+fn an_authenticator_step_is_used_once(db: &dyn Backend) {
+    let mut store = db.open();
+    let id = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let bob = store
+        .create_account(&name("bob"), &salt(2), &verifier(2))
+        .unwrap();
+    let ok = |account, n: &str, at| attempt(Some(account), n, LoginOutcome::Success, at);
+    store
+        .record_login_success(
+            &ok(id, "alice", 100),
+            &SessionKey([1; 40]),
+            1000,
+            Some(TotpStep(50)),
+        )
+        .unwrap();
+    let audit_before = store.recent_audit(100).unwrap().len();
+    for step in [50, 49] {
+        assert!(matches!(
+            store.record_login_success(
+                &ok(id, "alice", 101),
+                &SessionKey([2; 40]),
+                1001,
+                Some(TotpStep(step))
+            ),
+            Err(StoreError::TokenReused)
+        ));
+    }
+    // Nothing of the refused successes was committed: no audit row, the old ticket.
+    assert_eq!(store.recent_audit(100).unwrap().len(), audit_before);
+    let a = store.load_account(&name("alice")).unwrap().unwrap();
+    assert_eq!(a.session.map(|t| t.key), Some(SessionKey([1; 40])));
+    // The next step is fine, and so is the same step for another account.
+    store
+        .record_login_success(
+            &ok(id, "alice", 130),
+            &SessionKey([3; 40]),
+            1030,
+            Some(TotpStep(51)),
+        )
+        .unwrap();
+    store
+        .record_login_success(
+            &ok(bob, "bob", 130),
+            &SessionKey([4; 40]),
+            1030,
+            Some(TotpStep(51)),
+        )
+        .unwrap();
 }
 
 fn login_failure_counts_and_audits(db: &dyn Backend) {
@@ -351,7 +511,7 @@ fn login_success_resets_counter_stores_key_and_returns_counts(db: &dyn Backend) 
     let key = SessionKey([7; 40]);
     let mut ok = attempt(Some(id), "alice", LoginOutcome::Success, 20);
     ok.peer = "::ffff:198.51.100.1".parse().unwrap();
-    let counts = store.record_login_success(&ok, &key, 900).unwrap();
+    let counts = store.record_login_success(&ok, &key, 900, None).unwrap();
     assert_eq!(
         counts,
         vec![
@@ -378,7 +538,7 @@ fn login_success_resets_counter_stores_key_and_returns_counts(db: &dyn Backend) 
 
     // Removing a realm takes its character counts with it.
     store.remove_realm(&RealmRef::Id(r2)).unwrap();
-    let counts = store.record_login_success(&ok, &key, 900).unwrap();
+    let counts = store.record_login_success(&ok, &key, 900, None).unwrap();
     assert_eq!(
         counts,
         vec![CharacterCount {
@@ -391,13 +551,13 @@ fn login_success_resets_counter_stores_key_and_returns_counts(db: &dyn Backend) 
     let mut anon = ok.clone();
     anon.account = None;
     assert!(matches!(
-        store.record_login_success(&anon, &key, 900),
+        store.record_login_success(&anon, &key, 900, None),
         Err(StoreError::Invalid(_))
     ));
     let before = store.recent_audit(100).unwrap().len();
     store.delete_account(&name("alice")).unwrap();
     assert!(matches!(
-        store.record_login_success(&ok, &key, 900),
+        store.record_login_success(&ok, &key, 900, None),
         Err(StoreError::NoSuchAccountId(_))
     ));
     assert_eq!(store.recent_audit(100).unwrap().len(), before);
@@ -566,6 +726,7 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
             &attempt(Some(id), "alice", LoginOutcome::Success, 600),
             &key2,
             1500,
+            None,
         )
         .unwrap();
     let ticket = store
@@ -602,6 +763,7 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
             &attempt(Some(id), "alice", LoginOutcome::Success, 800),
             &key,
             900,
+            None,
         )
         .unwrap();
     assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
@@ -620,6 +782,7 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
             &attempt(Some(id), "alice", LoginOutcome::Success, 800),
             &key,
             2000,
+            None,
         )
         .unwrap();
     store
@@ -640,6 +803,7 @@ fn racing_takes_on_two_connections_hand_the_ticket_out_once(db: &dyn Backend) {
                 &attempt(Some(id), "alice", LoginOutcome::Success, 100 + round),
                 &SessionKey([round as u8; 40]),
                 10_000,
+                None,
             )
             .unwrap();
         let barrier = Arc::new(Barrier::new(2));
@@ -917,6 +1081,41 @@ fn old_audit_rows_are_pruned(db: &dyn Backend) {
         .collect();
     assert_eq!(left, vec![40, 30]);
     assert_eq!(store.prune_audit(30).unwrap(), 0, "nothing twice");
+
+    // An address whose last logon is older than the cut-off is forgotten with the audit: it
+    // is a new address again, and a lock on new addresses keeps it out.
+    let policy = LockoutPolicy {
+        attempts: 2,
+        window: Duration::from_secs(300),
+        duration: Duration::from_secs(600),
+    };
+    let home: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    store
+        .record_login_success(
+            &attempt(Some(id), "alice", LoginOutcome::Success, 50),
+            &SessionKey([1; 40]),
+            900,
+            None,
+        )
+        .unwrap();
+    for at in [100, 101] {
+        let mut guess = attempt(Some(id), "alice", LoginOutcome::WrongPassword, at);
+        guess.peer = "198.51.100.1".parse().unwrap();
+        store.record_login_failure(&guess, &policy).unwrap();
+    }
+    assert_eq!(
+        store.lockout_standing(id, home, 102).unwrap(),
+        LockoutStanding::Clear
+    );
+    store.prune_audit(60).unwrap();
+    assert_eq!(
+        store.lockout_standing(id, home, 102).unwrap(),
+        // Locked at 100: the earlier failures (lockout off) had left a count of 4.
+        LockoutStanding::LockedOut {
+            until: 700,
+            scope: LockScope::NewAddresses
+        }
+    );
 }
 
 /// Realms and IP bans are read whole: a row that does not parse (written by hand or by another
@@ -964,6 +1163,8 @@ macro_rules! suite {
             accounts_create_duplicate_list_password_delete,
             load_account_round_trips_bytes_exactly,
             wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
+            a_known_address_is_never_locked_out_by_strangers,
+            an_authenticator_step_is_used_once,
             login_failure_counts_and_audits,
             old_audit_rows_are_pruned,
             login_success_resets_counter_stores_key_and_returns_counts,
@@ -1090,6 +1291,8 @@ mod azerothcore {
         accounts_create_duplicate_list_password_delete,
         load_account_round_trips_bytes_exactly,
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
+        a_known_address_is_never_locked_out_by_strangers,
+        an_authenticator_step_is_used_once,
         login_failure_counts_and_audits,
         old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,
@@ -1147,6 +1350,8 @@ mod cmangos {
         accounts_create_duplicate_list_password_delete,
         load_account_round_trips_bytes_exactly,
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
+        a_known_address_is_never_locked_out_by_strangers,
+        an_authenticator_step_is_used_once,
         login_failure_counts_and_audits,
         old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,

@@ -114,14 +114,18 @@ fn challenge_flag(
 #[test]
 fn the_right_token_logs_2_4_3_and_3_3_5a_in() {
     let (server, secret) = server();
-    for build in [ClientBuild::TBC, ClientBuild::WOTLK] {
+    // A step's token is accepted once: the two logons use this step's and the next one's
+    // (both inside the server's ±1 window, whichever side of a step boundary it reads its
+    // clock).
+    let now = unix_now();
+    for (build, at) in [(ClientBuild::TBC, now), (ClientBuild::WOTLK, now + 30)] {
         assert_eq!(
             challenge_flag(&server, build, "alice"),
             Some(AuthenticatorChallenge { required: true }),
             "build {}",
             build.version.build
         );
-        let token = right_token(&secret);
+        let token = code_at(&secret, at);
         let mut logged_in = LogonClient::login_with_token(
             server.addr,
             build,
@@ -135,6 +139,35 @@ fn the_right_token_logs_2_4_3_and_3_3_5a_in() {
         assert_eq!(last_outcome(&server), "success");
         assert_eq!(failed_logins(&server, "alice"), 0);
     }
+}
+
+/// Issue 12 point 6 (RFC 6238 §5.2): a token that let someone in cannot let anyone in again,
+/// not even within its 90-second window: it is refused like a wrong token, and counted.
+#[test]
+fn a_token_is_accepted_once() {
+    let (server, secret) = server();
+    let now = unix_now();
+    let token = code_at(&secret, now);
+    let login = |token: &str| {
+        LogonClient::login_with_token(
+            server.addr,
+            ClientBuild::WOTLK,
+            "alice",
+            "secret",
+            Some(token),
+            TIMEOUT,
+        )
+    };
+    login(&token).expect("the first use logs in");
+    refused_as_unknown(login(&token));
+    assert_eq!(last_outcome(&server), "wrong_token");
+    assert_eq!(failed_logins(&server, "alice"), 1);
+    // The previous step's token is older still: refused too.
+    refused_as_unknown(login(&code_at(&secret, now - 30)));
+    assert_eq!(failed_logins(&server, "alice"), 2);
+    // The next step's token is fresh.
+    login(&code_at(&secret, now + 30)).expect("a later step logs in");
+    assert_eq!(last_outcome(&server), "success");
 }
 
 #[test]

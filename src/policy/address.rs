@@ -6,35 +6,11 @@
 //! attacker with many addresses costs bounded memory (and gets nothing it would not get with
 //! fresh addresses anyway).
 
-use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
 
-/// The unit the per-address limits count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AddressKey(IpAddr);
-
-impl AddressKey {
-    pub fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => AddressKey(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                AddressKey(IpAddr::V6(Ipv6Addr::from(bits)))
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for AddressKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(v4) => write!(f, "{v4}"),
-            IpAddr::V6(v6) => write!(f, "{v6}/64"),
-        }
-    }
-}
+pub use crate::values::AddressKey;
 
 /// Bounded map from address to `T`, least recently seen evicted first.
 pub struct AddressTable<T> {
@@ -78,6 +54,7 @@ impl<T> AddressTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn ipv6_counts_per_64_and_mapped_v4_as_v4() {

@@ -10,9 +10,15 @@
 //! at the challenge from any other, with the code that schema's own server answers, before its
 //! bans are looked at (both servers check in that order).
 //!
+//! An address the account lockout keeps out (`store::lockout`: wrong passwords from it, or
+//! from strangers when it has never logged into the account) is refused "suspended" at the
+//! challenge, after the bans, before any SRP work.
+//!
 //! An account with an authenticator (TOTP) gets the challenge's authenticator block (flag
 //! 0x04, required) from 2.4.3/3.3.5a clients and must send a right token in the proof. A wrong
-//! or missing token is refused exactly like a wrong password (same answer, same count). 1.12.1
+//! or missing token is refused exactly like a wrong password (same answer, same count), and so
+//! is a token whose time step the account has used before (the success's commit refuses it,
+//! RFC 6238 §5.2). 1.12.1
 //! (layout 3) has no authenticator block, so such an account can never log in from 1.12.1: it
 //! always fails there as a missing token.
 
@@ -31,8 +37,8 @@ use crate::protocol::version::{Build, Layout};
 use crate::protocol::xfer::XferInitiateS2c;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
-use crate::store::{AccountRecord, FailureRecorded, LoginAttempt, LoginOutcome};
-use crate::totp::{self, SealedTotpSecret};
+use crate::store::{AccountRecord, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome};
+use crate::totp::{self, SealedTotpSecret, TotpStep};
 
 use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Update, WorldSelect};
 
@@ -86,6 +92,8 @@ pub enum SecondFactor {
 pub struct PendingSuccess {
     server_proof: crate::srp6::Proof,
     session_key: SessionKey,
+    /// The name, for a refusal should the token turn out to be used before.
+    name: AccountName,
 }
 
 /// Challenge or reconnect challenge: 34 + name (1..=16) bytes.
@@ -167,10 +175,12 @@ impl Logon {
             }
             (Logon::RecordingFailure(refusal), StoreReply::LoginFailureRecorded(stored)) => {
                 let refusal = match stored {
-                    Ok(FailureRecorded::Locked { until }) => {
+                    Ok(FailureRecorded::Locked { until, scope }) => {
                         log::warn!(
-                            "{}: account suspended until unix {until} after {} wrong passwords",
+                            "{}: account locked for {} until unix {until} after {} wrong \
+                             passwords",
                             cx.data,
+                            scope.as_str(),
                             cx.settings.lockout.attempts
                         );
                         refusal.with_result(LoginResult::FailSuspended)
@@ -353,6 +363,8 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         State::Logon(Logon::LoadingAccount(kind)),
         StoreOp::LoadAccount {
             name: challenge.account_name,
+            peer: cx.data.peer.ip(),
+            now: cx.unix_now,
         },
     )
 }
@@ -455,6 +467,18 @@ fn on_account_loaded(
         let op = record_failure(cx, a);
         return refuse(kind, result, cx).asking(op);
     }
+    // Wrong passwords locked this address out (store::lockout): "suspended", as the schemas'
+    // own servers answer their lockout, before any SRP work.
+    if let LockoutStanding::LockedOut { until, scope } = account.lockout {
+        log::info!(
+            "{}: refused: the account is locked for {} until unix {until}",
+            cx.data,
+            scope.as_str()
+        );
+        let a = attempt(cx, name, LoginOutcome::LockedOut);
+        let op = record_failure(cx, a);
+        return refuse(kind, LoginResult::FailSuspended, cx).asking(op);
+    }
     if kind == ChallengeKind::Reconnect {
         return answer_reconnect_challenge(account, cx);
     }
@@ -512,11 +536,11 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
     let verified = pending
         .handshake
         .verify(&name, &proof.client_public_key, &proof.client_proof);
+    let mut totp_step = None;
     if verified.is_ok() {
-        if let Some(refusal) =
-            check_second_factor(pending.account, &pending.second_factor, &proof, name, cx)
-        {
-            return refusal;
+        match check_second_factor(pending.account, &pending.second_factor, &proof, name, cx) {
+            SecondFactorCheck::Passed(step) => totp_step = step,
+            SecondFactorCheck::Refused(refusal) => return refusal,
         }
     }
     match verified {
@@ -529,11 +553,13 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
                 State::Logon(Logon::RecordingSuccess(Box::new(PendingSuccess {
                     server_proof: success.server_proof,
                     session_key: success.session_key,
+                    name,
                 }))),
                 StoreOp::RecordLoginSuccess {
                     attempt: a,
                     key: success.session_key,
                     expires_at,
+                    totp_step,
                 },
             )
         }
@@ -561,7 +587,15 @@ fn refuse_credentials(name: AccountName, outcome: LoginOutcome, cx: &mut Session
     )
 }
 
-/// The second factor, once M1 was right: `None` lets the logon go on, `Some` is the refusal.
+/// What the second factor says of a proof whose M1 was right.
+enum SecondFactorCheck {
+    /// The logon goes on; with a token, its step, which the success uses up (a step used
+    /// before is refused then).
+    Passed(Option<TotpStep>),
+    Refused(Step),
+}
+
+/// The second factor, once M1 was right.
 /// A wrong or missing token is a wrong credential. A secret that cannot be opened (no key,
 /// another key, a corrupt row) is the server's fault, not the client's: answered "busy" and
 /// not counted against the account. Neither the token nor the secret is ever logged.
@@ -571,9 +605,9 @@ fn check_second_factor(
     proof: &LogonProofC2s,
     name: AccountName,
     cx: &mut SessionCx<'_>,
-) -> Option<Step> {
+) -> SecondFactorCheck {
     let SecondFactor::Totp(sealed) = second_factor else {
-        return None;
+        return SecondFactorCheck::Passed(None);
     };
     let opened = match &cx.settings.totp_key {
         Some(key) => totp::open(key, account, sealed).map_err(|e| e.to_string()),
@@ -588,7 +622,9 @@ fn check_second_factor(
             );
             let a = attempt(cx, name, LoginOutcome::DbBusy);
             let op = record_failure(cx, a);
-            return Some(refuse_proof(LoginResult::FailDbBusy, cx).asking(op));
+            return SecondFactorCheck::Refused(
+                refuse_proof(LoginResult::FailDbBusy, cx).asking(op),
+            );
         }
     };
     if proof.security.authenticator.is_none() {
@@ -602,11 +638,14 @@ fn check_second_factor(
     }
     // A clock before 1970 makes every token wrong rather than panicking.
     let unix_now = u64::try_from(cx.unix_now).unwrap_or(0);
-    let right = proof
+    match proof
         .security
         .authenticator
-        .is_some_and(|token| totp::verify(&secret, token.as_bytes(), unix_now));
-    (!right).then(|| refuse_credentials(name, LoginOutcome::WrongToken, cx))
+        .and_then(|token| totp::verify(&secret, token.as_bytes(), unix_now))
+    {
+        Some(step) => SecondFactorCheck::Passed(Some(step)),
+        None => SecondFactorCheck::Refused(refuse_credentials(name, LoginOutcome::WrongToken, cx)),
+    }
 }
 
 /// A right password from an old build: the download answer and CMD_XFER_INITIATE, then the
@@ -635,6 +674,12 @@ fn on_login_success_recorded(
     stored: Result<Vec<crate::store::CharacterCount>, crate::store::StoreError>,
     cx: &mut SessionCx<'_>,
 ) -> Step {
+    if let Err(crate::store::StoreError::TokenReused) = stored {
+        // Right password, and a token whose step this account has used before (RFC 6238
+        // §5.2): a replayed token is a wrong credential, counted like any other.
+        log::info!("{}: the authenticator token was used before", cx.data);
+        return refuse_credentials(pending.name, LoginOutcome::WrongToken, cx);
+    }
     if let Err(e) = keep_session(cx, pending.session_key, stored) {
         // The key was not saved, so no world server could admit the player: refuse.
         crate::throttled_error!(

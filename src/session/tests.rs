@@ -147,6 +147,7 @@ fn account(standing: AccountStanding) -> AccountRecord {
         session: None,
         totp: None,
         ip_lock: None,
+        lockout: crate::store::LockoutStanding::Clear,
     }
 }
 
@@ -584,7 +585,10 @@ fn the_wrong_password_that_locks_the_account_is_answered_suspended() {
     for build in ClientBuild::ALL {
         let mut f = Fixture::new();
         let s = wrong_password(&mut f, build);
-        let locked = FailureRecorded::Locked { until: 1_000_900 };
+        let locked = FailureRecorded::Locked {
+            until: 1_000_900,
+            scope: crate::store::LockScope::NewAddresses,
+        };
         let s = expect_state(f.reply(s, StoreReply::LoginFailureRecorded(Ok(locked))));
         assert_eq!(s.kind(), StateKind::Closing);
         assert_eq!(f.out[..2], [0x01, 0x0C]);

@@ -30,9 +30,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, failures_sql, forget_account, forget_ticket,
-    insert_audit, link_key_sql, next_realm_id, note_failure_time, seal_foreign_totp, split_address,
-    IpBannedColumns, OwnTables, BANNED_BY,
+    self, account_id, ban_dates, character_counts, forget_account, forget_ticket, insert_audit,
+    link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
+    BANNED_BY,
 };
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
@@ -42,14 +42,14 @@ use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::Feature;
 use super::{
-    count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
-    AuditRow, CharacterCount, FailureRecorded, LoginAttempt, LoginOutcome, NewRealm, RealmKind,
-    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm,
+    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
+use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use totp_master::TotpMasterSecret;
 
@@ -261,6 +261,7 @@ fn account_from_row(
         session,
         totp,
         ip_lock,
+        lockout: LockoutStanding::Clear,
     })
 }
 
@@ -432,10 +433,21 @@ impl Store for AzerothCoreStore {
         })
     }
 
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: IpAddr,
+        now: i64,
+    ) -> Result<LockoutStanding, StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::lockout_standing(self.own, conn, account, peer, now)
+        })
+    }
+
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
-        lockout: &LockoutPolicy,
+        policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
@@ -451,39 +463,32 @@ impl Store for AzerothCoreStore {
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
             {
-                let previous: Option<Row> = tx.exec_first(failures_sql(self.own), (account.0,))?;
-                if let Some(row) = previous {
-                    let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
-                    let last = opt_int(&row, 1, &|| format!("account {account}: last failure"))?;
-                    let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
-                    tx.exec_drop(
-                        "UPDATE account SET failed_logins = ? WHERE id = ?",
-                        (level, account.0),
-                    )?;
-                    note_failure_time(self.own, &mut tx, account, attempt.at)?;
-                    recorded = match locked_until {
-                        None => FailureRecorded::Counted(level),
-                        Some(until) => {
-                            let (bandate, unbandate) = ban_dates(attempt.at, Some(until));
-                            tx.exec_drop(
-                                concat!(
-                                    "INSERT INTO account_banned
-                                         (id, bandate, unbandate, bannedby, banreason, active)
-                                     VALUES (?, ?, ?, ?, ?, 1) ON DUPLICATE KEY UPDATE ",
-                                    same_second_ban!()
-                                ),
-                                (
-                                    account.0,
-                                    bandate,
-                                    unbandate,
-                                    BANNED_BY,
-                                    lockout_reason(lockout),
-                                ),
-                            )?;
-                            FailureRecorded::Locked { until }
-                        }
-                    };
-                }
+                recorded = mangos_family::count_failure(
+                    self.own,
+                    &mut tx,
+                    account,
+                    attempt,
+                    policy,
+                    |tx, until| {
+                        let (bandate, unbandate) = ban_dates(attempt.at, Some(until));
+                        tx.exec_drop(
+                            concat!(
+                                "INSERT INTO account_banned
+                                     (id, bandate, unbandate, bannedby, banreason, active)
+                                 VALUES (?, ?, ?, ?, ?, 1) ON DUPLICATE KEY UPDATE ",
+                                same_second_ban!()
+                            ),
+                            (
+                                account.0,
+                                bandate,
+                                unbandate,
+                                BANNED_BY,
+                                lockout_reason(policy),
+                            ),
+                        )?;
+                        Ok(())
+                    },
+                )?;
             }
             tx.commit()?;
             Ok(recorded)
@@ -495,12 +500,15 @@ impl Store for AzerothCoreStore {
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
         ))?;
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
+            // First: a reused token refuses the success before anything is written.
+            mangos_family::note_success(self.own, &mut tx, account, attempt, totp_step)?;
             // What AzerothCore's authserver writes on a good logon (its worldserver reads
             // session_key as is, the locale for its texts and os for its Warden module).
             let ip = last_ip(attempt.peer);
@@ -781,6 +789,7 @@ impl Store for AzerothCoreStore {
                 "UPDATE account_banned SET active = 0 WHERE id = ? AND active = 1",
                 (id.0,),
             )?;
+            mangos_family::lift_lockout(self.own, conn, id)?;
             Ok(())
         })
     }

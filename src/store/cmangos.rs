@@ -28,9 +28,9 @@ use std::net::IpAddr;
 
 use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
 use super::mangos_family::{
-    self, account_id, ban_dates, character_counts, failures_sql, forget_account, forget_ticket,
-    insert_audit, link_key_sql, next_realm_id, note_failure_time, seal_foreign_totp, split_address,
-    IpBannedColumns, OwnTables, BANNED_BY,
+    self, account_id, ban_dates, character_counts, forget_account, forget_ticket, insert_audit,
+    link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
+    BANNED_BY,
 };
 use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, raw_text,
@@ -39,14 +39,14 @@ use super::mysql::{
 use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
-    count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
-    AuditRow, CharacterCount, FailureRecorded, Feature, LoginAttempt, LoginOutcome, NewRealm,
-    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    CharacterCount, FailureRecorded, Feature, LockoutStanding, LoginAttempt, LoginOutcome,
+    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::{SealedTotpSecret, TotpKey, SECRET_LEN};
+use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// `account_logons.loginSource` for a logon through the login server (CMaNGOS's
@@ -238,6 +238,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
         session,
         totp,
         ip_lock,
+        lockout: LockoutStanding::Clear,
     })
 }
 
@@ -447,10 +448,21 @@ impl Store for CmangosStore {
         })
     }
 
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: IpAddr,
+        now: i64,
+    ) -> Result<LockoutStanding, StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::lockout_standing(self.own, conn, account, peer, now)
+        })
+    }
+
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
-        lockout: &LockoutPolicy,
+        policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
@@ -459,30 +471,23 @@ impl Store for CmangosStore {
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
             {
-                let previous: Option<Row> = tx.exec_first(failures_sql(self.own), (account.0,))?;
-                if let Some(row) = previous {
-                    let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
-                    let last = opt_int(&row, 1, &|| format!("account {account}: last failure"))?;
-                    let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
-                    tx.exec_drop(
-                        "UPDATE account SET failed_logins = ? WHERE id = ?",
-                        (level, account.0),
-                    )?;
-                    note_failure_time(self.own, &mut tx, account, attempt.at)?;
-                    recorded = match locked_until {
-                        None => FailureRecorded::Counted(level),
-                        Some(until) => {
-                            insert_ban(
-                                &mut tx,
-                                account.0,
-                                attempt.at,
-                                Some(until),
-                                &lockout_reason(lockout),
-                            )?;
-                            FailureRecorded::Locked { until }
-                        }
-                    };
-                }
+                recorded = mangos_family::count_failure(
+                    self.own,
+                    &mut tx,
+                    account,
+                    attempt,
+                    policy,
+                    |tx, until| {
+                        insert_ban(
+                            tx,
+                            account.0,
+                            attempt.at,
+                            Some(until),
+                            &lockout_reason(policy),
+                        )?;
+                        Ok(())
+                    },
+                )?;
             }
             tx.commit()?;
             Ok(recorded)
@@ -494,6 +499,7 @@ impl Store for CmangosStore {
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
@@ -501,6 +507,8 @@ impl Store for CmangosStore {
         let key_hex = to_bn_hex(&key.0);
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
+            // First: a reused token refuses the success before anything is written.
+            mangos_family::note_success(self.own, &mut tx, account, attempt, totp_step)?;
             // What CMaNGOS's realmd writes on a good logon (mangosd reads sessionkey with
             // BN_hex2bn), and its account_logons row.
             tx.exec_drop(
@@ -756,6 +764,7 @@ impl Store for CmangosStore {
                  WHERE account_id = ? AND active = 1",
                 (unix_now(), BANNED_BY, id.0),
             )?;
+            mangos_family::lift_lockout(self.own, conn, id)?;
             Ok(())
         })
     }

@@ -12,14 +12,17 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, TxOpts};
 
+use super::lockout::{self, Counted, LockScope, LockoutRow};
+use super::mysql::lockout as lockout_rows;
 use super::mysql::{audit_from_row, exists, int, raw_text, text, u32_col, u8_col};
 use super::rows::{keep_good, BadRow};
 use super::{
-    ip_text, unix_now, AuditRow, CharacterCount, Feature, LoginAttempt, RealmRef, StoreError,
+    ip_text, unix_now, AuditRow, CharacterCount, FailureRecorded, Feature, LockoutStanding,
+    LoginAttempt, RealmRef, StoreError,
 };
 use crate::account::AccountName;
-use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, SEALED_LEN, SECRET_LEN};
-use crate::values::{AccountId, IpBan, LinkKey, RealmId};
+use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, TotpStep, SEALED_LEN, SECRET_LEN};
+use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 
 use std::net::IpAddr;
 
@@ -307,7 +310,9 @@ pub(super) fn recent_audit(
 pub(super) fn prune_audit(own: OwnTables, conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
     match own {
         OwnTables::Present => {
-            super::mysql::prune_audit_table(conn, "gatehouse_login_audit", before)
+            let gone = super::mysql::prune_audit_table(conn, "gatehouse_login_audit", before)?;
+            lockout_rows::BESIDE.prune(conn, before)?;
+            Ok(gone)
         }
         OwnTables::Absent => Ok(0),
     }
@@ -427,7 +432,8 @@ pub(super) fn forget_account(
     if own == OwnTables::Present {
         for sql in [
             "DELETE FROM gatehouse_sessions WHERE account_id = ?",
-            "DELETE FROM gatehouse_failures WHERE account_id = ?",
+            "DELETE FROM gatehouse_login_addresses WHERE account_id = ?",
+            "DELETE FROM gatehouse_totp_steps WHERE account_id = ?",
             "DELETE FROM gatehouse_totp WHERE account_id = ?",
         ] {
             q.exec_drop(sql, (account.0,))?;
@@ -436,32 +442,101 @@ pub(super) fn forget_account(
     Ok(())
 }
 
-/// Keeps the time of an account's latest counted failure, for the counter's decay.
-pub(super) fn note_failure_time(
+/// Whether the account lockout keeps `account`'s logons from `peer` out: without
+/// gatehouse's tables a lock is a ban row (the account's standing), so this is clear.
+pub(super) fn lockout_standing(
     own: OwnTables,
     q: &mut impl Queryable,
     account: AccountId,
-    at: i64,
-) -> Result<(), mysql::Error> {
-    if own == OwnTables::Present {
-        q.exec_drop(
-            "INSERT INTO gatehouse_failures (account_id, last_failed_at) VALUES (?, ?)
-             ON DUPLICATE KEY UPDATE last_failed_at = VALUES(last_failed_at)",
-            (account.0, at),
-        )?;
+    peer: IpAddr,
+    now: i64,
+) -> Result<LockoutStanding, StoreError> {
+    match own {
+        OwnTables::Present => lockout_rows::BESIDE.standing(q, account, peer, now),
+        OwnTables::Absent => Ok(LockoutStanding::Clear),
     }
-    Ok(())
 }
 
-/// The failure counter and the time of the latest counted failure (`NULL` without gatehouse's
-/// tables), locked for the update that follows: `?` is the account id.
-pub(super) fn failures_sql(own: OwnTables) -> &'static str {
-    own.pick(
-        "SELECT a.failed_logins, f.last_failed_at FROM account a
-         LEFT JOIN gatehouse_failures f ON f.account_id = a.id
-         WHERE a.id = ? FOR UPDATE",
-        "SELECT a.failed_logins, NULL FROM account a WHERE a.id = ? FOR UPDATE",
-    )
+/// Counts a wrong credential of `account` ([`Store::record_login_failure`]): with gatehouse's
+/// tables per address ([`lockout`](super::lockout)), `failed_logins` growing by one for the
+/// operator; without them as the schema's own server counts, in `failed_logins` alone (no
+/// decay), and a lock is a ban row that `ban` writes (with the lock's end) into the schema's
+/// own ban table.
+///
+/// [`Store::record_login_failure`]: super::Store::record_login_failure
+pub(super) fn count_failure<T: lockout_rows::Changed>(
+    own: OwnTables,
+    tx: &mut T,
+    account: AccountId,
+    attempt: &LoginAttempt,
+    policy: &LockoutPolicy,
+    ban: impl FnOnce(&mut T, i64) -> Result<(), StoreError>,
+) -> Result<FailureRecorded, StoreError> {
+    if own == OwnTables::Present {
+        // No row when the account was deleted since it was loaded: nothing to count.
+        tx.exec_drop(
+            "UPDATE account SET failed_logins = failed_logins + 1 WHERE id = ?",
+            (account.0,),
+        )?;
+        if tx.changed() == 0 {
+            return Ok(FailureRecorded::Audited);
+        }
+        return lockout_rows::BESIDE.count_failure(tx, account, attempt, policy);
+    }
+    let row: Option<Row> = tx.exec_first(
+        "SELECT failed_logins FROM account WHERE id = ? FOR UPDATE",
+        (account.0,),
+    )?;
+    let Some(row) = row else {
+        return Ok(FailureRecorded::Audited);
+    };
+    let failures = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
+    let stored = LockoutRow {
+        failures,
+        ..LockoutRow::default()
+    };
+    let (counted_row, counted) = lockout::count(stored, policy, attempt.at);
+    tx.exec_drop(
+        "UPDATE account SET failed_logins = ? WHERE id = ?",
+        (counted_row.failures, account.0),
+    )?;
+    Ok(match counted {
+        Counted::Counted(n) => FailureRecorded::Counted(n),
+        Counted::Locked { until } => {
+            ban(tx, until)?;
+            FailureRecorded::Locked {
+                until,
+                scope: LockScope::EveryAddress,
+            }
+        }
+    })
+}
+
+/// A good logon's part in gatehouse's tables: the address becomes known, the token's step is
+/// used up ([`StoreError::TokenReused`] if it was used before). Without them, nothing.
+pub(super) fn note_success(
+    own: OwnTables,
+    tx: &mut impl lockout_rows::Changed,
+    account: AccountId,
+    attempt: &LoginAttempt,
+    totp_step: Option<TotpStep>,
+) -> Result<(), StoreError> {
+    match own {
+        OwnTables::Present => lockout_rows::BESIDE.note_success(tx, account, attempt, totp_step),
+        OwnTables::Absent => Ok(()),
+    }
+}
+
+/// `unban`'s part in gatehouse's tables: every lockout of the account lifted.
+pub(super) fn lift_lockout(
+    own: OwnTables,
+    q: &mut impl Queryable,
+    account: AccountId,
+) -> Result<(), StoreError> {
+    match own {
+        OwnTables::Present => lockout_rows::BESIDE.lift(q, account),
+        OwnTables::Absent => Ok(()),
+    }
 }
 
 /// The realm's link key (`NULL` when it has none, or without gatehouse's tables); `?` is the

@@ -143,6 +143,29 @@ ALTER TABLE accounts ADD COLUMN totp_secret BLOB
     CHECK (totp_secret IS NULL OR length(totp_secret) = 60);
 "#,
     },
+    Migration {
+        version: 5,
+        description: "the account lockout per address, authenticator steps used",
+        sql: r#"
+-- crate::store::lockout: one row per address that has logged into the account (an IPv4
+-- address or an IPv6 /64), and one ('*') for every other address. A lock is no longer a
+-- ban row.
+CREATE TABLE login_addresses (
+    account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    address        TEXT    NOT NULL,
+    failures       INTEGER NOT NULL DEFAULT 0,
+    last_failed_at INTEGER,
+    locked_until   INTEGER,
+    last_login_at  INTEGER,
+    PRIMARY KEY (account_id, address)
+) WITHOUT ROWID;
+-- The last authenticator time step each account used (RFC 6238 section 5.2).
+CREATE TABLE totp_steps (
+    account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    last_step   INTEGER NOT NULL
+);
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

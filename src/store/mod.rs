@@ -14,6 +14,7 @@
 pub mod azerothcore;
 pub mod bignum_hex;
 pub mod cmangos;
+pub mod lockout;
 pub mod mangos_family;
 pub mod migrations;
 pub mod mysql;
@@ -22,7 +23,7 @@ pub mod sqlite;
 pub mod worker;
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -32,8 +33,10 @@ use crate::account::{AccountName, AccountStanding, IpLock};
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::SealedTotpSecret;
-use crate::values::{AccountId, FailureCount, LinkKey, LockoutPolicy, RealmId};
+use crate::totp::{SealedTotpSecret, TotpStep};
+use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
+
+pub use lockout::{LockScope, LockoutStanding};
 
 pub use crate::values::{IpBan, RealmAccess};
 
@@ -52,11 +55,25 @@ pub trait Store: Send {
     /// The account a client names, with its standing computed from its active bans as of now.
     fn load_account(&mut self, name: &AccountName) -> Result<Option<AccountRecord>, StoreError>;
 
+    /// Whether the account lockout keeps logons of `account` from `peer` out at `now`
+    /// ([`lockout`]: a known address's own lock, else the lock on new addresses). Without the
+    /// lockout rows (a foreign schema before `gatehouse db init`) a lock is a ban row, part of
+    /// the account's standing, and this is always clear.
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: IpAddr,
+        now: i64,
+    ) -> Result<LockoutStanding, StoreError>;
+
     /// Commits a failed attempt in one transaction: an audit row always; for wrong credentials
-    /// ([`LoginOutcome::counts_against_account`]) of a known account, the failure is counted
-    /// under `lockout` (`failed_logins`, decayed since `last_failed_at`), and reaching the
-    /// limit suspends the account until `attempt.at + lockout.duration` (an `account_bans`
-    /// row, so `unban` lifts it) and empties the count.
+    /// ([`LoginOutcome::counts_against_account`]) of a known account, `failed_logins` grows by
+    /// one (it counts since the last good logon, for the operator) and the failure is counted
+    /// under `lockout` in the row of `attempt.peer` if that address has logged into the
+    /// account before, else in the account's row for new addresses ([`lockout`]); reaching
+    /// the limit locks that scope until `attempt.at + lockout.duration` (`unban` lifts it).
+    /// Without the lockout rows (a foreign schema before `db init`) the count is
+    /// `failed_logins` alone and a lock is a ban row, as the schema's own server does.
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
@@ -65,14 +82,18 @@ pub trait Store: Send {
 
     /// Commits a success in one transaction: last login time and IP, `failed_logins = 0`, a
     /// fresh session ticket (the key, issued at `attempt.at`, expiring at `expires_at`, not
-    /// taken: a new logon replaces the old ticket), an audit row. Returns the account's
-    /// character counts per realm. `attempt.account` must be `Some` ([`StoreError::Invalid`]
-    /// otherwise).
+    /// taken: a new logon replaces the old ticket), an audit row; `attempt.peer` becomes a
+    /// known address of the account with an empty lockout count. With an authenticator token
+    /// (`totp_step`), the step is remembered, only if it is later than the last one the account
+    /// used: an earlier or the same step is [`StoreError::TokenReused`] and nothing is
+    /// committed. Returns the account's character counts per realm. `attempt.account` must be
+    /// `Some` ([`StoreError::Invalid`] otherwise).
     fn record_login_success(
         &mut self,
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError>;
 
     /// A world server (realm `realm`) takes the account's session ticket: one conditional
@@ -213,8 +234,8 @@ pub enum FailureRecorded {
     Audited,
     /// Counted: the account's failure count is now this.
     Counted(u32),
-    /// This failure locked the account: suspended until this unix second.
-    Locked { until: i64 },
+    /// This failure locked `scope` of the account out until this unix second.
+    Locked { until: i64, scope: LockScope },
 }
 
 /// What gatehouse does on an AzerothCore or CMaNGOS database only when its own `gatehouse_`
@@ -231,9 +252,13 @@ pub enum Feature {
     /// Session tickets that expire and are taken once; without them a reconnect is checked
     /// against the account's last key, however old, as the other project's authserver does.
     TicketExpiry,
-    /// The failed-login counter's decay (`gatehouse_failures`); without it the counter only
-    /// resets on a good logon, as the other project's authserver does.
-    LockoutDecay,
+    /// The account lockout per address, and its decay (`gatehouse_login_addresses`); without
+    /// it `failed_logins` counts wrong passwords from anywhere until a good logon, and reaching
+    /// the limit bans the account for everyone for a while, as the other project's server does.
+    AddressLockout,
+    /// Authenticator tokens accepted once (`gatehouse_totp_steps`); without it a token can be
+    /// used again within its 90-second window.
+    TokenReplay,
     /// The console password kept in the database (`gatehouse_settings`).
     ConsolePassword,
     /// Authenticators enabled with `gatehouse account totp` (`gatehouse_totp`); the schema's
@@ -247,7 +272,8 @@ impl Feature {
         Feature::LoginAudit,
         Feature::RealmLink,
         Feature::TicketExpiry,
-        Feature::LockoutDecay,
+        Feature::AddressLockout,
+        Feature::TokenReplay,
         Feature::ConsolePassword,
         Feature::OwnAuthenticators,
     ];
@@ -257,7 +283,8 @@ impl Feature {
             Feature::LoginAudit => "the login audit",
             Feature::RealmLink => "the realm link (world servers taking session keys)",
             Feature::TicketExpiry => "session tickets that expire and are taken once",
-            Feature::LockoutDecay => "the failed-login counter's decay",
+            Feature::AddressLockout => "the account lockout per address, and its decay",
+            Feature::TokenReplay => "authenticator tokens accepted once",
             Feature::ConsolePassword => "the console password kept in the database",
             Feature::OwnAuthenticators => "authenticators enabled with `gatehouse account totp`",
         }
@@ -287,6 +314,9 @@ pub struct AccountRecord {
     pub totp: Option<SealedTotpSecret>,
     /// `Some`: logons only from one address (the foreign schemas' `account.locked`).
     pub ip_lock: Option<IpLock>,
+    /// The account lockout as it stands for the address of the logon that loaded the record
+    /// ([`Store::lockout_standing`]); `Clear` from [`Store::load_account`], which has none.
+    pub lockout: LockoutStanding,
 }
 
 /// The "boarding pass" of a successful logon: the session key a world server asks for.
@@ -344,10 +374,12 @@ pub enum LoginOutcome {
     Patched,
     /// The account is locked to another address ([`AccountRecord::ip_lock`]).
     IpLocked,
+    /// Refused at the challenge: wrong passwords locked this address out of the account.
+    LockedOut,
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 14] = [
+    pub const ALL: [LoginOutcome; 15] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
@@ -362,6 +394,7 @@ impl LoginOutcome {
         LoginOutcome::DbBusy,
         LoginOutcome::Patched,
         LoginOutcome::IpLocked,
+        LoginOutcome::LockedOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -380,6 +413,7 @@ impl LoginOutcome {
             LoginOutcome::DbBusy => "db_busy",
             LoginOutcome::Patched => "patched",
             LoginOutcome::IpLocked => "ip_locked",
+            LoginOutcome::LockedOut => "locked_out",
         }
     }
 
@@ -564,6 +598,9 @@ pub enum StoreError {
          `gatehouse db init` with the same --db and --schema"
     )]
     NeedsOwnTables(Feature),
+    /// The authenticator token's time step was used before by this account (RFC 6238 §5.2).
+    #[error("the authenticator token was used before")]
+    TokenReused,
     #[error("the database queue is full")]
     Busy,
     #[error("the database pool has stopped")]
@@ -886,26 +923,6 @@ pub(crate) fn standing(permanent: bool, until: Option<i64>) -> AccountStanding {
         (true, _) => AccountStanding::Banned,
         (false, Some(until)) => AccountStanding::Suspended { until },
         (false, None) => AccountStanding::Active,
-    }
-}
-
-/// One more wrong credential at `at` for an account whose stored count is `level`, last
-/// counted at `last`: the new count, and the end of the suspension if this one locks it.
-pub(crate) fn count_failure(
-    lockout: &LockoutPolicy,
-    level: i64,
-    last: Option<i64>,
-    at: i64,
-) -> (u32, Option<i64>) {
-    let level = u32::try_from(level).unwrap_or(0);
-    let since = at.saturating_sub(last.unwrap_or(at)).max(0);
-    let elapsed = Duration::from_secs(u64::try_from(since).unwrap_or(0));
-    match lockout.count(level, elapsed) {
-        FailureCount::Counted(n) => (n, None),
-        FailureCount::Locked => (
-            0,
-            Some(at.saturating_add(i64::try_from(lockout.duration.as_secs()).unwrap_or(i64::MAX))),
-        ),
     }
 }
 

@@ -10,6 +10,7 @@
 //! The schema is gatehouse's own (the SQLite tables and columns in MySQL types), created and
 //! migrated at open by [`migrations`]. TLS to the server, when asked for, is [`tls`].
 
+pub mod lockout;
 pub mod migrations;
 pub mod tls;
 
@@ -23,15 +24,14 @@ use ipnet::IpNet;
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    count_failure, ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary,
-    AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LoginAttempt,
-    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakenSession,
+    ip_text, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BackendError,
+    BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome,
+    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::SealedTotpSecret;
+use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use tls::DbTls;
 
@@ -501,6 +501,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         totp: totp_from_row(row, id, 12)?,
         // gatehouse's own schema has no address lock.
         ip_lock: None,
+        lockout: LockoutStanding::Clear,
     })
 }
 
@@ -771,10 +772,21 @@ impl Store for MysqlStore {
         })
     }
 
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: std::net::IpAddr,
+        now: i64,
+    ) -> Result<LockoutStanding, StoreError> {
+        on_conn!(self, |conn| {
+            lockout::OWN.standing(conn, account, peer, now)
+        })
+    }
+
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
-        lockout: &LockoutPolicy,
+        policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
@@ -783,32 +795,14 @@ impl Store for MysqlStore {
             if let (Some(account), true) =
                 (attempt.account, attempt.outcome.counts_against_account())
             {
-                // Locked until commit, so failures on two nodes are counted one after the
-                // other. None when the account was deleted since it was loaded.
-                let previous: Option<Row> = tx.exec_first(
-                    "SELECT failed_logins, last_failed_at FROM accounts WHERE id = ? FOR UPDATE",
-                    (account.0,),
+                // No row when the account was deleted since it was loaded: nothing to count.
+                tx.exec_drop(
+                    "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_at = ?
+                     WHERE id = ?",
+                    (attempt.at, account.0),
                 )?;
-                if let Some(row) = previous {
-                    let level = int(&row, 0, &|| format!("account {account}: failed_logins"))?;
-                    let last = opt_int(&row, 1, &|| format!("account {account}: last_failed_at"))?;
-                    let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
-                    tx.exec_drop(
-                        "UPDATE accounts SET failed_logins = ?, last_failed_at = ? WHERE id = ?",
-                        (level, attempt.at, account.0),
-                    )?;
-                    recorded = match locked_until {
-                        None => FailureRecorded::Counted(level),
-                        Some(until) => {
-                            tx.exec_drop(
-                                "INSERT INTO account_bans
-                                     (account_id, banned_at, expires_at, reason, active)
-                                 VALUES (?, ?, ?, ?, 1)",
-                                (account.0, attempt.at, until, lockout_reason(lockout)),
-                            )?;
-                            FailureRecorded::Locked { until }
-                        }
-                    };
+                if tx.affected_rows() == 1 {
+                    recorded = lockout::OWN.count_failure(&mut tx, account, attempt, policy)?;
                 }
             }
             tx.commit()?;
@@ -821,6 +815,7 @@ impl Store for MysqlStore {
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
@@ -845,6 +840,9 @@ impl Store for MysqlStore {
                 // Deleted between load and proof: no key to hand a world server, so no success.
                 return Err(StoreError::NoSuchAccountId(account));
             }
+            // After the account's row (its rows refer to it); every table here is InnoDB, so a
+            // reused token rolls the whole success back.
+            lockout::OWN.note_success(&mut tx, account, attempt, totp_step)?;
             insert_audit(&mut tx, attempt)?;
             let counts = character_counts(&mut tx, account)?;
             tx.commit()?;
@@ -1044,6 +1042,7 @@ impl Store for MysqlStore {
                 "UPDATE account_bans SET active = 0 WHERE account_id = ? AND active = 1",
                 (id.0,),
             )?;
+            lockout::OWN.lift(conn, id)?;
             Ok(())
         })
     }
@@ -1250,7 +1249,9 @@ impl Store for MysqlStore {
 
     fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
         on_conn!(self, |conn| {
-            prune_audit_table(conn, "login_audit", before)
+            let gone = prune_audit_table(conn, "login_audit", before)?;
+            lockout::OWN.prune(conn, before)?;
+            Ok(gone)
         })
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ipnet::IpNet;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -16,15 +17,14 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    count_failure, ip_text, lockout_reason, migrations, standing, unix_now, AccountRecord,
-    AccountSummary, AuditRow, BackendError, BackendErrorKind, CharacterCount, FailureRecorded,
-    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
-    StoreError, TakenSession,
+    ip_text, migrations, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BackendError,
+    BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome,
+    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::srp6::{Salt, SessionKey, Verifier};
-use crate::totp::SealedTotpSecret;
+use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
 /// How long a writer waits for another connection's write lock before giving up with
@@ -352,6 +352,7 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         totp: totp_from_row(row, id, 12)?,
         // gatehouse's own schema has no address lock.
         ip_lock: None,
+        lockout: LockoutStanding::Clear,
     })
 }
 
@@ -534,6 +535,15 @@ impl Store for SqliteStore {
         }
     }
 
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: IpAddr,
+        now: i64,
+    ) -> Result<LockoutStanding, StoreError> {
+        lockout::standing(&self.conn, account, peer, now)
+    }
+
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
@@ -546,29 +556,15 @@ impl Store for SqliteStore {
         insert_audit(&tx, attempt)?;
         let mut recorded = FailureRecorded::Audited;
         if let (Some(account), true) = (attempt.account, attempt.outcome.counts_against_account()) {
-            // None when the account was deleted since it was loaded: nothing to count.
-            let previous: Option<(i64, Option<i64>)> = tx
-                .prepare_cached("SELECT failed_logins, last_failed_at FROM accounts WHERE id = ?1")?
-                .query_row([account.0], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            if let Some((level, last)) = previous {
-                let (level, locked_until) = count_failure(lockout, level, last, attempt.at);
-                tx.prepare_cached(
-                    "UPDATE accounts SET failed_logins = ?2, last_failed_at = ?3 WHERE id = ?1",
+            // No row when the account was deleted since it was loaded: nothing to count.
+            let counted = tx
+                .prepare_cached(
+                    "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_at = ?2
+                     WHERE id = ?1",
                 )?
-                .execute(params![account.0, level, attempt.at])?;
-                recorded = match locked_until {
-                    None => FailureRecorded::Counted(level),
-                    Some(until) => {
-                        let reason = lockout_reason(lockout);
-                        tx.prepare_cached(
-                            "INSERT INTO account_bans (account_id, banned_at, expires_at, reason, active)
-                             VALUES (?1, ?2, ?3, ?4, 1)",
-                        )?
-                        .execute(params![account.0, attempt.at, until, reason])?;
-                        FailureRecorded::Locked { until }
-                    }
-                };
+                .execute(params![account.0, attempt.at])?;
+            if counted == 1 {
+                recorded = lockout::count_failure(&tx, account, attempt, lockout)?;
             }
         }
         tx.commit()?;
@@ -580,6 +576,7 @@ impl Store for SqliteStore {
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
@@ -606,6 +603,8 @@ impl Store for SqliteStore {
             // Deleted between load and proof: no key to hand a world server, so no success.
             return Err(StoreError::NoSuchAccountId(account));
         }
+        // A reused token rolls the whole success back (the transaction is dropped).
+        lockout::note_success(&tx, account, attempt, totp_step)?;
         insert_audit(&tx, attempt)?;
         let counts = character_counts(&tx, account)?;
         tx.commit()?;
@@ -813,6 +812,7 @@ impl Store for SqliteStore {
                 "UPDATE account_bans SET active = 0 WHERE account_id = ?1 AND active = 1",
             )?
             .execute([id.0])?;
+        lockout::lift(&self.conn, id)?;
         Ok(())
     }
 
@@ -1028,11 +1028,23 @@ impl Store for SqliteStore {
             };
             gone = gone.saturating_add(batch as u64);
             if batch < usize::try_from(super::PRUNE_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        // Addresses with no logon, failure or lock since then are new again.
+        loop {
+            let batch = {
+                let _turn = self.turns.take();
+                lockout::prune_batch(&self.conn, before, i64::from(super::PRUNE_BATCH))?
+            };
+            if batch < usize::try_from(super::PRUNE_BATCH).unwrap_or(usize::MAX) {
                 return Ok(gone);
             }
         }
     }
 }
+
+mod lockout;
 
 #[cfg(test)]
 mod tests;

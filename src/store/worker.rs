@@ -11,6 +11,7 @@
 //! other callers (the console's operator commands) bring jobs of their own that call the
 //! [`Store`] API.
 
+use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use super::{
 };
 use crate::account::AccountName;
 use crate::srp6::SessionKey;
+use crate::totp::TotpStep;
 use crate::values::LinkKey;
 use crate::values::LockoutPolicy;
 use crate::values::RealmId;
@@ -32,8 +34,11 @@ use crate::values::RealmId;
 /// What the login path asks of the database.
 #[derive(Debug, Clone)]
 pub enum StoreOp {
+    /// The account a challenge names, with the lockout as it stands for `peer` at `now`.
     LoadAccount {
         name: AccountName,
+        peer: IpAddr,
+        now: i64,
     },
     /// A refused attempt; wrong credentials are counted under `lockout`.
     RecordLoginFailure {
@@ -45,6 +50,8 @@ pub enum StoreOp {
         key: SessionKey,
         /// Unix seconds after which no world server may take the ticket.
         expires_at: i64,
+        /// The authenticator token's step, used up with the success.
+        totp_step: Option<TotpStep>,
     },
     LoadRealms,
     /// A world server of `realm` takes the account's ticket (see [`Store::take_session`]).
@@ -490,9 +497,25 @@ fn serve<T: Copy + std::fmt::Debug, J: Job>(
     }
 }
 
+/// The account a logon names, with the lockout as it stands for the logon's address.
+fn load_account(
+    store: &mut dyn Store,
+    name: &AccountName,
+    peer: IpAddr,
+    now: i64,
+) -> Result<Option<AccountRecord>, StoreError> {
+    let Some(mut account) = store.load_account(name)? else {
+        return Ok(None);
+    };
+    account.lockout = store.lockout_standing(account.id, peer, now)?;
+    Ok(Some(account))
+}
+
 fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
     match op {
-        StoreOp::LoadAccount { name } => StoreReply::AccountLoaded(store.load_account(name)),
+        StoreOp::LoadAccount { name, peer, now } => {
+            StoreReply::AccountLoaded(load_account(store, name, *peer, *now))
+        }
         StoreOp::RecordLoginFailure { attempt, lockout } => {
             StoreReply::LoginFailureRecorded(store.record_login_failure(attempt, lockout))
         }
@@ -500,9 +523,13 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
             attempt,
             key,
             expires_at,
-        } => {
-            StoreReply::LoginSuccessRecorded(store.record_login_success(attempt, key, *expires_at))
-        }
+            totp_step,
+        } => StoreReply::LoginSuccessRecorded(store.record_login_success(
+            attempt,
+            key,
+            *expires_at,
+            *totp_step,
+        )),
         StoreOp::LoadRealms => StoreReply::RealmsLoaded(store.load_realms()),
         StoreOp::TakeSession { name, realm, now } => {
             StoreReply::SessionTaken(store.take_session(name, *realm, *now))

@@ -1,14 +1,15 @@
 //! gatehouse's own tables inside an AzerothCore auth database, for what AzerothCore has no
 //! place for: the login audit, session tickets' issue/expiry/taken state (the key itself is
-//! `account.session_key`), the time of an account's last wrong password (for the lockout's
-//! decay), realm link keys, gatehouse's settings and its sealed authenticator secrets.
+//! `account.session_key`), realm link keys, gatehouse's settings and its sealed authenticator secrets; from
+//! version 2 the account lockout per address and the authenticator steps used.
 //!
 //! Every table is `gatehouse_`-prefixed and created with `IF NOT EXISTS`, only by `gatehouse db
 //! init` ([`init`]): opening a store only looks ([`state`]), and without them the store serves
 //! logons with [`Feature::NEED_OWN_TABLES`](super::super::Feature::NEED_OWN_TABLES) off.
 //! AzerothCore's own tables are never altered or dropped. The statements are idempotent, so
 //! two operators running `db init` at once need no lock; the version row says which set is in
-//! place.
+//! place. A database at an older version counts as without them until `db init` adds what is
+//! new (the statements only ever create tables, so running them again is harmless).
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
@@ -17,7 +18,7 @@ use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 const STATEMENTS: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_ac_schema (
@@ -36,10 +37,6 @@ const STATEMENTS: &[&str] = &[
 
 /// The tables every foreign schema's store keeps the same way (the CMaNGOS store shares them).
 pub(in crate::store) const SHARED: &[&str] = &[
-    r#"CREATE TABLE IF NOT EXISTS gatehouse_failures (
-    account_id     INT UNSIGNED NOT NULL PRIMARY KEY,
-    last_failed_at BIGINT       NOT NULL
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
     r#"CREATE TABLE IF NOT EXISTS gatehouse_login_audit (
     id            BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
     at            BIGINT      NOT NULL,
@@ -62,6 +59,22 @@ pub(in crate::store) const SHARED: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_totp (
     account_id  INT UNSIGNED  NOT NULL PRIMARY KEY,
     secret      VARBINARY(60) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    // Version 2. The account lockout per address (crate::store::lockout): one row per
+    // address that has logged into the account, one ('*') for every other address.
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_login_addresses (
+    account_id     INT UNSIGNED NOT NULL,
+    address        VARCHAR(64)  NOT NULL,
+    failures       INT          NOT NULL DEFAULT 0,
+    last_failed_at BIGINT       NULL,
+    locked_until   BIGINT       NULL,
+    last_login_at  BIGINT       NULL,
+    PRIMARY KEY (account_id, address)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    // Version 2. The last authenticator time step each account used (RFC 6238 §5.2).
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_totp_steps (
+    account_id  INT UNSIGNED NOT NULL PRIMARY KEY,
+    last_step   BIGINT       NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
 ];
 

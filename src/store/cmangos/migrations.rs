@@ -1,7 +1,7 @@
 //! gatehouse's own tables inside a CMaNGOS realmd database, for what CMaNGOS has no place
 //! for: the login audit, session tickets' issue/expiry/taken state (the key itself is
-//! `account.sessionkey`), the time of an account's last wrong password, realm link keys,
-//! gatehouse's settings and its sealed authenticator secrets. The same tables as beside
+//! `account.sessionkey`), the account lockout per address, the authenticator steps used, realm
+//! link keys, gatehouse's settings and its sealed authenticator secrets. The same tables as beside
 //! AzerothCore's (shared with that store), but for the ticket, which names its key the way
 //! `account.sessionkey` holds it (hex text).
 //!
@@ -16,7 +16,7 @@ use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 const STATEMENTS: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_cm_schema (

@@ -6,7 +6,8 @@
 //! several connections or gatehouse nodes opening one database at once apply each step once.
 //! Steps are append-only: never edit a released one, add the next.
 //!
-//! Version 1 is the SQLite schema at its version 4 (same tables and columns), in MySQL types.
+//! Version 1 is the SQLite schema at its version 4 (same tables and columns), in MySQL types;
+//! version 2 is SQLite's version 5.
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
@@ -22,13 +23,14 @@ pub struct Migration {
 }
 
 /// Every step, in order; versions are 1, 2, 3, … with no gaps.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "accounts, bans, realms, character counts, login audit, session tickets, \
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "accounts, bans, realms, character counts, login audit, session tickets, \
                   realm link keys, IP bans, settings, authenticator secrets",
-    statements: &[
-        // Upper-case names as the client hashes them, compared byte for byte.
-        r#"CREATE TABLE IF NOT EXISTS accounts (
+        statements: &[
+            // Upper-case names as the client hashes them, compared byte for byte.
+            r#"CREATE TABLE IF NOT EXISTS accounts (
     id                 BIGINT        NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name               VARCHAR(32)   NOT NULL,
     salt               VARBINARY(32) NOT NULL CHECK (LENGTH(salt) = 32),
@@ -50,7 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     totp_secret        VARBINARY(60) NULL CHECK (totp_secret IS NULL OR LENGTH(totp_secret) = 60),
     UNIQUE KEY accounts_by_name (name)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        r#"CREATE TABLE IF NOT EXISTS account_bans (
+            r#"CREATE TABLE IF NOT EXISTS account_bans (
     id          BIGINT        NOT NULL AUTO_INCREMENT PRIMARY KEY,
     account_id  BIGINT        NOT NULL,
     banned_at   BIGINT        NOT NULL,
@@ -63,8 +65,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     CONSTRAINT account_bans_account FOREIGN KEY (account_id) REFERENCES accounts (id)
         ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        // Realm names are unique case-insensitively, like SQLite's COLLATE NOCASE.
-        r#"CREATE TABLE IF NOT EXISTS realms (
+            // Realm names are unique case-insensitively, like SQLite's COLLATE NOCASE.
+            r#"CREATE TABLE IF NOT EXISTS realms (
     id          INT           NOT NULL PRIMARY KEY CHECK (id BETWEEN 1 AND 255),
     name        VARCHAR(255)  CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
     address     VARCHAR(255)  NOT NULL,
@@ -76,15 +78,15 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     link_key    VARBINARY(32) NULL CHECK (link_key IS NULL OR LENGTH(link_key) = 32),
     UNIQUE KEY realms_by_name (name)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        // No rows for a realm = every accepted build.
-        r#"CREATE TABLE IF NOT EXISTS realm_builds (
+            // No rows for a realm = every accepted build.
+            r#"CREATE TABLE IF NOT EXISTS realm_builds (
     realm_id    INT NOT NULL,
     build       INT NOT NULL CHECK (build BETWEEN 0 AND 65535),
     PRIMARY KEY (realm_id, build),
     CONSTRAINT realm_builds_realm FOREIGN KEY (realm_id) REFERENCES realms (id)
         ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        r#"CREATE TABLE IF NOT EXISTS realm_characters (
+            r#"CREATE TABLE IF NOT EXISTS realm_characters (
     account_id  BIGINT NOT NULL,
     realm_id    INT    NOT NULL,
     count       INT    NOT NULL CHECK (count BETWEEN 0 AND 255),
@@ -95,8 +97,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     CONSTRAINT realm_characters_realm FOREIGN KEY (realm_id) REFERENCES realms (id)
         ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        // Deliberately no foreign key: the audit is history and outlives deleted accounts.
-        r#"CREATE TABLE IF NOT EXISTS login_audit (
+            // Deliberately no foreign key: the audit is history and outlives deleted accounts.
+            r#"CREATE TABLE IF NOT EXISTS login_audit (
     id            BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
     at            BIGINT      NOT NULL,
     account_id    BIGINT      NULL,
@@ -106,19 +108,46 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     outcome       VARCHAR(64) NOT NULL,
     KEY login_audit_by_account (account_id, at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        // An address (/32, /128) or a network; refused at accept while active.
-        r#"CREATE TABLE IF NOT EXISTS ip_bans (
+            // An address (/32, /128) or a network; refused at accept while active.
+            r#"CREATE TABLE IF NOT EXISTS ip_bans (
     net        VARCHAR(64)   NOT NULL PRIMARY KEY,
     banned_at  BIGINT        NOT NULL,
     expires_at BIGINT        NULL,
     reason     VARCHAR(1024) NOT NULL DEFAULT ''
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-        r#"CREATE TABLE IF NOT EXISTS settings (
+            r#"CREATE TABLE IF NOT EXISTS settings (
     `key`   VARCHAR(64) NOT NULL PRIMARY KEY,
     value   TEXT        NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        description: "the account lockout per address, authenticator steps used",
+        statements: &[
+            // crate::store::lockout: one row per address that has logged into the account (an
+            // IPv4 address or an IPv6 /64), and one ('*') for every other address.
+            r#"CREATE TABLE IF NOT EXISTS login_addresses (
+    account_id     BIGINT      NOT NULL,
+    address        VARCHAR(64) NOT NULL,
+    failures       INT         NOT NULL DEFAULT 0,
+    last_failed_at BIGINT      NULL,
+    locked_until   BIGINT      NULL,
+    last_login_at  BIGINT      NULL,
+    PRIMARY KEY (account_id, address),
+    CONSTRAINT login_addresses_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+        ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+            // The last authenticator time step each account used (RFC 6238 §5.2).
+            r#"CREATE TABLE IF NOT EXISTS totp_steps (
+    account_id  BIGINT NOT NULL PRIMARY KEY,
+    last_step   BIGINT NOT NULL,
+    CONSTRAINT totp_steps_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+        ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+        ],
+    },
+];
 
 /// The version table itself, created before the first step.
 const VERSION_TABLE: &str = r#"CREATE TABLE IF NOT EXISTS gatehouse_schema (

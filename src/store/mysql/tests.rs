@@ -34,8 +34,8 @@ fn realm(n: &str) -> NewRealm {
 fn fresh(url: &str) -> MysqlStore {
     let mut conn = Conn::new(Opts::from_url(url).unwrap()).unwrap();
     conn.query_drop(
-        "DROP TABLE IF EXISTS realm_characters, realm_builds, account_bans, login_audit,
-             ip_bans, settings, realms, accounts, gatehouse_schema",
+        "DROP TABLE IF EXISTS login_addresses, totp_steps, realm_characters, realm_builds,
+             account_bans, login_audit, ip_bans, settings, realms, accounts, gatehouse_schema",
     )
     .unwrap();
     MysqlStore::open(url).unwrap()
@@ -99,8 +99,8 @@ fn concurrent_opens(url: &str) {
     drop(fresh(url));
     let mut conn = Conn::new(Opts::from_url(url).unwrap()).unwrap();
     conn.query_drop(
-        "DROP TABLE IF EXISTS realm_characters, realm_builds, account_bans, login_audit,
-             ip_bans, settings, realms, accounts, gatehouse_schema",
+        "DROP TABLE IF EXISTS login_addresses, totp_steps, realm_characters, realm_builds,
+             account_bans, login_audit, ip_bans, settings, realms, accounts, gatehouse_schema",
     )
     .unwrap();
     let openers: Vec<_> = (0..6)

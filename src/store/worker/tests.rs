@@ -19,6 +19,9 @@ use crate::srp6::{Salt, Verifier};
 use crate::store::{AccountSummary, AuditRow, LoginOutcome, NewRealm, RealmRef, SqliteStore};
 use std::path::{Path, PathBuf};
 
+/// The address the tests' logons come from.
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// A SQLite store whose login-path calls first wait at a gate (until a token arrives or
 /// the gate's sender is dropped), so tests can hold a DB thread busy; a name of PANIC
 /// makes it panic, as a backend bug would, and an account lookup of FREE skips the gate.
@@ -41,6 +44,14 @@ impl Store for GatedStore {
         assert_ne!(name.as_str(), "PANIC", "a backend bug");
         self.inner.load_account(name)
     }
+    fn lockout_standing(
+        &mut self,
+        account: AccountId,
+        peer: std::net::IpAddr,
+        now: i64,
+    ) -> Result<crate::store::LockoutStanding, StoreError> {
+        self.inner.lockout_standing(account, peer, now)
+    }
     fn record_login_failure(
         &mut self,
         attempt: &LoginAttempt,
@@ -54,9 +65,11 @@ impl Store for GatedStore {
         attempt: &LoginAttempt,
         key: &SessionKey,
         expires_at: i64,
+        totp_step: Option<crate::totp::TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError> {
         self.wait();
-        self.inner.record_login_success(attempt, key, expires_at)
+        self.inner
+            .record_login_success(attempt, key, expires_at, totp_step)
     }
     fn take_session(
         &mut self,
@@ -248,9 +261,13 @@ fn every_reply_comes_back_to_its_target() {
         let op = match i % 4 {
             0 => StoreOp::LoadAccount {
                 name: name("alice"),
+                peer: LOCAL,
+                now: 0,
             },
             1 => StoreOp::LoadAccount {
                 name: name("nobody"),
+                peer: LOCAL,
+                now: 0,
             },
             2 => failure("ghost", i64::from(i)),
             _ => StoreOp::LoadRealms,
@@ -302,6 +319,8 @@ fn a_full_queue_is_busy_and_never_blocks() {
         target: conn(slot),
         op: StoreOp::LoadAccount {
             name: name("alice"),
+            peer: LOCAL,
+            now: 0,
         },
     };
     pool.submit(load(0)).unwrap();
@@ -378,7 +397,11 @@ fn a_stuck_writer_neither_blocks_reads_nor_hangs_shutdown() {
     // A read meanwhile is served (its lookup does not wait at the gate).
     pool.submit(StoreRequest {
         target: conn(2),
-        op: StoreOp::LoadAccount { name: name("free") },
+        op: StoreOp::LoadAccount {
+            name: name("free"),
+            peer: LOCAL,
+            now: 0,
+        },
     })
     .unwrap();
     let read = replies.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -407,7 +430,11 @@ fn a_panicking_request_is_answered_and_the_thread_lives_on() {
     for (slot, n) in [(1, "panic"), (2, "alice")] {
         pool.submit(StoreRequest {
             target: conn(slot),
-            op: StoreOp::LoadAccount { name: name(n) },
+            op: StoreOp::LoadAccount {
+                name: name(n),
+                peer: LOCAL,
+                now: 0,
+            },
         })
         .unwrap();
     }
@@ -453,6 +480,8 @@ fn every_op() -> Vec<StoreOp> {
     vec![
         StoreOp::LoadAccount {
             name: name("alice"),
+            peer: LOCAL,
+            now: 0,
         },
         StoreOp::RecordLoginFailure {
             attempt: attempt.clone(),
@@ -462,6 +491,7 @@ fn every_op() -> Vec<StoreOp> {
             attempt: attempt.clone(),
             key: SessionKey([3; 40]),
             expires_at: 1000,
+            totp_step: None,
         },
         StoreOp::LoadRealms,
         StoreOp::TakeSession {
