@@ -15,7 +15,7 @@ type Response = StoreResponse<Target, StoreReply>;
 use crate::account::{AccountId, AccountStanding};
 use crate::event_loop::ConnToken;
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, Verifier};
+use crate::srp6::{ClientDigest, Salt, Verifier};
 use crate::store::{AccountSummary, AuditRow, LoginOutcome, NewRealm, RealmRef, SqliteStore};
 use std::path::{Path, PathBuf};
 
@@ -63,9 +63,10 @@ impl Store for GatedStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         self.wait();
-        self.inner.take_session(name, realm, now)
+        self.inner.take_session(name, realm, now, proof)
     }
     fn renew_session(
         &mut self,
@@ -468,6 +469,7 @@ fn every_op() -> Vec<StoreOp> {
             name: name("alice"),
             realm: RealmId(1),
             now: 500,
+            proof: None,
         },
         StoreOp::RenewSession {
             attempt,
@@ -543,7 +545,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
         StoreReply::LoginSuccessRecorded(Ok(_))
     ));
     match run(ops[4].clone()) {
-        StoreReply::SessionTaken(Ok(Some(t))) => {
+        StoreReply::SessionTaken(Ok(TakeOutcome::Taken(t))) => {
             assert_eq!(t.account, AccountId(1));
             assert_eq!(t.key, SessionKey([3; 40]));
             assert_eq!(t.security_level, 0);
@@ -552,7 +554,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
     }
     assert!(matches!(
         run(ops[4].clone()),
-        StoreReply::SessionTaken(Ok(None))
+        StoreReply::SessionTaken(Ok(TakeOutcome::NoTicket))
     ));
     assert!(matches!(
         run(ops[5].clone()),
@@ -560,7 +562,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
     ));
     assert!(matches!(
         run(ops[4].clone()),
-        StoreReply::SessionTaken(Ok(Some(_)))
+        StoreReply::SessionTaken(Ok(TakeOutcome::Taken(_)))
     ));
     assert!(matches!(
         run(StoreOp::LoadLinkKey { realm: RealmId(1) }),
