@@ -503,6 +503,27 @@ pub fn verify_world_server_proof(
         .into()
 }
 
+/// What a client proved to a world server in CMSG_AUTH_SESSION: its digest and the two seeds
+/// it was made over. A world server hands this to gatehouse (the realm link's
+/// TakeSessionChecked), which checks it against the ticket's K before it gives the ticket out.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ClientDigest {
+    /// The client's seed, as CMSG_AUTH_SESSION carries it.
+    pub client_seed: u32,
+    /// The seed the world server sent in SMSG_AUTH_CHALLENGE.
+    pub server_seed: u32,
+    /// The 20-byte digest of CMSG_AUTH_SESSION.
+    pub digest: Proof,
+}
+
+impl ClientDigest {
+    /// Whether the digest was made with `key` by `name`
+    /// ([`verify_world_server_proof`]; constant time).
+    pub fn verify(&self, name: &AccountName, key: &SessionKey) -> bool {
+        verify_world_server_proof(name, self.client_seed, self.server_seed, key, &self.digest)
+    }
+}
+
 /// The LOGON_PROOF crc_hash: H(A ‖ H_build_os), H_build_os being the per-build/OS value of
 /// login-protocol.md §7.3.
 pub fn version_proof(a_pub: &PublicKey, build_os_hash: &[u8; 20]) -> [u8; 20] {

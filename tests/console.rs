@@ -177,6 +177,7 @@ fn every_command_works_over_a_telnet_connection() {
         "loop",
         "store",
         "realms",
+        "session takes",
     ] {
         assert!(stats.contains(part), "{part} missing from {stats}");
     }

@@ -1,6 +1,8 @@
 //! World servers over the realm link: registration makes the realm list live, heartbeats keep
-//! it online, and a player's session key is handed to exactly one world gate, once. Reconnect
-//! renews a live ticket. Values out of range are clamped (heartbeats) or refused (Register).
+//! it online, and a player's session key is handed to exactly one world gate, once — with
+//! check-then-take, only against the client's right digest, so a wrong one burns nothing.
+//! Reconnect renews a live ticket. Values out of range are clamped (heartbeats) or refused
+//! (Register).
 
 mod common;
 
@@ -15,10 +17,12 @@ use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
 use gatehouse::realms::link::client::{Client, LinkClientError};
-use gatehouse::realms::link::message::{LinkMessage, RealmAnnouncement, STATUS_BAD_VALUE};
+use gatehouse::realms::link::message::{
+    CheckedTake, LinkMessage, RealmAnnouncement, STATUS_BAD_VALUE,
+};
 use gatehouse::realms::link::LinkKey;
 use gatehouse::realms::RealmId;
-use gatehouse::srp6::SessionKey;
+use gatehouse::srp6::{world_server_proof, ClientDigest, SessionKey};
 use gatehouse::store::{NewRealm, Store};
 use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::tools::world_gate::client::world_login;
@@ -141,6 +145,97 @@ fn a_forged_key_and_an_expired_ticket_are_refused() {
     let r = world_login(gate.local_addr(), 12340, &alice(), &key, TIMEOUT).unwrap();
     assert_eq!(r.result, AuthResult::UnknownAccount);
     gate.stop().unwrap();
+}
+
+/// The digest alice's client sends a world server that challenged it with `server_seed`.
+fn alice_proof(key: &SessionKey, client_seed: u32, server_seed: u32) -> ClientDigest {
+    ClientDigest {
+        client_seed,
+        server_seed,
+        digest: world_server_proof(&alice(), client_seed, server_seed, key),
+    }
+}
+
+/// Check-then-take (issue 12 point 5): gatehouse checks the client's digest against the
+/// ticket's key before it hands the ticket over. A wrong digest is answered as such, counted,
+/// and leaves the ticket for the right one; then it is taken, once.
+#[test]
+fn a_checked_take_hands_the_ticket_over_only_for_the_right_digest() {
+    let (server, realm) = server(|_| {});
+    let (key, _) = login(&server, ClientBuild::WOTLK, "alice");
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+
+    let mut forged = key;
+    forged.0[0] ^= 1;
+    let mut other_seed = alice_proof(&key, 0x0102_0304, 0xDEAD_BEEF);
+    other_seed.server_seed ^= 1;
+    for wrong in [alice_proof(&forged, 0x0102_0304, 0xDEAD_BEEF), other_seed] {
+        assert_eq!(
+            link.take_session_checked(&alice(), &wrong).unwrap(),
+            CheckedTake::WrongDigest
+        );
+    }
+    assert_eq!(server.counters().link_wrong_digests, 2);
+
+    let right = alice_proof(&key, 0x0102_0304, 0xDEAD_BEEF);
+    match link.take_session_checked(&alice(), &right).unwrap() {
+        CheckedTake::Taken(grant) => {
+            assert_eq!(grant.session_key, key);
+            assert_eq!(grant.security_level, 0);
+        }
+        other => panic!("expected the ticket, got {other:?}"),
+    }
+    // Taken once: the same digest again, or a plain take, finds no ticket.
+    assert_eq!(
+        link.take_session_checked(&alice(), &right).unwrap(),
+        CheckedTake::NoTicket
+    );
+    assert!(link.take_session(&alice()).unwrap().is_none());
+    // bob never logged in.
+    let bob = AccountName::parse(b"bob").unwrap();
+    assert_eq!(
+        link.take_session_checked(&bob, &right).unwrap(),
+        CheckedTake::NoTicket
+    );
+    assert_eq!(server.counters().link_wrong_digests, 2);
+}
+
+/// An expired ticket is "no ticket" to a checked take, even with the right digest.
+#[test]
+fn a_checked_take_of_an_expired_ticket_finds_none() {
+    let (server, realm) = server(|config| config.sessions.ticket_ttl_secs = 1);
+    let (key, _) = login(&server, ClientBuild::WOTLK, "alice");
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(
+        link.take_session_checked(&alice(), &alice_proof(&key, 5, 6))
+            .unwrap(),
+        CheckedTake::NoTicket
+    );
+    assert_eq!(server.counters().link_wrong_digests, 0);
+}
+
+/// The reference world gate takes with check-then-take: a client with a wrong digest (a forged
+/// or stale key) is refused without using up the player's ticket, so the player's own client
+/// still gets in, once.
+#[test]
+fn a_wrong_digest_at_the_gate_does_not_burn_the_players_ticket() {
+    let (server, realm) = server(|_| {});
+    for build in ClientBuild::ALL {
+        let gate = gate(&server, realm, build);
+        let (key, _) = login(&server, build, "alice");
+        let b = build.version.build.0;
+        let mut forged = key;
+        forged.0[7] ^= 0x10;
+        let r = world_login(gate.local_addr(), b, &alice(), &forged, TIMEOUT).unwrap();
+        assert_eq!(r.result, AuthResult::Failed, "build {b}");
+        let ok = world_login(gate.local_addr(), b, &alice(), &key, TIMEOUT).unwrap();
+        assert_eq!(ok.result, AuthResult::Ok, "build {b}");
+        let again = world_login(gate.local_addr(), b, &alice(), &key, TIMEOUT).unwrap();
+        assert_eq!(again.result, AuthResult::UnknownAccount, "build {b}");
+        gate.stop().unwrap();
+    }
+    assert_eq!(server.counters().link_wrong_digests, 3);
 }
 
 #[test]

@@ -17,11 +17,11 @@ use ipnet::IpNet;
 
 use gatehouse::account::{AccountName, AccountStanding};
 use gatehouse::protocol::version::Build;
-use gatehouse::srp6::{Salt, SessionKey, Verifier};
+use gatehouse::srp6::{world_server_proof, ClientDigest, Salt, SessionKey, Verifier};
 use gatehouse::store::{
     AuditRow, CharacterCount, FailureRecorded, LockScope, LockoutStanding, LoginAttempt,
     LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakenSession,
+    TakeOutcome, TakenSession,
 };
 use gatehouse::totp::{SealedTotpSecret, TotpStep, SEALED_LEN};
 use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId};
@@ -698,10 +698,10 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
     let (id, r1, r2) = logged_in(&mut *store, key);
     store.set_security_level(&name("alice"), 2).unwrap();
 
-    let taken = store.take_session(&name("ALICE"), r1, 500).unwrap();
+    let taken = store.take_session(&name("ALICE"), r1, 500, None).unwrap();
     assert_eq!(
         taken,
-        Some(TakenSession {
+        TakeOutcome::Taken(TakenSession {
             account: id,
             key,
             security_level: 2
@@ -715,9 +715,18 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
         .unwrap();
     assert_eq!(ticket.taken_by, Some(r1));
     // Taken is taken: for the same realm and for another.
-    assert_eq!(store.take_session(&name("alice"), r1, 500).unwrap(), None);
-    assert_eq!(store.take_session(&name("alice"), r2, 500).unwrap(), None);
-    assert_eq!(store.take_session(&name("nobody"), r1, 500).unwrap(), None);
+    assert_eq!(
+        store.take_session(&name("alice"), r1, 500, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
+    assert_eq!(
+        store.take_session(&name("alice"), r2, 500, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
+    assert_eq!(
+        store.take_session(&name("nobody"), r1, 500, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
 
     // A new logon replaces the ticket, which can be taken again.
     let key2 = SessionKey([10; 40]);
@@ -741,8 +750,9 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
     );
     assert_eq!(
         store
-            .take_session(&name("alice"), r2, 700)
+            .take_session(&name("alice"), r2, 700, None)
             .unwrap()
+            .taken()
             .map(|t| t.key),
         Some(key2)
     );
@@ -766,12 +776,19 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
             None,
         )
         .unwrap();
-    assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
-    assert_eq!(store.take_session(&name("alice"), r1, 5000).unwrap(), None);
+    assert_eq!(
+        store.take_session(&name("alice"), r1, 900, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
+    assert_eq!(
+        store.take_session(&name("alice"), r1, 5000, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
     assert_eq!(
         store
-            .take_session(&name("alice"), r1, 899)
+            .take_session(&name("alice"), r1, 899, None)
             .unwrap()
+            .taken()
             .map(|t| t.account),
         Some(id)
     );
@@ -788,7 +805,116 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
     store
         .set_password(&name("alice"), &salt(2), &verifier(2))
         .unwrap();
-    assert_eq!(store.take_session(&name("alice"), r1, 900).unwrap(), None);
+    assert_eq!(
+        store.take_session(&name("alice"), r1, 900, None).unwrap(),
+        TakeOutcome::NoTicket
+    );
+}
+
+/// The digest a client makes for `key` with these seeds (srp6.md §9).
+fn client_proof(key: &SessionKey, client_seed: u32, server_seed: u32) -> ClientDigest {
+    ClientDigest {
+        client_seed,
+        server_seed,
+        digest: world_server_proof(&name("alice"), client_seed, server_seed, key),
+    }
+}
+
+/// Check-then-take: a wrong digest is refused with nothing written, and the ticket can still
+/// be taken with the right one; a digest made with a key the ticket no longer has (a new logon
+/// replaced it) is wrong; an expired, taken or absent ticket is "no ticket" whatever the
+/// digest.
+fn a_checked_take_needs_the_digest_of_the_tickets_key(db: &dyn Backend) {
+    let mut store = db.open();
+    let key = SessionKey([7; 40]);
+    let (id, r1, r2) = logged_in(&mut *store, key);
+    store.set_security_level(&name("alice"), 3).unwrap();
+    let ticket = |store: &mut dyn Store| {
+        store
+            .load_account(&name("alice"))
+            .unwrap()
+            .unwrap()
+            .session
+            .unwrap()
+    };
+
+    let forged = client_proof(&SessionKey([8; 40]), 1, 0xDEAD_BEEF);
+    let mut other_seed = client_proof(&key, 1, 0xDEAD_BEEF);
+    other_seed.server_seed = 0xDEAD_BEEE;
+    for wrong in [forged, other_seed] {
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r1, 500, Some(&wrong))
+                .unwrap(),
+            TakeOutcome::WrongDigest
+        );
+    }
+    // Untouched: still waiting, with its expiry.
+    let t = ticket(&mut *store);
+    assert_eq!((t.taken_by, t.expires_at), (None, 1000));
+
+    let right = client_proof(&key, 1, 0xDEAD_BEEF);
+    assert_eq!(
+        store
+            .take_session(&name("ALICE"), r1, 500, Some(&right))
+            .unwrap(),
+        TakeOutcome::Taken(TakenSession {
+            account: id,
+            key,
+            security_level: 3
+        })
+    );
+    assert_eq!(ticket(&mut *store).taken_by, Some(r1));
+    // Taken is taken, the right digest or not.
+    for proof in [right, forged] {
+        assert_eq!(
+            store
+                .take_session(&name("alice"), r2, 500, Some(&proof))
+                .unwrap(),
+            TakeOutcome::NoTicket
+        );
+    }
+
+    // A new logon replaces the ticket: a digest of the old key is wrong now.
+    let key2 = SessionKey([9; 40]);
+    store
+        .record_login_success(
+            &attempt(Some(id), "alice", LoginOutcome::Success, 600),
+            &key2,
+            1500,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .take_session(&name("alice"), r2, 700, Some(&right))
+            .unwrap(),
+        TakeOutcome::WrongDigest
+    );
+    assert_eq!(ticket(&mut *store).taken_by, None);
+    // Expired: no ticket, even with the right digest; a second earlier it was takeable.
+    let right2 = client_proof(&key2, 2, 77);
+    assert_eq!(
+        store
+            .take_session(&name("alice"), r2, 1500, Some(&right2))
+            .unwrap(),
+        TakeOutcome::NoTicket
+    );
+    assert_eq!(
+        store
+            .take_session(&name("alice"), r2, 1499, Some(&right2))
+            .unwrap()
+            .taken()
+            .map(|t| t.key),
+        Some(key2)
+    );
+    // No such account.
+    assert_eq!(
+        store
+            .take_session(&name("nobody"), r1, 700, Some(&forged))
+            .unwrap(),
+        TakeOutcome::NoTicket
+    );
 }
 
 fn racing_takes_on_two_connections_hand_the_ticket_out_once(db: &dyn Backend) {
@@ -816,7 +942,10 @@ fn racing_takes_on_two_connections_hand_the_ticket_out_once(db: &dyn Backend) {
                 std::thread::spawn(move || {
                     let mut store = store.lock().unwrap();
                     barrier.wait();
-                    store.take_session(&name("alice"), realm, 5000).unwrap()
+                    store
+                        .take_session(&name("alice"), realm, 5000, None)
+                        .unwrap()
+                        .taken()
                 })
             })
             .collect();
@@ -842,8 +971,9 @@ fn a_reconnect_renews_the_ticket(db: &dyn Backend) {
     let (id, r1, r2) = logged_in(&mut *store, key);
     store.set_character_count(id, r2, 5).unwrap();
     assert!(store
-        .take_session(&name("alice"), r1, 500)
+        .take_session(&name("alice"), r1, 500, None)
         .unwrap()
+        .taken()
         .is_some());
 
     let mut reconnect = attempt(Some(id), "alice", LoginOutcome::ReconnectSuccess, 700);
@@ -880,8 +1010,9 @@ fn a_reconnect_renews_the_ticket(db: &dyn Backend) {
     assert_eq!(audit[0].account, Some(id));
     // Takeable again, until the new expiry.
     assert!(store
-        .take_session(&name("alice"), r2, 1599)
+        .take_session(&name("alice"), r2, 1599, None)
         .unwrap()
+        .taken()
         .is_some());
 
     // The audit says what happened, whatever the attempt was labelled.
@@ -1172,6 +1303,7 @@ macro_rules! suite {
             realms_add_list_duplicate_remove,
             realm_ids_stay_in_one_to_255,
             a_ticket_is_taken_once_until_the_next_logon,
+            a_checked_take_needs_the_digest_of_the_tickets_key,
             racing_takes_on_two_connections_hand_the_ticket_out_once,
             a_reconnect_renews_the_ticket,
             link_keys_round_trip_and_make_a_realm_linkable,
@@ -1299,6 +1431,7 @@ mod azerothcore {
         bans_decide_standing,
         realm_ids_stay_in_one_to_255,
         a_ticket_is_taken_once_until_the_next_logon,
+        a_checked_take_needs_the_digest_of_the_tickets_key,
         racing_takes_on_two_connections_hand_the_ticket_out_once,
         a_reconnect_renews_the_ticket,
         link_keys_round_trip_and_make_a_realm_linkable,
@@ -1359,6 +1492,7 @@ mod cmangos {
         realms_add_list_duplicate_remove,
         realm_ids_stay_in_one_to_255,
         a_ticket_is_taken_once_until_the_next_logon,
+        a_checked_take_needs_the_digest_of_the_tickets_key,
         racing_takes_on_two_connections_hand_the_ticket_out_once,
         a_reconnect_renews_the_ticket,
         link_keys_round_trip_and_make_a_realm_linkable,

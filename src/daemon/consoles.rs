@@ -466,6 +466,11 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         list.changes,
         list.encodings
     );
+    let _ = writeln!(
+        t,
+        "session takes   {} over link.take_rate, {} wrong digests",
+        c.link_takes_limited, c.link_wrong_digests
+    );
     t
 }
 

@@ -19,6 +19,8 @@ pub struct Counters {
     pub store_busy: u64,
     /// Session takes answered "no ticket" because their link was over `link.take_rate`.
     pub link_takes_limited: u64,
+    /// Checked session takes refused because the client's digest was wrong (the ticket stays).
+    pub link_wrong_digests: u64,
     /// Logons and reconnects that reached the realm list.
     pub logons_ok: u64,
     /// Patch bytes read from disk for clients (each read only when its ring had room).

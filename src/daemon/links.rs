@@ -69,6 +69,7 @@ impl LinkSession {
                     burst: svc.config.link.take_burst,
                 },
                 takes_limited: &mut svc.counters.link_takes_limited,
+                wrong_digests: &mut svc.counters.link_wrong_digests,
             };
             handle(self, state, &mut cx)
         };

@@ -9,7 +9,7 @@
 //! `realmcharacters`. What it has no place for lives in `gatehouse_` tables beside them
 //! ([`migrations`]), created by `gatehouse db init`; without them the store serves logons with
 //! the features that need them off ([`OwnTables`]). The connection handling is the MySQL store's (timeouts, reconnects,
-//! outage logging); taking a ticket is one conditional UPDATE, as there.
+//! outage logging), and so is taking a ticket (`take_ticket`: read `FOR UPDATE`, then mark).
 //!
 //! AzerothCore's own authenticator (`account.totp_secret`): a raw 20-byte secret (an
 //! authserver without `TOTPMasterSecret` writes those), or one encrypted under
@@ -36,7 +36,7 @@ use super::mangos_family::{
 };
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
-    opt_text, raw_text, text, u32_col, u8_col, MysqlStore,
+    opt_text, raw_text, take_ticket, text, u32_col, u8_col, MysqlStore,
 };
 use super::rows::{keep_good, realm_row};
 use super::DbTls;
@@ -44,11 +44,11 @@ use super::Feature;
 use super::{
     ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
     CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm,
-    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use totp_master::TotpMasterSecret;
@@ -553,48 +553,59 @@ impl Store for AzerothCoreStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         // Without gatehouse's tables no realm has a link key, so nobody asks.
         if self.own == OwnTables::Absent {
-            return Ok(None);
+            return Ok(TakeOutcome::NoTicket);
         }
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            // The check and the mark are one statement, as in the MySQL store: a second
-            // taker waits for the first's row lock, then finds taken_by set.
-            tx.exec_drop(
-                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 SET t.taken_by = ?
-                 WHERE a.username = ? AND a.session_key = t.session_key AND t.expires_at > ?
-                       AND t.taken_by IS NULL",
-                (realm.0, name.as_str(), now),
-            )?;
-            if tx.affected_rows() == 0 {
-                return Ok(None);
-            }
-            let row: Option<Row> = tx.exec_first(
-                "SELECT a.id, t.session_key,
-                        (SELECT COALESCE(MAX(x.gmlevel), 0) FROM account_access x
-                         WHERE x.id = a.id AND (x.RealmID = -1 OR x.RealmID = ?))
-                 FROM gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 WHERE a.username = ?",
-                (realm.0, name.as_str()),
-            )?;
-            let Some(row) = row else {
-                return Err(StoreError::corrupt(format!(
-                    "account {name}: marked its ticket taken, then found no row"
-                )));
-            };
-            let id = int(&row, 0, &|| format!("account {name}: id"))?;
-            let what = || format!("account #{id}: session key");
-            let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
-            let security_level = u8_col(&row, 2, &|| format!("account #{id}: gmlevel"))?;
-            tx.commit()?;
-            Ok(Some(TakenSession {
-                account: AccountId(id),
-                key: SessionKey(key),
-                security_level,
-            }))
+            let tx = conn.start_transaction(TxOpts::default())?;
+            take_ticket(
+                tx,
+                name,
+                proof,
+                |tx| {
+                    // The ticket is live while its key is still the account's (a new logon
+                    // writes both; anything else that changes the account's key voids it).
+                    let row: Option<Row> = tx.exec_first(
+                        "SELECT a.id, t.session_key
+                         FROM gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                         WHERE a.username = ? AND a.session_key = t.session_key
+                               AND t.expires_at > ? AND t.taken_by IS NULL
+                         FOR UPDATE",
+                        (name.as_str(), now),
+                    )?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let id = int(&row, 0, &|| format!("account {name}: id"))?;
+                    let what = || format!("account #{id}: session key");
+                    let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
+                    // Read apart from the locking read, so GM levels are not locked with it.
+                    let level: Option<Row> = tx.exec_first(
+                        "SELECT COALESCE(MAX(gmlevel), 0) FROM account_access
+                         WHERE id = ? AND (RealmID = -1 OR RealmID = ?)",
+                        (id, realm.0),
+                    )?;
+                    let what = || format!("account #{id}: gmlevel");
+                    let level = level
+                        .ok_or_else(|| StoreError::corrupt(format!("{} is missing", what())))?;
+                    let security_level = u8_col(&level, 0, &what)?;
+                    Ok(Some(TakenSession {
+                        account: AccountId(id),
+                        key: SessionKey(key),
+                        security_level,
+                    }))
+                },
+                |tx, account| {
+                    tx.exec_drop(
+                        "UPDATE gatehouse_sessions SET taken_by = ?
+                         WHERE account_id = ? AND taken_by IS NULL",
+                        (realm.0, account.0),
+                    )
+                },
+            )
         })
     }
 

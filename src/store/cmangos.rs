@@ -7,8 +7,8 @@
 //! `account_banned`, `ip_banned`, `realmlist` (`realmflags`, space-separated `realmbuilds`)
 //! and `realmcharacters`. What it has no place for lives in `gatehouse_` tables beside them
 //! ([`migrations`]), created by `gatehouse db init`; without them the store serves logons with
-//! the features that need them off ([`OwnTables`]). The connection handling is the MySQL store's; taking a ticket is one
-//! conditional UPDATE.
+//! the features that need them off ([`OwnTables`]). The connection handling is the MySQL store's,
+//! and so is taking a ticket (`take_ticket`: read `FOR UPDATE`, then mark).
 //!
 //! CMaNGOS's authenticator (`account.token`, a base32 TOTP secret, empty = none): a
 //! 20-byte secret is sealed on load under gatehouse's `totp.key`, so 2.4.3/3.3.5a clients are
@@ -34,18 +34,19 @@ use super::mangos_family::{
 };
 use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, raw_text,
-    text, u32_col, u8_col, MysqlStore,
+    take_ticket, text, u32_col, u8_col, MysqlStore,
 };
 use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
     ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
     CharacterCount, FailureRecorded, Feature, LockoutStanding, LoginAttempt, LoginOutcome,
-    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome,
+    TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
@@ -550,46 +551,49 @@ impl Store for CmangosStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         // Without gatehouse's tables no realm has a link key, so nobody asks.
         if self.own == OwnTables::Absent {
-            return Ok(None);
+            return Ok(TakeOutcome::NoTicket);
         }
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            // The check and the mark are one statement: a second taker waits for the first's
-            // row lock, then finds taken_by set.
-            tx.exec_drop(
-                "UPDATE gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 SET t.taken_by = ?
-                 WHERE a.username = ?
-                       AND CAST(a.sessionkey AS BINARY) = CAST(t.session_key AS BINARY)
-                       AND t.expires_at > ? AND t.taken_by IS NULL",
-                (realm.0, name.as_str(), now),
-            )?;
-            if tx.affected_rows() == 0 {
-                return Ok(None);
-            }
-            let row: Option<Row> = tx.exec_first(
-                "SELECT a.id, t.session_key, a.gmlevel
-                 FROM gatehouse_sessions t JOIN account a ON a.id = t.account_id
-                 WHERE a.username = ?",
-                (name.as_str(),),
-            )?;
-            let Some(row) = row else {
-                return Err(StoreError::corrupt(format!(
-                    "account {name}: marked its ticket taken, then found no row"
-                )));
-            };
-            let id = int(&row, 0, &|| format!("account {name}: id"))?;
-            let key = hex_col::<40>(&row, 1, &|| format!("account #{id}: session key"))?;
-            let security_level = u8_col(&row, 2, &|| format!("account #{id}: gmlevel"))?;
-            tx.commit()?;
-            Ok(Some(TakenSession {
-                account: AccountId(id),
-                key: SessionKey(key),
-                security_level,
-            }))
+            let tx = conn.start_transaction(TxOpts::default())?;
+            take_ticket(
+                tx,
+                name,
+                proof,
+                |tx| {
+                    // The ticket is live while its key is still the account's.
+                    let row: Option<Row> = tx.exec_first(
+                        "SELECT a.id, t.session_key, a.gmlevel
+                         FROM gatehouse_sessions t JOIN account a ON a.id = t.account_id
+                         WHERE a.username = ?
+                               AND CAST(a.sessionkey AS BINARY) = CAST(t.session_key AS BINARY)
+                               AND t.expires_at > ? AND t.taken_by IS NULL
+                         FOR UPDATE",
+                        (name.as_str(), now),
+                    )?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let id = int(&row, 0, &|| format!("account {name}: id"))?;
+                    let key = hex_col::<40>(&row, 1, &|| format!("account #{id}: session key"))?;
+                    let security_level = u8_col(&row, 2, &|| format!("account #{id}: gmlevel"))?;
+                    Ok(Some(TakenSession {
+                        account: AccountId(id),
+                        key: SessionKey(key),
+                        security_level,
+                    }))
+                },
+                |tx, account| {
+                    tx.exec_drop(
+                        "UPDATE gatehouse_sessions SET taken_by = ?
+                         WHERE account_id = ? AND taken_by IS NULL",
+                        (realm.0, account.0),
+                    )
+                },
+            )
         })
     }
 

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use crate::account::{AccountName, AccountStanding, IpLock};
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
 
@@ -96,17 +96,23 @@ pub trait Store: Send {
         totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError>;
 
-    /// A world server (realm `realm`) takes the account's session ticket: one conditional
-    /// write that succeeds only for a ticket that exists, has not expired (`expires_at > now`)
-    /// and is not taken yet, and marks it taken by `realm`. Atomic in the database, so several
-    /// gatehouse nodes sharing it can never hand one ticket out twice. `None`: no such account,
-    /// no ticket, expired, or already taken.
+    /// A world server (realm `realm`) takes the account's session ticket. In one transaction:
+    /// the live ticket is read and locked (it exists, has not expired: `expires_at > now`, and
+    /// is not taken yet); with a `proof`, its key must be the one the client's digest was made
+    /// with ([`proof_admits`]); only then is it marked taken by `realm`. Atomic in the
+    /// database, so several gatehouse nodes sharing it can never hand one ticket out twice, and
+    /// a ticket replaced by a new logon meanwhile is never handed out against an old digest.
+    ///
+    /// [`TakeOutcome::NoTicket`]: no such account, no ticket, expired, or already taken.
+    /// [`TakeOutcome::WrongDigest`] (only with a `proof`): nothing is written, and the ticket
+    /// can still be taken.
     fn take_session(
         &mut self,
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError>;
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError>;
 
     /// Commits a successful reconnect in one transaction, only if the account still has a
     /// session key: the ticket becomes takeable again (not taken, expiring at `expires_at`),
@@ -337,6 +343,27 @@ pub struct TakenSession {
     pub account: AccountId,
     pub key: SessionKey,
     pub security_level: u8,
+}
+
+/// What [`Store::take_session`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOutcome {
+    /// The ticket is now marked taken by the realm that asked.
+    Taken(TakenSession),
+    /// No live ticket: no such account, no ticket, expired, or already taken.
+    NoTicket,
+    /// A live ticket, but the client's digest was not made with its key: left untouched.
+    WrongDigest,
+}
+
+impl TakeOutcome {
+    /// The session, if it was taken.
+    pub fn taken(self) -> Option<TakenSession> {
+        match self {
+            TakeOutcome::Taken(t) => Some(t),
+            TakeOutcome::NoTicket | TakeOutcome::WrongDigest => None,
+        }
+    }
 }
 
 /// One login attempt, as the audit and the counters record it.
@@ -908,6 +935,14 @@ pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Whether a live ticket's key may be handed out: always without a `proof` (plain TakeSession:
+/// the world server checks the digest itself), otherwise only if the client's digest was made
+/// with this key (constant time). Every backend asks this between reading the ticket (locked)
+/// and marking it taken, so the rule is written once.
+pub fn proof_admits(proof: Option<&ClientDigest>, name: &AccountName, key: &SessionKey) -> bool {
+    proof.is_none_or(|p| p.verify(name, key))
 }
 
 /// IPv4-mapped IPv6 peers (a dual-stack listener) are written as plain IPv4, so one client

@@ -2,8 +2,8 @@
 //!
 //! One [`MysqlStore`] is one connection, owned by one DB thread (or an admin command); the
 //! driver is synchronous and never runs on the loop. Every write call is one InnoDB
-//! transaction, rows a decision depends on are read `FOR UPDATE`, and taking a session ticket
-//! is one conditional UPDATE, so two nodes can never hand one ticket out twice. Statements
+//! transaction, and rows a decision depends on are read `FOR UPDATE` — taking a session ticket
+//! too ([`take_ticket`]), so two nodes can never hand one ticket out twice. Statements
 //! are prepared once per connection (the driver's statement cache). A connection the server
 //! dropped fails its call as [`BackendErrorKind::Unavailable`] and is opened again on the next.
 //!
@@ -16,7 +16,7 @@ pub mod tls;
 
 use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder, Row, TxOpts, Value};
+use mysql::{Conn, Opts, OptsBuilder, Row, Transaction, TxOpts, Value};
 
 use std::time::{Duration, Instant};
 
@@ -24,13 +24,14 @@ use ipnet::IpNet;
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    ip_text, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BackendError,
-    BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome,
-    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    ip_text, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt,
+    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
+    TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use tls::DbTls;
@@ -744,6 +745,34 @@ fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
         .ok_or(StoreError::RealmIdsExhausted)
 }
 
+/// [`Store::take_session`] on every MySQL-family schema, written once. `read` reads the live
+/// ticket `FOR UPDATE`: a second taker (on this node or another, or a new logon replacing the
+/// ticket) waits for that row lock until this transaction ends, and then finds it taken (or a
+/// new key). Only if [`proof_admits`] does `mark` set the ticket taken — matching the row only
+/// while it is untaken — and the transaction commit. Returning before the commit drops the
+/// transaction, which rolls it back: a refused digest writes nothing.
+pub(super) fn take_ticket(
+    mut tx: Transaction<'_>,
+    name: &AccountName,
+    proof: Option<&ClientDigest>,
+    read: impl FnOnce(&mut Transaction<'_>) -> Result<Option<TakenSession>, StoreError>,
+    mark: impl FnOnce(&mut Transaction<'_>, AccountId) -> Result<(), mysql::Error>,
+) -> Result<TakeOutcome, StoreError> {
+    let Some(taken) = read(&mut tx)? else {
+        return Ok(TakeOutcome::NoTicket);
+    };
+    if !proof_admits(proof, name, &taken.key) {
+        return Ok(TakeOutcome::WrongDigest);
+    }
+    mark(&mut tx, taken.account)?;
+    if tx.affected_rows() != 1 {
+        // Cannot happen while the row is locked; if it does, nothing is handed out.
+        return Ok(TakeOutcome::NoTicket);
+    }
+    tx.commit()?;
+    Ok(TakeOutcome::Taken(taken))
+}
+
 /// Implements a `Store` method by running it on the live connection (reconnecting first if
 /// the last one was lost) and then settling the result.
 macro_rules! on_conn {
@@ -855,42 +884,44 @@ impl Store for MysqlStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            // The check and the mark are one statement: whoever's UPDATE runs second (on this
-            // node or another) waits for the first's row lock, then finds session_taken_by
-            // set and matches no row.
-            tx.exec_drop(
-                "UPDATE accounts SET session_taken_by = ?
-                 WHERE name = ? AND session_key IS NOT NULL AND session_expires_at > ?
-                       AND session_taken_by IS NULL",
-                (realm.0, name.as_str(), now),
-            )?;
-            if tx.affected_rows() == 0 {
-                return Ok(None);
-            }
-            // The row stays locked by the UPDATE until commit: this reads what it marked.
-            let row: Option<Row> = tx.exec_first(
-                "SELECT id, session_key, security_level FROM accounts WHERE name = ?",
-                (name.as_str(),),
-            )?;
-            let Some(row) = row else {
-                return Err(StoreError::corrupt(format!(
-                    "account {name}: marked its ticket taken, then found no row"
-                )));
-            };
-            let id = int(&row, 0, &|| format!("account {name}: id"))?;
-            let what = || format!("account #{id}: session key");
-            let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
-            let security_level = u8_col(&row, 2, &|| format!("account #{id}: security_level"))?;
-            // A corrupt row returned early above, rolling the mark back with the transaction.
-            tx.commit()?;
-            Ok(Some(TakenSession {
-                account: AccountId(id),
-                key: SessionKey(key),
-                security_level,
-            }))
+            let tx = conn.start_transaction(TxOpts::default())?;
+            take_ticket(
+                tx,
+                name,
+                proof,
+                |tx| {
+                    let row: Option<Row> = tx.exec_first(
+                        "SELECT id, session_key, security_level FROM accounts
+                         WHERE name = ? AND session_key IS NOT NULL AND session_expires_at > ?
+                               AND session_taken_by IS NULL
+                         FOR UPDATE",
+                        (name.as_str(), now),
+                    )?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let id = int(&row, 0, &|| format!("account {name}: id"))?;
+                    let what = || format!("account #{id}: session key");
+                    let key = fixed::<40>(bytes(&row, 1, &what)?, &what)?;
+                    let security_level =
+                        u8_col(&row, 2, &|| format!("account #{id}: security_level"))?;
+                    Ok(Some(TakenSession {
+                        account: AccountId(id),
+                        key: SessionKey(key),
+                        security_level,
+                    }))
+                },
+                |tx, account| {
+                    tx.exec_drop(
+                        "UPDATE accounts SET session_taken_by = ?
+                         WHERE id = ? AND session_taken_by IS NULL",
+                        (realm.0, account.0),
+                    )
+                },
+            )
         })
     }
 

@@ -17,13 +17,14 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    ip_text, migrations, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BackendError,
-    BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome,
-    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakenSession,
+    ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt,
+    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
+    TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, SessionKey, Verifier};
+use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 
@@ -429,6 +430,20 @@ fn ticket_from_row(
     }))
 }
 
+/// A live ticket as the take reads it: `id, session_key, security_level`.
+fn taken_from_row(row: &Row<'_>) -> Result<TakenSession, StoreError> {
+    let id: i64 = row.get(0)?;
+    let key = fixed::<40>(bytes_col(row, 1, "session key")?, || {
+        format!("account #{id}: session key")
+    })?;
+    let security_level = u8_col(row, 2, || format!("account #{id}: security_level"))?;
+    Ok(TakenSession {
+        account: AccountId(id),
+        key: SessionKey(key),
+        security_level,
+    })
+}
+
 fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
     let id: i64 = row.get(0)?;
     Ok(AccountSummary {
@@ -616,41 +631,42 @@ impl Store for SqliteStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         let _turn = self.turns.take();
+        // IMMEDIATE: this connection holds the database's write lock from the read on, so no
+        // other writer (a new logon, another node's take) runs between the check and the mark.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // The check and the mark are one statement: whoever's UPDATE runs second finds
-        // session_taken_by already set and gets no row, in this process or another node.
-        let taken = {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE accounts SET session_taken_by = ?1
-                 WHERE name = ?2 AND session_key IS NOT NULL AND session_expires_at > ?3
-                       AND session_taken_by IS NULL
-                 RETURNING id, session_key, security_level",
-            )?;
-            let mut rows = stmt.query(params![realm.0, name.as_str(), now])?;
-            match rows.next()? {
-                None => None,
-                Some(row) => {
-                    let id: i64 = row.get(0)?;
-                    let key = fixed::<40>(bytes_col(row, 1, "session key")?, || {
-                        format!("account #{id}: session key")
-                    })?;
-                    let security_level =
-                        u8_col(row, 2, || format!("account #{id}: security_level"))?;
-                    Some(TakenSession {
-                        account: AccountId(id),
-                        key: SessionKey(key),
-                        security_level,
-                    })
-                }
-            }
+        let live = tx
+            .prepare_cached(
+                "SELECT id, session_key, security_level FROM accounts
+                 WHERE name = ?1 AND session_key IS NOT NULL AND session_expires_at > ?2
+                       AND session_taken_by IS NULL",
+            )?
+            .query_row(params![name.as_str(), now], |row| Ok(taken_from_row(row)))
+            .optional()?
+            .transpose()?;
+        // Returning before the commit rolls the transaction back: nothing was written.
+        let Some(taken) = live else {
+            return Ok(TakeOutcome::NoTicket);
         };
-        // A corrupt row returned early above, rolling the mark back with the transaction.
+        if !proof_admits(proof, name, &taken.key) {
+            return Ok(TakeOutcome::WrongDigest);
+        }
+        let marked = tx
+            .prepare_cached(
+                "UPDATE accounts SET session_taken_by = ?1
+                 WHERE id = ?2 AND session_taken_by IS NULL",
+            )?
+            .execute(params![realm.0, taken.account.0])?;
+        if marked != 1 {
+            // Cannot happen under the write lock; if it does, nothing is handed out.
+            return Ok(TakeOutcome::NoTicket);
+        }
         tx.commit()?;
-        Ok(taken)
+        Ok(TakeOutcome::Taken(taken))
     }
 
     fn renew_session(

@@ -22,10 +22,10 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
     AccountRecord, CharacterCount, FailureRecorded, IpBan, LoginAttempt, RealmRecord, Store,
-    StoreError, TakenSession,
+    StoreError, TakeOutcome,
 };
 use crate::account::AccountName;
-use crate::srp6::SessionKey;
+use crate::srp6::{ClientDigest, SessionKey};
 use crate::totp::TotpStep;
 use crate::values::LinkKey;
 use crate::values::LockoutPolicy;
@@ -54,11 +54,13 @@ pub enum StoreOp {
         totp_step: Option<TotpStep>,
     },
     LoadRealms,
-    /// A world server of `realm` takes the account's ticket (see [`Store::take_session`]).
+    /// A world server of `realm` takes the account's ticket (see [`Store::take_session`]);
+    /// with a `proof`, only if the client's digest was made with its key.
     TakeSession {
         name: AccountName,
         realm: RealmId,
         now: i64,
+        proof: Option<ClientDigest>,
     },
     /// A reconnect proved the session key: renew the ticket (see [`Store::renew_session`]).
     RenewSession {
@@ -86,7 +88,7 @@ pub enum StoreReply {
     LoginFailureRecorded(Result<FailureRecorded, StoreError>),
     LoginSuccessRecorded(Result<Vec<CharacterCount>, StoreError>),
     RealmsLoaded(Result<Vec<RealmRecord>, StoreError>),
-    SessionTaken(Result<Option<TakenSession>, StoreError>),
+    SessionTaken(Result<TakeOutcome, StoreError>),
     SessionRenewed(Result<Vec<CharacterCount>, StoreError>),
     LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
     IpBansLoaded(Result<Vec<IpBan>, StoreError>),
@@ -531,9 +533,12 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
             *totp_step,
         )),
         StoreOp::LoadRealms => StoreReply::RealmsLoaded(store.load_realms()),
-        StoreOp::TakeSession { name, realm, now } => {
-            StoreReply::SessionTaken(store.take_session(name, *realm, *now))
-        }
+        StoreOp::TakeSession {
+            name,
+            realm,
+            now,
+            proof,
+        } => StoreReply::SessionTaken(store.take_session(name, *realm, *now, proof.as_ref())),
         StoreOp::RenewSession {
             attempt,
             expires_at,

@@ -10,7 +10,8 @@
 //! use gatehouse::protocol::version::Build;
 //! use gatehouse::values::RealmId;
 //! use gatehouse::realms::link::client::Client;
-//! use gatehouse::realms::link::message::RealmAnnouncement;
+//! use gatehouse::realms::link::message::{CheckedTake, RealmAnnouncement};
+//! use gatehouse::srp6::{ClientDigest, Proof};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let addr = "127.0.0.1:3725".parse()?;
@@ -25,8 +26,16 @@
 //!     builds: vec![Build::WOTLK],
 //! })?;
 //! link.heartbeat(0.2, 37)?; // then every few seconds, well within the server's timeout
-//! if let Some(grant) = link.take_session(&AccountName::parse(b"ALICE")?)? {
-//!     // grant.session_key checks the client's world-server proof.
+//! // A player's CMSG_AUTH_SESSION arrived: let gatehouse check its digest, then take the ticket.
+//! let proof = ClientDigest {
+//!     client_seed: 0x1234_5678,  // from CMSG_AUTH_SESSION
+//!     server_seed: 0xDEAD_BEEF,  // what this world server sent in SMSG_AUTH_CHALLENGE
+//!     digest: Proof([0; 20]),    // from CMSG_AUTH_SESSION
+//! };
+//! match link.take_session_checked(&AccountName::parse(b"ALICE")?, &proof)? {
+//!     CheckedTake::Taken(grant) => { /* admit; grant.session_key keys the header cipher */ }
+//!     CheckedTake::WrongDigest => { /* AUTH_FAILED; the ticket is still there */ }
+//!     CheckedTake::NoTicket => { /* AUTH_UNKNOWN_ACCOUNT */ }
 //! }
 //! link.unregister()?;
 //! # Ok(())
@@ -42,10 +51,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::account::AccountName;
+use crate::srp6::ClientDigest;
 use crate::values::{LinkKey, RealmId};
 
 use super::frame::{LinkError, LENGTH_FIELD, MAX_FRAME};
-use super::message::{LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK};
+use super::message::{
+    CheckedTake, LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK,
+};
 
 /// What can go wrong on a world server's end of the link.
 #[derive(Debug, thiserror::Error)]
@@ -153,28 +165,73 @@ impl Client {
 
     /// Takes the session ticket of an account entering this world: `Some` exactly once per
     /// logon, `None` if there is no live ticket (never logged in, expired, or already taken).
+    /// The world server then checks the client's digest against the key itself, so a client
+    /// with a wrong digest has used the ticket up by then;
+    /// [`take_session_checked`](Self::take_session_checked) checks before it takes.
     pub fn take_session(
         &mut self,
         account_name: &AccountName,
     ) -> Result<Option<SessionGrant>, LinkClientError> {
-        let request_id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
+        let request_id = self.next_request_id();
         self.send(&LinkMessage::TakeSession {
             request_id,
             account_name: *account_name,
         })?;
+        self.await_reply("Session", request_id, |msg| match msg {
+            LinkMessage::Session { request_id, grant } => Ok((request_id, grant)),
+            other => Err(other),
+        })
+    }
+
+    /// Check-then-take: gatehouse checks the client's CMSG_AUTH_SESSION digest (`proof`, with
+    /// both seeds) against the ticket's key and takes the ticket only if it matches.
+    /// [`CheckedTake::Taken`] exactly once per logon; [`CheckedTake::WrongDigest`] leaves the
+    /// ticket as it was (the player's own client can still use it);
+    /// [`CheckedTake::NoTicket`] if there is no live ticket.
+    pub fn take_session_checked(
+        &mut self,
+        account_name: &AccountName,
+        proof: &ClientDigest,
+    ) -> Result<CheckedTake, LinkClientError> {
+        let request_id = self.next_request_id();
+        self.send(&LinkMessage::TakeSessionChecked {
+            request_id,
+            account_name: *account_name,
+            proof: *proof,
+        })?;
+        self.await_reply("SessionChecked", request_id, |msg| match msg {
+            LinkMessage::SessionChecked {
+                request_id,
+                outcome,
+            } => Ok((request_id, outcome)),
+            other => Err(other),
+        })
+    }
+
+    fn next_request_id(&mut self) -> u32 {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        id
+    }
+
+    /// Waits for the answer to `request_id`: `pick` gives the id and answer of a frame of the
+    /// expected kind, or the frame back if it is of another kind (a protocol fault).
+    fn await_reply<T>(
+        &mut self,
+        expected: &'static str,
+        request_id: u32,
+        pick: impl Fn(LinkMessage) -> Result<(u32, T), LinkMessage>,
+    ) -> Result<T, LinkClientError> {
         // One deadline for the whole wait, so skipped frames cannot stretch it.
         let deadline = Instant::now() + self.timeout;
         loop {
-            match self.receive_by(deadline)? {
-                LinkMessage::Session {
-                    request_id: id,
-                    grant,
-                } if id == request_id => return Ok(grant),
+            match pick(self.receive_by(deadline)?) {
+                Ok((id, answer)) if id == request_id => return Ok(answer),
                 // An answer to an older request cannot arrive on a client that is not broken,
-                // but skipping it is the safe reading of the contract ("the Session with that id").
-                LinkMessage::Session { .. } => continue,
-                other => return Err(unexpected("Session", &other)),
+                // but skipping it is the safe reading of the contract ("the reply with that
+                // id").
+                Ok(_) => continue,
+                Err(other) => return Err(unexpected(expected, &other)),
             }
         }
     }
@@ -398,6 +455,34 @@ mod tests {
                             }),
                         });
                     }
+                    LinkMessage::TakeSessionChecked {
+                        request_id,
+                        account_name,
+                        proof,
+                    } => {
+                        let live = account_name.as_str() == "ALICE" && !ticket_taken;
+                        let outcome = if !live {
+                            CheckedTake::NoTicket
+                        } else if !proof.verify(account_name, &SessionKey([0x42; 40])) {
+                            CheckedTake::WrongDigest
+                        } else {
+                            ticket_taken = true;
+                            CheckedTake::Taken(SessionGrant {
+                                session_key: SessionKey([0x42; 40]),
+                                account_id: AccountId(9),
+                                security_level: 2,
+                            })
+                        };
+                        // A stale answer first: the client must skip it.
+                        peer.write(&LinkMessage::SessionChecked {
+                            request_id: request_id.wrapping_sub(100),
+                            outcome: CheckedTake::NoTicket,
+                        });
+                        peer.write(&LinkMessage::SessionChecked {
+                            request_id: *request_id,
+                            outcome,
+                        });
+                    }
                     LinkMessage::Heartbeat { online: 666, .. } => peer.write(&LinkMessage::Error {
                         code: 1,
                         message: "go away".into(),
@@ -470,6 +555,43 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, [1, 2]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_checked_take_against_a_fake_server() -> Result<(), LinkClientError> {
+        let (addr, server) = fake_server();
+        let mut link = Client::connect(addr, RealmId(3), SECRET, TIMEOUT)?;
+        let proof = |key: SessionKey| ClientDigest {
+            client_seed: 11,
+            server_seed: 22,
+            digest: crate::srp6::world_server_proof(&alice(), 11, 22, &key),
+        };
+        assert_eq!(
+            link.take_session_checked(&alice(), &proof(SessionKey([0x43; 40])))?,
+            CheckedTake::WrongDigest
+        );
+        match link.take_session_checked(&alice(), &proof(SessionKey([0x42; 40])))? {
+            CheckedTake::Taken(grant) => {
+                assert_eq!(grant.session_key, SessionKey([0x42; 40]));
+                assert_eq!((grant.account_id, grant.security_level), (AccountId(9), 2));
+            }
+            other => panic!("expected the ticket, got {other:?}"),
+        }
+        assert_eq!(
+            link.take_session_checked(&alice(), &proof(SessionKey([0x42; 40])))?,
+            CheckedTake::NoTicket
+        );
+        link.unregister()?;
+        let seen = server.join().unwrap_or_default();
+        let ids: Vec<u32> = seen
+            .iter()
+            .filter_map(|m| match m {
+                LinkMessage::TakeSessionChecked { request_id, .. } => Some(*request_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
         Ok(())
     }
 

@@ -30,6 +30,8 @@ pub mod types {
     pub const UNREGISTER: u8 = 0x13;
     pub const TAKE_SESSION: u8 = 0x20;
     pub const SESSION: u8 = 0x21;
+    pub const TAKE_SESSION_CHECKED: u8 = 0x22;
+    pub const SESSION_CHECKED: u8 = 0x23;
     pub const ERROR: u8 = 0x7F;
 }
 
@@ -47,6 +49,8 @@ pub fn is_known_type(ty: u8) -> bool {
             | UNREGISTER
             | TAKE_SESSION
             | SESSION
+            | TAKE_SESSION_CHECKED
+            | SESSION_CHECKED
             | ERROR
     )
 }

@@ -10,7 +10,7 @@
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::protocol::wire::{self, Check, ProtocolError, Reader, WireSink};
-use crate::srp6::SessionKey;
+use crate::srp6::{ClientDigest, Proof, SessionKey};
 use crate::values::{self, AccountId, RealmId};
 
 use super::frame::{self, LinkError, LENGTH_FIELD};
@@ -142,6 +142,28 @@ pub struct SessionGrant {
     pub security_level: u8,
 }
 
+/// The `outcome` byte of SessionChecked.
+pub mod checked_outcome {
+    /// No live ticket: never logged in, expired, or already taken (as Session's found = 0).
+    pub const NO_TICKET: u8 = 0;
+    /// Taken: the session key, account and security level follow (as Session's found = 1).
+    pub const TAKEN: u8 = 1;
+    /// A live ticket, but the client's digest was not made with its key: the ticket is left
+    /// as it was, and can still be taken.
+    pub const WRONG_DIGEST: u8 = 2;
+}
+
+/// The answer to a TakeSessionChecked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedTake {
+    /// The digest was right and the ticket is now taken by this realm.
+    Taken(SessionGrant),
+    /// No live ticket (or the link was over its take rate).
+    NoTicket,
+    /// The digest was not made with the ticket's key; the ticket is untouched.
+    WrongDigest,
+}
+
 /// One frame of the realm link.
 ///
 /// Debug never shows a session key (SessionKey prints as `***`); the Auth answer is shown, as
@@ -171,6 +193,18 @@ pub enum LinkMessage {
     Session {
         request_id: u32,
         grant: Option<SessionGrant>,
+    },
+    /// W→S: take the account's ticket only if `proof` (the client's CMSG_AUTH_SESSION digest
+    /// and seeds) was made with its key; a wrong digest leaves the ticket as it is.
+    TakeSessionChecked {
+        request_id: u32,
+        account_name: AccountName,
+        proof: ClientDigest,
+    },
+    /// S→W: the answer to the TakeSessionChecked with the same id.
+    SessionChecked {
+        request_id: u32,
+        outcome: CheckedTake,
     },
     /// S→W: a fatal error; the server closes after it.
     Error { code: u16, message: String },
@@ -203,16 +237,10 @@ impl LinkMessage {
                 online: r.u32_le()?,
             },
             types::UNREGISTER => LinkMessage::Unregister,
-            types::TAKE_SESSION => {
-                let request_id = r.u32_le()?;
-                let raw = read_string(&mut r)?;
-                check_len("account name", raw.len(), (1, crate::account::MAX_LEN))?;
-                let account_name = AccountName::parse(raw).map_err(LinkError::BadName)?;
-                LinkMessage::TakeSession {
-                    request_id,
-                    account_name,
-                }
-            }
+            types::TAKE_SESSION => LinkMessage::TakeSession {
+                request_id: r.u32_le()?,
+                account_name: parse_account_name(&mut r)?,
+            },
             types::SESSION => {
                 let request_id = r.u32_le()?;
                 let grant = match r.u8()? {
@@ -226,6 +254,37 @@ impl LinkMessage {
                     }
                 };
                 LinkMessage::Session { request_id, grant }
+            }
+            types::TAKE_SESSION_CHECKED => {
+                let request_id = r.u32_le()?;
+                let proof = ClientDigest {
+                    client_seed: r.u32_le()?,
+                    server_seed: r.u32_le()?,
+                    digest: Proof(r.array()?),
+                };
+                LinkMessage::TakeSessionChecked {
+                    request_id,
+                    account_name: parse_account_name(&mut r)?,
+                    proof,
+                }
+            }
+            types::SESSION_CHECKED => {
+                let request_id = r.u32_le()?;
+                let outcome = match r.u8()? {
+                    checked_outcome::NO_TICKET => CheckedTake::NoTicket,
+                    checked_outcome::TAKEN => CheckedTake::Taken(parse_grant(&mut r)?),
+                    checked_outcome::WRONG_DIGEST => CheckedTake::WrongDigest,
+                    other => {
+                        return Err(LinkError::BadValue {
+                            field: "outcome",
+                            value: u64::from(other),
+                        })
+                    }
+                };
+                LinkMessage::SessionChecked {
+                    request_id,
+                    outcome,
+                }
             }
             types::ERROR => LinkMessage::Error {
                 code: r.u16_le()?,
@@ -249,6 +308,8 @@ impl LinkMessage {
             LinkMessage::Unregister => types::UNREGISTER,
             LinkMessage::TakeSession { .. } => types::TAKE_SESSION,
             LinkMessage::Session { .. } => types::SESSION,
+            LinkMessage::TakeSessionChecked { .. } => types::TAKE_SESSION_CHECKED,
+            LinkMessage::SessionChecked { .. } => types::SESSION_CHECKED,
             LinkMessage::Error { .. } => types::ERROR,
         }
     }
@@ -269,7 +330,17 @@ impl LinkMessage {
             LinkMessage::Heartbeat { .. } => 4 + 4,
             LinkMessage::Unregister => 0,
             LinkMessage::TakeSession { account_name, .. } => 4 + 1 + account_name.as_bytes().len(),
-            LinkMessage::Session { grant, .. } => 4 + 1 + grant.map_or(0, |_| 40 + 8 + 1),
+            LinkMessage::Session { grant, .. } => 4 + 1 + grant.map_or(0, |_| GRANT_LEN),
+            LinkMessage::TakeSessionChecked { account_name, .. } => {
+                4 + 4 + 4 + 20 + 1 + account_name.as_bytes().len()
+            }
+            LinkMessage::SessionChecked { outcome, .. } => {
+                4 + 1
+                    + match outcome {
+                        CheckedTake::Taken(_) => GRANT_LEN,
+                        CheckedTake::NoTicket | CheckedTake::WrongDigest => 0,
+                    }
+            }
             LinkMessage::Error { message, .. } => 2 + 1 + message.len(),
         }
     }
@@ -288,6 +359,10 @@ impl LinkMessage {
             }
             LinkMessage::Session {
                 grant: Some(grant), ..
+            }
+            | LinkMessage::SessionChecked {
+                outcome: CheckedTake::Taken(grant),
+                ..
             } => {
                 u64::try_from(grant.account_id.0).map_err(|_| LinkError::BadValue {
                     field: "account id",
@@ -360,10 +435,32 @@ impl LinkMessage {
                     None => out.put_u8(0),
                     Some(g) => {
                         out.put_u8(1);
-                        out.put(&g.session_key.0);
-                        // Non-negative, checked in validate.
-                        out.put_u64_le(g.account_id.0 as u64);
-                        out.put_u8(g.security_level);
+                        put_grant(out, g);
+                    }
+                }
+            }
+            LinkMessage::TakeSessionChecked {
+                request_id,
+                account_name,
+                proof,
+            } => {
+                out.put_u32_le(*request_id);
+                out.put_u32_le(proof.client_seed);
+                out.put_u32_le(proof.server_seed);
+                out.put(&proof.digest.0);
+                wire::put_string(out, account_name.as_bytes())?;
+            }
+            LinkMessage::SessionChecked {
+                request_id,
+                outcome,
+            } => {
+                out.put_u32_le(*request_id);
+                match outcome {
+                    CheckedTake::NoTicket => out.put_u8(checked_outcome::NO_TICKET),
+                    CheckedTake::WrongDigest => out.put_u8(checked_outcome::WRONG_DIGEST),
+                    CheckedTake::Taken(g) => {
+                        out.put_u8(checked_outcome::TAKEN);
+                        put_grant(out, g);
                     }
                 }
             }
@@ -410,6 +507,23 @@ fn parse_announcement(r: &mut Reader<'_>) -> Result<RealmAnnouncement, LinkError
         timezone,
         builds,
     })
+}
+
+/// An account name as both takes carry it: a string of 1..=16 bytes, normalised.
+fn parse_account_name(r: &mut Reader<'_>) -> Result<AccountName, LinkError> {
+    let raw = read_string(r)?;
+    check_len("account name", raw.len(), (1, crate::account::MAX_LEN))?;
+    AccountName::parse(raw).map_err(LinkError::BadName)
+}
+
+/// Bytes of a granted session after the found/outcome byte: key, account id, level.
+const GRANT_LEN: usize = 40 + 8 + 1;
+
+fn put_grant(out: &mut impl WireSink, g: &SessionGrant) {
+    out.put(&g.session_key.0);
+    // Non-negative, checked in validate.
+    out.put_u64_le(g.account_id.0 as u64);
+    out.put_u8(g.security_level);
 }
 
 fn parse_grant(r: &mut Reader<'_>) -> Result<SessionGrant, LinkError> {

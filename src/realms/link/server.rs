@@ -5,25 +5,31 @@
 //! ```text
 //! accept → Hello(nonce) sent → AwaitAuth ── Auth(realm, answer) ──► LoadingKey (input held)
 //!   key found and answer right → AuthResult(0) → Linked ── Register / Heartbeat / Unregister
-//!                                                      └─ TakeSession ──► Taking (input held)
-//!   otherwise → AuthResult(1), close                         ◄── Session(found or not) ──┘
+//!        Linked ── TakeSession or TakeSessionChecked ──► Taking (input held)
+//!        Linked ◄── Session or SessionChecked (what the store did) ──┘
+//!   otherwise → AuthResult(1), close
 //! ```
+//!
+//! Both takes go through the same path — the link's take rate, then one store request — and
+//! differ only in the proof the store checks (none, or the client's digest) and in the reply.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::account::AccountName;
 use crate::event_loop::ConnToken;
 use crate::log_throttle::{Level, LogThrottle};
 use crate::policy::bucket::{Rate, TokenBucket};
 use crate::protocol::wire::WireSink;
 use crate::realms::link::message::{
-    clamp_heartbeat, error_code, LinkMessage, SessionGrant, LINK_VERSION, STATUS_BAD_VALUE,
-    STATUS_OK, STATUS_REFUSED,
+    clamp_heartbeat, error_code, CheckedTake, LinkMessage, SessionGrant, LINK_VERSION,
+    STATUS_BAD_VALUE, STATUS_OK, STATUS_REFUSED,
 };
 use crate::realms::registry::{Change, RealmRegistry};
 use crate::realms::RealmId;
+use crate::srp6::ClientDigest;
 use crate::store::worker::{StoreOp, StoreReply};
-use crate::store::StoreError;
+use crate::store::{StoreError, TakeOutcome};
 
 pub enum LinkState {
     AwaitAuth {
@@ -40,9 +46,20 @@ pub enum LinkState {
     Taking {
         realm: RealmId,
         request_id: u32,
+        account: AccountName,
+        reply: TakeReply,
     },
     /// Held in the session while a handler owns the real state; nothing is legal in it.
     Placeholder,
+}
+
+/// Which frame answers a take: the one that goes with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeReply {
+    /// TakeSession → Session (found or not).
+    Session,
+    /// TakeSessionChecked → SessionChecked (taken, no ticket, or wrong digest).
+    SessionChecked,
 }
 
 /// A world server's part of a connection.
@@ -82,6 +99,8 @@ pub struct LinkCx<'a> {
     pub take_rate: Rate,
     /// Counts takes answered "none" because the link was over its rate.
     pub takes_limited: &'a mut u64,
+    /// Counts checked takes refused because the client's digest was wrong.
+    pub wrong_digests: &'a mut u64,
 }
 
 impl LinkCx<'_> {
@@ -270,43 +289,113 @@ pub fn on_frame(
                 request_id,
                 account_name,
             },
-        ) => {
-            let (rate, now) = (cx.take_rate, cx.now);
-            let bucket = session
-                .takes
-                .get_or_insert_with(|| TokenBucket::new(rate, now));
-            if !bucket.try_take(rate, now) {
-                // Each take is a write transaction: beyond its rate a link gets "no ticket" at
-                // once, and the database is left alone.
-                *cx.takes_limited += 1;
-                crate::throttled_warn!(
-                    cx.log,
-                    now,
-                    "link takes over rate",
-                    "{realm}: session takes over link.take_rate; answered \"no ticket\""
-                );
-                cx.send(&LinkMessage::Session {
-                    request_id,
-                    grant: None,
-                });
-                return LinkStep::Become(LinkState::Linked { realm });
-            }
-            log::debug!("{realm}: take session #{request_id} for {account_name}");
-            LinkStep::Ask(
-                LinkState::Taking { realm, request_id },
-                StoreOp::TakeSession {
-                    name: account_name,
-                    realm,
-                    now: cx.unix_now,
-                },
-            )
-        }
+        ) => take(
+            session,
+            cx,
+            Take {
+                realm,
+                request_id,
+                account: account_name,
+                proof: None,
+                reply: TakeReply::Session,
+            },
+        ),
+        (
+            LinkState::Linked { realm },
+            LinkMessage::TakeSessionChecked {
+                request_id,
+                account_name,
+                proof,
+            },
+        ) => take(
+            session,
+            cx,
+            Take {
+                realm,
+                request_id,
+                account: account_name,
+                proof: Some(proof),
+                reply: TakeReply::SessionChecked,
+            },
+        ),
         (_, other) => error(
             cx,
             error_code::PROTOCOL,
             &format!("frame type {:#04x} is not legal here", other.type_byte()),
         ),
     }
+}
+
+/// One take, plain or checked, as it arrived.
+struct Take {
+    realm: RealmId,
+    request_id: u32,
+    account: AccountName,
+    proof: Option<ClientDigest>,
+    reply: TakeReply,
+}
+
+/// Both takes: within the link's rate, one store request (which checks the proof, if any,
+/// before it marks the ticket taken); beyond it, "no ticket" at once.
+fn take(session: &mut LinkSession, cx: &mut LinkCx<'_>, take: Take) -> LinkStep {
+    let Take {
+        realm,
+        request_id,
+        account,
+        proof,
+        reply,
+    } = take;
+    let (rate, now) = (cx.take_rate, cx.now);
+    let bucket = session
+        .takes
+        .get_or_insert_with(|| TokenBucket::new(rate, now));
+    if !bucket.try_take(rate, now) {
+        // Each take is a write transaction: beyond its rate a link gets "no ticket" at once,
+        // and the database is left alone.
+        *cx.takes_limited += 1;
+        crate::throttled_warn!(
+            cx.log,
+            now,
+            "link takes over rate",
+            "{realm}: session takes over link.take_rate; answered \"no ticket\""
+        );
+        answer_take(cx, reply, request_id, CheckedTake::NoTicket);
+        return LinkStep::Become(LinkState::Linked { realm });
+    }
+    log::debug!("{realm}: take session #{request_id} for {account} ({reply:?})");
+    LinkStep::Ask(
+        LinkState::Taking {
+            realm,
+            request_id,
+            account,
+            reply,
+        },
+        StoreOp::TakeSession {
+            name: account,
+            realm,
+            now: cx.unix_now,
+            proof,
+        },
+    )
+}
+
+/// Sends the answer to a take in the frame that goes with its request. A plain TakeSession
+/// cannot be answered "wrong digest" (it carries none); its Session says "not found" then.
+fn answer_take(cx: &mut LinkCx<'_>, reply: TakeReply, request_id: u32, outcome: CheckedTake) {
+    let message = match reply {
+        TakeReply::Session => LinkMessage::Session {
+            request_id,
+            grant: match outcome {
+                CheckedTake::Taken(grant) => Some(grant),
+                CheckedTake::NoTicket | CheckedTake::WrongDigest => None,
+            },
+        },
+        TakeReply::SessionChecked => LinkMessage::SessionChecked {
+            request_id,
+            outcome,
+        },
+    };
+    cx.send(&message);
 }
 
 /// Handles the store's answer to a request this link made.
@@ -350,27 +439,50 @@ pub fn on_store_reply(
                 error(cx, error_code::STORE_UNAVAILABLE, "store unavailable")
             }
         },
-        (LinkState::Taking { realm, request_id }, StoreReply::SessionTaken(result)) => {
-            let grant = match result {
-                Ok(taken) => taken.map(|t| SessionGrant {
+        (
+            LinkState::Taking {
+                realm,
+                request_id,
+                account,
+                reply,
+            },
+            StoreReply::SessionTaken(result),
+        ) => {
+            let outcome = match result {
+                Ok(TakeOutcome::Taken(t)) => CheckedTake::Taken(SessionGrant {
                     session_key: t.key,
                     account_id: t.account,
                     security_level: t.security_level,
                 }),
+                Ok(TakeOutcome::NoTicket) => CheckedTake::NoTicket,
+                Ok(TakeOutcome::WrongDigest) => {
+                    // A world server passes on what its clients send: anyone can cause this.
+                    *cx.wrong_digests += 1;
+                    crate::throttled_info!(
+                        cx.log,
+                        cx.now,
+                        "link wrong digest",
+                        "{realm}: link from {}: take #{request_id} for {account}: the \
+                         client's digest was not made with the ticket's key; ticket left as it \
+                         was",
+                        session.peer
+                    );
+                    CheckedTake::WrongDigest
+                }
                 Err(e) => {
-                    log::error!("{realm}: session take failed: {e}");
+                    log::error!("{realm}: session take for {account} failed: {e}");
                     return error(cx, error_code::STORE_UNAVAILABLE, "store unavailable");
                 }
             };
             log::debug!(
-                "{realm}: session take #{request_id}: {}",
-                if grant.is_some() {
-                    "handed over"
-                } else {
-                    "none"
+                "{realm}: session take #{request_id} for {account}: {}",
+                match outcome {
+                    CheckedTake::Taken(_) => "handed over",
+                    CheckedTake::NoTicket => "none",
+                    CheckedTake::WrongDigest => "wrong digest",
                 }
             );
-            cx.send(&LinkMessage::Session { request_id, grant });
+            answer_take(cx, reply, request_id, outcome);
             LinkStep::Become(LinkState::Linked { realm })
         }
         (state, reply) => {

@@ -414,8 +414,10 @@ fn a_version_1_file_upgrades_to_2_and_keeps_its_data() {
         })
     );
     assert_eq!(
-        store.take_session(&name("alice"), RealmId(3), 51).unwrap(),
-        None
+        store
+            .take_session(&name("alice"), RealmId(3), 51, None)
+            .unwrap(),
+        TakeOutcome::NoTicket
     );
     let bob = store.load_account(&name("bob")).unwrap().unwrap();
     assert_eq!((bob.session, bob.security_level), (None, 0));
@@ -558,7 +560,7 @@ fn corrupt_tickets_are_errors_not_panics() {
     logged_in(&mut store, SessionKey([1; 40]));
     corrupt(&store, "UPDATE accounts SET security_level = 300");
     assert!(matches!(
-        store.take_session(&name("alice"), RealmId(1), 500),
+        store.take_session(&name("alice"), RealmId(1), 500, None),
         Err(StoreError::Corrupt { .. })
     ));
     let taken: Option<i64> = store

@@ -15,7 +15,7 @@ type Response = StoreResponse<Target, StoreReply>;
 use crate::account::{AccountId, AccountStanding};
 use crate::event_loop::ConnToken;
 use crate::protocol::version::Build;
-use crate::srp6::{Salt, Verifier};
+use crate::srp6::{ClientDigest, Salt, Verifier};
 use crate::store::{AccountSummary, AuditRow, LoginOutcome, NewRealm, RealmRef, SqliteStore};
 use std::path::{Path, PathBuf};
 
@@ -76,9 +76,10 @@ impl Store for GatedStore {
         name: &AccountName,
         realm: RealmId,
         now: i64,
-    ) -> Result<Option<TakenSession>, StoreError> {
+        proof: Option<&ClientDigest>,
+    ) -> Result<TakeOutcome, StoreError> {
         self.wait();
-        self.inner.take_session(name, realm, now)
+        self.inner.take_session(name, realm, now, proof)
     }
     fn renew_session(
         &mut self,
@@ -498,6 +499,7 @@ fn every_op() -> Vec<StoreOp> {
             name: name("alice"),
             realm: RealmId(1),
             now: 500,
+            proof: None,
         },
         StoreOp::RenewSession {
             attempt,
@@ -573,7 +575,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
         StoreReply::LoginSuccessRecorded(Ok(_))
     ));
     match run(ops[4].clone()) {
-        StoreReply::SessionTaken(Ok(Some(t))) => {
+        StoreReply::SessionTaken(Ok(TakeOutcome::Taken(t))) => {
             assert_eq!(t.account, AccountId(1));
             assert_eq!(t.key, SessionKey([3; 40]));
             assert_eq!(t.security_level, 0);
@@ -582,7 +584,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
     }
     assert!(matches!(
         run(ops[4].clone()),
-        StoreReply::SessionTaken(Ok(None))
+        StoreReply::SessionTaken(Ok(TakeOutcome::NoTicket))
     ));
     assert!(matches!(
         run(ops[5].clone()),
@@ -590,7 +592,7 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
     ));
     assert!(matches!(
         run(ops[4].clone()),
-        StoreReply::SessionTaken(Ok(Some(_)))
+        StoreReply::SessionTaken(Ok(TakeOutcome::Taken(_)))
     ));
     assert!(matches!(
         run(StoreOp::LoadLinkKey { realm: RealmId(1) }),

@@ -130,7 +130,8 @@ mod tests {
 
     use super::super::packets::{client_header, CMSG_AUTH_SESSION, MAX_AUTH_SESSION_PAYLOAD};
     use super::super::{
-        GateHandle, MemoryTickets, SharedTickets, Ticket, TicketError, TicketSource, WorldGate,
+        GateHandle, MemoryTickets, SharedTickets, Ticket, TicketError, TicketSource, TicketTake,
+        WorldGate,
     };
     use super::*;
 
@@ -201,6 +202,23 @@ mod tests {
         }
     }
 
+    /// Check-then-take: a client with a wrong digest does not use up the player's ticket.
+    #[test]
+    fn a_wrong_digest_leaves_the_ticket_for_the_right_one() {
+        for build in BUILDS {
+            let k = key(0x21);
+            let g = gate(build, memory(&[("CAROL", k)]));
+            let forged =
+                world_login(g.local_addr(), build, &name("carol"), &key(0x22), TIMEOUT).unwrap();
+            assert_eq!(forged.result, AuthResult::Failed, "build {build}");
+            let right = world_login(g.local_addr(), build, &name("carol"), &k, TIMEOUT).unwrap();
+            assert_eq!(right.result, AuthResult::Ok, "build {build}");
+            let again = world_login(g.local_addr(), build, &name("carol"), &k, TIMEOUT).unwrap();
+            assert_eq!(again.result, AuthResult::UnknownAccount, "build {build}");
+            g.stop().unwrap();
+        }
+    }
+
     #[test]
     fn unknown_account_is_refused() {
         for build in BUILDS {
@@ -224,7 +242,11 @@ mod tests {
     struct Failing(TicketError);
 
     impl TicketSource for Failing {
-        fn take_session(&mut self, _: &AccountName) -> Result<Option<Ticket>, TicketError> {
+        fn take_checked(
+            &mut self,
+            _: &AccountName,
+            _: &srp6::ClientDigest,
+        ) -> Result<TicketTake, TicketError> {
             Err(self.0.clone())
         }
     }

@@ -9,10 +9,13 @@
 //! 1. sends SMSG_AUTH_CHALLENGE with a fresh random server seed (layout of the realm's build),
 //! 2. reads CMSG_AUTH_SESSION (at most [`packets::MAX_AUTH_SESSION_PAYLOAD`] bytes; anything
 //!    malformed closes the connection without an answer),
-//! 3. takes the account's ticket from a [`TicketSource`] — the ticket is consumed before the
-//!    digest is checked, so a digest can never be tried twice against one key,
-//! 4. checks `SHA1(account ‖ u32 0 ‖ client_seed ‖ server_seed ‖ K)` (srp6.md §9),
-//! 5. answers SMSG_AUTH_RESPONSE and closes.
+//! 3. hands the client's digest and both seeds to a [`TicketSource`], which checks
+//!    `SHA1(account ‖ u32 0 ‖ client_seed ‖ server_seed ‖ K)` (srp6.md §9,
+//!    [`ClientDigest::verify`]) against the ticket's key and takes the ticket only if it
+//!    matches (check-then-take: over the link, gatehouse does both in one transaction), so a
+//!    client with a wrong digest does not use up the player's ticket. Trying digests gains
+//!    nothing: each is a SHA-1 over the 40-byte K under a fresh server seed,
+//! 4. answers SMSG_AUTH_RESPONSE and closes.
 //!
 //! Result codes (the clients' ResponseCodes enum, identical in 1.12.1, 2.4.3 and 3.3.5a):
 //!
@@ -44,7 +47,7 @@ use std::time::Duration;
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::protocol::wire::ProtocolError;
-use crate::srp6::{self, SessionKey};
+use crate::srp6::{ClientDigest, SessionKey};
 
 use header_crypt::HeaderCrypt;
 use packets::{
@@ -71,13 +74,29 @@ pub enum TicketError {
     Unavailable(String),
 }
 
+/// What a ticket source did with a client's digest.
+#[derive(Debug, Clone)]
+pub enum TicketTake {
+    /// The digest was made with the ticket's key; the ticket is now used up.
+    Taken(Ticket),
+    /// No live ticket for the account (never logged in, used, expired at the login server).
+    NoTicket,
+    /// A live ticket, but the digest was not made with its key: the ticket is left as it was.
+    WrongDigest,
+}
+
 /// Where the gate gets session keys. Taking a ticket consumes it: one login per ticket.
 pub trait TicketSource: Send {
-    fn take_session(&mut self, name: &AccountName) -> Result<Option<Ticket>, TicketError>;
+    /// Check-then-take: takes the account's ticket only if `proof` was made with its key.
+    fn take_checked(
+        &mut self,
+        name: &AccountName,
+        proof: &ClientDigest,
+    ) -> Result<TicketTake, TicketError>;
 }
 
 /// The ticket source as the gate shares it between connection threads. The lock is held
-/// while `take_session` runs, so takes are serialised.
+/// while `take_checked` runs, so takes are serialised.
 pub type SharedTickets = Arc<Mutex<dyn TicketSource>>;
 
 /// An in-memory ticket source (for tests and single-process setups).
@@ -97,8 +116,18 @@ impl MemoryTickets {
 }
 
 impl TicketSource for MemoryTickets {
-    fn take_session(&mut self, name: &AccountName) -> Result<Option<Ticket>, TicketError> {
-        Ok(self.tickets.remove(name))
+    fn take_checked(
+        &mut self,
+        name: &AccountName,
+        proof: &ClientDigest,
+    ) -> Result<TicketTake, TicketError> {
+        let std::collections::hash_map::Entry::Occupied(entry) = self.tickets.entry(*name) else {
+            return Ok(TicketTake::NoTicket);
+        };
+        if !proof.verify(name, &entry.get().session_key) {
+            return Ok(TicketTake::WrongDigest);
+        }
+        Ok(TicketTake::Taken(entry.remove()))
     }
 }
 
@@ -342,34 +371,41 @@ fn decide(
     if session.layout() != layout {
         return (AuthResult::VersionMismatch, None);
     }
+    let proof = ClientDigest {
+        client_seed: session.client_seed,
+        server_seed,
+        digest: session.digest,
+    };
     let taken = match tickets.lock() {
-        Ok(mut source) => source.take_session(&session.account),
+        Ok(mut source) => source.take_checked(&session.account, &proof),
         Err(_) => Err(TicketError::Unavailable(
             "ticket source lock poisoned".into(),
         )),
     };
-    let ticket = match taken {
-        Ok(Some(t)) => t,
-        Ok(None) => return (AuthResult::UnknownAccount, None),
-        Err(TicketError::Expired) => return (AuthResult::SessionExpired, None),
+    match taken {
+        // The source checked; checking again costs one hash and keeps a faulty source from
+        // letting a client in with a key it cannot have.
+        Ok(TicketTake::Taken(ticket)) if proof.verify(&session.account, &ticket.session_key) => {
+            (AuthResult::Ok, Some(ticket.session_key))
+        }
+        Ok(TicketTake::Taken(_)) => {
+            log::error!(
+                "world gate: account {}: the ticket source handed over a key the digest was \
+                 not made with",
+                session.account
+            );
+            (AuthResult::Failed, None)
+        }
+        Ok(TicketTake::WrongDigest) => (AuthResult::Failed, None),
+        Ok(TicketTake::NoTicket) => (AuthResult::UnknownAccount, None),
+        Err(TicketError::Expired) => (AuthResult::SessionExpired, None),
         Err(TicketError::Unavailable(why)) => {
             log::warn!(
                 "world gate: account {}: ticket source unavailable: {why}",
                 session.account
             );
-            return (AuthResult::Unavailable, None);
+            (AuthResult::Unavailable, None)
         }
-    };
-    if srp6::verify_world_server_proof(
-        &session.account,
-        session.client_seed,
-        server_seed,
-        &ticket.session_key,
-        &session.digest,
-    ) {
-        (AuthResult::Ok, Some(ticket.session_key))
-    } else {
-        (AuthResult::Failed, None)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The world gate wired to gatehouse over the realm link — what `gatehouse world-gate` runs:
 //! authenticate the link, register the realm, heartbeat on a thread, and take each arriving
-//! player's ticket through the link.
+//! player's ticket through the link with check-then-take (TakeSessionChecked): gatehouse
+//! checks the client's digest before it gives the ticket out.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,9 +12,10 @@ use std::time::Duration;
 use crate::account::AccountName;
 use crate::protocol::version::Build;
 use crate::realms::link::client::{Client, LinkClientError};
-use crate::realms::link::message::RealmAnnouncement;
+use crate::realms::link::message::{CheckedTake, RealmAnnouncement};
+use crate::srp6::ClientDigest;
 use crate::tools::world_gate::{
-    GateHandle, SharedTickets, Ticket, TicketError, TicketSource, WorldGate,
+    GateHandle, SharedTickets, Ticket, TicketError, TicketSource, TicketTake, WorldGate,
 };
 
 /// Tickets taken from gatehouse over the realm link.
@@ -22,14 +24,20 @@ pub struct LinkTickets {
 }
 
 impl TicketSource for LinkTickets {
-    fn take_session(&mut self, name: &AccountName) -> Result<Option<Ticket>, TicketError> {
+    fn take_checked(
+        &mut self,
+        name: &AccountName,
+        proof: &ClientDigest,
+    ) -> Result<TicketTake, TicketError> {
         let mut link = self.link.lock().unwrap_or_else(PoisonError::into_inner);
-        match link.take_session(name) {
-            Ok(grant) => Ok(grant.map(|g| Ticket {
+        match link.take_session_checked(name, proof) {
+            Ok(CheckedTake::Taken(g)) => Ok(TicketTake::Taken(Ticket {
                 session_key: g.session_key,
                 account_id: g.account_id.0,
                 security_level: g.security_level,
             })),
+            Ok(CheckedTake::NoTicket) => Ok(TicketTake::NoTicket),
+            Ok(CheckedTake::WrongDigest) => Ok(TicketTake::WrongDigest),
             Err(e) => Err(TicketError::Unavailable(e.to_string())),
         }
     }

@@ -69,6 +69,31 @@ fn samples() -> Vec<LinkMessage> {
                 security_level: 3,
             }),
         },
+        LinkMessage::TakeSessionChecked {
+            request_id: 9,
+            account_name: name,
+            proof: ClientDigest {
+                client_seed: 0x0102_0304,
+                server_seed: u32::MAX,
+                digest: Proof([0x7E; 20]),
+            },
+        },
+        LinkMessage::SessionChecked {
+            request_id: 9,
+            outcome: CheckedTake::NoTicket,
+        },
+        LinkMessage::SessionChecked {
+            request_id: 10,
+            outcome: CheckedTake::WrongDigest,
+        },
+        LinkMessage::SessionChecked {
+            request_id: 11,
+            outcome: CheckedTake::Taken(SessionGrant {
+                session_key: SessionKey([0xC3; 40]),
+                account_id: AccountId(i64::MAX),
+                security_level: 255,
+            }),
+        },
         LinkMessage::Error {
             code: error_code::REALM_MISMATCH,
             message: "realm id mismatch".into(),
@@ -183,6 +208,78 @@ fn bad_frames_are_errors() {
     assert!(LinkMessage::parse(&frame_of(types::SESSION, &p)).is_err());
 }
 
+/// TakeSessionChecked and SessionChecked: every truncation is refused (never a panic, never a
+/// shorter message), and so are a bad name and an outcome byte that means nothing.
+#[test]
+fn bad_checked_takes_and_answers_are_errors() {
+    let checked: Vec<Vec<u8>> = samples()
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                LinkMessage::TakeSessionChecked { .. } | LinkMessage::SessionChecked { .. }
+            )
+        })
+        .map(bytes)
+        .collect();
+    assert_eq!(checked.len(), 4);
+    for frame in &checked {
+        let (ty, payload) = (frame[4], &frame[5..]);
+        // A frame whose length field is honest but whose payload is cut short.
+        for cut in 0..payload.len() {
+            assert!(
+                LinkMessage::parse(&frame_of(ty, &payload[..cut])).is_err(),
+                "type {ty:#04x} cut at {cut}"
+            );
+        }
+        // One byte too many.
+        let mut long = payload.to_vec();
+        long.push(0);
+        assert!(LinkMessage::parse(&frame_of(ty, &long)).is_err());
+    }
+    // A take whose name is empty, too long or not a name.
+    let take = |name: &[u8]| {
+        let mut p = 7u32.to_le_bytes().to_vec();
+        p.extend_from_slice(&1u32.to_le_bytes());
+        p.extend_from_slice(&2u32.to_le_bytes());
+        p.extend_from_slice(&[0xAA; 20]);
+        p.push(name.len() as u8);
+        p.extend_from_slice(name);
+        LinkMessage::parse(&frame_of(types::TAKE_SESSION_CHECKED, &p))
+    };
+    assert!(matches!(take(b"al\x01ce"), Err(LinkError::BadName(_))));
+    assert!(take(b"").is_err());
+    assert!(take(&[b'A'; 17]).is_err());
+    assert!(matches!(
+        take(b"alice"),
+        Ok(LinkMessage::TakeSessionChecked { proof, .. })
+            if proof == ClientDigest { client_seed: 1, server_seed: 2, digest: Proof([0xAA; 20]) }
+    ));
+    // Outcome 3 means nothing.
+    let mut p = 7u32.to_le_bytes().to_vec();
+    p.push(3);
+    assert!(matches!(
+        LinkMessage::parse(&frame_of(types::SESSION_CHECKED, &p)),
+        Err(LinkError::BadValue {
+            field: "outcome",
+            value: 3
+        })
+    ));
+    // A taken session whose account id is above i64::MAX.
+    let mut p = 7u32.to_le_bytes().to_vec();
+    p.push(checked_outcome::TAKEN);
+    p.extend_from_slice(&[0; 40]);
+    p.extend_from_slice(&u64::MAX.to_le_bytes());
+    p.push(0);
+    assert!(LinkMessage::parse(&frame_of(types::SESSION_CHECKED, &p)).is_err());
+    // The length field itself cut short: framing waits, never a panic.
+    for frame in &checked {
+        for n in 0..frame.len() {
+            assert_eq!(LinkMessage::check_frame(&frame[..n]), Check::Incomplete);
+        }
+    }
+}
+
 #[test]
 fn bad_registers_are_refused_both_ways() {
     let base = match &samples()[4] {
@@ -237,10 +334,11 @@ fn bad_registers_are_refused_both_ways() {
 
 #[test]
 fn debug_hides_session_keys() {
-    let msg = &samples()[12];
-    let shown = format!("{msg:?}");
-    assert!(shown.contains("***"), "{shown}");
-    assert!(!shown.contains("195"), "{shown}"); // 0xC3, the key's byte
+    for msg in [&samples()[12], &samples()[16]] {
+        let shown = format!("{msg:?}");
+        assert!(shown.contains("***"), "{shown}");
+        assert!(!shown.contains("195"), "{shown}"); // 0xC3, the key's byte
+    }
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -345,6 +443,73 @@ fn example_session_matches_the_document() {
             "06000000210200000000",
         ),
         (LinkMessage::Unregister, "0100000013"),
+    ];
+    for (msg, hex) in session {
+        let wire = unhex(hex);
+        assert_eq!(bytes(&msg), wire, "{msg:?}");
+        assert_eq!(LinkMessage::parse(&wire), Ok(msg));
+    }
+}
+
+/// The check-then-take example of docs/realm-link.md: the digest (computed with Python's
+/// hashlib, not our code) and the frames byte for byte.
+#[test]
+fn checked_take_example_matches_the_document() {
+    let alice = match AccountName::parse(b"ALICE") {
+        Ok(n) => n,
+        Err(e) => panic!("{e}"),
+    };
+    let key = SessionKey([0x42; 40]);
+    let (client_seed, server_seed) = (0x0102_0304, 0xDEAD_BEEF);
+    let right = crate::srp6::world_server_proof(&alice, client_seed, server_seed, &key);
+    assert_eq!(
+        right.0.to_vec(),
+        unhex("57664124070061b2aa83e927983d719982c95617")
+    );
+    let mut wrong = right;
+    wrong.0[0] ^= 1;
+    let take = |request_id, digest| LinkMessage::TakeSessionChecked {
+        request_id,
+        account_name: alice,
+        proof: ClientDigest {
+            client_seed,
+            server_seed,
+            digest,
+        },
+    };
+    let answer = |request_id, outcome| LinkMessage::SessionChecked {
+        request_id,
+        outcome,
+    };
+    let session = [
+        (
+            take(3, wrong),
+            "27000000220300000004030201efbeadde56664124070061b2aa83e927983d719982c9561705414c494345",
+        ),
+        (
+            answer(3, CheckedTake::WrongDigest),
+            "06000000230300000002",
+        ),
+        (
+            take(4, right),
+            "27000000220400000004030201efbeadde57664124070061b2aa83e927983d719982c9561705414c494345",
+        ),
+        (
+            answer(
+                4,
+                CheckedTake::Taken(SessionGrant {
+                    session_key: key,
+                    account_id: AccountId(9),
+                    security_level: 0,
+                }),
+            ),
+            "3700000023040000000142424242424242424242424242424242424242424242424242424242424242424242424242424242090000000000000000",
+        ),
+        (
+            take(5, right),
+            "27000000220500000004030201efbeadde57664124070061b2aa83e927983d719982c9561705414c494345",
+        ),
+        (answer(5, CheckedTake::NoTicket), "06000000230500000000"),
     ];
     for (msg, hex) in session {
         let wire = unhex(hex);

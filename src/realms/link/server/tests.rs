@@ -1,6 +1,7 @@
 //! What a linked world server's Register and Heartbeat do to the registry, values out of range
 //! included: a Register is refused whole with its own status, a Heartbeat is clamped, and
-//! neither closes the link.
+//! neither closes the link. And how both takes go: the same rate, one store request (with the
+//! client's proof for a checked take), the answer in the frame that goes with the request.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ struct World {
     registry: RealmRegistry,
     log: LogThrottle,
     now: Instant,
+    take_rate: crate::policy::bucket::Rate,
+    takes_limited: u64,
+    wrong_digests: u64,
 }
 
 impl World {
@@ -46,16 +50,35 @@ impl World {
             registry,
             log: LogThrottle::new(Duration::from_secs(10)),
             now: Instant::now(),
+            take_rate: crate::policy::bucket::Rate {
+                per_second: 500.0,
+                burst: 2000,
+            },
+            takes_limited: 0,
+            wrong_digests: 0,
         }
     }
 
     /// Handles one frame: what was sent back, whether the list changed, and whether the link
     /// stays linked.
     fn frame(&mut self, message: LinkMessage) -> (Vec<LinkMessage>, bool, bool) {
+        let (sent, changed, step) =
+            self.run(|session, state, cx| on_frame(session, state, message, cx));
+        let linked = matches!(step, LinkStep::Become(_))
+            && matches!(self.session.state, LinkState::Linked { .. });
+        (sent, changed, linked)
+    }
+
+    /// Runs one handler: what it sent, whether the list changed, and its step (whose state,
+    /// on Become or Ask, is now the session's; a Become or Ask step is handed back with a
+    /// placeholder in its place).
+    fn run(
+        &mut self,
+        handle: impl FnOnce(&mut LinkSession, LinkState, &mut LinkCx<'_>) -> LinkStep,
+    ) -> (Vec<LinkMessage>, bool, LinkStep) {
         let mut out = Vec::new();
         let mut changed = false;
         let state = self.session.take_state();
-        let mut limited = 0;
         let step = {
             let mut cx = LinkCx {
                 now: self.now,
@@ -65,20 +88,22 @@ impl World {
                 registry: &mut self.registry,
                 realms_changed: &mut changed,
                 log: &mut self.log,
-                take_rate: crate::policy::bucket::Rate {
-                    per_second: 500.0,
-                    burst: 2000,
-                },
-                takes_limited: &mut limited,
+                take_rate: self.take_rate,
+                takes_limited: &mut self.takes_limited,
+                wrong_digests: &mut self.wrong_digests,
             };
-            on_frame(&mut self.session, state, message, &mut cx)
+            handle(&mut self.session, state, &mut cx)
         };
-        let linked = match step {
+        let step = match step {
             LinkStep::Become(state) => {
                 self.session.state = state;
-                matches!(self.session.state, LinkState::Linked { .. })
+                LinkStep::Become(LinkState::Placeholder)
             }
-            _ => false,
+            LinkStep::Ask(state, op) => {
+                self.session.state = state;
+                LinkStep::Ask(LinkState::Placeholder, op)
+            }
+            other => other,
         };
         let mut sent = Vec::new();
         let mut rest = &out[..];
@@ -90,7 +115,17 @@ impl World {
             sent.push(LinkMessage::parse(&rest[..len]).unwrap());
             rest = &rest[len..];
         }
-        (sent, changed, linked)
+        (sent, changed, step)
+    }
+
+    /// Handles the store's answer to the take in flight: what was sent back.
+    fn taken(&mut self, result: Result<TakeOutcome, StoreError>) -> Vec<LinkMessage> {
+        let reply = StoreReply::SessionTaken(result);
+        let (sent, _, step) =
+            self.run(|session, state, cx| on_store_reply(session, state, reply, cx));
+        assert!(matches!(step, LinkStep::Become(_)));
+        assert!(matches!(self.session.state, LinkState::Linked { .. }));
+        sent
     }
 }
 
@@ -201,4 +236,133 @@ fn clamping_keeps_good_values_and_says_what_was_out_of_range() {
     let (load, why) = clamp_heartbeat(0.5, MAX_ONLINE + 1).unwrap_err();
     assert_eq!(load.population, 0.5);
     assert!(why.to_string().contains("online players"), "{why}");
+}
+
+fn alice() -> crate::account::AccountName {
+    crate::account::AccountName::parse(b"alice").unwrap()
+}
+
+fn proof() -> ClientDigest {
+    ClientDigest {
+        client_seed: 7,
+        server_seed: 9,
+        digest: crate::srp6::Proof([0xD1; 20]),
+    }
+}
+
+fn taken_session() -> crate::store::TakenSession {
+    crate::store::TakenSession {
+        account: crate::values::AccountId(4),
+        key: crate::srp6::SessionKey([0x42; 40]),
+        security_level: 1,
+    }
+}
+
+fn grant() -> SessionGrant {
+    SessionGrant {
+        session_key: crate::srp6::SessionKey([0x42; 40]),
+        account_id: crate::values::AccountId(4),
+        security_level: 1,
+    }
+}
+
+#[test]
+fn a_checked_take_asks_the_store_with_the_proof_and_answers_each_outcome_in_kind() {
+    let mut w = World::linked();
+    for (outcome, answer) in [
+        (TakeOutcome::WrongDigest, CheckedTake::WrongDigest),
+        (TakeOutcome::NoTicket, CheckedTake::NoTicket),
+        (
+            TakeOutcome::Taken(taken_session()),
+            CheckedTake::Taken(grant()),
+        ),
+    ] {
+        let (sent, _, step) = w.run(|session, state, cx| {
+            let take = LinkMessage::TakeSessionChecked {
+                request_id: 5,
+                account_name: alice(),
+                proof: proof(),
+            };
+            on_frame(session, state, take, cx)
+        });
+        assert!(sent.is_empty(), "nothing before the store answers");
+        match step {
+            LinkStep::Ask(_, StoreOp::TakeSession { name, proof: p, .. }) => {
+                assert_eq!(name, alice());
+                assert_eq!(p, Some(proof()));
+            }
+            _ => panic!("expected a store request"),
+        }
+        assert!(
+            w.session.holds_input(),
+            "the next frame waits for the answer"
+        );
+        assert_eq!(
+            w.taken(Ok(outcome)),
+            vec![LinkMessage::SessionChecked {
+                request_id: 5,
+                outcome: answer,
+            }]
+        );
+    }
+    assert_eq!(w.wrong_digests, 1, "the wrong digest is counted");
+}
+
+#[test]
+fn a_plain_take_asks_without_a_proof_and_is_answered_with_session() {
+    let mut w = World::linked();
+    let (_, _, step) = w.run(|session, state, cx| {
+        let take = LinkMessage::TakeSession {
+            request_id: 6,
+            account_name: alice(),
+        };
+        on_frame(session, state, take, cx)
+    });
+    assert!(matches!(
+        step,
+        LinkStep::Ask(_, StoreOp::TakeSession { proof: None, .. })
+    ));
+    assert_eq!(
+        w.taken(Ok(TakeOutcome::Taken(taken_session()))),
+        vec![LinkMessage::Session {
+            request_id: 6,
+            grant: Some(grant()),
+        }]
+    );
+}
+
+#[test]
+fn both_takes_share_the_links_rate() {
+    let mut w = World::linked();
+    w.take_rate = crate::policy::bucket::Rate {
+        per_second: 0.001,
+        burst: 1,
+    };
+    let (_, _, step) = w.run(|session, state, cx| {
+        let take = LinkMessage::TakeSession {
+            request_id: 1,
+            account_name: alice(),
+        };
+        on_frame(session, state, take, cx)
+    });
+    assert!(matches!(step, LinkStep::Ask(..)));
+    w.taken(Ok(TakeOutcome::NoTicket));
+    // The burst is spent: a checked take is answered "no ticket" at once, without the store.
+    let checked = LinkMessage::TakeSessionChecked {
+        request_id: 2,
+        account_name: alice(),
+        proof: proof(),
+    };
+    assert_eq!(
+        w.frame(checked),
+        (
+            vec![LinkMessage::SessionChecked {
+                request_id: 2,
+                outcome: CheckedTake::NoTicket,
+            }],
+            false,
+            true
+        )
+    );
+    assert_eq!((w.takes_limited, w.wrong_digests), (1, 0));
 }
