@@ -19,7 +19,7 @@ use gatehouse::account::{AccountName, AccountStanding};
 use gatehouse::protocol::version::Build;
 use gatehouse::srp6::{world_server_proof, ClientDigest, Salt, SessionKey, Verifier};
 use gatehouse::store::{
-    AuditRow, CharacterCount, FailureRecorded, LockScope, LockoutStanding, LoginAttempt,
+    AuditRow, BatchEnd, CharacterCount, FailureRecorded, LockScope, LockoutStanding, LoginAttempt,
     LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
     TakeOutcome, TakenSession,
 };
@@ -430,6 +430,57 @@ fn an_authenticator_step_is_used_once(db: &dyn Backend) {
             Some(TotpStep(51)),
         )
         .unwrap();
+}
+
+/// Group commit (issue 13): the writes between begin_batch and end_batch commit together, and
+/// not before; one that fails inside (a reused token) leaves the others in.
+fn a_group_commit_commits_its_writes_together(db: &dyn Backend) {
+    let mut store = db.open();
+    let alice = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let bob = store
+        .create_account(&name("bob"), &salt(2), &verifier(2))
+        .unwrap();
+    let mut other = db.open();
+    let audited = |store: &mut dyn Store| store.recent_audit(100).unwrap().len();
+    let before = audited(&mut *other);
+
+    store.begin_batch().unwrap();
+    let ok = attempt(Some(alice), "alice", LoginOutcome::Success, 100);
+    store
+        .record_login_success(&ok, &SessionKey([4; 40]), 1000, Some(TotpStep(9)))
+        .unwrap();
+    assert!(matches!(
+        store.record_login_success(&ok, &SessionKey([5; 40]), 1000, Some(TotpStep(9))),
+        Err(StoreError::TokenReused)
+    ));
+    let wrong = attempt(Some(bob), "bob", LoginOutcome::WrongPassword, 101);
+    store
+        .record_login_failure(&wrong, &LockoutPolicy::OFF)
+        .unwrap();
+    // Nothing is visible to another connection before the commit.
+    assert_eq!(audited(&mut *other), before);
+    let a = other.load_account(&name("alice")).unwrap().unwrap();
+    assert_eq!(a.session, None);
+    store.end_batch(BatchEnd::Commit).unwrap();
+    // Now all of it is, but the write that failed.
+    assert_eq!(audited(&mut *other), before + 2);
+    let a = other.load_account(&name("alice")).unwrap().unwrap();
+    assert_eq!(a.session.map(|t| t.key), Some(SessionKey([4; 40])));
+
+    // An abandoned batch commits none of its writes.
+    store.begin_batch().unwrap();
+    store
+        .record_login_failure(&wrong, &LockoutPolicy::OFF)
+        .unwrap();
+    store.end_batch(BatchEnd::Abandon).unwrap();
+    assert_eq!(audited(&mut *other), before + 2);
+    // And a write after the batch commits on its own again.
+    store
+        .record_login_failure(&wrong, &LockoutPolicy::OFF)
+        .unwrap();
+    assert_eq!(audited(&mut *other), before + 3);
 }
 
 fn login_failure_counts_and_audits(db: &dyn Backend) {
@@ -1296,6 +1347,7 @@ macro_rules! suite {
             wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
             a_known_address_is_never_locked_out_by_strangers,
             an_authenticator_step_is_used_once,
+            a_group_commit_commits_its_writes_together,
             login_failure_counts_and_audits,
             old_audit_rows_are_pruned,
             login_success_resets_counter_stores_key_and_returns_counts,
@@ -1425,6 +1477,7 @@ mod azerothcore {
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
         a_known_address_is_never_locked_out_by_strangers,
         an_authenticator_step_is_used_once,
+        a_group_commit_commits_its_writes_together,
         login_failure_counts_and_audits,
         old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,
@@ -1485,6 +1538,7 @@ mod cmangos {
         wrong_passwords_lock_the_account_for_the_policy_duration_and_decay,
         a_known_address_is_never_locked_out_by_strangers,
         an_authenticator_step_is_used_once,
+        a_group_commit_commits_its_writes_together,
         login_failure_counts_and_audits,
         old_audit_rows_are_pruned,
         login_success_resets_counter_stores_key_and_returns_counts,

@@ -99,6 +99,11 @@ impl Job for DbJob {
         }
     }
 
+    fn batchable(&self) -> bool {
+        // Operator commands commit on their own.
+        matches!(self, DbJob::Login(op) if op.batchable())
+    }
+
     fn run(&self, store: &mut dyn Store) -> DbReply {
         match self {
             DbJob::Login(op) => DbReply::Login(op.run(store)),

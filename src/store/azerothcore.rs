@@ -34,6 +34,7 @@ use super::mangos_family::{
     link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
     BANNED_BY,
 };
+use super::mysql::write_tx::WriteTx;
 use super::mysql::{
     bool_col, bytes, exists, fixed, float, int, is_duplicate, name_col, opt_bytes, opt_int,
     opt_text, raw_text, take_ticket, text, u32_col, u8_col, MysqlStore,
@@ -42,7 +43,7 @@ use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::Feature;
 use super::{
-    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BatchEnd,
     CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm,
     RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
@@ -449,8 +450,9 @@ impl Store for AzerothCoreStore {
         attempt: &LoginAttempt,
         policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             insert_audit(self.own, &mut tx, attempt)?;
             // AzerothCore notes the address of every attempt on a known account.
             if let (Some(account), Some(ip)) = (attempt.account, last_ip(attempt.peer)) {
@@ -505,8 +507,9 @@ impl Store for AzerothCoreStore {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
         ))?;
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             // First: a reused token refuses the success before anything is written.
             mangos_family::note_success(self.own, &mut tx, account, attempt, totp_step)?;
             // What AzerothCore's authserver writes on a good logon (its worldserver reads
@@ -559,8 +562,9 @@ impl Store for AzerothCoreStore {
         if self.own == OwnTables::Absent {
             return Ok(TakeOutcome::NoTicket);
         }
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let tx = conn.start_transaction(TxOpts::default())?;
+            let tx = WriteTx::begin(conn, batching)?;
             take_ticket(
                 tx,
                 name,
@@ -617,8 +621,9 @@ impl Store for AzerothCoreStore {
         let account = attempt
             .account
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             let renewed = match self.own {
                 OwnTables::Present => {
                     tx.exec_drop(
@@ -667,6 +672,14 @@ impl Store for AzerothCoreStore {
             tx.commit()?;
             Ok(counts)
         })
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.db.open_batch()
+    }
+
+    fn end_batch(&mut self, end: BatchEnd) -> Result<(), StoreError> {
+        self.db.close_batch(end)
     }
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {

@@ -32,6 +32,7 @@ use super::mangos_family::{
     link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
     BANNED_BY,
 };
+use super::mysql::write_tx::WriteTx;
 use super::mysql::{
     bool_col, exists, float, int, is_duplicate, name_col, opt_bytes, opt_int, opt_text, raw_text,
     take_ticket, text, u32_col, u8_col, MysqlStore,
@@ -39,7 +40,7 @@ use super::mysql::{
 use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
-    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BatchEnd,
     CharacterCount, FailureRecorded, Feature, LockoutStanding, LoginAttempt, LoginOutcome,
     NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome,
     TakenSession,
@@ -465,8 +466,9 @@ impl Store for CmangosStore {
         attempt: &LoginAttempt,
         policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             insert_audit(self.own, &mut tx, attempt)?;
             let mut recorded = FailureRecorded::Audited;
             if let (Some(account), true) =
@@ -506,8 +508,9 @@ impl Store for CmangosStore {
             "a successful login without an account id",
         ))?;
         let key_hex = to_bn_hex(&key.0);
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             // First: a reused token refuses the success before anything is written.
             mangos_family::note_success(self.own, &mut tx, account, attempt, totp_step)?;
             // What CMaNGOS's realmd writes on a good logon (mangosd reads sessionkey with
@@ -557,8 +560,9 @@ impl Store for CmangosStore {
         if self.own == OwnTables::Absent {
             return Ok(TakeOutcome::NoTicket);
         }
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let tx = conn.start_transaction(TxOpts::default())?;
+            let tx = WriteTx::begin(conn, batching)?;
             take_ticket(
                 tx,
                 name,
@@ -605,8 +609,9 @@ impl Store for CmangosStore {
         let account = attempt
             .account
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        let batching = self.db.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             let renewed = match self.own {
                 OwnTables::Present => {
                     tx.exec_drop(
@@ -643,6 +648,14 @@ impl Store for CmangosStore {
             tx.commit()?;
             Ok(counts)
         })
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.db.open_batch()
+    }
+
+    fn end_batch(&mut self, end: BatchEnd) -> Result<(), StoreError> {
+        self.db.close_batch(end)
     }
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {

@@ -127,6 +127,20 @@ pub trait Store: Send {
         expires_at: i64,
     ) -> Result<Vec<CharacterCount>, StoreError>;
 
+    // --- group commit (called from the DB threads that write) ---
+
+    /// Opens a group commit ([`worker`]): the login path's writes that follow (failures,
+    /// successes, takes, renewals) run inside one transaction, each in its own savepoint (so
+    /// one that fails leaves the others in), until [`Store::end_batch`]. A DB thread that finds
+    /// several writes waiting so pays for one commit and one sync to disk, not one each.
+    /// Nothing is committed before `end_batch` says so: nobody may be answered before.
+    fn begin_batch(&mut self) -> Result<(), StoreError>;
+
+    /// Closes the group commit [`Store::begin_batch`] opened: commits every write that
+    /// succeeded in it ([`BatchEnd::Commit`]), or none ([`BatchEnd::Abandon`]). An error means
+    /// none of them is committed.
+    fn end_batch(&mut self, end: BatchEnd) -> Result<(), StoreError>;
+
     /// The key a realm's world server proves itself with; `None` for a static realm (no link).
     /// [`StoreError::NoSuchRealm`] if the realm is not configured.
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError>;
@@ -231,6 +245,13 @@ pub trait Store: Send {
     fn features_off(&self) -> &'static [Feature] {
         &[]
     }
+}
+
+/// How a group commit ends ([`Store::end_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchEnd {
+    Commit,
+    Abandon,
 }
 
 /// What committing a failed attempt did to the account.

@@ -13,10 +13,11 @@
 pub mod lockout;
 pub mod migrations;
 pub mod tls;
+pub(super) mod write_tx;
 
 use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder, Row, Transaction, TxOpts, Value};
+use mysql::{Conn, Opts, OptsBuilder, Row, TxOpts, Value};
 
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,9 @@ use ipnet::IpNet;
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     ip_text, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
-    BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt,
-    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakeOutcome, TakenSession,
+    BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded, LockoutStanding,
+    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
+    StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -35,6 +36,7 @@ use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use tls::DbTls;
+use write_tx::{Batching, WriteTx};
 
 /// Statements per connection: the whole API is about 30, so this keeps all of them.
 const STATEMENT_CACHE: usize = 64;
@@ -62,6 +64,8 @@ pub struct MysqlStore {
     down_since: Option<Instant>,
     /// The URL without its password, for messages.
     shown: String,
+    /// Whether a group commit is open on the connection.
+    batch: Batching,
 }
 
 impl std::fmt::Debug for MysqlStore {
@@ -145,6 +149,7 @@ impl MysqlStore {
             last_used: Instant::now(),
             down_since: None,
             shown,
+            batch: Batching::Alone,
         })
     }
 
@@ -168,6 +173,14 @@ impl MysqlStore {
     }
 
     pub(super) fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        if self.batch == Batching::InBatch && self.conn.is_none() {
+            // A new connection would run the rest of the batch outside its transaction.
+            return Err(StoreError::Backend(BackendError::new(
+                BackendErrorKind::Unavailable,
+                "the connection was lost during a group commit",
+                None,
+            )));
+        }
         let idle = self.last_used.elapsed() >= IDLE_PING;
         self.last_used = Instant::now();
         let conn = match self.conn.take() {
@@ -202,6 +215,40 @@ impl MysqlStore {
     fn reconnect(&self) -> Result<Conn, StoreError> {
         Conn::new(self.opts.clone())
             .map_err(|e| StoreError::Backend(tls::connect_error(e, &self.opts, &self.tls)))
+    }
+
+    /// Whether the writes now run inside a group commit.
+    pub(super) fn batching(&self) -> Batching {
+        self.batch
+    }
+
+    /// [`Store::begin_batch`]: one transaction on the connection for the writes that follow.
+    pub(super) fn open_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch == Batching::InBatch {
+            return Err(StoreError::Invalid("a group commit is open already"));
+        }
+        let begun = self
+            .conn()
+            .and_then(|conn| Ok(conn.query_drop("START TRANSACTION")?));
+        self.settle(begun)?;
+        self.batch = Batching::InBatch;
+        Ok(())
+    }
+
+    /// [`Store::end_batch`]: commits (or rolls back) the group commit's transaction.
+    pub(super) fn close_batch(&mut self, end: BatchEnd) -> Result<(), StoreError> {
+        if self.batch != Batching::InBatch {
+            return Err(StoreError::Invalid("no group commit is open"));
+        }
+        let ended = self.conn().and_then(|conn| {
+            let sql = match end {
+                BatchEnd::Commit => "COMMIT",
+                BatchEnd::Abandon => "ROLLBACK",
+            };
+            Ok(conn.query_drop(sql)?)
+        });
+        self.batch = Batching::Alone;
+        self.settle(ended)
     }
 
     /// Forgets a connection the server dropped, so the next call opens a new one. The call
@@ -752,11 +799,11 @@ fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreError> {
 /// while it is untaken — and the transaction commit. Returning before the commit drops the
 /// transaction, which rolls it back: a refused digest writes nothing.
 pub(super) fn take_ticket(
-    mut tx: Transaction<'_>,
+    mut tx: WriteTx<'_>,
     name: &AccountName,
     proof: Option<&ClientDigest>,
-    read: impl FnOnce(&mut Transaction<'_>) -> Result<Option<TakenSession>, StoreError>,
-    mark: impl FnOnce(&mut Transaction<'_>, AccountId) -> Result<(), mysql::Error>,
+    read: impl FnOnce(&mut WriteTx<'_>) -> Result<Option<TakenSession>, StoreError>,
+    mark: impl FnOnce(&mut WriteTx<'_>, AccountId) -> Result<(), mysql::Error>,
 ) -> Result<TakeOutcome, StoreError> {
     let Some(taken) = read(&mut tx)? else {
         return Ok(TakeOutcome::NoTicket);
@@ -817,8 +864,9 @@ impl Store for MysqlStore {
         attempt: &LoginAttempt,
         policy: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
+        let batching = self.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             insert_audit(&mut tx, attempt)?;
             let mut recorded = FailureRecorded::Audited;
             if let (Some(account), true) =
@@ -849,8 +897,9 @@ impl Store for MysqlStore {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
         ))?;
+        let batching = self.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             tx.exec_drop(
                 "UPDATE accounts SET last_login_at = ?, last_login_ip = ?, failed_logins = 0,
                         session_key = ?, session_key_at = ?, session_expires_at = ?,
@@ -886,8 +935,9 @@ impl Store for MysqlStore {
         now: i64,
         proof: Option<&ClientDigest>,
     ) -> Result<TakeOutcome, StoreError> {
+        let batching = self.batching();
         on_conn!(self, |conn| {
-            let tx = conn.start_transaction(TxOpts::default())?;
+            let tx = WriteTx::begin(conn, batching)?;
             take_ticket(
                 tx,
                 name,
@@ -933,8 +983,9 @@ impl Store for MysqlStore {
         let account = attempt
             .account
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
+        let batching = self.batching();
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let mut tx = WriteTx::begin(conn, batching)?;
             tx.exec_drop(
                 "UPDATE accounts SET session_taken_by = NULL, session_expires_at = ?,
                         last_login_at = ?, last_login_ip = ?
@@ -959,6 +1010,14 @@ impl Store for MysqlStore {
             tx.commit()?;
             Ok(counts)
         })
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.open_batch()
+    }
+
+    fn end_batch(&mut self, end: BatchEnd) -> Result<(), StoreError> {
+        self.close_batch(end)
     }
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {

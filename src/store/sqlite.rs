@@ -6,7 +6,6 @@
 //! parses no SQL after warm-up.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -18,9 +17,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
-    BackendError, BackendErrorKind, CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt,
-    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakeOutcome, TakenSession,
+    BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded, LockoutStanding,
+    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
+    StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -35,26 +34,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Statements per connection: the whole API is about 25, so this keeps all of them.
 const STATEMENT_CACHE: usize = 64;
 
-/// Writers of one database in this process take turns on this lock before they begin a
-/// write transaction. SQLite lets only one writer in at a time and makes the others poll with
-/// growing sleeps, which starves an unlucky DB thread for seconds under load; waiting on a
-/// mutex instead keeps the turns short and fair. Other processes (the CLI) still meet SQLite's
-/// busy timeout.
-#[derive(Clone, Default)]
-pub struct WriteTurns(Arc<Mutex<()>>);
-
-impl WriteTurns {
-    fn take(&self) -> MutexGuard<'_, ()> {
-        // The lock guards no data: a writer that panicked leaves nothing half-done behind it.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// A store on one SQLite connection.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     turns: WriteTurns,
+    /// The turn a group commit holds from `begin_batch` to `end_batch`; `None` outside one.
+    batch: Option<Turn>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -98,11 +84,17 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             turns,
+            batch: None,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A write's turn among this process's writers; inside a group commit the batch has it.
+    fn turn(&self) -> Option<Turn> {
+        self.batch.is_none().then(|| self.turns.take())
     }
 
     /// How long a write waits for another process's write lock before it is "busy". The
@@ -564,10 +556,8 @@ impl Store for SqliteStore {
         attempt: &LoginAttempt,
         lockout: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
-        let _turn = self.turns.take();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let _turn = self.turn();
+        let tx = WriteTx::begin(&mut self.conn, self.batch.is_some())?;
         insert_audit(&tx, attempt)?;
         let mut recorded = FailureRecorded::Audited;
         if let (Some(account), true) = (attempt.account, attempt.outcome.counts_against_account()) {
@@ -596,10 +586,8 @@ impl Store for SqliteStore {
         let account = attempt.account.ok_or(StoreError::Invalid(
             "a successful login without an account id",
         ))?;
-        let _turn = self.turns.take();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let _turn = self.turn();
+        let tx = WriteTx::begin(&mut self.conn, self.batch.is_some())?;
         let updated = tx
             .prepare_cached(
                 "UPDATE accounts SET last_login_at = ?2, last_login_ip = ?3, failed_logins = 0,
@@ -633,12 +621,11 @@ impl Store for SqliteStore {
         now: i64,
         proof: Option<&ClientDigest>,
     ) -> Result<TakeOutcome, StoreError> {
-        let _turn = self.turns.take();
-        // IMMEDIATE: this connection holds the database's write lock from the read on, so no
-        // other writer (a new logon, another node's take) runs between the check and the mark.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let _turn = self.turn();
+        // IMMEDIATE (or the batch's, which is): this connection holds the database's write
+        // lock from the read on, so no other writer (a new logon, another node's take) runs
+        // between the check and the mark.
+        let tx = WriteTx::begin(&mut self.conn, self.batch.is_some())?;
         let live = tx
             .prepare_cached(
                 "SELECT id, session_key, security_level FROM accounts
@@ -677,10 +664,8 @@ impl Store for SqliteStore {
         let account = attempt
             .account
             .ok_or(StoreError::Invalid("a reconnect without an account id"))?;
-        let _turn = self.turns.take();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let _turn = self.turn();
+        let tx = WriteTx::begin(&mut self.conn, self.batch.is_some())?;
         let updated = tx
             .prepare_cached(
                 "UPDATE accounts SET session_taken_by = NULL, session_expires_at = ?2,
@@ -714,6 +699,32 @@ impl Store for SqliteStore {
         let counts = character_counts(&tx, account)?;
         tx.commit()?;
         Ok(counts)
+    }
+
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_some() {
+            return Err(StoreError::Invalid("a group commit is open already"));
+        }
+        let turn = self.turns.take();
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.batch = Some(turn);
+        Ok(())
+    }
+
+    fn end_batch(&mut self, end: BatchEnd) -> Result<(), StoreError> {
+        // The turn passes on once the transaction is over, whatever happened.
+        let Some(_turn) = self.batch.take() else {
+            return Err(StoreError::Invalid("no group commit is open"));
+        };
+        let ended = match end {
+            BatchEnd::Commit => self.conn.execute_batch("COMMIT"),
+            BatchEnd::Abandon => self.conn.execute_batch("ROLLBACK"),
+        };
+        if ended.is_err() && !self.conn.is_autocommit() {
+            // A COMMIT that failed (disk full, I/O error) leaves the transaction open.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        Ok(ended?)
     }
 
     fn realm_link_key(&mut self, realm: RealmId) -> Result<Option<LinkKey>, StoreError> {
@@ -1061,6 +1072,10 @@ impl Store for SqliteStore {
 }
 
 mod lockout;
+mod write_tx;
+
+pub use write_tx::WriteTurns;
+use write_tx::{Turn, WriteTx};
 
 #[cfg(test)]
 mod tests;

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    AccountRecord, CharacterCount, FailureRecorded, IpBan, LoginAttempt, RealmRecord, Store,
-    StoreError, TakeOutcome,
+    AccountRecord, BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded,
+    IpBan, LoginAttempt, RealmRecord, Store, StoreError, TakeOutcome,
 };
 use crate::account::AccountName;
 use crate::srp6::{ClientDigest, SessionKey};
@@ -139,6 +139,11 @@ pub trait Job: Send + 'static {
     type Reply: Send + 'static;
     /// Reads and writes queue apart, so that reads never wait behind a stuck writer.
     fn access(&self) -> Access;
+    /// Whether the job may share a group commit with others ([`Store::begin_batch`]): only
+    /// writes that each keep to one all-or-nothing of their own.
+    fn batchable(&self) -> bool {
+        false
+    }
     /// Runs on a DB thread, with that thread's store.
     fn run(&self, store: &mut dyn Store) -> Self::Reply;
     /// The reply when the job could not run at all (queue full, pool stopped, a panic).
@@ -162,6 +167,16 @@ impl Job for StoreOp {
             | StoreOp::RenewSession { .. }
             | StoreOp::PruneAudit { .. } => Access::Write,
         }
+    }
+
+    fn batchable(&self) -> bool {
+        matches!(
+            self,
+            StoreOp::RecordLoginFailure { .. }
+                | StoreOp::RecordLoginSuccess { .. }
+                | StoreOp::TakeSession { .. }
+                | StoreOp::RenewSession { .. }
+        )
     }
 
     fn run(&self, store: &mut dyn Store) -> StoreReply {
@@ -222,6 +237,8 @@ struct Queued<T, J> {
 /// What a refused submit gives back: the error and the request.
 type Rejected<T, J> = Box<(StoreError, StoreRequest<T, J>)>;
 
+/// Writes one DB thread commits together at most (group commit).
+pub const MAX_BATCH: usize = 128;
 /// A request that waited this long for a thread is answered "busy" without running: when the
 /// database is stuck, clients hear so in bounded time instead of waiting for it.
 pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -459,43 +476,164 @@ fn next<T, J>(queues: &[Receiver<Queued<T, J>>]) -> Option<Queued<T, J>> {
     None
 }
 
+/// The next request already waiting in any of `queues`, without waiting.
+fn waiting<T, J>(queues: &[Receiver<Queued<T, J>>]) -> Option<Queued<T, J>> {
+    queues.iter().find_map(|rx| rx.try_recv().ok())
+}
+
 fn serve<T: Copy + std::fmt::Debug, J: Job>(
     mut store: Box<dyn Store>,
     queues: &[Receiver<Queued<T, J>>],
     reply: &(dyn Fn(StoreResponse<T, J::Reply>) + Send + Sync),
     counters: &Counters,
 ) {
-    while let Some(Queued { request, submitted }) = next(queues) {
-        let StoreRequest { target, op } = request;
-        let reply_value = if submitted.elapsed() > MAX_QUEUE_WAIT {
-            // The database has been stuck: answer "busy" now rather than later still.
-            op.failed(StoreError::Busy)
-        } else {
-            // A panic inside a backend (a bug, not bad data: bad data is Corrupt) must neither
-            // kill this thread nor leave the connection that asked waiting for an answer.
-            let result = catch_unwind(AssertUnwindSafe(|| op.run(store.as_mut())));
-            result.unwrap_or_else(|_| {
-                log::error!("store: request for {target:?} panicked; answering with an error");
-                op.failed(StoreError::Panicked)
-            })
-        };
-        if J::is_failure(&reply_value) {
-            counters.failed.fetch_add(1, Ordering::Relaxed);
+    // A request taken from the queue while gathering a batch, which it could not join.
+    let mut carried = None;
+    while let Some(first) = carried.take().or_else(|| next(queues)) {
+        if !first.request.op.batchable() {
+            let answered = run_alone(store.as_mut(), first);
+            send::<T, J>(answered, reply, counters);
+            continue;
         }
-        let latency = submitted.elapsed();
-        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        counters.total_latency_ns.fetch_add(ns, Ordering::Relaxed);
-        counters.max_latency_ns.fetch_max(ns, Ordering::Relaxed);
-        counters.completed.fetch_add(1, Ordering::Relaxed);
-        let response = StoreResponse {
-            target,
-            reply: reply_value,
-            latency,
-        };
-        // The sink is the caller's code; if it panics, this reply is lost but the thread lives.
-        if catch_unwind(AssertUnwindSafe(|| reply(response))).is_err() {
-            log::error!("store: the reply sink panicked on a reply for {target:?}");
+        // Group commit: every batchable write already waiting joins this one.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waiting(queues) {
+                Some(q) if q.request.op.batchable() => batch.push(q),
+                Some(q) => {
+                    carried = Some(q);
+                    break;
+                }
+                None => break,
+            }
         }
+        for answered in run_batch(store.as_mut(), batch) {
+            send::<T, J>(answered, reply, counters);
+        }
+    }
+}
+
+/// A request run, and when it was submitted.
+struct Answered<T, R> {
+    target: T,
+    reply: R,
+    submitted: Instant,
+}
+
+/// Runs one request on its own (its writes commit by themselves).
+fn run_alone<T: Copy + std::fmt::Debug, J: Job>(
+    store: &mut dyn Store,
+    queued: Queued<T, J>,
+) -> Answered<T, J::Reply> {
+    let Queued { request, submitted } = queued;
+    let StoreRequest { target, op } = request;
+    Answered {
+        target,
+        reply: run_guarded(store, target, &op, submitted),
+        submitted,
+    }
+}
+
+/// Runs `op`, unless it waited too long; a panic inside is an error reply, not a dead thread.
+fn run_guarded<T: std::fmt::Debug, J: Job>(
+    store: &mut dyn Store,
+    target: T,
+    op: &J,
+    submitted: Instant,
+) -> J::Reply {
+    if submitted.elapsed() > MAX_QUEUE_WAIT {
+        // The database has been stuck: answer "busy" now rather than later still.
+        return op.failed(StoreError::Busy);
+    }
+    // A panic inside a backend (a bug, not bad data: bad data is Corrupt) must neither kill
+    // this thread nor leave the connection that asked waiting for an answer.
+    catch_unwind(AssertUnwindSafe(|| op.run(store))).unwrap_or_else(|_| {
+        log::error!("store: request for {target:?} panicked; answering with an error");
+        op.failed(StoreError::Panicked)
+    })
+}
+
+/// Runs `batch` in one group commit and answers each request after the commit, so nobody
+/// hears of a write that is not on disk. A write that fails alone keeps its own error; a
+/// commit that fails fails them all. One request alone needs no batch.
+fn run_batch<T: Copy + std::fmt::Debug, J: Job>(
+    store: &mut dyn Store,
+    batch: Vec<Queued<T, J>>,
+) -> Vec<Answered<T, J::Reply>> {
+    if batch.len() == 1 || store.begin_batch().is_err() {
+        // Without a batch (one request, or the transaction cannot begin) each runs alone and
+        // meets whatever is wrong itself.
+        return batch
+            .into_iter()
+            .map(|queued| run_alone(store, queued))
+            .collect();
+    }
+    let ran: Vec<(J, Answered<T, J::Reply>)> = batch
+        .into_iter()
+        .map(|Queued { request, submitted }| {
+            let StoreRequest { target, op } = request;
+            let reply = run_guarded(store, target, &op, submitted);
+            (
+                op,
+                Answered {
+                    target,
+                    reply,
+                    submitted,
+                },
+            )
+        })
+        .collect();
+    match store.end_batch(BatchEnd::Commit) {
+        Ok(()) => ran.into_iter().map(|(_, answered)| answered).collect(),
+        Err(e) => {
+            log::error!("store: a group commit of {} writes failed: {e}", ran.len());
+            ran.into_iter()
+                .map(|(op, answered)| Answered {
+                    reply: op.failed(commit_failed(&e)),
+                    ..answered
+                })
+                .collect()
+        }
+    }
+}
+
+/// Each write's error when the group commit it was in failed.
+fn commit_failed(e: &StoreError) -> StoreError {
+    let kind = e.backend_kind().unwrap_or(BackendErrorKind::Other);
+    StoreError::Backend(BackendError::new(
+        kind,
+        format!("the group commit failed: {e}"),
+        None,
+    ))
+}
+
+/// Counts an answer and hands it to the reply sink.
+fn send<T: Copy + std::fmt::Debug, J: Job>(
+    answered: Answered<T, J::Reply>,
+    reply: &(dyn Fn(StoreResponse<T, J::Reply>) + Send + Sync),
+    counters: &Counters,
+) {
+    let Answered {
+        target,
+        reply: reply_value,
+        submitted,
+    } = answered;
+    if J::is_failure(&reply_value) {
+        counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    let latency = submitted.elapsed();
+    let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+    counters.total_latency_ns.fetch_add(ns, Ordering::Relaxed);
+    counters.max_latency_ns.fetch_max(ns, Ordering::Relaxed);
+    counters.completed.fetch_add(1, Ordering::Relaxed);
+    let response = StoreResponse {
+        target,
+        reply: reply_value,
+        latency,
+    };
+    // The sink is the caller's code; if it panics, this reply is lost but the thread lives.
+    if catch_unwind(AssertUnwindSafe(|| reply(response))).is_err() {
+        log::error!("store: the reply sink panicked on a reply for {target:?}");
     }
 }
 

@@ -28,6 +28,8 @@ const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHO
 struct GatedStore {
     inner: SqliteStore,
     gate: Receiver<()>,
+    /// Counts the group commits begun, and the writes each held, where a test asks.
+    batches: Option<Arc<std::sync::Mutex<Vec<usize>>>>,
 }
 
 impl GatedStore {
@@ -51,6 +53,15 @@ impl Store for GatedStore {
         now: i64,
     ) -> Result<crate::store::LockoutStanding, StoreError> {
         self.inner.lockout_standing(account, peer, now)
+    }
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if let Some(batches) = &self.batches {
+            batches.lock().unwrap().push(0);
+        }
+        self.inner.begin_batch()
+    }
+    fn end_batch(&mut self, end: crate::store::BatchEnd) -> Result<(), StoreError> {
+        self.inner.end_batch(end)
     }
     fn record_login_failure(
         &mut self,
@@ -235,6 +246,7 @@ fn pool(
             Ok(Box::new(GatedStore {
                 inner: SqliteStore::open(&path)?,
                 gate: gate.clone(),
+                batches: None,
             }) as Box<dyn Store>)
         },
         move |response| {
@@ -607,4 +619,120 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
         StoreReply::LinkKeyLoaded(Err(StoreError::NoSuchRealm(_)))
     ));
     pool.shutdown();
+}
+
+/// Group commit: the writes that queue while the writer is busy are committed together, in
+/// one transaction, and each is answered only after it; one that fails alone keeps its error.
+#[test]
+fn writes_that_wait_are_committed_together_and_answered_after_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut setup = SqliteStore::open(&path).unwrap();
+    let alice = setup
+        .create_account(&name("alice"), &Salt([1; 32]), &Verifier([2; 32]))
+        .unwrap();
+    drop(setup);
+    let (gate_tx, gate) = open_gate();
+    let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (reply_tx, replies) = crossbeam_channel::unbounded();
+    let opened = Arc::clone(&batches);
+    let store_path = path.clone();
+    // One thread: it serves the writes (and the reads).
+    let pool: Pool = StorePool::start(
+        1,
+        1024,
+        move || {
+            Ok(Box::new(GatedStore {
+                inner: SqliteStore::open(&store_path)?,
+                gate: gate.clone(),
+                batches: Some(Arc::clone(&opened)),
+            }) as Box<dyn Store>)
+        },
+        move |response| {
+            let _ = reply_tx.send(response);
+        },
+    )
+    .unwrap();
+    // The first write holds the thread at the gate; twenty more queue behind it.
+    pool.submit(StoreRequest {
+        target: conn(0),
+        op: failure("ghost", 1),
+    })
+    .unwrap();
+    thread_wait_until(|| pool.queue_depth() == 0);
+    for i in 1..=20u32 {
+        pool.submit(StoreRequest {
+            target: conn(i),
+            op: failure("ghost", i64::from(i) + 1),
+        })
+        .unwrap();
+    }
+    // One success whose token step is refused (used before): it fails alone.
+    let success = |at, step| StoreOp::RecordLoginSuccess {
+        attempt: LoginAttempt {
+            account: Some(alice),
+            name: name("alice"),
+            peer: LOCAL,
+            build: Build::WOTLK,
+            client: Default::default(),
+            outcome: LoginOutcome::Success,
+            at,
+        },
+        key: SessionKey([5; 40]),
+        expires_at: at + 900,
+        totp_step: Some(crate::totp::TotpStep(step)),
+    };
+    pool.submit(StoreRequest {
+        target: conn(21),
+        op: success(100, 7),
+    })
+    .unwrap();
+    pool.submit(StoreRequest {
+        target: conn(22),
+        op: success(101, 7),
+    })
+    .unwrap();
+    drop(gate_tx);
+    let mut answers = std::collections::HashMap::new();
+    for _ in 0..23 {
+        let r = replies.recv_timeout(Duration::from_secs(10)).unwrap();
+        let Target::Conn(token) = r.target else {
+            panic!("unexpected target")
+        };
+        answers.insert(token.slot, r.reply);
+    }
+    // The first ran alone; the other 22 shared one group commit.
+    assert_eq!(batches.lock().unwrap().len(), 1);
+    for i in 0..=20 {
+        assert!(
+            matches!(
+                answers.get(&i),
+                Some(StoreReply::LoginFailureRecorded(Ok(_)))
+            ),
+            "{i}"
+        );
+    }
+    assert!(matches!(
+        answers.get(&21),
+        Some(StoreReply::LoginSuccessRecorded(Ok(_)))
+    ));
+    assert!(matches!(
+        answers.get(&22),
+        Some(StoreReply::LoginSuccessRecorded(Err(
+            StoreError::TokenReused
+        )))
+    ));
+    pool.shutdown();
+    // Everything answered "ok" is in the file: 21 failures and one success audited.
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.recent_audit(100).unwrap().len(), 22);
+}
+
+/// Waits (briefly) for `done`, e.g. for the thread to take a request off the queue.
+fn thread_wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
