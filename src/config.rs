@@ -234,6 +234,10 @@ pub struct ServerConfig {
     /// TCP proxies (HAProxy, nginx stream) whose connections start with a PROXY protocol
     /// header (v1 or v2) naming the player's address; empty = off.
     pub proxy_from: Vec<IpNet>,
+    /// Several gatehouse processes on this machine take turns accepting on the game
+    /// listener's port (`SO_REUSEPORT`: the kernel spreads new connections over them), one per
+    /// core, sharing the database as nodes do.
+    pub share_port: bool,
 }
 
 #[derive(Clone, PartialEq, Deserialize)]
@@ -498,6 +502,7 @@ impl Default for ServerConfig {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 3724))],
             accepted_builds: vec![5875, 8606, 12340],
             proxy_from: Vec::new(),
+            share_port: false,
         }
     }
 }
@@ -594,6 +599,11 @@ accepted_builds = [5875, 8606, 12340]
 # protocol header (v1 or v2), and bans, limits and the audit see the address it names.
 # Connections from anywhere else are served directly. Empty = off.
 proxy_from = []
+# More than one core: run one gatehouse per core, each with share_port = true, the same
+# listen addresses and database, and its own (or no) link and console listeners. The kernel
+# spreads new connections over them (SO_REUSEPORT, Linux). Per-address limits and the address
+# lockout then count per process.
+share_port = false
 
 [store]
 # The SQLite file (embedded, created on first start).

@@ -1,20 +1,19 @@
-//! The WoW flavour of SRP6 (../shared/protocol/srp6.md), on the `srp` crate's constant-time
-//! group arithmetic and `sha1`.
+//! The WoW flavour of SRP6 (../shared/protocol/srp6.md), on crypto-bigint's constant-time
+//! fixed-width Montgomery arithmetic and `sha1`.
 //!
 //! The logon state uses [`ServerHandshake`] (one per challenge: B out, then one proof in); the
 //! store uses [`compute_verifier`] at registration; the reconnect and world-server proofs check a
 //! client against the session key K kept from a successful logon. [`ClientHandshake`] is the
-//! other side, for the test and load clients. The modular exponentiations are the `srp` crate's
-//! (crypto-bigint, constant time); everything WoW-specific — little-endian fixed-width numbers,
-//! k = 3, the interleaved session key, M1/M2 — is done here on SHA-1.
+//! other side, for the test and load clients. The modular exponentiations are crypto-bigint's
+//! `ConstMontyForm::pow` (constant time in the exponent, on the stack: no heap allocation);
+//! everything WoW-specific — little-endian fixed-width numbers, k = 3, the interleaved session
+//! key, M1/M2 — is done here on SHA-1.
 //!
 //! All byte arrays are in wire order: numbers little-endian, zero-padded at the high end to
 //! their fixed width (never trimmed), digests as SHA-1 emits them.
 
-use std::sync::OnceLock;
-
 use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams, FixedMontyParams};
-use crypto_bigint::{BoxedUint, Odd, U256};
+use crypto_bigint::{Odd, U192, U256, U512};
 use sha1::{Digest, Sha1};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -74,13 +73,7 @@ const H_N_XOR_H_G: [u8; 20] = [
     0x6c, 0x7b, 0xc2, 0xa7,
 ];
 
-/// Precision for 32-byte numbers (N, keys, v, S): the group's own width.
-const WIDE_BITS: u32 = U256::BITS;
-/// Precision for SHA-1 outputs used as numbers (x, u): 160 bits rounded up to whole 64-bit
-/// limbs. Keeping them narrow keeps the client's exponent a + u·x short.
-const DIGEST_BITS: u32 = 192;
-
-/// The WoW group (256-bit N, g = 7) in the shape the `srp` crate is generic over.
+/// The WoW group: N (256 bits) as crypto-bigint's compile-time Montgomery parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WowGroup;
 
@@ -90,45 +83,33 @@ impl ConstMontyParams<{ U256::LIMBS }> for WowGroup {
         FixedMontyParams::new_vartime(Odd::<U256>::from_be_hex(N_BE_HEX));
 }
 
-impl srp::Group for WowGroup {
-    type Element = ConstMontyForm<Self, { U256::LIMBS }>;
-    const G: Self::Element = ConstMontyForm::new(&U256::from_u8(GENERATOR));
-}
+/// A number mod N in Montgomery form.
+type Residue = ConstMontyForm<WowGroup, { U256::LIMBS }>;
 
-type SrpServer = srp::Server<WowGroup, Sha1>;
-type SrpClient = srp::Client<WowGroup, Sha1>;
-
-// Building the boxed Montgomery parameters costs an allocation and some arithmetic; the group
-// never changes, so do it once per process rather than once per logon.
-fn srp_server() -> &'static SrpServer {
-    static SERVER: OnceLock<SrpServer> = OnceLock::new();
-    SERVER.get_or_init(SrpServer::new)
-}
-
-fn srp_client() -> &'static SrpClient {
-    static CLIENT: OnceLock<SrpClient> = OnceLock::new();
-    CLIENT.get_or_init(SrpClient::new)
-}
+const G: Residue = Residue::new(&U256::from_u8(GENERATOR));
+const K: Residue = Residue::new(&U256::from_u8(K_MULTIPLIER));
 
 /// A 32-byte wire number as a 256-bit integer.
-fn uint_wide(le: &[u8; 32]) -> BoxedUint {
-    // 32 bytes always fit 256 bits, so the truncating constructor never truncates nor panics.
-    BoxedUint::from_le_slice_truncated(le, WIDE_BITS)
+fn uint_wide(le: &[u8; 32]) -> U256 {
+    U256::from_le_slice(le)
 }
 
-/// A SHA-1 digest read as a little-endian integer (x, u).
-fn uint_digest(le: &[u8; 20]) -> BoxedUint {
-    // 20 bytes always fit 192 bits.
-    BoxedUint::from_le_slice_truncated(le, DIGEST_BITS)
+/// A SHA-1 digest read as a little-endian integer (x, u): 160 bits in a 192-bit integer.
+fn uint_digest(le: &[u8; 20]) -> U192 {
+    let mut wide = [0u8; 24];
+    wide[..20].copy_from_slice(le);
+    U192::from_le_slice(&wide)
 }
 
-/// Back to 32 wire bytes. Results of the group arithmetic are reduced mod N < 2^256, so the
-/// bytes beyond 32 (there are none at 256-bit precision) would be zero anyway.
-fn wire_wide(n: &BoxedUint) -> [u8; 32] {
+/// A 32-byte wire number mod N (any 256-bit value: the Montgomery conversion reduces it).
+fn residue(le: &[u8; 32]) -> Residue {
+    Residue::new(&uint_wide(le))
+}
+
+/// Back to 32 wire bytes: the value in [0, N), little-endian.
+fn wire_wide(n: &Residue) -> [u8; 32] {
     let mut out = [0u8; 32];
-    for (dst, src) in out.iter_mut().zip(n.to_le_bytes().iter()) {
-        *dst = *src;
-    }
+    out.copy_from_slice(&n.retrieve().to_le_bytes());
     out
 }
 
@@ -212,18 +193,17 @@ pub fn compute_x(name: &AccountName, password: &Password, salt: &Salt) -> [u8; 2
 /// v = g^x mod N: what the store keeps instead of the password.
 pub fn compute_verifier(name: &AccountName, password: &Password, salt: &Salt) -> Verifier {
     let x = compute_x(name, password, salt);
-    Verifier(wire_wide(&srp_client().compute_g_x(&uint_digest(&x))))
+    Verifier(wire_wide(&G.pow(&uint_digest(&x))))
 }
 
 /// A = g^a mod N.
 pub fn compute_public_key_a(a: &PrivateKey) -> PublicKey {
-    PublicKey(wire_wide(&srp_client().compute_g_x(&uint_wide(&a.0))))
+    PublicKey(wire_wide(&G.pow(&uint_wide(&a.0))))
 }
 
 /// B = (3·v + g^b) mod N.
 pub fn compute_b_pub(v: &Verifier, b: &PrivateKey) -> PublicKey {
-    let k = BoxedUint::from(K_MULTIPLIER);
-    let b_pub = srp_server().compute_b_pub(&uint_wide(&b.0), &k, &uint_wide(&v.0));
+    let b_pub = K.mul(&residue(&v.0)).add(&G.pow(&uint_wide(&b.0)));
     PublicKey(wire_wide(&b_pub))
 }
 
@@ -234,26 +214,22 @@ pub fn compute_u(a_pub: &PublicKey, b_pub: &PublicKey) -> [u8; 20] {
 
 /// The server's S = (A · v^u)^b mod N.
 pub fn compute_server_s(a_pub: &PublicKey, v: &Verifier, u: &[u8; 20], b: &PrivateKey) -> [u8; 32] {
-    let s = srp_server().compute_premaster_secret(
-        &uint_wide(&a_pub.0),
-        &uint_wide(&v.0),
-        &uint_digest(u),
-        &uint_wide(&b.0),
-    );
-    wire_wide(&s)
+    let base = residue(&a_pub.0).mul(&residue(&v.0).pow(&uint_digest(u)));
+    wire_wide(&base.pow(&uint_wide(&b.0)))
 }
 
 /// The client's S = (B − 3·g^x)^(a + u·x) mod N (the base is reduced into [0, N) by the
 /// Montgomery subtraction, as srp6.md §12 requires).
 pub fn compute_client_s(b_pub: &PublicKey, a: &PrivateKey, x: &[u8; 20], u: &[u8; 20]) -> [u8; 32] {
-    let s = srp_client().compute_premaster_secret(
-        &uint_wide(&b_pub.0),
-        &BoxedUint::from(K_MULTIPLIER),
-        &uint_digest(x),
-        &uint_wide(&a.0),
-        &uint_digest(u),
-    );
-    wire_wide(&s)
+    let x_num = uint_digest(x);
+    let base = residue(&b_pub.0).sub(&K.mul(&G.pow(&x_num)));
+    // a + u·x < 2^256 + 2^320: a 512-bit exponent holds it without overflow.
+    let wide = |n: &U192| n.resize::<{ U512::LIMBS }>();
+    let u_x = wide(&uint_digest(u)).wrapping_mul(&wide(&x_num));
+    let exponent = uint_wide(&a.0)
+        .resize::<{ U512::LIMBS }>()
+        .wrapping_add(&u_x);
+    wire_wide(&base.pow(&exponent))
 }
 
 /// K from S (srp6.md §6): skip the zero bytes at the start of the little-endian S, rounded up

@@ -136,3 +136,43 @@ fn a_database_outage_means_busy_then_recovery_by_itself() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// More than one core (issue 13): processes with `server.share_port` accept on one port, the
+/// kernel spreading new connections over them; a process without it is refused the port.
+/// In one test process the two daemons stand for two gatehouse processes (each has its own
+/// SQLite file here, with the same account).
+#[test]
+fn daemons_that_share_the_port_each_get_a_share_of_the_logons() {
+    let seed = |store: &mut gatehouse::store::SqliteStore| {
+        common::account(store, "alice", "secret");
+    };
+    let first = TestServer::start(seed, |config| {
+        config.server.share_port = true;
+        config.link.listen = Vec::new();
+    });
+    let port = first.addr;
+    let second = TestServer::start(seed, move |config| {
+        config.server.share_port = true;
+        config.server.listen = vec![port];
+        config.link.listen = Vec::new();
+    });
+    assert_eq!(second.addr, port);
+    for _ in 0..40 {
+        LogonClient::login(port, ClientBuild::WOTLK, "alice", "secret", TIMEOUT)
+            .expect("a logon on the shared port");
+    }
+    let (a, b) = (first.counters().logons_ok, second.counters().logons_ok);
+    assert_eq!(a + b, 40);
+    assert!(a > 0 && b > 0, "one daemon got every logon: {a} and {b}");
+
+    // Without share_port the port is taken.
+    let mut config = gatehouse::config::Config::default();
+    config.server.listen = vec![port];
+    config.link.listen = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    config.store.path = dir.path().join("g.db");
+    match gatehouse::daemon::Daemon::start(config) {
+        Err(e) => assert!(e.to_string().contains("cannot listen"), "{e}"),
+        Ok(_) => panic!("a daemon without share_port bound a shared port"),
+    }
+}

@@ -63,6 +63,30 @@ pub struct Listeners {
     spare: Option<File>,
 }
 
+/// Whether other processes may listen on a listener's port too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortSharing {
+    Exclusive,
+    /// `SO_REUSEPORT`: every process that set it on the same address gets a share of the new
+    /// connections (server.share_port).
+    Shared,
+}
+
+/// A non-blocking listening socket on `addr`, as `TcpListener::bind` makes it (SO_REUSEADDR,
+/// so a restart need not wait for old connections' TIME_WAIT), and shared if asked.
+fn listen(addr: SocketAddr, sharing: PortSharing) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if sharing == PortSharing::Shared {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
 impl Listeners {
     /// Binds every configured listener and registers it under its fixed token.
     pub fn bind(config: &Config, registry: &Registry) -> Result<Listeners, DaemonError> {
@@ -81,8 +105,12 @@ impl Listeners {
         );
         let mut list = Vec::new();
         for (i, (addr, kind)) in wanted.enumerate() {
+            let sharing = match kind {
+                ListenerKind::Game if config.server.share_port => PortSharing::Shared,
+                _ => PortSharing::Exclusive,
+            };
             let mut socket =
-                TcpListener::bind(addr).map_err(|source| DaemonError::Bind { addr, source })?;
+                listen(addr, sharing).map_err(|source| DaemonError::Bind { addr, source })?;
             let local = socket.local_addr()?;
             registry.register(&mut socket, fixed_token(i), Interest::READABLE)?;
             list.push(Listener {

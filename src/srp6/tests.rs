@@ -71,8 +71,18 @@ fn cases<'a>(
 #[test]
 fn constants_match_the_spec() {
     assert_eq!(be::<32>(N_BE_HEX), N_WIRE);
-    let pinned = wire_wide(&BoxedUint::from(WowGroup::PARAMS.modulus()));
+    let pinned: [u8; 32] = WowGroup::PARAMS
+        .modulus()
+        .as_ref()
+        .to_le_bytes()
+        .as_slice()
+        .try_into()
+        .unwrap();
     assert_eq!(pinned, N_WIRE);
+    // N itself reduces to 0, and the constants are the protocol's.
+    assert_eq!(wire_wide(&residue(&N_WIRE)), [0u8; 32]);
+    assert_eq!(wire_wide(&G)[0], GENERATOR);
+    assert_eq!(wire_wide(&K)[0], K_MULTIPLIER);
     let h_n = sha1_parts(&[&N_WIRE]);
     let h_g = sha1_parts(&[&[GENERATOR]]);
     let xor: Vec<u8> = h_n.iter().zip(h_g.iter()).map(|(a, b)| a ^ b).collect();
