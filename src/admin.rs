@@ -175,8 +175,8 @@ pub fn set_realm_secret(
 /// Security level from which an account may log in to the console.
 pub const ADMIN_LEVEL: u8 = 3;
 
-/// PBKDF2-HMAC-SHA256 rounds for the console password: slow on purpose, and run on a DB
-/// thread, never on the loop.
+/// PBKDF2-HMAC-SHA256 rounds for the console password: slow on purpose, so a console login
+/// checks it on the hashing thread (`console::login`), never on the loop or a DB thread.
 const CONSOLE_HASH_ROUNDS: u32 = 100_000;
 const CONSOLE_HASH_PREFIX: &str = "pbkdf2-sha256";
 
@@ -247,14 +247,23 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The console password's stored hash (`pbkdf2-sha256$…`), on its way from the store to the
+/// hashing thread. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsolePasswordHash(pub String);
+
+impl std::fmt::Debug for ConsolePasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsolePasswordHash(***)")
+    }
+}
+
 /// An operator command the console sends to a DB thread.
 #[derive(Debug, Clone)]
 pub enum AdminOp {
-    /// Console login: an admin account's password, or (no user) the console password.
-    Login {
-        user: Option<String>,
-        password: Secret,
-    },
+    /// Console login, first step: the console password's hash (a login without a user).
+    /// Only loaded here; the DB thread never hashes (see `console::login`).
+    LoadConsolePassword,
     CreateAccount {
         name: String,
         password: Secret,
@@ -297,8 +306,26 @@ pub enum AdminAnswer {
         text: String,
         bans: Vec<crate::values::IpBan>,
     },
-    /// Login checked: who logged in, or `None`.
-    Login(Option<String>),
+    /// The console password's hash, or `None` if none was set.
+    ConsolePassword(Option<ConsolePasswordHash>),
+}
+
+impl AdminOp {
+    /// Whether the command only reads (queued with the logons' reads) or writes.
+    pub fn access(&self) -> crate::store::worker::Access {
+        use crate::store::worker::Access;
+        match self {
+            AdminOp::LoadConsolePassword => Access::Read,
+            // The other commands mostly write; they queue with the writes.
+            AdminOp::CreateAccount { .. }
+            | AdminOp::SetPassword { .. }
+            | AdminOp::BanAccount { .. }
+            | AdminOp::UnbanAccount { .. }
+            | AdminOp::AccountInfo { .. }
+            | AdminOp::BanIp { .. }
+            | AdminOp::UnbanIp { .. } => Access::Write,
+        }
+    }
 }
 
 fn text(result: Result<String, AdminError>) -> Result<AdminAnswer, StoreError> {
@@ -339,34 +366,6 @@ fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError>
     ))
 }
 
-fn login(
-    store: &mut dyn Store,
-    user: Option<&str>,
-    password: &str,
-) -> Result<Option<String>, StoreError> {
-    use subtle::ConstantTimeEq;
-    match user {
-        None => Ok(store
-            .console_password()?
-            .filter(|hash| verify_console_password(hash, password))
-            .map(|_| "console".to_string())),
-        Some(user) => {
-            let (Ok(name), Ok(password)) = (
-                AccountName::parse(user.as_bytes()),
-                Password::parse(password.as_bytes()),
-            ) else {
-                return Ok(None);
-            };
-            let Some(account) = store.load_account(&name)? else {
-                return Ok(None);
-            };
-            let verifier = compute_verifier(&name, &password, &account.salt);
-            let right: bool = verifier.0.ct_eq(&account.verifier.0).into();
-            Ok((right && account.security_level >= ADMIN_LEVEL).then(|| name.to_string()))
-        }
-    }
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -376,9 +375,9 @@ fn now() -> i64 {
 /// Runs an operator command on a DB thread.
 pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreError> {
     match op {
-        AdminOp::Login { user, password } => {
-            login(store, user.as_deref(), &password.0).map(AdminAnswer::Login)
-        }
+        AdminOp::LoadConsolePassword => Ok(AdminAnswer::ConsolePassword(
+            store.console_password()?.map(ConsolePasswordHash),
+        )),
         AdminOp::CreateAccount { name, password } => text(
             create_account(store, name, &password.0)
                 .map(|id| format!("created account {} ({id})", name.to_ascii_uppercase())),

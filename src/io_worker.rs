@@ -1,9 +1,14 @@
-//! The I/O thread: every blocking file operation the loop needs — building the patch index,
-//! reading patch chunks, reading the config file on reload — so no file is touched on the
-//! loop. Requests arrive over a bounded crossbeam channel; answers go to a callback that posts
-//! them into the loop's inbox. Open files are kept per path, so a chunk costs one `pread`;
-//! at most [`MAX_OPEN_FILES`] at once, which the daemon counts in its descriptor budget.
-//! Who asked for a chunk (`T`) is the caller's business: it comes back with the bytes.
+//! The I/O threads: every blocking operation the loop needs that is not the database's —
+//! building the patch index, reading patch chunks, reading the config file on reload, and
+//! checking a console login's password (PBKDF2 or an SRP verifier, CPU work too slow for the
+//! loop that must not hold up the DB threads either) — so no file is touched and no slow hash
+//! runs on the loop. Requests arrive over a bounded crossbeam channel; answers go to a callback
+//! that posts them into the loop's inbox. Open files are kept per path, so a chunk costs one
+//! `pread`; at most [`MAX_OPEN_FILES`] at once, which the daemon counts in its descriptor
+//! budget. Who asked (`T`) is the caller's business: it comes back with the answer.
+//!
+//! The daemon runs two: `io` for files, and `hash` for password checks, so a patch read never
+//! waits behind a PBKDF2 and a password check never waits behind a patch directory's MD5s.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -14,6 +19,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
 use crate::config::{Config, ConfigError};
+use crate::console::login::{CredentialCheck, PasswordVerdict};
 use crate::patches::{PatchError, PatchIndex};
 
 /// Patch files held open at once; the cache is emptied when it is full.
@@ -31,6 +37,8 @@ pub enum IoRequest<T> {
         offset: u64,
         len: usize,
     },
+    /// Check a console login's password.
+    CheckCredential { target: T, check: CredentialCheck },
 }
 
 pub enum IoReply<T> {
@@ -41,6 +49,10 @@ pub enum IoReply<T> {
         offset: u64,
         data: Result<Vec<u8>, PatchError>,
     },
+    CredentialChecked {
+        target: T,
+        verdict: PasswordVerdict,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +61,7 @@ pub enum IoError {
     Busy,
     #[error("the I/O thread has stopped")]
     Stopped,
-    #[error("cannot start the I/O thread: {0}")]
+    #[error("cannot start an I/O thread: {0}")]
     Spawn(std::io::Error),
 }
 
@@ -93,13 +105,15 @@ fn read_chunk(
 }
 
 impl<T: Send + 'static> IoPool<T> {
+    /// Starts one thread called `name`, behind a queue of `queue` requests.
     pub fn start(
+        name: &str,
         queue: usize,
         reply: impl Fn(IoReply<T>) + Send + 'static,
     ) -> Result<Self, IoError> {
         let (tx, rx) = bounded::<IoRequest<T>>(queue);
         let thread = std::thread::Builder::new()
-            .name("io".into())
+            .name(name.into())
             .spawn(move || {
                 let mut files: HashMap<PathBuf, File> = HashMap::new();
                 for request in rx {
@@ -124,6 +138,10 @@ impl<T: Send + 'static> IoPool<T> {
                                 offset,
                                 data,
                             });
+                        }
+                        IoRequest::CheckCredential { target, check } => {
+                            let verdict = check.run();
+                            reply(IoReply::CredentialChecked { target, verdict });
                         }
                     }
                 }

@@ -12,14 +12,15 @@
 //! ties these together on the loop: a router over one connection table per kind (game clients,
 //! realm links, [`console`] sessions) that share one lifecycle. [`realms`] keeps the realm
 //! registry, the realm-link protocol and the realm list, encoded once per change; [`policy`]
-//! holds the abuse policies (bans, caps, rates, lockouts) as filters on connects and logons.
+//! holds the abuse policies (bans, caps, rates, lockouts) as filters on connects, logons and
+//! console logins.
 //!
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks;
 //!   [`log_throttle`]: one line plus a count for a warning repeated in a window.
 //! - [`account`]: the name/password rules; [`admin`]: operator commands on the store's API;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
-//! - [`patches`]: the patch index; [`io_worker`]: the thread that does the loop's file work
-//!   (patch index and chunks, config reload).
+//! - [`patches`]: the patch index; [`io_worker`]: the threads that do the loop's slow work
+//!   (patch index and chunks, config reload; on a thread of their own, console password checks).
 //! - [`values`]: plain value types that every folder may share (account and realm ids, a
 //!   realm's link key, an IP ban, the lockout rule); it imports nothing of ours.
 //! - [`tools`], apart from the server's folders: [`tools::client`], a blocking client with its

@@ -559,7 +559,7 @@ fn admin_op(config: &Config, op: admin::AdminOp) -> Result<()> {
     let mut store = open_store(config)?;
     let text = match admin::run(&mut *store, &op)? {
         admin::AdminAnswer::Text(t) | admin::AdminAnswer::IpBansChanged { text: t, .. } => t,
-        admin::AdminAnswer::Login(_) => String::new(),
+        admin::AdminAnswer::ConsolePassword(_) => String::new(),
     };
     if let Some(e) = text.strip_prefix("error: ") {
         bail!("{e}");

@@ -430,6 +430,21 @@ fn an_authenticator_step_is_used_once(db: &dyn Backend) {
             Some(TotpStep(51)),
         )
         .unwrap();
+    // A console login uses a step up on its own, by the same rule.
+    assert!(matches!(
+        store.use_totp_step(id, TotpStep(51)),
+        Err(StoreError::TokenReused)
+    ));
+    store.use_totp_step(id, TotpStep(52)).unwrap();
+    assert!(matches!(
+        store.record_login_success(
+            &ok(id, "alice", 160),
+            &SessionKey([6; 40]),
+            1060,
+            Some(TotpStep(52))
+        ),
+        Err(StoreError::TokenReused)
+    ));
 }
 
 /// Group commit (issue 13): the writes between begin_batch and end_batch commit together, and

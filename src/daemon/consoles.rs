@@ -1,8 +1,11 @@
 //! Consoles as a kind of connection: operators on the console listener. Lines are cut from
-//! the input ring (`console::line`), logged in through a DB thread, and parsed into commands
-//! (`console::command`). Commands on the store go to the DB threads like every other store
-//! request; commands that look at the other connections (stats, conns, kick, …) go to the
-//! router as a [`Call`], and the texts it answers with are built here.
+//! the input ring (`console::line`), logged in by the rules of `console::login` (address
+//! lockout on the loop, account or console password loaded on a DB thread, bans and
+//! suspensions, password hashed on the hashing thread, authenticator code, outcome audited
+//! and counted on a DB thread), and parsed into commands (`console::command`). Commands on
+//! the store go to the DB threads like every other store request; commands that look at the
+//! other connections (stats, conns, kick, …) go to the router as a [`Call`], and the texts it
+//! answers with are built here.
 //!
 //! Until an operator has logged in, a console has small rings, a short deadline, and counts
 //! against its address's cap (and half the table at most), so idle connections cannot lock
@@ -15,16 +18,25 @@ use std::time::{Duration, Instant};
 use super::message::{DbJob, DbReply, Target, Timer};
 use super::services::Services;
 use super::table::{Buffers, Call, ConnIo, ConnTable, Kind, Refusal, Shape, Stopped, Turn};
-use crate::admin::{AdminAnswer, AdminOp, Secret};
+use crate::admin::{AdminAnswer, AdminOp, ConsolePasswordHash, Secret};
 use crate::console::command::{self, Command, HELP};
 use crate::console::line::{echo_off, echo_on, next_line, NextLine};
+use crate::console::login::{
+    self, CodeCheck, CredentialCheck, LoginAccount, LoginUser, PasswordVerdict, Subject,
+};
 use crate::console::{ConsoleSession, ConsoleState, MAX_FAILURES};
 use crate::event_loop::{ConnToken, TableId};
 use crate::net::connection::Standing;
 use crate::net::ring::Ring;
 use crate::net::CloseReason;
+use crate::policy::{ConsoleLoginEvent, Observation, Verdict};
+use crate::protocol::client_tags::ClientTags;
+use crate::protocol::version::Build;
 use crate::realms::registry::Liveness;
 use crate::session::{ClientSession, StateKind};
+use crate::store::worker::{StoreOp, StoreReply};
+use crate::store::{AccountRecord, FailureRecorded, LoginAttempt, LoginOutcome, StoreError};
+use crate::totp::TotpStep;
 
 /// Console sessions held at once.
 pub(crate) const MAX_CONSOLES: usize = 16;
@@ -45,6 +57,7 @@ const UNPROVEN_OUTPUT: usize = 1024;
 const MAX_LISTED: usize = 200;
 
 const USER_PROMPT: &str = "user (empty for the console password): ";
+const CODE_PROMPT: &str = "authenticator code: ";
 pub(super) const PROMPT: &str = "gatehouse> ";
 
 /// Text for an operator: CRLF line ends, as telnet wants.
@@ -68,31 +81,370 @@ fn refuse(io: &mut ConnIo<'_>, error: &crate::admin::AdminError) -> Turn {
 }
 
 impl ConsoleSession {
-    fn line(&mut self, io: &mut ConnIo<'_>, line: String) -> Turn {
-        match self.state.clone() {
+    fn line(&mut self, io: &mut ConnIo<'_>, svc: &mut Services, line: String) -> Turn {
+        let state = std::mem::replace(&mut self.state, ConsoleState::AwaitUser { failures: 0 });
+        match state {
             ConsoleState::AwaitUser { failures } => {
-                let user = Some(line.trim().to_string()).filter(|u| !u.is_empty());
-                self.state = ConsoleState::AwaitPassword { failures, user };
+                self.state = ConsoleState::AwaitPassword {
+                    failures,
+                    user: LoginUser::parse(&line),
+                };
                 io.output.push(echo_off());
                 say(io.output, "password: ");
                 Turn::default()
             }
             ConsoleState::AwaitPassword { failures, user } => {
-                self.state = ConsoleState::Checking { failures };
                 io.output.push(echo_on());
                 say(io.output, "\n");
-                Turn {
-                    ask: Some(DbJob::Admin(AdminOp::Login {
-                        user,
-                        password: Secret(line),
-                    })),
-                    ..Turn::default()
-                }
+                self.begin_login(io, svc, failures, user, Secret(line))
             }
-            ConsoleState::Ready { who } => self.command(io, who, &line),
-            ConsoleState::Checking { .. }
+            ConsoleState::AwaitCode {
+                failures,
+                account,
+                password,
+            } => self.on_code(io, svc, failures, *account, password, &line),
+            ConsoleState::Ready { who } => {
+                self.state = ConsoleState::Ready { who: who.clone() };
+                self.command(io, who, &line)
+            }
+            held @ (ConsoleState::Loading { .. }
+            | ConsoleState::Checking { .. }
+            | ConsoleState::Recording { .. }
             | ConsoleState::Delayed { .. }
-            | ConsoleState::Busy { .. } => Turn::default(),
+            | ConsoleState::Busy { .. }) => {
+                self.state = held;
+                Turn::default()
+            }
+        }
+    }
+
+    /// The password is typed: the address lockout first, then a DB thread loads what it is
+    /// checked against. Nothing is hashed for an address in lockout.
+    fn begin_login(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        user: LoginUser,
+        password: Secret,
+    ) -> Turn {
+        let peer = self.peer;
+        let ip = peer.ip();
+        let event = ConsoleLoginEvent {
+            ip,
+            class: svc.policies.classify(ip),
+            now: io.now,
+        };
+        if let Verdict::Refuse(reason) = svc.policies.on_console_login(&event) {
+            svc.warn(
+                io.now,
+                "console login refused by policy",
+                format_args!("console {peer}: login refused: {reason}"),
+            );
+            return self.failed(io, svc, failures);
+        }
+        let job = match user {
+            LoginUser::Account(name) => DbJob::Login(StoreOp::LoadAccount {
+                name,
+                peer: self.peer.ip(),
+                now: io.unix_now,
+            }),
+            LoginUser::ConsolePassword => DbJob::Admin(AdminOp::LoadConsolePassword),
+            LoginUser::NotAName => {
+                svc.info(
+                    io.now,
+                    "console login: unknown account",
+                    format_args!("console {peer}: login refused: not an account name"),
+                );
+                return self.failed(io, svc, failures);
+            }
+        };
+        self.state = ConsoleState::Loading {
+            failures,
+            user,
+            password,
+        };
+        Turn {
+            ask: Some(job),
+            ..Turn::default()
+        }
+    }
+
+    /// The DB thread loaded the account: refuse a banned or suspended one at once, as a game
+    /// logon would, or have its password checked on the hashing thread.
+    fn on_account_loaded(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        password: Secret,
+        loaded: Result<Option<AccountRecord>, StoreError>,
+    ) -> Turn {
+        let peer = self.peer;
+        let record = match loaded {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                // Counted nowhere and not audited, as for a game logon: anyone can type a name.
+                svc.info(
+                    io.now,
+                    "console login: unknown account",
+                    format_args!("console {peer}: login refused: unknown account"),
+                );
+                return self.failed(io, svc, failures);
+            }
+            Err(e) => {
+                svc.error(
+                    io.now,
+                    "console login check failed",
+                    format_args!("console {peer}: login check failed: {e}"),
+                );
+                return self.failed(io, svc, failures);
+            }
+        };
+        let account = LoginAccount::of(&record);
+        if let Some(outcome) = login::standing_refusal(record.standing, record.lockout, io.unix_now)
+        {
+            return self.record(io, svc, failures, Some(&account), outcome);
+        }
+        let check = CredentialCheck::for_account(&record, password);
+        self.check(
+            io,
+            svc,
+            failures,
+            Subject::Account(Box::new(account)),
+            check,
+        )
+    }
+
+    /// The DB thread loaded the console password's hash. None set: every password is wrong.
+    fn on_console_password_loaded(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        password: Secret,
+        hash: Option<ConsolePasswordHash>,
+    ) -> Turn {
+        match hash {
+            Some(hash) => self.check(
+                io,
+                svc,
+                failures,
+                Subject::ConsolePassword,
+                CredentialCheck::ConsolePassword { hash, password },
+            ),
+            None => {
+                log::warn!(
+                    "console {}: no console password is set (gatehouse console set-password)",
+                    self.peer
+                );
+                self.record(io, svc, failures, None, LoginOutcome::ConsoleWrongPassword)
+            }
+        }
+    }
+
+    /// Sends the password to the hashing thread; its verdict comes back as an event.
+    fn check(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        subject: Subject,
+        check: CredentialCheck,
+    ) -> Turn {
+        if let Err(e) = svc.submit_check(Target::Console(io.token), check) {
+            // Not judged, so not counted: the password was never looked at.
+            svc.error(
+                io.now,
+                "console login check failed",
+                format_args!("console {}: login check failed: {e}", self.peer),
+            );
+            return self.failed(io, svc, failures);
+        }
+        self.state = ConsoleState::Checking { failures, subject };
+        Turn::default()
+    }
+
+    /// The authenticator code of an account that has one (asked whatever the password was).
+    fn on_code(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        account: LoginAccount,
+        password: PasswordVerdict,
+        code: &str,
+    ) -> Turn {
+        let code = match (password, &account.totp) {
+            (PasswordVerdict::Right, Some(sealed)) => login::check_code(
+                svc.settings.totp_key.as_ref(),
+                account.id,
+                sealed,
+                code,
+                io.unix_now,
+            ),
+            _ => CodeCheck::NotNeeded,
+        };
+        if let CodeCheck::Unusable(why) = &code {
+            log::error!(
+                "console {}: account {}: the authenticator secret cannot be used: {why}",
+                self.peer,
+                account.name
+            );
+        }
+        let outcome = login::decide(password, &code, account.security_level);
+        let step = match code {
+            CodeCheck::Right(step) if outcome == LoginOutcome::ConsoleSuccess => Some(step),
+            _ => None,
+        };
+        self.record_with_step(io, svc, failures, Some(&account), outcome, step)
+    }
+
+    /// Commits how the login ended (audit row; a wrong credential also counts towards the
+    /// account lockout, and here towards the address lockout) before the operator hears it.
+    /// A success goes the same way (`record_login_failure` with a success outcome, as a patch
+    /// offer does): a console login must not replace the account's game session ticket.
+    fn record(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        account: Option<&LoginAccount>,
+        outcome: LoginOutcome,
+    ) -> Turn {
+        self.record_with_step(io, svc, failures, account, outcome, None)
+    }
+
+    /// [`Self::record`], using up the authenticator step of a successful code with it.
+    fn record_with_step(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        account: Option<&LoginAccount>,
+        outcome: LoginOutcome,
+        totp_step: Option<TotpStep>,
+    ) -> Turn {
+        let peer = self.peer;
+        let (who, name) = match account {
+            Some(account) => (account.name.to_string(), Some(account.name)),
+            None => (login::CONSOLE_WHO.to_string(), login::console_audit_name()),
+        };
+        svc.counters.outcomes.record(outcome, io.unix_now);
+        if outcome.counts_against_account() {
+            let ip = peer.ip();
+            svc.policies.observe(&Observation::WrongCredentials {
+                ip,
+                class: svc.policies.classify(ip),
+                now: io.now,
+            });
+        }
+        if outcome != LoginOutcome::ConsoleSuccess {
+            log::info!(
+                "console {peer}: login as {who} refused: {} ({outcome})",
+                login::refusal_reason(outcome)
+            );
+        }
+        let Some(name) = name else {
+            return self.failed(io, svc, failures);
+        };
+        let attempt = LoginAttempt {
+            account: account.map(|a| a.id),
+            name,
+            peer: peer.ip(),
+            build: Build(0),
+            client: ClientTags::default(),
+            outcome,
+            at: io.unix_now,
+        };
+        self.state = ConsoleState::Recording {
+            failures,
+            outcome,
+            who,
+        };
+        Turn {
+            ask: Some(DbJob::Login(StoreOp::RecordConsoleLogin {
+                attempt,
+                lockout: svc.settings.lockout,
+                totp_step,
+            })),
+            ..Turn::default()
+        }
+    }
+
+    /// The outcome is committed: log in, or fail. A success that could not be committed is
+    /// refused, so the lockout and the audit never fall out of play unnoticed.
+    fn on_recorded(
+        &mut self,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+        failures: u8,
+        outcome: LoginOutcome,
+        who: String,
+        stored: Result<FailureRecorded, StoreError>,
+    ) -> Turn {
+        let peer = self.peer;
+        match stored {
+            Ok(_) if outcome == LoginOutcome::ConsoleSuccess => {
+                log::info!("console {peer}: {who} logged in");
+                say(
+                    io.output,
+                    &format!("logged in as {who}; type help\n{PROMPT}"),
+                );
+                self.state = ConsoleState::Ready { who };
+                return Turn {
+                    standing: Some(Standing::Proven),
+                    deadline: Some(IDLE),
+                    ..Turn::default()
+                };
+            }
+            Ok(FailureRecorded::Locked { until, scope }) => log::warn!(
+                "console {peer}: account {who} locked for {} until unix {until} after {} \
+                 wrong passwords",
+                scope.as_str(),
+                svc.settings.lockout.attempts
+            ),
+            Ok(_) => {}
+            // The code's step was used before: recorded (and counted) as a wrong code.
+            Err(StoreError::TokenReused) => {
+                log::info!("console {peer}: login as {who} refused: the code was used before");
+                let ip = peer.ip();
+                svc.policies.observe(&Observation::WrongCredentials {
+                    ip,
+                    class: svc.policies.classify(ip),
+                    now: io.now,
+                });
+            }
+            Err(e) => svc.error(
+                io.now,
+                "console login not recorded",
+                format_args!(
+                    "console {peer}: could not record the console login as {who} ({outcome}), \
+                     refused: {e}"
+                ),
+            ),
+        }
+        self.failed(io, svc, failures)
+    }
+
+    /// A failed login, whatever the reason: the same words after the same delay, and three in
+    /// a row close the connection.
+    fn failed(&mut self, io: &mut ConnIo<'_>, svc: &mut Services, failures: u8) -> Turn {
+        let peer = self.peer;
+        let failures = failures.saturating_add(1);
+        svc.warn(
+            io.now,
+            "console login failed",
+            format_args!("console {peer}: failed login ({failures} of {MAX_FAILURES})"),
+        );
+        if failures >= MAX_FAILURES {
+            say(io.output, "login failed; goodbye\n");
+            return Turn::close(CloseReason::LoginFailed);
+        }
+        self.state = ConsoleState::Delayed { failures };
+        Turn {
+            wake: Some(io.now + FAILURE_DELAY),
+            ..Turn::default()
         }
     }
 
@@ -224,7 +576,7 @@ impl Kind for ConsoleSession {
         }
     }
 
-    fn on_input(&mut self, io: &mut ConnIo<'_>, _svc: &mut Services) -> Turn {
+    fn on_input(&mut self, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
         let mut handled = 0;
         // A logged-in console's idle deadline runs from its last line.
         let mut deadline = None;
@@ -239,8 +591,9 @@ impl Kind for ConsoleSession {
                     if io.standing == Standing::Proven {
                         deadline = Some(IDLE);
                     }
-                    let turn = self.line(io, text);
-                    if turn.must_apply() {
+                    let turn = self.line(io, svc, text);
+                    // A failed login's delay is a wake-up: applied before anything else.
+                    if turn.must_apply() || turn.wake.is_some() {
                         return turn.then_more(handled, deadline);
                     }
                     if turn.call.is_some() {
@@ -262,54 +615,40 @@ impl Kind for ConsoleSession {
 
     fn on_reply(&mut self, reply: DbReply, io: &mut ConnIo<'_>, svc: &mut Services) -> Turn {
         let peer = self.peer;
-        let answer = match reply {
-            DbReply::Admin(answer) => answer,
-            DbReply::Login(other) => {
-                if let Some(e) = other.error() {
-                    log::error!("console {peer}: store: {e}");
-                }
-                return Turn::default();
-            }
-        };
-        match (self.state.clone(), answer) {
-            (ConsoleState::Checking { .. }, Ok(AdminAnswer::Login(Some(who)))) => {
-                log::info!("console {peer}: {who} logged in");
-                say(
-                    io.output,
-                    &format!("logged in as {who}; type help\n{PROMPT}"),
-                );
-                self.state = ConsoleState::Ready { who };
-                Turn {
-                    standing: Some(Standing::Proven),
-                    deadline: Some(IDLE),
-                    ..Turn::default()
-                }
-            }
-            (ConsoleState::Checking { failures }, result) => {
-                if let Err(e) = result {
-                    svc.error(
-                        io.now,
-                        "console login check failed",
-                        format_args!("console {peer}: login check failed: {e}"),
-                    );
-                }
-                let failures = failures + 1;
-                svc.warn(
+        let state = std::mem::replace(&mut self.state, ConsoleState::AwaitUser { failures: 0 });
+        match (state, reply) {
+            (
+                ConsoleState::Loading {
+                    failures, password, ..
+                },
+                DbReply::Login(StoreReply::AccountLoaded(loaded)),
+            ) => self.on_account_loaded(io, svc, failures, password, loaded),
+            (
+                ConsoleState::Loading {
+                    failures, password, ..
+                },
+                DbReply::Admin(Ok(AdminAnswer::ConsolePassword(hash))),
+            ) => self.on_console_password_loaded(io, svc, failures, password, hash),
+            (ConsoleState::Loading { failures, .. }, other) => {
+                let e = other
+                    .error()
+                    .map_or_else(|| "an unexpected answer".to_string(), |e| e.to_string());
+                svc.error(
                     io.now,
-                    "console login failed",
-                    format_args!("console {peer}: failed login ({failures} of {MAX_FAILURES})"),
+                    "console login check failed",
+                    format_args!("console {peer}: login check failed: {e}"),
                 );
-                if failures >= MAX_FAILURES {
-                    say(io.output, "login failed; goodbye\n");
-                    return Turn::close(CloseReason::LoginFailed);
-                }
-                self.state = ConsoleState::Delayed { failures };
-                Turn {
-                    wake: Some(io.now + FAILURE_DELAY),
-                    ..Turn::default()
-                }
+                self.failed(io, svc, failures)
             }
-            (ConsoleState::Busy { who }, answer) => {
+            (
+                ConsoleState::Recording {
+                    failures,
+                    outcome,
+                    who,
+                },
+                DbReply::Login(StoreReply::LoginFailureRecorded(stored)),
+            ) => self.on_recorded(io, svc, failures, outcome, who, stored),
+            (ConsoleState::Busy { who }, DbReply::Admin(answer)) => {
                 self.state = ConsoleState::Ready { who };
                 let text = match answer {
                     Ok(AdminAnswer::Text(t)) => t,
@@ -319,13 +658,52 @@ impl Kind for ConsoleSession {
                             .observe(&crate::policy::Observation::IpBans(&bans));
                         text
                     }
-                    Ok(AdminAnswer::Login(_)) => String::new(),
+                    Ok(AdminAnswer::ConsolePassword(_)) => String::new(),
                     Err(e) => format!("error: {e}"),
                 };
                 say(io.output, &format!("{text}\n{PROMPT}"));
                 Turn::default()
             }
-            _ => Turn::default(),
+            (state, other) => {
+                // Not what this state waits for; nothing to do but note a failure.
+                self.state = state;
+                if let Some(e) = other.error() {
+                    log::error!("console {peer}: store: {e}");
+                }
+                Turn::default()
+            }
+        }
+    }
+
+    fn on_credential_checked(
+        &mut self,
+        verdict: PasswordVerdict,
+        io: &mut ConnIo<'_>,
+        svc: &mut Services,
+    ) -> Turn {
+        let state = std::mem::replace(&mut self.state, ConsoleState::AwaitUser { failures: 0 });
+        let ConsoleState::Checking { failures, subject } = state else {
+            self.state = state;
+            return Turn::default();
+        };
+        match subject {
+            Subject::ConsolePassword => {
+                let outcome = login::decide_console_password(verdict);
+                self.record(io, svc, failures, None, outcome)
+            }
+            Subject::Account(account) if account.totp.is_some() => {
+                say(io.output, CODE_PROMPT);
+                self.state = ConsoleState::AwaitCode {
+                    failures,
+                    account,
+                    password: verdict,
+                };
+                Turn::default()
+            }
+            Subject::Account(account) => {
+                let outcome = login::decide(verdict, &CodeCheck::NotNeeded, account.security_level);
+                self.record(io, svc, failures, Some(&account), outcome)
+            }
         }
     }
 
@@ -439,7 +817,7 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
     let _ = writeln!(t, "policies        {}", tracked.join(", "));
     let _ = writeln!(t, "logons          since start / last minute");
     for (outcome, total, minute) in c.outcomes.table(unix_now) {
-        let _ = writeln!(t, "  {:<18} {total:>8} / {minute}", outcome.as_str());
+        let _ = writeln!(t, "  {:<22} {total:>8} / {minute}", outcome.as_str());
     }
     let _ = writeln!(
         t,

@@ -94,8 +94,7 @@ impl Job for DbJob {
     fn access(&self) -> Access {
         match self {
             DbJob::Login(op) => op.access(),
-            // Operator commands mostly write; they queue with the writes.
-            DbJob::Admin(_) => Access::Write,
+            DbJob::Admin(op) => op.access(),
         }
     }
 

@@ -6,8 +6,8 @@
 //!   read, hand to the kind, apply its answer, deadline, flush, close, reap — written once;
 //! - `clients`, `links`, `consoles`: the kinds (game clients, realm links, operators), each a
 //!   [`table::Kind`] that says what its bytes, replies and timers mean;
-//! - `services`: what the kinds use (store and I/O pools, policies, registry, realm-list cache,
-//!   patches, settings, counters, signals, the log's flood control);
+//! - `services`: what the kinds use (store, I/O and hashing pools, policies, registry,
+//!   realm-list cache, patches, settings, counters, signals, the log's flood control);
 //! - `service`: Unix signals and systemd notify; `signals`: notifications for observers.
 //!
 //! Where a packet goes: a readiness event names a table and a connection by its token → the
@@ -168,8 +168,15 @@ impl Daemon {
             },
         )?;
         let io_sender = event_loop.sender();
-        let io = IoPool::start(4096, move |reply| {
+        let io = IoPool::start("io", 4096, move |reply| {
             let _ = io_sender.post(Msg::Io(reply));
+        })?;
+        // Console password checks get a thread of their own: a PBKDF2 takes tens of
+        // milliseconds, which neither a patch read nor a logon's DB thread should wait for.
+        // Each console has at most one check in flight.
+        let hash_sender = event_loop.sender();
+        let hashing = IoPool::start("hash", consoles::MAX_CONSOLES, move |reply| {
+            let _ = hash_sender.post(Msg::Io(reply));
         })?;
         io.submit(IoRequest::Index {
             dir: config.patches.dir.clone(),
@@ -188,7 +195,12 @@ impl Daemon {
             clients: ConnTable::default(),
             links: ConnTable::default(),
             consoles: ConnTable::default(),
-            svc: Services::new(config, registry, policies, store, io),
+            svc: Services::new(
+                config,
+                registry,
+                policies,
+                services::Pools { store, io, hashing },
+            ),
             service: Service::default(),
         };
         event_loop.send_at(
@@ -384,6 +396,13 @@ impl Daemon {
                 .clients
                 .handle(cx, &mut self.svc, token, Event::Chunk { offset, data }),
             IoReply::Chunk { .. } => {}
+            IoReply::CredentialChecked {
+                target: Target::Console(token),
+                verdict,
+            } => self
+                .consoles
+                .handle(cx, &mut self.svc, token, Event::CredentialChecked(verdict)),
+            IoReply::CredentialChecked { .. } => {}
         }
     }
 

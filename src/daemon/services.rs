@@ -1,4 +1,5 @@
-//! What the connection kinds use besides their own connection: the store and I/O pools, the
+//! What the connection kinds use besides their own connection: the store, I/O and hashing
+//! pools, the
 //! policies, the realm registry and the realm-list cache, the patch index, the settings,
 //! counters, the signal queue and the log's flood control. One value, owned by the router and
 //! lent to one connection at a time, so a kind borrows plain fields and nothing else.
@@ -6,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::console::login::CredentialCheck;
 use crate::io_worker::{IoError, IoPool, IoRequest};
 use crate::log_throttle::LogThrottle;
 use crate::patches::PatchIndex;
@@ -38,16 +40,20 @@ pub struct Services {
     pub log: LogThrottle,
     store: Option<DbPool>,
     io: Option<IoPool<Target>>,
+    /// The thread that checks console passwords (see `console::login`).
+    hashing: Option<IoPool<Target>>,
+}
+
+/// The pools the services own.
+pub struct Pools {
+    pub store: DbPool,
+    pub io: IoPool<Target>,
+    pub hashing: IoPool<Target>,
 }
 
 impl Services {
-    pub fn new(
-        config: Config,
-        registry: RealmRegistry,
-        policies: Policies,
-        store: DbPool,
-        io: IoPool<Target>,
-    ) -> Self {
+    pub fn new(config: Config, registry: RealmRegistry, policies: Policies, pools: Pools) -> Self {
+        let Pools { store, io, hashing } = pools;
         let mut realms = RealmListCache::new(config.limits.output_buffer);
         realms.replace(registry.visible());
         Services {
@@ -62,6 +68,7 @@ impl Services {
             log: LogThrottle::new(LOG_WINDOW),
             store: Some(store),
             io: Some(io),
+            hashing: Some(hashing),
             config,
         }
     }
@@ -83,6 +90,15 @@ impl Services {
     pub fn submit_io(&self, request: IoRequest<Target>) -> Result<(), IoError> {
         match &self.io {
             Some(io) => io.submit(request),
+            None => Err(IoError::Stopped),
+        }
+    }
+
+    /// Sends a console password to the hashing thread (never the loop, never a DB thread).
+    /// Never blocks: a full queue is `Busy`.
+    pub fn submit_check(&self, target: Target, check: CredentialCheck) -> Result<(), IoError> {
+        match &self.hashing {
+            Some(pool) => pool.submit(IoRequest::CheckCredential { target, check }),
             None => Err(IoError::Stopped),
         }
     }
@@ -196,6 +212,9 @@ impl Services {
         }
         if let Some(io) = self.io.take() {
             io.shutdown();
+        }
+        if let Some(hashing) = self.hashing.take() {
+            hashing.shutdown();
         }
     }
 }

@@ -17,6 +17,7 @@ use mio::net::TcpStream;
 
 use super::message::{DbJob, DbReply, Msg, Target, Timer};
 use super::services::Services;
+use crate::console::login::PasswordVerdict;
 use crate::event_loop::{ConnToken, Ctx, Slots, TableId};
 use crate::net::connection::{Connection, ReadOutcome, Standing};
 use crate::net::ring::Ring;
@@ -172,6 +173,8 @@ pub enum Event {
         offset: u64,
         data: Result<Vec<u8>, PatchError>,
     },
+    /// A password checked on the hashing thread (console logins).
+    CredentialChecked(PasswordVerdict),
 }
 
 /// Why a kind turned a new connection away.
@@ -210,6 +213,15 @@ pub trait Kind: Sized {
         &mut self,
         _offset: u64,
         _data: Result<Vec<u8>, PatchError>,
+        _io: &mut ConnIo<'_>,
+        _svc: &mut Services,
+    ) -> Turn {
+        Turn::default()
+    }
+    /// The hashing thread has checked a password this connection sent it.
+    fn on_credential_checked(
+        &mut self,
+        _verdict: PasswordVerdict,
         _io: &mut ConnIo<'_>,
         _svc: &mut Services,
     ) -> Turn {
@@ -433,6 +445,9 @@ impl<K: Kind> ConnTable<K> {
                     Event::Reply(reply) => session.on_reply(reply, &mut io, svc),
                     Event::Timer(timer) => session.on_timer(timer, &mut io, svc),
                     Event::Chunk { offset, data } => session.on_chunk(offset, data, &mut io, svc),
+                    Event::CredentialChecked(verdict) => {
+                        session.on_credential_checked(verdict, &mut io, svc)
+                    }
                 }
             };
             handled_since_read += turn.handled;

@@ -9,7 +9,10 @@ use crate::values::{FailureCount, IpBan, LockoutPolicy};
 
 use super::address::{AddressKey, AddressTable};
 use super::bucket::{Rate, TokenBucket};
-use super::{AddressClass, ConnectEvent, Filter, LogonEvent, Observation, RefusalReason, Verdict};
+use super::{
+    AddressClass, ConnectEvent, ConsoleLoginEvent, Filter, LogonEvent, Observation, RefusalReason,
+    Verdict,
+};
 
 /// IP bans (exact addresses or CIDR networks, v4 and v6, with expiry), from the store.
 /// Checked at accept, and again at the challenge for connections opened before the ban.
@@ -246,7 +249,8 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
-/// `lockout.address_*`: too many wrong passwords from one address refuse its logons for a while.
+/// `lockout.address_*`: too many wrong passwords from one address (game logons and console
+/// logins alike) refuse its logons and console logins for a while.
 pub struct AddressLockout {
     policy: LockoutPolicy,
     addresses: AddressTable<Failures>,
@@ -259,19 +263,26 @@ impl AddressLockout {
             addresses: AddressTable::new(config.limits.tracked_addresses),
         }
     }
-}
 
-impl Filter for AddressLockout {
-    fn on_logon(&mut self, e: &LogonEvent) -> Verdict {
-        let AddressClass::Tracked(key) = e.class else {
+    fn verdict(&mut self, class: AddressClass, now: Instant) -> Verdict {
+        let AddressClass::Tracked(key) = class else {
             return Verdict::Pass;
         };
         match self.addresses.get_mut(&key) {
-            Some(f) if f.locked_until.is_some_and(|until| until > e.now) => {
+            Some(f) if f.locked_until.is_some_and(|until| until > now) => {
                 Verdict::Refuse(RefusalReason::AddressLocked)
             }
             _ => Verdict::Pass,
         }
+    }
+}
+
+impl Filter for AddressLockout {
+    fn on_logon(&mut self, e: &LogonEvent) -> Verdict {
+        self.verdict(e.class, e.now)
+    }
+    fn on_console_login(&mut self, e: &ConsoleLoginEvent) -> Verdict {
+        self.verdict(e.class, e.now)
     }
     fn observe(&mut self, o: &Observation<'_>) {
         let Observation::WrongCredentials {

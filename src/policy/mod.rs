@@ -1,8 +1,10 @@
 //! Abuse policies as event filters (DESIGN.md "Events can be filtered").
 //!
-//! Two events pass through one chain of filters, run in priority order on the loop thread: a
-//! **connect** (checked at accept, before a connection costs anything but the accept itself)
-//! and a **logon** (checked when a challenge arrives, before the store or SRP6 is touched).
+//! Three events pass through one chain of filters, run in priority order on the loop thread: a
+//! **connect** (checked at accept, before a connection costs anything but the accept itself),
+//! a **logon** (checked when a challenge arrives, before the store or SRP6 is touched) and a
+//! **console login** (checked when an operator has typed a password, before the store or any
+//! hashing is touched).
 //! Each filter lets the event pass or stops it with a [`Refusal`]; the first refusal wins and
 //! later filters do not see the event. Filters also **observe** what happened afterwards
 //! (a connection admitted or closed, wrong credentials, a new ban list); observations only
@@ -132,6 +134,14 @@ pub struct LogonEvent {
     pub unix_now: i64,
 }
 
+/// A console login, once the password is typed, before the store or any hashing.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsoleLoginEvent {
+    pub ip: IpAddr,
+    pub class: AddressClass,
+    pub now: Instant,
+}
+
 /// What happened, for filters that keep state; cannot be refused.
 #[derive(Debug, Clone, Copy)]
 pub enum Observation<'a> {
@@ -139,7 +149,8 @@ pub enum Observation<'a> {
     Connected { class: AddressClass },
     /// A connection that was `Connected` closed.
     Disconnected { class: AddressClass },
-    /// A wrong password or authenticator token, as committed to the store.
+    /// A wrong password or authenticator token, as committed to the store (from a game
+    /// logon or a console login).
     WrongCredentials {
         ip: IpAddr,
         class: AddressClass,
@@ -157,6 +168,10 @@ pub trait Filter {
     }
     /// Checks a challenge.
     fn on_logon(&mut self, _event: &LogonEvent) -> Verdict {
+        Verdict::Pass
+    }
+    /// Checks a console login.
+    fn on_console_login(&mut self, _event: &ConsoleLoginEvent) -> Verdict {
         Verdict::Pass
     }
     fn observe(&mut self, _observation: &Observation<'_>) {}
@@ -249,6 +264,10 @@ impl Policies {
 
     pub fn on_logon(&mut self, event: &LogonEvent) -> Verdict {
         self.run(|f| f.on_logon(event))
+    }
+
+    pub fn on_console_login(&mut self, event: &ConsoleLoginEvent) -> Verdict {
+        self.run(|f| f.on_console_login(event))
     }
 
     pub fn observe(&mut self, observation: &Observation<'_>) {

@@ -176,6 +176,49 @@ fn address_lockout_after_n_wrong_passwords_then_release_and_decay() {
     }
 }
 
+fn console_login(p: &mut Policies, addr: &str, now: Instant) -> Verdict {
+    let ip = ip(addr);
+    p.on_console_login(&ConsoleLoginEvent {
+        ip,
+        class: p.classify(ip),
+        now,
+    })
+}
+
+/// Console logins are held by the address lockout the game's wrong passwords feed, and
+/// spend nothing else: no challenge token, no ban check (an operator's own `ban ip` of the
+/// loopback must not lock the operator out of the console).
+#[test]
+fn console_logins_meet_the_address_lockout_and_nothing_else() {
+    let mut c = config();
+    c.limits.challenge_rate = 0.5;
+    c.limits.challenge_burst = 1;
+    let mut p = Policies::from_config(&c);
+    let t = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(console_login(&mut p, "1.2.3.4", t), Verdict::Pass);
+    }
+    // The challenge bucket was not touched by them.
+    assert_eq!(logon(&mut p, "1.2.3.4", t), Verdict::Pass);
+    let bans = [IpBan {
+        net: "1.2.3.4/32".parse().unwrap(),
+        until: None,
+    }];
+    p.observe(&Observation::IpBans(&bans));
+    assert_eq!(console_login(&mut p, "1.2.3.4", t), Verdict::Pass);
+    p.observe(&Observation::IpBans(&[]));
+    for _ in 0..3 {
+        wrong_password(&mut p, "1.2.3.4", t);
+    }
+    let locked = Verdict::Refuse(RefusalReason::AddressLocked);
+    assert_eq!(console_login(&mut p, "1.2.3.4", t), locked);
+    assert_eq!(console_login(&mut p, "1.2.3.5", t), Verdict::Pass);
+    assert_eq!(
+        console_login(&mut p, "1.2.3.4", t + Duration::from_secs(30)),
+        Verdict::Pass
+    );
+}
+
 #[test]
 fn exempt_networks_skip_the_per_address_limits_but_not_bans() {
     let mut c = config();

@@ -551,6 +551,12 @@ impl Store for AzerothCoreStore {
         })
     }
 
+    fn use_totp_step(&mut self, account: AccountId, step: TotpStep) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::use_totp_step(self.own, conn, account, step)
+        })
+    }
+
     fn take_session(
         &mut self,
         name: &AccountName,

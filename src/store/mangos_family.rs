@@ -527,6 +527,23 @@ pub(super) fn note_success(
     }
 }
 
+/// [`Store::use_totp_step`](super::Store::use_totp_step): without gatehouse's tables there is
+/// nowhere to remember a step, and it is accepted.
+pub(super) fn use_totp_step(
+    own: OwnTables,
+    conn: &mut Conn,
+    account: AccountId,
+    step: TotpStep,
+) -> Result<(), StoreError> {
+    if own == OwnTables::Absent {
+        return Ok(());
+    }
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    lockout_rows::BESIDE.use_step(&mut tx, account, step)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// `unban`'s part in gatehouse's tables: every lockout of the account lifted.
 pub(super) fn lift_lockout(
     own: OwnTables,

@@ -96,6 +96,12 @@ pub trait Store: Send {
         totp_step: Option<TotpStep>,
     ) -> Result<Vec<CharacterCount>, StoreError>;
 
+    /// Uses up an authenticator time step of `account` outside a logon's success (a console
+    /// login): [`StoreError::TokenReused`] if the account used that step or a later one
+    /// before, as [`Store::record_login_success`] checks it. Without the step table (a foreign
+    /// schema before `db init`) nothing is remembered.
+    fn use_totp_step(&mut self, account: AccountId, step: TotpStep) -> Result<(), StoreError>;
+
     /// A world server (realm `realm`) takes the account's session ticket. In one transaction:
     /// the live ticket is read and locked (it exists, has not expired: `expires_at > now`, and
     /// is not taken yet); with a `proof`, its key must be the one the client's digest was made
@@ -424,10 +430,26 @@ pub enum LoginOutcome {
     IpLocked,
     /// Refused at the challenge: wrong passwords locked this address out of the account.
     LockedOut,
+    // --- the debug console's logins (an account of ADMIN_LEVEL, or the console password) ---
+    /// Logged in to the console.
+    ConsoleSuccess,
+    /// A wrong console password, or a wrong account password at the console.
+    ConsoleWrongPassword,
+    /// Right password, but the authenticator code was wrong or missing.
+    ConsoleWrongToken,
+    /// The account is banned.
+    ConsoleBanned,
+    /// The account is suspended (a ban with an end, or a lockout).
+    ConsoleSuspended,
+    /// Right password (and code), but the account's security level is below the console's.
+    ConsoleNotAdmin,
+    /// The account's authenticator secret cannot be opened (no or another `totp.key`, a
+    /// damaged row): the server's fault, not counted against the account.
+    ConsoleTotpUnusable,
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 15] = [
+    pub const ALL: [LoginOutcome; 22] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
@@ -443,6 +465,13 @@ impl LoginOutcome {
         LoginOutcome::Patched,
         LoginOutcome::IpLocked,
         LoginOutcome::LockedOut,
+        LoginOutcome::ConsoleSuccess,
+        LoginOutcome::ConsoleWrongPassword,
+        LoginOutcome::ConsoleWrongToken,
+        LoginOutcome::ConsoleBanned,
+        LoginOutcome::ConsoleSuspended,
+        LoginOutcome::ConsoleNotAdmin,
+        LoginOutcome::ConsoleTotpUnusable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -462,13 +491,27 @@ impl LoginOutcome {
             LoginOutcome::Patched => "patched",
             LoginOutcome::IpLocked => "ip_locked",
             LoginOutcome::LockedOut => "locked_out",
+            LoginOutcome::ConsoleSuccess => "console_success",
+            LoginOutcome::ConsoleWrongPassword => "console_wrong_password",
+            LoginOutcome::ConsoleWrongToken => "console_wrong_token",
+            LoginOutcome::ConsoleBanned => "console_banned",
+            LoginOutcome::ConsoleSuspended => "console_suspended",
+            LoginOutcome::ConsoleNotAdmin => "console_not_admin",
+            LoginOutcome::ConsoleTotpUnusable => "console_totp_unusable",
         }
     }
 
     /// Whether the attempt counts against the account (`failed_logins`): a wrong credential,
-    /// password or authenticator token alike, so a guesser learns nothing from which was wrong.
+    /// password or authenticator token alike, so a guesser learns nothing from which was wrong;
+    /// at the console as in the game.
     pub fn counts_against_account(self) -> bool {
-        matches!(self, LoginOutcome::WrongPassword | LoginOutcome::WrongToken)
+        matches!(
+            self,
+            LoginOutcome::WrongPassword
+                | LoginOutcome::WrongToken
+                | LoginOutcome::ConsoleWrongPassword
+                | LoginOutcome::ConsoleWrongToken
+        )
     }
 
     /// The outcome an audit string stands for, if this binary knows it.
@@ -994,6 +1037,28 @@ pub(crate) fn lockout_reason(lockout: &LockoutPolicy) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The audit column holds these strings: each outcome has its own, and reads back.
+    #[test]
+    fn outcome_strings_are_distinct_and_read_back() {
+        let mut seen = std::collections::HashSet::new();
+        for outcome in LoginOutcome::ALL {
+            assert!(seen.insert(outcome.as_str()), "{outcome} twice");
+            assert_eq!(LoginOutcome::from_str_opt(outcome.as_str()), Some(outcome));
+        }
+        for (text, outcome) in [
+            ("console_success", LoginOutcome::ConsoleSuccess),
+            ("console_wrong_password", LoginOutcome::ConsoleWrongPassword),
+            ("console_wrong_token", LoginOutcome::ConsoleWrongToken),
+            ("console_banned", LoginOutcome::ConsoleBanned),
+            ("console_suspended", LoginOutcome::ConsoleSuspended),
+            ("console_not_admin", LoginOutcome::ConsoleNotAdmin),
+            ("console_totp_unusable", LoginOutcome::ConsoleTotpUnusable),
+        ] {
+            assert_eq!(LoginOutcome::from_str_opt(text), Some(outcome));
+        }
+        assert_eq!(LoginOutcome::from_str_opt("console_shrug"), None);
+    }
 
     #[test]
     fn locations_parse_and_show_no_password() {

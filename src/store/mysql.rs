@@ -928,6 +928,15 @@ impl Store for MysqlStore {
         })
     }
 
+    fn use_totp_step(&mut self, account: AccountId, step: TotpStep) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            lockout::OWN.use_step(&mut tx, account, step)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn take_session(
         &mut self,
         name: &AccountName,

@@ -614,6 +614,16 @@ impl Store for SqliteStore {
         Ok(counts)
     }
 
+    fn use_totp_step(&mut self, account: AccountId, step: TotpStep) -> Result<(), StoreError> {
+        let _turn = self.turns.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        lockout::use_step(&tx, account, step)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn take_session(
         &mut self,
         name: &AccountName,

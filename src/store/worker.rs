@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
     AccountRecord, BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded,
-    IpBan, LoginAttempt, RealmRecord, Store, StoreError, TakeOutcome,
+    IpBan, LoginAttempt, LoginOutcome, RealmRecord, Store, StoreError, TakeOutcome,
 };
 use crate::account::AccountName;
 use crate::srp6::{ClientDigest, SessionKey};
@@ -44,6 +44,15 @@ pub enum StoreOp {
     RecordLoginFailure {
         attempt: LoginAttempt,
         lockout: LockoutPolicy,
+    },
+    /// How a console login ended (audit row, and the lockouts for a wrong credential; a
+    /// console login issues no session). A success's authenticator step is used up first:
+    /// if it was used before, the attempt is recorded as `ConsoleWrongToken` instead (counted
+    /// like any wrong code) and the reply is [`StoreError::TokenReused`].
+    RecordConsoleLogin {
+        attempt: LoginAttempt,
+        lockout: LockoutPolicy,
+        totp_step: Option<TotpStep>,
     },
     RecordLoginSuccess {
         attempt: LoginAttempt,
@@ -115,7 +124,9 @@ impl StoreReply {
     pub fn failed(op: &StoreOp, err: StoreError) -> StoreReply {
         match op {
             StoreOp::LoadAccount { .. } => StoreReply::AccountLoaded(Err(err)),
-            StoreOp::RecordLoginFailure { .. } => StoreReply::LoginFailureRecorded(Err(err)),
+            StoreOp::RecordLoginFailure { .. } | StoreOp::RecordConsoleLogin { .. } => {
+                StoreReply::LoginFailureRecorded(Err(err))
+            }
             StoreOp::RecordLoginSuccess { .. } => StoreReply::LoginSuccessRecorded(Err(err)),
             StoreOp::LoadRealms => StoreReply::RealmsLoaded(Err(err)),
             StoreOp::TakeSession { .. } => StoreReply::SessionTaken(Err(err)),
@@ -162,6 +173,7 @@ impl Job for StoreOp {
             | StoreOp::LoadLinkKey { .. }
             | StoreOp::LoadIpBans { .. } => Access::Read,
             StoreOp::RecordLoginFailure { .. }
+            | StoreOp::RecordConsoleLogin { .. }
             | StoreOp::RecordLoginSuccess { .. }
             | StoreOp::TakeSession { .. }
             | StoreOp::RenewSession { .. }
@@ -170,6 +182,8 @@ impl Job for StoreOp {
     }
 
     fn batchable(&self) -> bool {
+        // A console login (RecordConsoleLogin) uses its authenticator step up in a transaction
+        // of its own first, so it commits alone; it is rare.
         matches!(
             self,
             StoreOp::RecordLoginFailure { .. }
@@ -651,6 +665,30 @@ fn load_account(
     Ok(Some(account))
 }
 
+/// [`StoreOp::RecordConsoleLogin`].
+fn record_console_login(
+    store: &mut dyn Store,
+    attempt: &LoginAttempt,
+    lockout: &LockoutPolicy,
+    totp_step: Option<TotpStep>,
+) -> Result<FailureRecorded, StoreError> {
+    let (Some(step), Some(account)) = (totp_step, attempt.account) else {
+        return store.record_login_failure(attempt, lockout);
+    };
+    match store.use_totp_step(account, step) {
+        Ok(()) => store.record_login_failure(attempt, lockout),
+        Err(StoreError::TokenReused) => {
+            let replayed = LoginAttempt {
+                outcome: LoginOutcome::ConsoleWrongToken,
+                ..attempt.clone()
+            };
+            store.record_login_failure(&replayed, lockout)?;
+            Err(StoreError::TokenReused)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
     match op {
         StoreOp::LoadAccount { name, peer, now } => {
@@ -659,6 +697,13 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
         StoreOp::RecordLoginFailure { attempt, lockout } => {
             StoreReply::LoginFailureRecorded(store.record_login_failure(attempt, lockout))
         }
+        StoreOp::RecordConsoleLogin {
+            attempt,
+            lockout,
+            totp_step,
+        } => StoreReply::LoginFailureRecorded(record_console_login(
+            store, attempt, lockout, *totp_step,
+        )),
         StoreOp::RecordLoginSuccess {
             attempt,
             key,

@@ -192,17 +192,32 @@ impl LockoutSql {
         attempt: &LoginAttempt,
         totp_step: Option<TotpStep>,
     ) -> Result<(), StoreError> {
-        tx.exec_drop(self.touch, (account.0,))?;
-        if let Some(TotpStep(step)) = totp_step {
-            let step = i64::try_from(step).map_err(|_| StoreError::TokenReused)?;
-            tx.exec_drop(self.step_row, (account.0,))?;
-            tx.exec_drop(self.step_use, (step, account.0, step))?;
-            if tx.changed() == 0 {
-                return Err(StoreError::TokenReused);
-            }
+        if let Some(step) = totp_step {
+            self.use_step(tx, account, step)?;
+        } else {
+            tx.exec_drop(self.touch, (account.0,))?;
         }
         let address = lockout::address_text(attempt.peer);
         tx.exec_drop(self.known, (account.0, address, attempt.at, attempt.at))?;
+        Ok(())
+    }
+
+    /// Uses up `step` for `account`: [`StoreError::TokenReused`] unless it is later than every
+    /// step the account used before. Touches the account's row first (the module's note on
+    /// locks), so two uses of one step on two nodes run one after the other.
+    pub(in crate::store) fn use_step(
+        &self,
+        tx: &mut impl Changed,
+        account: AccountId,
+        step: TotpStep,
+    ) -> Result<(), StoreError> {
+        tx.exec_drop(self.touch, (account.0,))?;
+        let step = i64::try_from(step.0).map_err(|_| StoreError::TokenReused)?;
+        tx.exec_drop(self.step_row, (account.0,))?;
+        tx.exec_drop(self.step_use, (step, account.0, step))?;
+        if tx.changed() == 0 {
+            return Err(StoreError::TokenReused);
+        }
         Ok(())
     }
 

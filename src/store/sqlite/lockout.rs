@@ -99,18 +99,8 @@ pub(super) fn note_success(
     attempt: &LoginAttempt,
     totp_step: Option<TotpStep>,
 ) -> Result<(), StoreError> {
-    if let Some(TotpStep(step)) = totp_step {
-        let step = i64::try_from(step).map_err(|_| StoreError::TokenReused)?;
-        let used = conn
-            .prepare_cached(
-                "INSERT INTO totp_steps (account_id, last_step) VALUES (?1, ?2)
-                 ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
-                 WHERE totp_steps.last_step < excluded.last_step",
-            )?
-            .execute(params![account.0, step])?;
-        if used == 0 {
-            return Err(StoreError::TokenReused);
-        }
+    if let Some(step) = totp_step {
+        use_step(conn, account, step)?;
     }
     conn.prepare_cached(
         "INSERT INTO login_addresses (account_id, address, failures, last_login_at)
@@ -123,6 +113,27 @@ pub(super) fn note_success(
         lockout::address_text(attempt.peer),
         attempt.at
     ])?;
+    Ok(())
+}
+
+/// Uses up `step` for `account`: [`StoreError::TokenReused`] unless it is later than every
+/// step the account used before.
+pub(super) fn use_step(
+    conn: &Connection,
+    account: AccountId,
+    step: TotpStep,
+) -> Result<(), StoreError> {
+    let step = i64::try_from(step.0).map_err(|_| StoreError::TokenReused)?;
+    let used = conn
+        .prepare_cached(
+            "INSERT INTO totp_steps (account_id, last_step) VALUES (?1, ?2)
+             ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
+             WHERE totp_steps.last_step < excluded.last_step",
+        )?
+        .execute(params![account.0, step])?;
+    if used == 0 {
+        return Err(StoreError::TokenReused);
+    }
     Ok(())
 }
 

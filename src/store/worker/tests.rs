@@ -46,6 +46,13 @@ impl Store for GatedStore {
         assert_ne!(name.as_str(), "PANIC", "a backend bug");
         self.inner.load_account(name)
     }
+    fn use_totp_step(
+        &mut self,
+        account: AccountId,
+        step: crate::totp::TotpStep,
+    ) -> Result<(), StoreError> {
+        self.inner.use_totp_step(account, step)
+    }
     fn lockout_standing(
         &mut self,
         account: AccountId,
