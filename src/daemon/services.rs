@@ -48,7 +48,7 @@ impl Services {
         store: DbPool,
         io: IoPool<Target>,
     ) -> Self {
-        let mut realms = RealmListCache::new(config.limits.output_buffer);
+        let mut realms = RealmListCache::new();
         realms.replace(registry.visible());
         Services {
             settings: SessionSettings::from_config(&config),
