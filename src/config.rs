@@ -434,7 +434,9 @@ pub struct LimitConfig {
     pub unauthenticated_input_buffer: usize,
     /// Input ring per logged-in connection (bytes).
     pub input_buffer: usize,
-    /// Output ring per logged-in connection (bytes); must hold the whole realm list.
+    /// Output ring (bytes) of a client that is sent a patch: the file's CMD_XFER_DATA chunks
+    /// stream through it (at least one 4,099-byte chunk is always let in). Other clients keep
+    /// a 512-byte ring, logged in or not: realm lists are sent from one shared encoding.
     pub output_buffer: usize,
 }
 
@@ -681,8 +683,9 @@ realm_list_interval_ms = 1000
 unauthenticated_input_buffer = 512
 # Per-connection input buffer in bytes once logged in. (256 to 1048576)
 input_buffer = 1024
-# Per-connection output buffer in bytes once logged in; it must hold the whole realm list.
-# (4096 to 1048576)
+# Output buffer in bytes of a client that is sent a patch (its chunks stream through it).
+# Other clients keep 512 bytes, logged in or not: the realm list is sent from one shared
+# encoding, not copied into each connection. (4096 to 1048576)
 output_buffer = 16384
 
 [lockout]

@@ -11,7 +11,8 @@
 //! inbox (a double-buffered swap queue woken by a `mio::Waker`). [`daemon`] is the handler that
 //! ties these together on the loop: a router over one connection table per kind (game clients,
 //! realm links, [`console`] sessions) that share one lifecycle. [`realms`] keeps the realm
-//! registry, the realm-link protocol and the realm list, encoded once per change; [`policy`]
+//! registry, the realm-link protocol and the realm list, encoded once per change and sent to
+//! every client from that one shared encoding (not copied into its ring); [`policy`]
 //! holds the abuse policies (bans, caps, rates, lockouts) as filters on connects, logons and
 //! console logins.
 //!

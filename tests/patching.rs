@@ -264,3 +264,26 @@ fn fifty_downloads_while_others_log_in() {
         50.0 * file.len() as f64 / secs / 1e6
     );
 }
+
+/// A client that is sent a patch gets `limits.output_buffer` for the file's chunks, and at
+/// least one whole CMD_XFER_DATA message (4,099 bytes) even when the key is set lower; a
+/// logged-in client on the realm list keeps a small ring (tests/realm_list.rs).
+#[test]
+fn a_patch_streams_through_a_ring_of_at_least_one_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_patch(dir.path(), 200_000);
+    let server = server(dir.path(), |config| config.limits.output_buffer = 4096);
+    let (mut c, _) = start_download(&server, "secret").unwrap();
+    let patching: Vec<_> = server
+        .client_buffers()
+        .into_iter()
+        .filter(|(standing, _)| *standing == gatehouse::net::connection::Standing::Proven)
+        .collect();
+    assert!(!patching.is_empty());
+    for (_, rings) in patching {
+        assert_eq!(rings.output, 4099, "{rings:?}");
+    }
+    send(&mut c, |m| XferAcceptC2s.encode(m));
+    assert_eq!(receive(&mut c, file.len()), file);
+    nothing_more(&mut c);
+}

@@ -3,6 +3,10 @@
 //! the next state, its deadline, the store request that travels with it, bigger rings once
 //! the password is proven. Patch bytes for the `Update` state are asked of the I/O thread
 //! here, as the output ring makes room for them.
+//!
+//! A logged-in client keeps the small output ring it had before: its realm lists go out from
+//! the cache's shared encoding ([`crate::net::shared`]), not through the ring. Only a client
+//! that is sent a patch gets a bigger one (`limits.output_buffer`), for the file's chunks.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -15,35 +19,49 @@ use crate::io_worker::{IoError, IoRequest};
 use crate::net::connection::{OutputSink, Standing};
 use crate::net::proxy_header::{self, Parsed};
 use crate::net::ring::Ring;
+use crate::net::shared::SharedSend;
 use crate::net::CloseReason;
 use crate::patches::PatchError;
 use crate::policy::{AddressClass, ConnectEvent, Observation, Verdict};
 use crate::protocol::opcode::Opcode;
 use crate::protocol::wire::Check;
-use crate::session::update::Reading;
+use crate::protocol::xfer::XFER_CHUNK_SIZE;
+use crate::session::update::{Reading, XFER_DATA_HEADER};
 use crate::session::{
     check_packet, ClientSession, Deadline, Input, Preamble, SessionCx, State, StateKind, Step,
     Update,
 };
 
-/// Output ring of a connection that has not proven a password: the largest answer before
-/// that is the 151-byte challenge reply, and a refused client only gets a few bytes more.
-const UNAUTHENTICATED_OUTPUT: usize = 512;
+/// Output ring of a client, before and after its password is proven: the largest answer
+/// before that is the 151-byte challenge reply (a refused client only gets a few bytes more),
+/// and after it the proof reply (at most 32 bytes) and the patch offer (`01 0A` and the
+/// 31-byte CMD_XFER_INITIATE). Realm lists do not go through the ring: they are sent from the
+/// cache's shared encoding.
+const CLIENT_OUTPUT: usize = 512;
+
+/// Output ring of a client that is sent a patch: `limits.output_buffer`, and at least one
+/// CMD_XFER_DATA message, or the transfer could never send a chunk.
+fn patch_output(svc: &Services) -> usize {
+    svc.config
+        .limits
+        .output_buffer
+        .max(XFER_CHUNK_SIZE + XFER_DATA_HEADER)
+}
 
 /// When the I/O queue is full, a patch read is tried again after this long.
 const IO_RETRY: Duration = Duration::from_millis(10);
 
 /// Runs one state handler with its context; an answer that overran the output ring becomes a
-/// close.
+/// close. A shared answer (the realm list) is queued in `shared`, after the ring's bytes.
 fn with_session(
     session: &mut ClientSession,
-    output: &mut Ring,
+    (output, shared): (&mut Ring, &mut Option<SharedSend>),
     (now, unix_now): (Instant, i64),
     svc: &mut Services,
     handle: impl FnOnce(State, &mut SessionCx<'_>) -> Step,
 ) -> Step {
     let state = session.take_state();
-    let mut sink = OutputSink::new(output);
+    let mut sink = OutputSink::with_shared(output, shared);
     let mut cx = SessionCx {
         now,
         unix_now,
@@ -84,13 +102,19 @@ impl ClientSession {
             Deadline::Idle(after) => Some(after),
         };
         self.state = state;
+        let proven = previous == StateKind::Logon
+            && matches!(next, StateKind::WorldSelect | StateKind::Update);
+        // A patch streams through the output ring: it gets room for the file's chunks.
+        let patching = previous != StateKind::Update && next == StateKind::Update;
         Turn {
             ask,
             deadline,
-            // The password is proven: the connection gets full-size rings.
-            standing: (previous == StateKind::Logon
-                && matches!(next, StateKind::WorldSelect | StateKind::Update))
-            .then_some(Standing::Proven),
+            // The password is proven: the connection gets its logged-in rings.
+            standing: proven.then_some(Standing::Proven),
+            grow: patching.then(|| Buffers {
+                input: svc.config.limits.input_buffer,
+                output: patch_output(svc),
+            }),
             ..Turn::default()
         }
     }
@@ -135,7 +159,12 @@ impl ClientSession {
                     return Turn::close(CloseReason::Malformed(e));
                 }
             };
-            let room = self.state.reply_room(&self.data, &mut svc.realms);
+            if io.shared.is_some() {
+                // An earlier answer still goes out from the shared encoding: this packet's
+                // answer queues behind it, so it waits; the flush resumes us.
+                return Turn::stopped(handled, Stopped::NeedOutputRoom, deadline);
+            }
+            let room = self.state.reply_room();
             if io.output.free() < room {
                 if room > io.output.capacity() {
                     svc.counters.protocol_errors += 1;
@@ -148,7 +177,8 @@ impl ClientSession {
                 let msg = io.input.contiguous().get(..len).unwrap_or_default();
                 let opcode = rule.opcode;
                 let clock = (io.now, io.unix_now);
-                with_session(self, io.output, clock, svc, |state, scx| {
+                let out = (&mut *io.output, &mut *io.shared);
+                with_session(self, out, clock, svc, |state, scx| {
                     state.on_packet(opcode, msg, scx)
                 })
             };
@@ -249,11 +279,11 @@ impl Kind for ClientSession {
             unproven_max: None,
             unproven: Buffers {
                 input: limits.unauthenticated_input_buffer,
-                output: UNAUTHENTICATED_OUTPUT,
+                output: CLIENT_OUTPUT,
             },
             proven: Buffers {
                 input: limits.input_buffer,
-                output: limits.output_buffer,
+                output: CLIENT_OUTPUT,
             },
         }
     }
@@ -339,7 +369,8 @@ impl Kind for ClientSession {
         };
         let kind = self.state.kind();
         let clock = (io.now, io.unix_now);
-        let step = with_session(self, io.output, clock, svc, |state, scx| {
+        let out = (&mut *io.output, &mut *io.shared);
+        let step = with_session(self, out, clock, svc, |state, scx| {
             state.on_store_reply(reply, scx)
         });
         self.settle(kind, step, svc)
@@ -382,7 +413,8 @@ impl Kind for ClientSession {
             return Turn::default();
         }
         let clock = (io.now, io.unix_now);
-        let step = with_session(self, io.output, clock, svc, |state, scx| match state {
+        let out = (&mut *io.output, &mut *io.shared);
+        let step = with_session(self, out, clock, svc, |state, scx| match state {
             State::Update(update) => update.on_chunk(offset, &data, scx),
             other => Step::Become(other),
         });

@@ -10,6 +10,8 @@ use crate::store::worker::{Access, Job, StoreOp, StoreReply, StoreResponse};
 use crate::store::{Store, StoreError};
 
 use super::counters::Counters;
+use super::table::Buffers;
+use crate::net::connection::Standing;
 
 /// Who a message is for: a connection of one of the tables, or the daemon itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub enum Msg {
     Shutdown,
     /// A copy of the counters, for whoever asks (tests, the console).
     Counters(crossbeam_channel::Sender<Counters>),
+    /// Each game client's standing and ring sizes, for whoever asks (tests, measurements).
+    ClientBuffers(crossbeam_channel::Sender<Vec<(Standing, Buffers)>>),
 }
 
 /// Work for the DB threads: the login path's requests, and the operators' commands, which

@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::console::ConsoleSession;
 use crate::event_loop::{due_after, fixed_index, ConnToken, Ctx, EventLoop, Handler, InboxSender};
 use crate::io_worker::{IoPool, IoReply, IoRequest};
+use crate::net::connection::Standing;
 use crate::net::CloseReason;
 use crate::policy::{Observation, Policies};
 use crate::realms::link::server::LinkSession;
@@ -52,6 +53,7 @@ use listeners::{Accepted, ListenerKind, Listeners};
 pub use message::{DbJob, DbReply, Msg, Target, Tick, Timer};
 use service::Service;
 use services::{DbPool, Services};
+pub use table::Buffers;
 use table::{Call, ConnTable, Event};
 
 /// How soon a listener is tried again after an accept failed.
@@ -96,6 +98,13 @@ impl DaemonHandle {
     pub fn counters(&self, timeout: Duration) -> Option<Counters> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.sender.post(Msg::Counters(tx)).ok()?;
+        rx.recv_timeout(timeout).ok()
+    }
+
+    /// Each game client's standing and ring sizes: what its buffers cost.
+    pub fn client_buffers(&self, timeout: Duration) -> Option<Vec<(Standing, Buffers)>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.sender.post(Msg::ClientBuffers(tx)).ok()?;
         rx.recv_timeout(timeout).ok()
     }
 }
@@ -466,12 +475,12 @@ impl Daemon {
                 in_flight += 1;
                 return false;
             }
-            conn.output.is_empty() || out_of_time
+            !conn.has_output() || out_of_time
         });
         let pending_output = self
             .clients
             .iter()
-            .any(|(_, c)| c.closing.is_none() && !c.output.is_empty());
+            .any(|(_, c)| c.closing.is_none() && c.has_output());
         if in_flight == 0 && (!pending_output || out_of_time) {
             log::info!("drained");
             cx.stop();
@@ -491,6 +500,9 @@ impl Handler<Msg> for Daemon {
             Msg::Drain => self.begin_drain(cx),
             Msg::Counters(reply) => {
                 let _ = reply.try_send(self.svc.counters());
+            }
+            Msg::ClientBuffers(reply) => {
+                let _ = reply.try_send(self.clients.buffers());
             }
             Msg::Shutdown => {
                 log::info!("shutting down");

@@ -54,7 +54,7 @@ pub struct Pools {
 impl Services {
     pub fn new(config: Config, registry: RealmRegistry, policies: Policies, pools: Pools) -> Self {
         let Pools { store, io, hashing } = pools;
-        let mut realms = RealmListCache::new(config.limits.output_buffer);
+        let mut realms = RealmListCache::new();
         realms.replace(registry.visible());
         Services {
             settings: SessionSettings::from_config(&config),

@@ -21,6 +21,7 @@ use crate::console::login::PasswordVerdict;
 use crate::event_loop::{ConnToken, Ctx, Slots, TableId};
 use crate::net::connection::{Connection, ReadOutcome, Standing};
 use crate::net::ring::Ring;
+use crate::net::shared::SharedSend;
 use crate::net::CloseReason;
 use crate::patches::PatchError;
 
@@ -37,6 +38,16 @@ pub struct Buffers {
     pub output: usize,
 }
 
+impl Buffers {
+    /// The larger of each.
+    pub fn max(self, other: Buffers) -> Buffers {
+        Buffers {
+            input: self.input.max(other.input),
+            output: self.output.max(other.output),
+        }
+    }
+}
+
 /// How many connections of a kind are held, and how big they are.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -50,7 +61,7 @@ pub struct Shape {
     pub unproven_max: Option<usize>,
     /// Rings until the peer has proven who it is.
     pub unproven: Buffers,
-    /// Rings after.
+    /// Rings after (a kind may ask for bigger ones later: [`Turn::grow`]).
     pub proven: Buffers,
 }
 
@@ -94,6 +105,8 @@ pub struct Turn {
     /// `Some(Proven)`: the peer has just proven who it is (full-size rings, no longer
     /// counted as unproven).
     pub standing: Option<Standing>,
+    /// Rings at least this big from now on: what comes next streams through them (a patch).
+    pub grow: Option<Buffers>,
     pub close: Option<CloseReason>,
     /// A request to the router (consoles only).
     pub call: Option<Call>,
@@ -108,6 +121,7 @@ impl Default for Turn {
             deadline: None,
             wake: None,
             standing: None,
+            grow: None,
             close: None,
             call: None,
         }
@@ -134,7 +148,7 @@ impl Turn {
 
     /// Whether the table must apply this answer before more input is handled.
     pub fn must_apply(&self) -> bool {
-        self.close.is_some() || self.ask.is_some() || self.standing.is_some()
+        self.close.is_some() || self.ask.is_some() || self.standing.is_some() || self.grow.is_some()
     }
 
     /// This answer to the last of `handled` messages (keeping a deadline an earlier one
@@ -154,6 +168,9 @@ pub struct ConnIo<'a> {
     pub token: ConnToken,
     pub input: &'a mut Ring,
     pub output: &'a mut Ring,
+    /// An answer going out from a shared encoding after `output`; while it is there, nothing
+    /// else is queued.
+    pub shared: &'a mut Option<SharedSend>,
     pub standing: Standing,
     pub now: Instant,
     pub unix_now: i64,
@@ -268,6 +285,20 @@ impl<K: Kind> ConnTable<K> {
 
     pub fn iter(&self) -> impl Iterator<Item = (ConnToken, &Connection<K>)> {
         self.slots.iter()
+    }
+
+    /// Each connection's standing and ring sizes (what its buffers cost).
+    pub fn buffers(&self) -> Vec<(Standing, Buffers)> {
+        self.slots
+            .iter()
+            .map(|(_, c)| {
+                let rings = Buffers {
+                    input: c.input.capacity(),
+                    output: c.output.capacity(),
+                };
+                (c.standing, rings)
+            })
+            .collect()
     }
 
     /// Takes the router requests made since the last call.
@@ -512,9 +543,12 @@ impl<K: Kind> ConnTable<K> {
         if turn.standing == Some(Standing::Proven) && conn.standing == Standing::Unproven {
             conn.standing = Standing::Proven;
             let proven = K::shape(svc).proven;
-            conn.resize_rings(proven.input, proven.output);
+            let rings = turn.grow.map_or(proven, |grow| proven.max(grow));
+            conn.resize_rings(rings.input, rings.output);
             let ip = conn.session.peer().ip();
             self.forget_unproven(ip);
+        } else if let Some(grow) = turn.grow {
+            conn.resize_rings(grow.input, grow.output);
         }
         let conn = self.slots.get_mut(token)?;
         if let Some(after) = turn.deadline {
@@ -566,7 +600,7 @@ impl<K: Kind> ConnTable<K> {
         let Some(conn) = self.slots.get_mut(token) else {
             return;
         };
-        if !conn.output.is_empty() {
+        if conn.has_output() {
             self.to_flush.push(token);
         } else if let Err(e) = conn.update_interest(cx.registry(), token.to_mio(K::TABLE)) {
             self.close(token, CloseReason::Io(e.kind()));
@@ -615,7 +649,7 @@ impl<K: Kind> ConnTable<K> {
         let Some(conn) = self.slots.get_mut(token) else {
             return;
         };
-        if conn.output.is_empty() && !conn.waiting_for_output_room {
+        if !conn.has_output() && !conn.waiting_for_output_room {
             return;
         }
         if let Err(e) = conn.flush_output(WRITE_BUDGET) {
@@ -694,6 +728,7 @@ fn split<'c, K>(
     let Connection {
         input,
         output,
+        shared,
         session,
         standing,
         ..
@@ -704,6 +739,7 @@ fn split<'c, K>(
             token,
             input,
             output,
+            shared,
             standing: *standing,
             now: cx.now(),
             unix_now: cx.unix_now(),

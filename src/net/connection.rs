@@ -4,9 +4,10 @@
 //!
 //! Socket work is here and only here: reading until the kernel has nothing more (or the input
 //! ring is full), writing until the kernel takes nothing more (the rest waits in the output
-//! ring and the connection asks for WRITABLE), and keeping the registered interest in step.
+//! ring, or in the shared send behind it, and the connection asks for WRITABLE), and keeping
+//! the registered interest in step.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -14,6 +15,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::event_loop::TimerId;
 use crate::net::ring::Ring;
+use crate::net::shared::{ReplySink, SharedSend};
 use crate::net::CloseReason;
 use crate::protocol::wire::WireSink;
 
@@ -40,6 +42,9 @@ pub struct Connection<S> {
     pub socket: TcpStream,
     pub input: Ring,
     pub output: Ring,
+    /// An answer sent from a shared encoding (the realm list), after everything in `output`.
+    /// While it is here no other answer is queued.
+    pub shared: Option<SharedSend>,
     pub session: S,
     pub deadline: Option<TimerId>,
     /// A timer the session asked for (a rate limit ends, a retry is due).
@@ -68,6 +73,7 @@ impl<S> Connection<S> {
             socket,
             input: Ring::with_capacity(input_capacity),
             output: Ring::with_capacity(output_capacity),
+            shared: None,
             session,
             deadline: None,
             wake: None,
@@ -83,7 +89,8 @@ impl<S> Connection<S> {
     /// Moves to rings of the given sizes, keeping what they hold. A connection starts with
     /// small rings and gets the configured ones once its peer has proven who it is (a
     /// password, a realm's link key, a console login), so a flood of unauthenticated
-    /// connections costs about 1 KiB each. Never shrinks.
+    /// connections costs about 1 KiB each; a game client that is sent a patch gets a bigger
+    /// output ring then. Never shrinks.
     pub fn resize_rings(&mut self, input_capacity: usize, output_capacity: usize) {
         if input_capacity > self.input.capacity() {
             self.input = self.input.resized(input_capacity);
@@ -121,20 +128,16 @@ impl<S> Connection<S> {
         }
     }
 
-    /// Writes pending output, at most `budget` bytes this pass so one big transfer cannot
-    /// starve the others. Returns the bytes written.
+    /// Whether anything waits to be written: bytes in the output ring or a shared send.
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty() || self.shared.is_some()
+    }
+
+    /// Writes pending output, the ring's bytes first and then the shared send, at most
+    /// `budget` bytes this pass so one big transfer cannot starve the others. Returns the
+    /// bytes written.
     pub fn flush_output(&mut self, budget: usize) -> io::Result<usize> {
-        let mut written = 0;
-        while !self.output.is_empty() && written < budget {
-            match self.output.write_to(&mut self.socket, budget - written) {
-                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(written)
+        write_pending(&mut self.output, &mut self.shared, &mut self.socket, budget)
     }
 
     /// Writes what the socket takes now (up to `budget`) and keeps the interest in step.
@@ -157,10 +160,10 @@ impl<S> Connection<S> {
     }
 
     /// Keeps the registered interest equal to what the connection needs: READABLE unless the
-    /// input ring is full or the peer is gone, WRITABLE while output waits.
+    /// input ring is full or the peer is gone, WRITABLE while output (ring or shared) waits.
     pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let want_read = !self.input.is_full() && !self.eof;
-        let want_write = !self.output.is_empty();
+        let want_write = self.has_output();
         let wanted = match (want_read, want_write) {
             (_, true) if !want_read => Interest::WRITABLE,
             (true, true) => Interest::READABLE | Interest::WRITABLE,
@@ -176,31 +179,162 @@ impl<S> Connection<S> {
     }
 }
 
+/// Writes `output`'s bytes, then `shared`'s, to `dst` until it takes no more (`WouldBlock`) or
+/// `budget` bytes went; a partial write leaves the rest where it was, to resume from there.
+/// A finished shared send is dropped.
+fn write_pending(
+    output: &mut Ring,
+    shared: &mut Option<SharedSend>,
+    dst: &mut impl Write,
+    budget: usize,
+) -> io::Result<usize> {
+    let mut written = 0;
+    while written < budget {
+        if shared.as_ref().is_some_and(SharedSend::is_done) {
+            *shared = None;
+        }
+        let left = budget - written;
+        let wrote = match shared {
+            _ if !output.is_empty() => output.write_to(dst, left),
+            Some(send) => send.write_to(dst, left),
+            None => break,
+        };
+        match wrote {
+            Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if shared.as_ref().is_some_and(SharedSend::is_done) {
+        *shared = None;
+    }
+    Ok(written)
+}
+
 /// Encoders write replies straight into the output ring. Callers check free space first
 /// (`State::reply_room`); if an encoder still overruns, the ring keeps what fits and the
-/// overflow is detected by [`OutputSink::overflowed`].
+/// overflow is detected by [`OutputSink::overflowed`]. A shared send goes into the
+/// connection's slot for it, when the sink has one.
 pub struct OutputSink<'a> {
     ring: &'a mut Ring,
+    shared: Option<&'a mut Option<SharedSend>>,
     overflowed: bool,
 }
 
 impl<'a> OutputSink<'a> {
+    /// A sink for ring bytes only: a shared send is copied into the ring.
     pub fn new(ring: &'a mut Ring) -> Self {
         Self {
             ring,
+            shared: None,
             overflowed: false,
         }
     }
 
+    /// A sink that queues a shared send in `shared`, to go out after the ring's bytes.
+    pub fn with_shared(ring: &'a mut Ring, shared: &'a mut Option<SharedSend>) -> Self {
+        Self {
+            ring,
+            shared: Some(shared),
+            overflowed: false,
+        }
+    }
+
+    /// Whether an answer did not fit: the ring was full, or bytes or a second shared send
+    /// came while a shared send was queued (they would go out of order).
     pub fn overflowed(&self) -> bool {
         self.overflowed
+    }
+
+    fn shared_pending(&self) -> bool {
+        self.shared.as_ref().is_some_and(|slot| slot.is_some())
     }
 }
 
 impl WireSink for OutputSink<'_> {
     fn put(&mut self, bytes: &[u8]) {
-        if self.ring.push(bytes) < bytes.len() {
+        if self.shared_pending() || self.ring.push(bytes) < bytes.len() {
             self.overflowed = true;
+        }
+    }
+}
+
+impl ReplySink for OutputSink<'_> {
+    fn put_shared(&mut self, send: SharedSend) {
+        match &mut self.shared {
+            Some(slot) if slot.is_none() => **slot = Some(send),
+            Some(_) => self.overflowed = true,
+            None => send.copy_rest(self),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::IoSlice;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::net::shared::SharedMessage;
+
+    /// A socket that takes at most `step` bytes per write and is full every third call.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+        calls: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 3 == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.step - n);
+                self.out.extend_from_slice(&b[..take]);
+                n += take;
+                if n == self.step {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_ring_goes_first_then_the_shared_send_resumed_across_partial_writes() {
+        let message =
+            Arc::new(SharedMessage::new(b"<list a=? b=?>".to_vec(), vec![8, 12]).unwrap());
+        for step in [1, 2, 3, 5, 64] {
+            let mut output = Ring::with_capacity(16);
+            output.push(b"proof;");
+            let mut shared = Some(SharedSend::new(message.clone(), |i| b"37"[i]));
+            let mut dst = Trickle {
+                out: Vec::new(),
+                step,
+                calls: 0,
+            };
+            let mut passes = 0;
+            while !output.is_empty() || shared.is_some() {
+                passes += 1;
+                // A budget of 4 per pass: no pass writes more, whatever the socket takes.
+                let n = write_pending(&mut output, &mut shared, &mut dst, 4).unwrap();
+                assert!(n <= 4);
+                assert!(passes < 100);
+            }
+            assert_eq!(dst.out, b"proof;<list a=3 b=7>", "{step} bytes per write");
         }
     }
 }

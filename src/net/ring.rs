@@ -1,8 +1,9 @@
 //! A fixed-capacity byte ring: one per connection for input and one for output.
 //!
 //! Rings do not grow with what a peer sends: a connection gets small rings until its peer has
-//! proven who it is, and is moved once to the configured ones then (never again, never back;
-//! see `Connection::resize_rings`). Input that does not fit means the peer sent more than any
+//! proven who it is, and is moved to the configured ones then (a game client only to a bigger
+//! input ring, and a bigger output ring when it is sent a patch; never back; see
+//! `Connection::resize_rings`). Input that does not fit means the peer sent more than any
 //! legal packet (it is cut off); output that does not fit means the peer is not reading (it is
 //! cut off, or its input is left unread until the ring drains). Packets are parsed straight out of the
 //! ring: when one wraps around the end, the storage is rotated once so it is contiguous, which
@@ -27,7 +28,8 @@ impl Ring {
     }
 
     /// A ring of `capacity` holding this ring's bytes (which must fit; a ring is only ever
-    /// moved to a larger one, when a connection is promoted — see `Connection::resize_rings`).
+    /// moved to a larger one, when a connection is promoted or starts a patch transfer — see
+    /// `Connection::resize_rings`).
     /// Bytes that would not fit are dropped, which is why callers only grow.
     pub fn resized(&self, capacity: usize) -> Ring {
         let mut ring = Ring::with_capacity(capacity);

@@ -238,6 +238,9 @@ impl EncodedRealmList {
 /// opcode + u16 size.
 const REALM_LIST_HEADER: usize = 3;
 
+/// The longest realm list the u16 size field can carry, header included.
+pub const MAX_REALM_LIST_LEN: usize = REALM_LIST_HEADER + u16::MAX as usize;
+
 fn count_len(layout: Layout) -> usize {
     if layout.is_pre_bc() {
         1

@@ -1,6 +1,11 @@
 //! The realm-list cache: the CMD_REALM_LIST answer, encoded once per change of the realm table
-//! and per (layout, client build, account security level), then copied into each asking
-//! client's output ring with only that account's character counts filled in.
+//! and per (layout, client build, account security level) into a [`SharedMessage`], which
+//! every asking client sends as it is (a [`SharedSend`]: the `Arc` and that account's
+//! character counts), without a copy into its output ring.
+//!
+//! Every realm is listed, up to the protocol's own limits: a body of at most 65,535 bytes
+//! (the u16 size field) and 255 realms before BC (the u8 count). Realms past them are left
+//! out, with a log line; so is a realm the layout cannot carry (a NUL in its name).
 //!
 //! Per client build because the list depends on it: realms that do not take the client's build
 //! are shown offline, with their version (SPECIFY_BUILD on layout 8, appended to the name on
@@ -13,12 +18,14 @@
 //! are few encodings.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use crate::net::shared::{SharedMessage, SharedSend};
 use crate::protocol::realm_list::{
-    RealmEntry, RealmListS2c, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD,
+    RealmEntry, RealmListS2c, MAX_REALM_LIST_LEN, REALM_FLAG_OFFLINE, REALM_FLAG_SPECIFY_BUILD,
 };
 use crate::protocol::version::{Build, Layout};
-use crate::protocol::wire::WireSink;
+use crate::protocol::wire::ProtocolError;
 use crate::store::{CharacterCount, RealmRecord};
 use crate::values::{RealmAccess, RealmId};
 
@@ -58,17 +65,17 @@ impl RealmAccess {
 /// What one encoding is for: the client's layout and build, and the account's security level.
 type Key = (Layout, Build, u8);
 
-/// One encoded answer and where each realm's character-count byte sits in it.
+/// One encoded answer, its holes the realms' character-count bytes.
 struct Encoded {
-    bytes: Vec<u8>,
-    count_at: Vec<(usize, RealmId)>,
+    message: Arc<SharedMessage>,
+    /// The realm of each hole, in order.
+    realms: Vec<RealmId>,
 }
 
+#[derive(Default)]
 pub struct RealmListCache {
     realms: Vec<RealmRecord>,
     encoded: HashMap<Key, Encoded>,
-    /// The answer must fit a connection's output ring; realms past this are left out.
-    max_len: usize,
     stats: RealmListStats,
 }
 
@@ -83,13 +90,8 @@ pub struct RealmListStats {
 }
 
 impl RealmListCache {
-    pub fn new(max_len: usize) -> Self {
-        Self {
-            realms: Vec::new(),
-            encoded: HashMap::new(),
-            max_len,
-            stats: RealmListStats::default(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Replaces the realm table; returns whether anything changed (the cache is dropped then).
@@ -164,42 +166,73 @@ impl RealmListCache {
         };
         let mut ids = Vec::new();
         for realm in &self.realms {
-            if let Some(entry) = Self::entry_for(realm, key) {
-                list.realms.push(entry);
-                ids.push(realm.id);
+            let Some(entry) = Self::entry_for(realm, key) else {
+                continue;
+            };
+            // A realm the layout cannot carry alone is left out alone.
+            let alone = RealmListS2c {
+                realms: vec![entry],
+                footer: list.footer,
+            };
+            if let Err(e) = alone.encode(layout, &mut Vec::new()) {
+                log::warn!(
+                    "realm list for build {build}: leaving out realm {:?}: {e}",
+                    realm.name
+                );
+                continue;
             }
+            list.realms.extend(alone.realms);
+            ids.push(realm.id);
         }
-        loop {
-            let mut bytes = Vec::new();
+        let mut left_out = Vec::new();
+        // Past the size field's 65,535 bytes or the count's 255 realms (before BC): the
+        // protocol's own limits, the only ones the list has. Trimmed to the size field by
+        // length first, so a list far too long is not encoded once per realm left out.
+        while list.encoded_len(layout) > MAX_REALM_LIST_LEN {
+            let Some(dropped) = list.realms.pop() else {
+                break;
+            };
+            ids.pop();
+            left_out.push((dropped.name, ProtocolError::BodyTooLarge));
+        }
+        let (bytes, offsets) = loop {
+            let mut bytes = Vec::with_capacity(list.encoded_len(layout));
             match list.encode(layout, &mut bytes) {
-                Ok(offsets) if bytes.len() <= self.max_len => {
-                    let count_at = offsets
-                        .character_offsets
-                        .into_iter()
-                        .zip(ids.iter().copied())
-                        .collect();
-                    return Encoded { bytes, count_at };
-                }
-                result => {
-                    // Too long for the output ring or the u16 size field (or a realm the
-                    // layout cannot carry): drop the last realm and say so.
+                Ok(offsets) => break (bytes, offsets.character_offsets),
+                Err(e) => {
                     let Some(dropped) = list.realms.pop() else {
-                        return Encoded {
-                            bytes: Vec::new(),
-                            count_at: Vec::new(),
-                        };
+                        log::error!("realm list for build {build}: cannot encode: {e}");
+                        break (Vec::new(), Vec::new());
                     };
                     ids.pop();
-                    log::warn!(
-                        "realm list for build {build}: leaving out realm {:?} ({})",
-                        dropped.name,
-                        match result {
-                            Ok(_) => "the list is longer than limits.output_buffer".to_string(),
-                            Err(e) => e.to_string(),
-                        }
-                    );
+                    left_out.push((dropped.name, e));
                 }
             }
+        };
+        // Popped from the end: the last one popped is the first realm left out.
+        if let (Some((first, _)), Some((_, why))) = (left_out.last(), left_out.first()) {
+            log::warn!(
+                "realm list for build {build}: {} realms listed, {} left out from {first:?} \
+                 on: {why}",
+                list.realms.len(),
+                left_out.len(),
+            );
+        }
+        let message = SharedMessage::new(bytes.clone(), offsets).or_else(|e| {
+            // The encoder's offsets are ascending and inside; this would be our bug. The
+            // list still goes out, its counts as encoded (0).
+            log::error!("realm list for build {build}: character counts not patched: {e}");
+            SharedMessage::new(bytes, Vec::new())
+        });
+        match message {
+            Ok(message) => Encoded {
+                message: Arc::new(message),
+                realms: ids,
+            },
+            Err(_) => Encoded {
+                message: Arc::new(SharedMessage::default()),
+                realms: Vec::new(),
+            },
         }
     }
 
@@ -214,31 +247,28 @@ impl RealmListCache {
 
     /// Bytes the answer for this layout, build and security level takes.
     pub fn encoded_len(&mut self, layout: Layout, build: Build, security_level: u8) -> usize {
-        self.encoded((layout, build, security_level)).bytes.len()
+        self.encoded((layout, build, security_level)).message.len()
     }
 
-    /// Writes the answer for an account of `security_level` with `characters` filled in. The
-    /// caller made sure `encoded_len` bytes are free.
-    pub fn write_for(
+    /// The answer for an account of `security_level` with `characters` filled in: a reference
+    /// to the shared encoding and one byte per listed realm.
+    pub fn answer_for(
         &mut self,
         layout: Layout,
         build: Build,
         security_level: u8,
         characters: &[CharacterCount],
-        out: &mut dyn WireSink,
-    ) {
+    ) -> SharedSend {
         let encoded = self.encoded((layout, build, security_level));
-        let mut from = 0;
-        for &(at, realm) in &encoded.count_at {
-            out.put(&encoded.bytes[from..at]);
-            let count = characters
+        let count_of = |realm: Option<&RealmId>| {
+            characters
                 .iter()
-                .find(|c| c.realm == realm)
-                .map_or(0, |c| c.count);
-            out.put(&[count]);
-            from = at + 1;
-        }
-        out.put(&encoded.bytes[from..]);
+                .find(|c| Some(&c.realm) == realm)
+                .map_or(0, |c| c.count)
+        };
+        SharedSend::new(encoded.message.clone(), |hole| {
+            count_of(encoded.realms.get(hole))
+        })
     }
 
     /// Number of cached encodings (for tests and stats).
@@ -285,7 +315,7 @@ mod tests {
 
     #[test]
     fn the_list_is_encoded_once_per_change_and_a_nan_is_no_change() {
-        let mut cache = RealmListCache::new(4096);
+        let mut cache = RealmListCache::new();
         let key = (Layout::V8, Build::WOTLK, 0);
         assert!(cache.replace(vec![realm(0.5)]));
         for _ in 0..3 {
@@ -315,6 +345,141 @@ mod tests {
                 encodings: 2
             }
         );
+    }
+
+    fn named(id: u32, name: String) -> RealmRecord {
+        RealmRecord {
+            id: RealmId(id),
+            name,
+            ..realm(1.0)
+        }
+    }
+
+    /// A socket that takes at most 7 bytes per write (one slice at a time, as `Write`'s
+    /// default `write_vectored` does) and is full every other call.
+    struct FewBytes {
+        out: Vec<u8>,
+        calls: usize,
+    }
+
+    impl std::io::Write for FewBytes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 2 == 0 {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(7);
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the wire carries of `send`, written a few bytes at a time.
+    fn on_the_wire(mut send: SharedSend) -> Vec<u8> {
+        let mut socket = FewBytes {
+            out: Vec::new(),
+            calls: 0,
+        };
+        while !send.is_done() {
+            match send.write_to(&mut socket, 100) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+            }
+        }
+        socket.out
+    }
+
+    #[test]
+    fn every_realm_is_listed_from_the_shared_encoding_with_the_accounts_counts() {
+        // 255 realms of about 90 bytes each: far more than the 16 KiB output ring that had
+        // to hold the list before.
+        let realms: Vec<RealmRecord> = (1..=255)
+            .map(|id| {
+                named(
+                    id,
+                    format!("Realm {id:03} of a network with very long realm names"),
+                )
+            })
+            .collect();
+        let characters: Vec<CharacterCount> = (1..=255)
+            .filter(|id| id % 3 == 0)
+            .map(|id| CharacterCount {
+                realm: RealmId(id),
+                count: (id % 10) as u8 + 1,
+            })
+            .collect();
+        let mut cache = RealmListCache::new();
+        cache.replace(realms.clone());
+        for (layout, build) in [(Layout::V8, Build::WOTLK), (Layout::V2, Build(5875))] {
+            let send = cache.answer_for(layout, build, 0, &characters);
+            assert!(
+                send.remaining() > 16 * 1024,
+                "{layout:?}: {}",
+                send.remaining()
+            );
+            let wire = on_the_wire(send);
+            // The old path: the encoding copied whole, the counts patched in.
+            let mut copied = Vec::new();
+            crate::net::shared::ReplySink::put_shared(
+                &mut copied,
+                cache.answer_for(layout, build, 0, &characters),
+            );
+            assert_eq!(wire, copied);
+            let list = RealmListS2c::parse(layout, &wire).unwrap();
+            assert_eq!(list.realms.len(), 255);
+            for (entry, realm) in list.realms.iter().zip(&realms) {
+                assert_eq!(entry.name, realm.name);
+                let id = realm.id.0;
+                let expected = if id % 3 == 0 { (id % 10) as u8 + 1 } else { 0 };
+                assert_eq!(entry.characters, expected, "realm {id}");
+            }
+            // Byte for byte what a fresh encoding with the counts in it would be.
+            let mut fresh = Vec::new();
+            list.encode(layout, &mut fresh).unwrap();
+            assert_eq!(wire, fresh);
+        }
+        // Another account shares the encoding: nothing is encoded again.
+        cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]);
+        assert_eq!(cache.stats().encodings, 2);
+    }
+
+    #[test]
+    fn realms_past_the_size_fields_limit_are_left_out_there() {
+        // 255 realms of about 300 bytes: about 76 KB, past the u16 size field.
+        let realms: Vec<RealmRecord> = (1..=255)
+            .map(|id| named(id, format!("{id:03}{}", "x".repeat(280))))
+            .collect();
+        let mut cache = RealmListCache::new();
+        cache.replace(realms);
+        let wire = on_the_wire(cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]));
+        assert!(wire.len() <= 3 + usize::from(u16::MAX));
+        let list = RealmListS2c::parse(Layout::V8, &wire).unwrap();
+        let listed = list.realms.len();
+        assert!((200..255).contains(&listed), "{listed} listed");
+        // The realms that fit, in order: only the end is cut.
+        assert!(list.realms[listed - 1]
+            .name
+            .starts_with(&format!("{listed:03}")));
+        // One more would not have fitted.
+        assert!(wire.len() + 300 > 3 + usize::from(u16::MAX));
+    }
+
+    #[test]
+    fn a_realm_the_layout_cannot_carry_is_left_out_alone() {
+        let mut cache = RealmListCache::new();
+        cache.replace(vec![
+            named(1, "One".into()),
+            named(2, "Bad\0name".into()),
+            named(3, "Three".into()),
+        ]);
+        let wire = on_the_wire(cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]));
+        let list = RealmListS2c::parse(Layout::V8, &wire).unwrap();
+        let names: Vec<&str> = list.realms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["One", "Three"]);
     }
 
     #[test]

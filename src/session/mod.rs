@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
 use crate::log_throttle::LogThrottle;
+use crate::net::shared::ReplySink;
 pub use crate::net::CloseReason;
 use crate::patches::{PatchFile, PatchIndex};
 use crate::policy::lockout::LockoutPolicy;
@@ -62,7 +63,7 @@ use crate::policy::{AddressClass, Policies};
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
-use crate::protocol::wire::{Check, ProtocolError, WireSink};
+use crate::protocol::wire::{Check, ProtocolError};
 use crate::realms::list_cache::RealmListCache;
 use crate::srp6::SessionKey;
 use crate::store::worker::{StoreOp, StoreReply};
@@ -303,8 +304,9 @@ pub struct SessionCx<'a> {
     /// Wall-clock seconds for audit rows, read once per pass by the event loop.
     pub unix_now: i64,
     pub data: &'a mut SessionData,
-    /// The connection's output ring; the daemon guaranteed [`State::reply_room`] bytes free.
-    pub out: &'a mut dyn WireSink,
+    /// The connection's output ring (the daemon guaranteed [`State::reply_room`] bytes free),
+    /// and its slot for an answer sent from a shared encoding (the realm list).
+    pub out: &'a mut dyn ReplySink,
     /// How logon attempts ended, counted where they are decided.
     pub outcomes: &'a mut OutcomeCounts,
     /// Lines any client could repeat go through here: summarised, not one each.
@@ -360,10 +362,11 @@ impl State {
         }
     }
 
-    /// Output room the next packet's answer may need.
-    pub fn reply_room(&self, data: &SessionData, realms: &mut RealmListCache) -> usize {
+    /// Output-ring room the next packet's answer may need.
+    pub fn reply_room(&self) -> usize {
         match self {
-            State::WorldSelect(_) => WorldSelect::reply_room(data, realms),
+            // The realm list goes out from the cache's shared encoding, not the ring.
+            State::WorldSelect(_) => 0,
             // Transfer packets have no answer; file data goes out as room allows.
             State::Update(_) => 0,
             _ => LOGON_REPLY_ROOM,

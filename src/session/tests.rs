@@ -33,7 +33,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        let mut realms = RealmListCache::new(16 * 1024);
+        let mut realms = RealmListCache::new();
         realms.replace(vec![
             realm(1, "Azeroth", vec![]),
             realm(2, "Classic", vec![Build(5875)]),
@@ -496,7 +496,7 @@ fn realms_are_listed_hidden_or_locked_by_the_accounts_security_level() {
 /// Each level gets its own encoding; the same level shares one.
 #[test]
 fn the_realm_list_is_encoded_once_per_security_level() {
-    let mut cache = RealmListCache::new(16 * 1024);
+    let mut cache = RealmListCache::new();
     cache.replace(vec![realm_with(1, "Gm", RealmAccess::HiddenFromPlayers(2))]);
     let player = cache.encoded_len(Layout::V8, Build(12340), 0);
     let gm = cache.encoded_len(Layout::V8, Build(12340), 2);

@@ -1,7 +1,9 @@
 //! The `WorldSelect` state: a logged-in client asks for the realm list while the list is open.
 //! The list comes from the realm-list cache, encoded once per change, layout and security
-//! level (which realms the account sees, and which locked); only this account's character
-//! counts are filled in per request.
+//! level (which realms the account sees, and which locked), and is sent from that shared
+//! encoding with only this account's character counts filled in per request: it is not
+//! copied into the connection's output ring, so a logged-in client keeps a small one. A
+//! request that comes while the previous answer is still going out waits for it.
 //!
 //! At most one answer per `limits.realm_list_interval_ms`: a request that comes sooner is not
 //! read until the interval has passed ([`Input::HoldUntil`]), so a client that floods
@@ -14,7 +16,6 @@ use crate::event_loop::due_after;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::realm_list::RealmListC2s;
 use crate::protocol::version::{Build, Layout};
-use crate::realms::list_cache::RealmListCache;
 
 use super::{CloseReason, Input, OpcodeRule, SessionCx, SessionData, State, Step};
 
@@ -51,11 +52,6 @@ impl WorldSelect {
         )
     }
 
-    pub fn reply_room(data: &SessionData, realms: &mut RealmListCache) -> usize {
-        let (layout, build, level) = Self::key(data);
-        realms.encoded_len(layout, build, level)
-    }
-
     pub fn on_packet(self, opcode: Opcode, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
         if opcode != Opcode::RealmList {
             return Step::Close(CloseReason::IllegalOpcode {
@@ -67,8 +63,10 @@ impl WorldSelect {
             return Step::Close(CloseReason::Malformed(e));
         }
         let (layout, build, level) = Self::key(cx.data);
-        cx.realms
-            .write_for(layout, build, level, &cx.data.characters, cx.out);
+        let answer = cx
+            .realms
+            .answer_for(layout, build, level, &cx.data.characters);
+        cx.out.put_shared(answer);
         Step::Become(State::WorldSelect(WorldSelect {
             next_answer: Some(due_after(cx.now, cx.settings.realm_list_interval)),
         }))

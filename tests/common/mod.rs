@@ -81,6 +81,16 @@ impl TestServer {
         self.handle.counters(TIMEOUT).expect("counters")
     }
 
+    /// Each game client's standing and ring sizes.
+    pub fn client_buffers(
+        &self,
+    ) -> Vec<(
+        gatehouse::net::connection::Standing,
+        gatehouse::daemon::Buffers,
+    )> {
+        self.handle.client_buffers(TIMEOUT).expect("client buffers")
+    }
+
     /// A second connection to the daemon's database, for assertions.
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.db).expect("open store")
