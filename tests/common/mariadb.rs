@@ -408,10 +408,15 @@ fn install_and_run(
     tls: Option<&ServerTls>,
 ) -> Result<MariaDb, String> {
     let data = dir.join("data");
+    // The server's temporary files stay in our directory: in the shared /tmp another
+    // process's clean-up (or another server's) can delete them under a starting server.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut install = Command::new(&binaries.install_db);
     install
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
         .args(SMALL);
@@ -457,6 +462,7 @@ fn run(
     let mut cmd = Command::new(&binaries.server);
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--socket={}", dir.join("sock").display()))
