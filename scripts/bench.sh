@@ -80,6 +80,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 if [ "$(stat -f -c %T "$dir")" = tmpfs ]; then
     # Synced commits on tmpfs cost nothing: that would flatter every logon figure.
     rmdir "$dir"
+    mkdir -p "$PWD/target"
     dir=$(mktemp -d "$PWD/target/gatehouse-bench.XXXXXX")
 fi
 pids=()
@@ -136,7 +137,7 @@ forget() { # forget PID: it has been waited for
 # seed SIDE DB REALMS: a fresh database made by SIDE's binary: the load account and REALMS
 # realms with realistic names (the longer the entries, the fewer fit the output ring).
 seed() {
-    local b=${bin[$1]} db=$2 n=$3 i
+    local b=${bin[$1]} db=$2 n=$3
     rm -f "$db" "$db"-wal "$db"-shm
     "$b" account create "$account" --password-stdin --db "$db" <<< "$account" >/dev/null
     add_realms "$1" "$db" 1 "$n"
@@ -277,23 +278,23 @@ park() {
     seed "$side" "$db" 1
     serve "$side" "$db"
     sleep 0.3
-    rss0=$(status_kb "$server_pid" VmRSS)
+    rss0=$(status_kb "$server_pid" VmRSS) anon0=$(status_kb "$server_pid" RssAnon)
     taskset -c 1 "$client" load --server "127.0.0.1:$port" --account "$account" \
         --password "$account" --fixed-ephemeral --park "$n" $3 --concurrency 256 --hold 120 \
         > "$out" 2>&1 &
     cpid=$!
     pids+=("$cpid")
-    rssn=
+    rssn= anonn=
     for i in $(seq 1200); do
         if grep -q '^parked:' "$out"; then
             sleep 0.5
-            rssn=$(status_kb "$server_pid" VmRSS)
+            rssn=$(status_kb "$server_pid" VmRSS) anonn=$(status_kb "$server_pid" RssAnon)
             break
         fi
         kill -0 "$cpid" 2>/dev/null || break
         sleep 0.05
     done
-    parked_line=$(grep '^parked:' "$out" | head -1 || true)
+    park_failed=$(sed -n 's/^parked: [0-9]* (\([0-9]*\) failed).*/\1/p' "$out" | head -1)
     kill "$cpid" 2>/dev/null || true
     wait "$cpid" 2>/dev/null || true
     forget "$cpid"
@@ -303,11 +304,12 @@ park() {
 for side in "${sides[@]}"; do
     say "4. server memory ($side)"
     park "$side" 1000 ""
-    R[rss0.$side]=$rss0 R[park1k.$side]=$rssn R[park1k0.$side]=$rss0 R[park1kl.$side]=$parked_line
+    R[rss0.$side]=$rss0 R[anon0.$side]=$anon0
+    R[park1k.$side]=$rssn R[park1k0.$side]=$rss0 R[park1ka.$side]=$anonn R[park1kf.$side]=$park_failed
     park "$side" 10000 ""
-    R[park10k.$side]=$rssn R[park10k0.$side]=$rss0 R[park10kl.$side]=$parked_line
+    R[park10k.$side]=$rssn R[park10k0.$side]=$rss0 R[park10ka.$side]=$anonn R[park10kf.$side]=$park_failed
     park "$side" 1000 --logged-in
-    R[idle1k.$side]=$rssn R[idle1k0.$side]=$rss0 R[idle1kl.$side]=$parked_line
+    R[idle1k.$side]=$rssn R[idle1k0.$side]=$rss0 R[idle1ka.$side]=$anonn R[idle1kf.$side]=$park_failed
 done
 
 # --- 5. realm-list round trip with the store slowed ------------------------------------------
@@ -457,21 +459,26 @@ both c_paced
 row 3 "latency p50 / p99 / max at half the best rate of row 2, open loop (--rate), from the scheduled start (median of $runs)" \
     "$cell_new" "$cell_base"
 
-c_rss0() { mib "${R[rss0.$1]:-}"; }
+c_rss0() {
+    [ -n "${R[rss0.$1]:-}" ] || return 0
+    printf '%s (anonymous %s)' "$(mib "${R[rss0.$1]}")" "$(mib "${R[anon0.$1]:-0}")"
+}
 both c_rss0
-row 4 "server RSS, 0 connections (fresh server, idle)" "$cell_new" "$cell_base"
+row 4 "server VmRSS (RssAnon), 0 connections (fresh server, idle)" "$cell_new" "$cell_base"
 c_park() { # c_park KEY N SIDE
     local n0 nn
     n0=${R[$1"0".$3]:-} nn=${R[$1.$3]:-}
     [ -n "$nn" ] || return 0
-    printf '%s (%s KiB per connection)' "$(mib "$nn")" "$(per_conn "$nn" "$n0" "$2")"
+    printf '%s (anonymous %s; %s KiB per connection)' "$(mib "$nn")" \
+        "$(mib "${R[$1"a".$3]:-0}")" "$(per_conn "$nn" "$n0" "$2")"
+    [ "${R[$1"f".$3]:-0}" = 0 ] || printf '; %s failed to park' "${R[$1"f".$3]}"
 }
 both c_park park1k 1000
-row 4 "server RSS, 1,000 connections parked after the challenge" "$cell_new" "$cell_base"
+row 4 "server VmRSS (RssAnon), 1,000 connections parked after the challenge" "$cell_new" "$cell_base"
 both c_park park10k 10000
-row 4 "server RSS, 10,000 connections parked after the challenge" "$cell_new" "$cell_base"
+row 4 "server VmRSS (RssAnon), 10,000 connections parked after the challenge" "$cell_new" "$cell_base"
 both c_park idle1k 1000
-row 4 "server RSS, 1,000 connections logged in, idle after the realm list" "$cell_new" "$cell_base"
+row 4 "server VmRSS (RssAnon), 1,000 connections logged in, idle after the realm list" "$cell_new" "$cell_base"
 
 c_rl() {
     local v slow
@@ -517,9 +524,10 @@ c_realms() { # c_realms N SIDE
     local v
     v=$(med "rrate.$1.$2")
     [ -n "$v" ] || return 0
-    printf '%.0f logons/s / %s / %s of %s realms in the list; server CPU %s, client %s of CPU 1' \
-        "$v" "$(mib "$(med "rrss.$1.$2")")" "${R[rgot.$1.$2]:-?}" "$1" \
-        "$(pct "rscpu.$1.$2")" "$(pct "rccpu.$1.$2")"
+    printf '%.0f logons/s / %s / %s of %s realms in the list; server CPU %s (%s µs per logon), client %s of CPU 1' \
+        "$v" "$(mib "$(med "rrss.$1.$2")")" "${R[rgot.$1.$2]:-?}" "$1" "$(pct "rscpu.$1.$2")" \
+        "$(awk -v x="$(med "rscpu.$1.$2")" -v v="$v" 'BEGIN {printf "%.0f", x * 1e6 / v}')" \
+        "$(pct "rccpu.$1.$2")"
 }
 for n in "${realm_counts[@]}"; do
     both c_realms "$n"
