@@ -25,8 +25,9 @@
 //! - [`values`]: plain value types that every folder may share (account and realm ids, a
 //!   realm's link key, an IP ban, the lockout rule); it imports nothing of ours.
 //! - [`tools`], apart from the server's folders: [`tools::client`], a blocking client with its
-//!   own SRP6 side, for tests and the load client; [`tools::world_gate`], the reference world
-//!   gateway on the realm link.
+//!   own SRP6 side, for tests, and the load client; [`tools::world_gate`], the reference world
+//!   gateway on the realm link; [`tools::srp_ceiling`], the server's SRP work in a tight loop
+//!   (`scripts/bench.sh`).
 //!
 //! Nothing on the loop thread blocks: sockets are non-blocking, store requests are `try_send`,
 //! log lines are handed to a writer thread, and state code reads no clock (it gets `now`).

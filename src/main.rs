@@ -79,6 +79,9 @@ enum Command {
     Unban(UnbanCommand),
     /// Run N concurrent full logons against a running server and report the rate and latency.
     Load(gatehouse::tools::client::load::LoadArgs),
+    /// The server's SRP work per logon in a tight loop on one thread (scripts/bench.sh).
+    #[command(hide = true)]
+    SrpCeiling(gatehouse::tools::srp_ceiling::CeilingArgs),
     /// A reference world gateway: registers one realm over the realm link, heartbeats, and
     /// admits game clients whose CMSG_AUTH_SESSION matches the key taken from gatehouse.
     WorldGate(WorldGateArgs),
@@ -398,9 +401,16 @@ fn run() -> Result<()> {
             gatehouse::logging::init(config.log.level.0);
             let report = gatehouse::tools::client::load::run(&args)?;
             println!("{report}");
-            if report.failed > 0 {
-                bail!("{} of {} logons failed", report.failed, report.attempted);
+            if report.failed() > 0 {
+                bail!(
+                    "{} of {} connections failed",
+                    report.failed(),
+                    report.attempted()
+                );
             }
+        }
+        Command::SrpCeiling(args) => {
+            println!("{}", gatehouse::tools::srp_ceiling::run(&args)?);
         }
     }
     gatehouse::logging::flush();

@@ -4,10 +4,11 @@
 //! The logon state uses [`ServerHandshake`] (one per challenge: B out, then one proof in); the
 //! store uses [`compute_verifier`] at registration; the reconnect and world-server proofs check a
 //! client against the session key K kept from a successful logon. [`ClientHandshake`] is the
-//! other side, for the test and load clients. The modular exponentiations are crypto-bigint's
-//! `ConstMontyForm::pow` (constant time in the exponent, on the stack: no heap allocation);
-//! everything WoW-specific — little-endian fixed-width numbers, k = 3, the interleaved session
-//! key, M1/M2 — is done here on SHA-1.
+//! other side, for the test and load clients ([`fixed_ephemeral`]: the load client's cheaper
+//! one, which reuses its ephemeral key so that a logon costs it one exponentiation). The
+//! modular exponentiations are crypto-bigint's `ConstMontyForm::pow` (constant time in the
+//! exponent, on the stack: no heap allocation); everything WoW-specific — little-endian
+//! fixed-width numbers, k = 3, the interleaved session key, M1/M2 — is done here on SHA-1.
 //!
 //! All byte arrays are in wire order: numbers little-endian, zero-padded at the high end to
 //! their fixed width (never trimmed), digests as SHA-1 emits them.
@@ -18,6 +19,8 @@ use sha1::{Digest, Sha1};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::account::{AccountName, Password};
+
+pub mod fixed_ephemeral;
 
 /// 32-byte account salt, wire order (stored as-is).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -18,4 +18,6 @@ pub enum DaemonError {
     Io(#[from] IoError),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    TestDelay(#[from] crate::store::test_delay::DelayError),
 }

@@ -142,6 +142,15 @@ impl Daemon {
             let now = crate::event_loop::unix_seconds();
             (store.load_realms()?, store.ip_bans(now)?)
         };
+        // Test-only: a slow database on purpose (store::test_delay); None unless set.
+        let delay = store::test_delay::from_env()?;
+        if let Some(delay) = delay {
+            log::warn!(
+                "store: every DB-thread call sleeps {} ms first ({}, test-only)",
+                delay.as_millis(),
+                store::test_delay::ENV
+            );
+        }
         // SQLite's DB threads take turns to write (see WriteTurns); a server queues its own.
         let open: Box<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync> = match location
         {
@@ -150,19 +159,20 @@ impl Daemon {
                 Box::new(move || {
                     let store = SqliteStore::open_with_turns(&path, turns.clone())?;
                     store.set_busy_timeout(POOL_BUSY_TIMEOUT)?;
-                    Ok(Box::new(store) as Box<dyn Store>)
+                    Ok(store::test_delay::wrap(Box::new(store), delay))
                 })
             }
             location @ StoreLocation::Mysql { .. } => {
                 let totp_key = config.totp.key.clone();
                 let totp_master = config.store.totp_master_secret.clone();
                 Box::new(move || {
-                    store::open_with_totp_key(
+                    let store = store::open_with_totp_key(
                         &location,
                         password.as_deref(),
                         totp_key.as_ref(),
                         totp_master.as_ref(),
-                    )
+                    )?;
+                    Ok(store::test_delay::wrap(store, delay))
                 })
             }
         };

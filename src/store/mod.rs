@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod mysql;
 mod rows;
 pub mod sqlite;
+pub mod test_delay;
 pub mod worker;
 
 use std::fmt;

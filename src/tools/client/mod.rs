@@ -1,5 +1,6 @@
-//! A blocking login client with its own SRP6 client side: what the integration tests and the
-//! load client use to talk to a running gatehouse exactly as a game client would.
+//! A blocking login client with its own SRP6 client side: what the integration tests use to
+//! talk to a running gatehouse exactly as a game client would. The load client ([`load`])
+//! drives many connections from one thread with the same codec and the same checks.
 //!
 //! It is not used by the server. It frames replies with the same codec the server uses, and it
 //! verifies the server's M2, so a successful [`LogonClient::login`] proves that both ends
