@@ -20,7 +20,7 @@ use super::services::Services;
 use crate::console::login::PasswordVerdict;
 use crate::event_loop::{ConnToken, Ctx, Slots, TableId};
 use crate::net::connection::{Connection, ReadOutcome, Standing};
-use crate::net::ring::Ring;
+use crate::net::ring::{Ring, RingPool};
 use crate::net::shared::SharedSend;
 use crate::net::CloseReason;
 use crate::patches::PatchError;
@@ -258,6 +258,11 @@ pub struct ConnTable<K> {
     slots: Slots<Connection<K>>,
     to_flush: Vec<ConnToken>,
     to_close: Vec<ConnToken>,
+    /// An emptied token list kept for its capacity: a pass swaps it with `to_flush` or
+    /// `to_close` instead of leaving an empty list that allocates again on the next push.
+    spare: Vec<ConnToken>,
+    /// Ring storage closed connections gave back, for the next ones.
+    rings: RingPool,
     /// Unproven connections per address (only for kinds with a per-address cap).
     unproven: HashMap<IpAddr, usize>,
     unproven_total: usize,
@@ -271,6 +276,8 @@ impl<K> Default for ConnTable<K> {
             slots: Slots::default(),
             to_flush: Vec::new(),
             to_close: Vec::new(),
+            spare: Vec::new(),
+            rings: RingPool::default(),
             unproven: HashMap::new(),
             unproven_total: 0,
             calls: Vec::new(),
@@ -358,12 +365,13 @@ impl<K: Kind> ConnTable<K> {
         };
         let _ = socket.set_nodelay(true);
         let now = cx.now();
+        let rings = &mut self.rings;
         let token = self.slots.insert_with(|_| {
-            Connection::new(
+            Connection::with_rings(
                 socket,
                 session,
-                shape.unproven.input,
-                shape.unproven.output,
+                rings.take(shape.unproven.input),
+                rings.take(shape.unproven.output),
                 now,
             )
         });
@@ -544,11 +552,11 @@ impl<K: Kind> ConnTable<K> {
             conn.standing = Standing::Proven;
             let proven = K::shape(svc).proven;
             let rings = turn.grow.map_or(proven, |grow| proven.max(grow));
-            conn.resize_rings(rings.input, rings.output);
+            conn.resize_rings_from(&mut self.rings, rings.input, rings.output);
             let ip = conn.session.peer().ip();
             self.forget_unproven(ip);
         } else if let Some(grow) = turn.grow {
-            conn.resize_rings(grow.input, grow.output);
+            conn.resize_rings_from(&mut self.rings, grow.input, grow.output);
         }
         let conn = self.slots.get_mut(token)?;
         if let Some(after) = turn.deadline {
@@ -674,23 +682,44 @@ impl<K: Kind> ConnTable<K> {
             if self.to_flush.is_empty() {
                 return;
             }
-            for token in std::mem::take(&mut self.to_flush) {
+            let round = self.swap_out_flush();
+            for &token in &round {
                 self.flush_one(cx, svc, token);
             }
+            self.give_back(round);
         }
         // Whatever is still queued asks for WRITABLE, so the next poll wakes for it at once.
-        for token in std::mem::take(&mut self.to_flush) {
+        let rest = self.swap_out_flush();
+        for &token in &rest {
             if let Some(conn) = self.slots.get_mut(token) {
                 if let Err(e) = conn.update_interest(cx.registry(), token.to_mio(K::TABLE)) {
                     self.close(token, CloseReason::Io(e.kind()));
                 }
             }
         }
+        self.give_back(rest);
+    }
+
+    /// The queued flushes, leaving an empty list with capacity in their place.
+    fn swap_out_flush(&mut self) -> Vec<ConnToken> {
+        let mut taken = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut taken, &mut self.to_flush);
+        taken
+    }
+
+    /// A token list done with, kept for its capacity.
+    fn give_back(&mut self, mut list: Vec<ConnToken>) {
+        list.clear();
+        if list.capacity() > self.spare.capacity() {
+            self.spare = list;
+        }
     }
 
     /// The reap step: frees what was closed during the pass, after one last write.
     pub fn reap(&mut self, cx: &mut Ctx<'_, Msg>, svc: &mut Services) {
-        for token in std::mem::take(&mut self.to_close) {
+        let mut closing = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut closing, &mut self.to_close);
+        for &token in &closing {
             let Some(mut conn) = self.slots.remove(token) else {
                 continue;
             };
@@ -706,7 +735,9 @@ impl<K: Kind> ConnTable<K> {
             }
             let reason = conn.retire(cx.registry(), WRITE_BUDGET);
             conn.session.on_closed(token, &reason, cx.now(), svc);
+            conn.give_rings(&mut self.rings);
         }
+        self.give_back(closing);
     }
 
     /// Deregisters and drops every connection (the loop has stopped).

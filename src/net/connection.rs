@@ -14,7 +14,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::event_loop::TimerId;
-use crate::net::ring::Ring;
+use crate::net::ring::{Ring, RingPool};
 use crate::net::shared::{ReplySink, SharedSend};
 use crate::net::CloseReason;
 use crate::protocol::wire::WireSink;
@@ -69,10 +69,27 @@ impl<S> Connection<S> {
         output_capacity: usize,
         now: Instant,
     ) -> Self {
+        Self::with_rings(
+            socket,
+            session,
+            Ring::with_capacity(input_capacity),
+            Ring::with_capacity(output_capacity),
+            now,
+        )
+    }
+
+    /// A connection on rings the caller made (from a [`RingPool`]).
+    pub fn with_rings(
+        socket: TcpStream,
+        session: S,
+        input: Ring,
+        output: Ring,
+        now: Instant,
+    ) -> Self {
         Self {
             socket,
-            input: Ring::with_capacity(input_capacity),
-            output: Ring::with_capacity(output_capacity),
+            input,
+            output,
             shared: None,
             session,
             deadline: None,
@@ -92,12 +109,32 @@ impl<S> Connection<S> {
     /// connections costs about 1 KiB each; a game client that is sent a patch gets a bigger
     /// output ring then. Never shrinks.
     pub fn resize_rings(&mut self, input_capacity: usize, output_capacity: usize) {
+        self.resize_rings_from(&mut RingPool::default(), input_capacity, output_capacity);
+    }
+
+    /// [`Connection::resize_rings`], taking the new rings from `pool` and giving it the old.
+    pub fn resize_rings_from(
+        &mut self,
+        pool: &mut RingPool,
+        input_capacity: usize,
+        output_capacity: usize,
+    ) {
         if input_capacity > self.input.capacity() {
-            self.input = self.input.resized(input_capacity);
+            let mut bigger = pool.take(input_capacity);
+            bigger.fill_from(&self.input);
+            pool.give(std::mem::replace(&mut self.input, bigger));
         }
         if output_capacity > self.output.capacity() {
-            self.output = self.output.resized(output_capacity);
+            let mut bigger = pool.take(output_capacity);
+            bigger.fill_from(&self.output);
+            pool.give(std::mem::replace(&mut self.output, bigger));
         }
+    }
+
+    /// Gives the rings' buffers to `pool` (the connection is closed and read no more).
+    pub fn give_rings(&mut self, pool: &mut RingPool) {
+        pool.give(std::mem::replace(&mut self.input, Ring::empty()));
+        pool.give(std::mem::replace(&mut self.output, Ring::empty()));
     }
 
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {

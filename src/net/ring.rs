@@ -18,7 +18,70 @@ pub struct Ring {
     len: usize,
 }
 
+/// Ring storage to use again: a closing connection gives its rings' buffers back and the next
+/// connection takes them, so in the steady state the loop allocates no ring per connection.
+/// At most [`RingPool::KEEP`] buffers of each size wait here, so a flood that ends leaves
+/// bounded memory behind. A reused buffer's old bytes are never read: a ring reads only what
+/// was written to it since it was made.
+#[derive(Default)]
+pub struct RingPool {
+    /// Free buffers by capacity (a table has two or three sizes at most).
+    free: Vec<(usize, Vec<Box<[u8]>>)>,
+}
+
+impl RingPool {
+    /// Buffers of one size kept at most.
+    pub const KEEP: usize = 4096;
+
+    /// An empty ring of `capacity`, from a kept buffer when there is one.
+    pub fn take(&mut self, capacity: usize) -> Ring {
+        let kept = self
+            .free
+            .iter_mut()
+            .find(|(size, _)| *size == capacity)
+            .and_then(|(_, buffers)| buffers.pop());
+        match kept {
+            Some(buf) => Ring {
+                buf,
+                head: 0,
+                len: 0,
+            },
+            None => Ring::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps `ring`'s buffer for a later [`RingPool::take`] of its size.
+    pub fn give(&mut self, ring: Ring) {
+        let size = ring.buf.len();
+        if size == 0 {
+            return;
+        }
+        let at = match self.free.iter().position(|(s, _)| *s == size) {
+            Some(at) => at,
+            None => {
+                self.free.push((size, Vec::new()));
+                self.free.len() - 1
+            }
+        };
+        if let Some((_, buffers)) = self.free.get_mut(at) {
+            if buffers.len() < Self::KEEP {
+                buffers.push(ring.buf);
+            }
+        }
+    }
+
+    /// Buffers waiting, of every size (for tests and stats).
+    pub fn kept(&self) -> usize {
+        self.free.iter().map(|(_, b)| b.len()).sum()
+    }
+}
+
 impl Ring {
+    /// A ring with no storage (what a connection's ring is after it was given back).
+    pub fn empty() -> Self {
+        Self::with_capacity(0)
+    }
+
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             buf: vec![0; capacity].into_boxed_slice(),
@@ -33,10 +96,15 @@ impl Ring {
     /// Bytes that would not fit are dropped, which is why callers only grow.
     pub fn resized(&self, capacity: usize) -> Ring {
         let mut ring = Ring::with_capacity(capacity);
-        let (first, second) = self.as_slices();
-        ring.push(first);
-        ring.push(second);
+        ring.fill_from(self);
         ring
+    }
+
+    /// Appends `other`'s bytes (what fits) to this ring.
+    pub fn fill_from(&mut self, other: &Ring) {
+        let (first, second) = other.as_slices();
+        self.push(first);
+        self.push(second);
     }
 
     pub fn capacity(&self) -> usize {
@@ -159,6 +227,29 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_hands_back_what_closed_connections_gave_and_keeps_a_bounded_number() {
+        let mut pool = RingPool::default();
+        let mut ring = pool.take(512);
+        ring.push(b"left over from an old connection");
+        let address = ring.buf.as_ptr();
+        pool.give(ring);
+        assert_eq!(pool.kept(), 1);
+        // The same storage comes back, empty: the old bytes are not readable.
+        let again = pool.take(512);
+        assert_eq!(again.buf.as_ptr(), address);
+        assert!(again.is_empty());
+        assert_eq!(pool.kept(), 0);
+        // Another size is made fresh; an empty ring is not kept.
+        assert_eq!(pool.take(1024).capacity(), 1024);
+        pool.give(Ring::empty());
+        assert_eq!(pool.kept(), 0);
+        for _ in 0..RingPool::KEEP + 10 {
+            pool.give(Ring::with_capacity(64));
+        }
+        assert_eq!(pool.kept(), RingPool::KEEP);
+    }
 
     #[test]
     fn resized_keeps_wrapped_bytes_in_order() {

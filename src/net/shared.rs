@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use crate::protocol::wire::WireSink;
 
-/// Slices one vectored write carries at most (Linux's IOV_MAX): a longer message goes out in
-/// several writes.
-pub const MAX_SLICES: usize = 1024;
+/// Slices one vectored write carries at most (a quarter of Linux's IOV_MAX, so the array of
+/// them fits the stack): a longer message goes out in several writes.
+pub const MAX_SLICES: usize = 256;
 
 /// Why bytes and hole offsets do not make a shared message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,12 +34,13 @@ pub enum SharedMessageError {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SharedMessage {
     bytes: Box<[u8]>,
-    /// Strictly ascending offsets into `bytes`; what `bytes` holds there is never sent.
+    /// Strictly ascending offsets into `bytes`, where `bytes` holds 0: a sender with a byte of
+    /// its own for a hole sends that instead.
     holes: Box<[usize]>,
 }
 
 impl SharedMessage {
-    pub fn new(bytes: Vec<u8>, holes: Vec<usize>) -> Result<Self, SharedMessageError> {
+    pub fn new(mut bytes: Vec<u8>, holes: Vec<usize>) -> Result<Self, SharedMessageError> {
         let len = bytes.len();
         let mut previous = None;
         for &at in &holes {
@@ -50,6 +51,9 @@ impl SharedMessage {
                 return Err(SharedMessageError::HoleOutOfOrder { at });
             }
             previous = Some(at);
+            if let Some(b) = bytes.get_mut(at) {
+                *b = 0;
+            }
         }
         Ok(Self {
             bytes: bytes.into_boxed_slice(),
@@ -71,8 +75,9 @@ impl SharedMessage {
     }
 
     /// Calls `each` with the message's pieces from byte `from` on, in order, as long as it
-    /// answers true: the shared runs between the holes, and `fill`'s byte for each hole. The
-    /// pieces cover at most `limit` bytes.
+    /// answers true: the shared runs between the holes, and `fill`'s byte for each hole (an
+    /// empty `fill`: the message's own zeros, in one run). The pieces cover at most `limit`
+    /// bytes.
     fn pieces<'a>(
         &'a self,
         fill: &'a [u8],
@@ -81,6 +86,12 @@ impl SharedMessage {
         mut each: impl FnMut(&'a [u8]) -> bool,
     ) {
         let end = self.bytes.len().min(from.saturating_add(limit));
+        if fill.is_empty() {
+            if let Some(run) = self.bytes.get(from..end).filter(|r| !r.is_empty()) {
+                each(run);
+            }
+            return;
+        }
         let mut at = from;
         // The first hole at or after `from`.
         let mut hole = self.holes.partition_point(|&h| h < from);
@@ -115,9 +126,14 @@ pub struct SharedSend {
 }
 
 impl SharedSend {
-    /// A send of `message` with `fill(i)` in hole `i`.
+    /// A send of `message` with `fill(i)` in hole `i`. When every hole's byte is 0 (an account
+    /// with no characters) nothing is copied: the message goes out as it is.
     pub fn new(message: Arc<SharedMessage>, fill: impl Fn(usize) -> u8) -> Self {
-        let fill = (0..message.holes()).map(fill).collect();
+        let fill = if (0..message.holes()).any(|i| fill(i) != 0) {
+            (0..message.holes()).map(fill).collect()
+        } else {
+            Box::default()
+        };
         Self {
             message,
             fill,
@@ -138,15 +154,20 @@ impl SharedSend {
     /// slices) to `dst`; a partial write is resumed from where it stopped by the next call.
     /// Returns the bytes written (0 when nothing was left).
     pub fn write_to(&mut self, dst: &mut impl Write, limit: usize) -> io::Result<usize> {
-        let mut slices = Vec::new();
+        // On the stack: a send allocates nothing. A longer list goes out in more writes.
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut used = 0;
         self.message.pieces(&self.fill, self.sent, limit, |piece| {
-            slices.push(IoSlice::new(piece));
-            slices.len() < MAX_SLICES
+            if let Some(slot) = slices.get_mut(used) {
+                *slot = IoSlice::new(piece);
+                used += 1;
+            }
+            used < MAX_SLICES
         });
-        if slices.is_empty() {
+        let Some(slices) = slices.get(..used).filter(|s| !s.is_empty()) else {
             return Ok(0);
-        }
-        let n = dst.write_vectored(&slices)?;
+        };
+        let n = dst.write_vectored(slices)?;
         self.sent = self.sent.saturating_add(n).min(self.message.len());
         Ok(n)
     }

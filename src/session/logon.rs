@@ -46,11 +46,13 @@ use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Upd
 pub enum Logon {
     AwaitChallenge,
     LoadingAccount(ChallengeKind),
-    AwaitProof(Box<PendingProof>),
-    AwaitReconnectProof(Box<PendingReconnect>),
+    // Held inline, not boxed: a logon's states cost the loop no heap allocation (the
+    // connection's slot is sized for the largest, about 200 bytes).
+    AwaitProof(PendingProof),
+    AwaitReconnectProof(PendingReconnect),
     RecordingFailure(Refusal),
-    RecordingSuccess(Box<PendingSuccess>),
-    RenewingSession(Box<SessionKey>),
+    RecordingSuccess(PendingSuccess),
+    RenewingSession(SessionKey),
 }
 
 /// A refusal waiting for its store write; the answer's form depends on the message refused.
@@ -155,10 +157,10 @@ impl Logon {
                 handle_challenge(msg, cx)
             }
             (Logon::AwaitProof(pending), Opcode::LogonProof) => {
-                handle_logon_proof(*pending, msg, cx)
+                handle_logon_proof(pending, msg, cx)
             }
             (Logon::AwaitReconnectProof(pending), Opcode::ReconnectProof) => {
-                handle_reconnect_proof(*pending, msg, cx)
+                handle_reconnect_proof(pending, msg, cx)
             }
             // The opcode tables make every other pair unreachable; refuse rather than trust that.
             (state, _) => Step::Close(CloseReason::IllegalOpcode {
@@ -207,10 +209,10 @@ impl Logon {
                 }
             }
             (Logon::RenewingSession(key), StoreReply::SessionRenewed(stored)) => {
-                on_session_renewed(*key, stored, cx)
+                on_session_renewed(key, stored, cx)
             }
             (Logon::RecordingSuccess(pending), StoreReply::LoginSuccessRecorded(stored)) => {
-                on_login_success_recorded(*pending, stored, cx)
+                on_login_success_recorded(pending, stored, cx)
             }
             // A reply this phase did not ask for (an audit write of an earlier refusal).
             (state, reply) => {
@@ -504,11 +506,11 @@ fn on_account_loaded(
     if let Err(e) = reply.encode(layout, &mut cx.out) {
         return Step::Close(CloseReason::Unencodable(e));
     }
-    Step::Become(State::Logon(Logon::AwaitProof(Box::new(PendingProof {
+    Step::Become(State::Logon(Logon::AwaitProof(PendingProof {
         handshake,
         account: account.id,
         second_factor,
-    }))))
+    })))
 }
 
 /// The challenge answer to a logon from an address the account is not locked to.
@@ -540,7 +542,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
     if verified.is_ok() {
         match check_second_factor(pending.account, &pending.second_factor, &proof, name, cx) {
             SecondFactorCheck::Passed(step) => totp_step = step,
-            SecondFactorCheck::Refused(refusal) => return refusal,
+            SecondFactorCheck::Refused(refusal) => return *refusal,
         }
     }
     match verified {
@@ -550,11 +552,11 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
             decided(cx, &a);
             let expires_at = cx.settings.ticket_expiry(cx.unix_now);
             Step::Ask(
-                State::Logon(Logon::RecordingSuccess(Box::new(PendingSuccess {
+                State::Logon(Logon::RecordingSuccess(PendingSuccess {
                     server_proof: success.server_proof,
                     session_key: success.session_key,
                     name,
-                }))),
+                })),
                 StoreOp::RecordLoginSuccess {
                     attempt: a,
                     key: success.session_key,
@@ -592,7 +594,8 @@ enum SecondFactorCheck {
     /// The logon goes on; with a token, its step, which the success uses up (a step used
     /// before is refused then).
     Passed(Option<TotpStep>),
-    Refused(Step),
+    /// Boxed: a refusal is rare, and a step is large (a logon's states are held inline).
+    Refused(Box<Step>),
 }
 
 /// The second factor, once M1 was right.
@@ -622,9 +625,9 @@ fn check_second_factor(
             );
             let a = attempt(cx, name, LoginOutcome::DbBusy);
             let op = record_failure(cx, a);
-            return SecondFactorCheck::Refused(
+            return SecondFactorCheck::Refused(Box::new(
                 refuse_proof(LoginResult::FailDbBusy, cx).asking(op),
-            );
+            ));
         }
     };
     if proof.security.authenticator.is_none() {
@@ -644,7 +647,11 @@ fn check_second_factor(
         .and_then(|token| totp::verify(&secret, token.as_bytes(), unix_now))
     {
         Some(step) => SecondFactorCheck::Passed(Some(step)),
-        None => SecondFactorCheck::Refused(refuse_credentials(name, LoginOutcome::WrongToken, cx)),
+        None => SecondFactorCheck::Refused(Box::new(refuse_credentials(
+            name,
+            LoginOutcome::WrongToken,
+            cx,
+        ))),
     }
 }
 
@@ -742,12 +749,10 @@ fn answer_reconnect_challenge(account: AccountRecord, cx: &mut SessionCx<'_>) ->
     if let Err(e) = reply.encode(&mut cx.out) {
         return Step::Close(CloseReason::Unencodable(e));
     }
-    Step::Become(State::Logon(Logon::AwaitReconnectProof(Box::new(
-        PendingReconnect {
-            challenge_data,
-            key,
-        },
-    ))))
+    Step::Become(State::Logon(Logon::AwaitReconnectProof(PendingReconnect {
+        challenge_data,
+        key,
+    })))
 }
 
 /// CMD_AUTH_RECONNECT_PROOF: R2 = SHA1(name ‖ R1 ‖ challenge ‖ K), compared in constant time.
@@ -782,7 +787,7 @@ fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut Sessio
     decided(cx, &a);
     let expires_at = cx.settings.ticket_expiry(cx.unix_now);
     Step::Ask(
-        State::Logon(Logon::RenewingSession(Box::new(pending.key))),
+        State::Logon(Logon::RenewingSession(pending.key)),
         StoreOp::RenewSession {
             attempt: a,
             expires_at,
