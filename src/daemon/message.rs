@@ -10,8 +10,8 @@ use crate::store::worker::{Access, Job, StoreOp, StoreReply, StoreResponse};
 use crate::store::{Store, StoreError};
 
 use super::counters::Counters;
-use super::table::Buffers;
 use crate::net::connection::Standing;
+use crate::net::ring::Buffers;
 
 /// Who a message is for: a connection of one of the tables, or the daemon itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

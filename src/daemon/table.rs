@@ -31,22 +31,7 @@ const FLUSH_ROUNDS: usize = 4;
 /// Bytes one connection may write per pass before the others get their turn.
 pub(crate) const WRITE_BUDGET: usize = 256 * 1024;
 
-/// Input and output ring sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Buffers {
-    pub input: usize,
-    pub output: usize,
-}
-
-impl Buffers {
-    /// The larger of each.
-    pub fn max(self, other: Buffers) -> Buffers {
-        Buffers {
-            input: self.input.max(other.input),
-            output: self.output.max(other.output),
-        }
-    }
-}
+pub use crate::net::ring::Buffers;
 
 /// How many connections of a kind are held, and how big they are.
 #[derive(Debug, Clone, Copy)]

@@ -18,6 +18,23 @@ pub struct Ring {
     len: usize,
 }
 
+/// Input and output ring sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffers {
+    pub input: usize,
+    pub output: usize,
+}
+
+impl Buffers {
+    /// The larger of each.
+    pub fn max(self, other: Buffers) -> Buffers {
+        Buffers {
+            input: self.input.max(other.input),
+            output: self.output.max(other.output),
+        }
+    }
+}
+
 /// Ring storage to use again: a closing connection gives its rings' buffers back and the next
 /// connection takes them, so in the steady state the loop allocates no ring per connection.
 /// At most [`RingPool::KEEP`] buffers of each size wait here, so a flood that ends leaves

@@ -608,13 +608,7 @@ impl Store for AzerothCoreStore {
                         security_level,
                     }))
                 },
-                |tx, account| {
-                    tx.exec_drop(
-                        "UPDATE gatehouse_sessions SET taken_by = ?
-                         WHERE account_id = ? AND taken_by IS NULL",
-                        (realm.0, account.0),
-                    )
-                },
+                |tx, account| mangos_family::mark_taken(tx, account, realm),
             )
         })
     }

@@ -408,6 +408,20 @@ pub(super) fn remove_realm(
     Ok(())
 }
 
+/// Marks the account's ticket in gatehouse's tables taken by `realm` (the last step of a take,
+/// after the locking read and the digest check).
+pub(super) fn mark_taken(
+    tx: &mut impl Queryable,
+    account: AccountId,
+    realm: RealmId,
+) -> Result<(), mysql::Error> {
+    tx.exec_drop(
+        "UPDATE gatehouse_sessions SET taken_by = ?
+         WHERE account_id = ? AND taken_by IS NULL",
+        (realm.0, account.0),
+    )
+}
+
 /// Forgets an account's session ticket in gatehouse's tables (a new password voids it).
 pub(super) fn forget_ticket(
     own: OwnTables,
