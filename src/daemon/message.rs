@@ -124,4 +124,8 @@ impl Job for DbJob {
     fn is_failure(reply: &DbReply) -> bool {
         reply.error().is_some()
     }
+
+    fn spoils_batch(reply: &DbReply) -> bool {
+        reply.error().is_some_and(StoreError::spoils_batch)
+    }
 }

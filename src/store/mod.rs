@@ -711,6 +711,14 @@ impl StoreError {
         StoreError::Corrupt { what: what.into() }
     }
 
+    /// Whether a write that failed with this inside a group commit may have undone more than
+    /// itself: a database's error (a deadlock or a full disk can roll back the whole
+    /// transaction) or a panic. A refusal decided by the store's own rules (a reused token, an
+    /// account deleted meanwhile, a corrupt row) leaves the others' writes as they were.
+    pub fn spoils_batch(&self) -> bool {
+        matches!(self, StoreError::Backend(_) | StoreError::Panicked)
+    }
+
     /// The kind of backend failure behind this error, if the backend failed.
     pub fn backend_kind(&self) -> Option<BackendErrorKind> {
         match self {

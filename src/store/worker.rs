@@ -161,6 +161,11 @@ pub trait Job: Send + 'static {
     fn failed(&self, err: StoreError) -> Self::Reply;
     /// Whether a reply carries an error (for the pool's counters).
     fn is_failure(reply: &Self::Reply) -> bool;
+    /// Whether a reply's error may have cost the group commit it ran in more than its own
+    /// savepoint (see [`StoreError::spoils_batch`]): the batch is then abandoned.
+    fn spoils_batch(reply: &Self::Reply) -> bool {
+        Self::is_failure(reply)
+    }
 }
 
 impl Job for StoreOp {
@@ -203,6 +208,10 @@ impl Job for StoreOp {
 
     fn is_failure(reply: &StoreReply) -> bool {
         reply.error().is_some()
+    }
+
+    fn spoils_batch(reply: &StoreReply) -> bool {
+        reply.error().is_some_and(StoreError::spoils_batch)
     }
 }
 
@@ -597,7 +606,24 @@ fn run_batch<T: Copy + std::fmt::Debug, J: Job>(
             )
         })
         .collect();
-    match store.end_batch(BatchEnd::Commit) {
+    // A database error inside may have rolled back more than its write (InnoDB rolls a whole
+    // transaction back on a deadlock; SQLite on a full disk): then none of the batch is sure
+    // to be there, and none is told it is.
+    let spoiled = ran
+        .iter()
+        .find_map(|(_, answered)| J::spoils_batch(&answered.reply).then_some(()));
+    let ended = match spoiled {
+        None => store.end_batch(BatchEnd::Commit),
+        Some(()) => {
+            let _ = store.end_batch(BatchEnd::Abandon);
+            Err(StoreError::Backend(BackendError::new(
+                BackendErrorKind::Other,
+                "a write in it failed in the database, so the batch was rolled back",
+                None,
+            )))
+        }
+    };
+    match ended {
         Ok(()) => ran.into_iter().map(|(_, answered)| answered).collect(),
         Err(e) => {
             log::error!("store: a group commit of {} writes failed: {e}", ran.len());

@@ -76,7 +76,16 @@ impl Store for GatedStore {
         lockout: &LockoutPolicy,
     ) -> Result<FailureRecorded, StoreError> {
         self.wait();
-        self.inner.record_login_failure(attempt, lockout)
+        let written = self.inner.record_login_failure(attempt, lockout);
+        if attempt.name.as_str() == "BROKEN" {
+            // As a deadlock would: the database fails the write after it wrote.
+            return Err(StoreError::Backend(crate::store::BackendError::new(
+                crate::store::BackendErrorKind::Other,
+                "injected: the transaction was rolled back",
+                None,
+            )));
+        }
+        written
     }
     fn record_login_success(
         &mut self,
@@ -742,4 +751,62 @@ fn thread_wait_until(done: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "timed out");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A database error inside a group commit may have undone the other writes too (a deadlock
+/// rolls back the whole InnoDB transaction): the batch is rolled back, and every write in it is
+/// answered with an error, none with a success that is not on disk.
+#[test]
+fn a_database_error_inside_a_batch_fails_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    drop(SqliteStore::open(&path).unwrap());
+    let (gate_tx, gate) = open_gate();
+    let (reply_tx, replies) = crossbeam_channel::unbounded();
+    let store_path = path.clone();
+    let pool: Pool = StorePool::start(
+        1,
+        1024,
+        move || {
+            Ok(Box::new(GatedStore {
+                inner: SqliteStore::open(&store_path)?,
+                gate: gate.clone(),
+                batches: None,
+            }) as Box<dyn Store>)
+        },
+        move |response| {
+            let _ = reply_tx.send(response);
+        },
+    )
+    .unwrap();
+    // The first write holds the thread; three queue behind it, the middle one breaks.
+    pool.submit(StoreRequest {
+        target: conn(0),
+        op: failure("ghost", 1),
+    })
+    .unwrap();
+    thread_wait_until(|| pool.queue_depth() == 0);
+    for (i, who) in [(1, "ghost"), (2, "broken"), (3, "ghost")] {
+        pool.submit(StoreRequest {
+            target: conn(i),
+            op: failure(who, i64::from(i) + 1),
+        })
+        .unwrap();
+    }
+    drop(gate_tx);
+    let mut ok = Vec::new();
+    for _ in 0..4 {
+        let r = replies.recv_timeout(Duration::from_secs(10)).unwrap();
+        let Target::Conn(token) = r.target else {
+            panic!("unexpected target")
+        };
+        if matches!(r.reply, StoreReply::LoginFailureRecorded(Ok(_))) {
+            ok.push(token.slot);
+        }
+    }
+    // Only the first (alone, before the batch) succeeded; none of the batch was kept.
+    assert_eq!(ok, vec![0]);
+    pool.shutdown();
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.recent_audit(100).unwrap().len(), 1);
 }
