@@ -107,12 +107,7 @@ impl<S> Connection<S> {
     /// small rings and gets the configured ones once its peer has proven who it is (a
     /// password, a realm's link key, a console login), so a flood of unauthenticated
     /// connections costs about 1 KiB each; a game client that is sent a patch gets a bigger
-    /// output ring then. Never shrinks.
-    pub fn resize_rings(&mut self, input_capacity: usize, output_capacity: usize) {
-        self.resize_rings_from(&mut RingPool::default(), input_capacity, output_capacity);
-    }
-
-    /// [`Connection::resize_rings`], taking the new rings from `pool` and giving it the old.
+    /// output ring then. Never shrinks. The new rings come from `pool`, the old go back to it.
     pub fn resize_rings_from(
         &mut self,
         pool: &mut RingPool,

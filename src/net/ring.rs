@@ -3,7 +3,7 @@
 //! Rings do not grow with what a peer sends: a connection gets small rings until its peer has
 //! proven who it is, and is moved to the configured ones then (a game client only to a bigger
 //! input ring, and a bigger output ring when it is sent a patch; never back; see
-//! `Connection::resize_rings`). Input that does not fit means the peer sent more than any
+//! `Connection::resize_rings_from`). Input that does not fit means the peer sent more than any
 //! legal packet (it is cut off); output that does not fit means the peer is not reading (it is
 //! cut off, or its input is left unread until the ring drains). Packets are parsed straight out of the
 //! ring: when one wraps around the end, the storage is rotated once so it is contiguous, which
@@ -107,17 +107,9 @@ impl Ring {
         }
     }
 
-    /// A ring of `capacity` holding this ring's bytes (which must fit; a ring is only ever
-    /// moved to a larger one, when a connection is promoted or starts a patch transfer — see
-    /// `Connection::resize_rings`).
+    /// Appends `other`'s bytes (what fits) to this ring: how a connection moves to a larger
+    /// ring, when it is promoted or starts a patch transfer (`Connection::resize_rings_from`).
     /// Bytes that would not fit are dropped, which is why callers only grow.
-    pub fn resized(&self, capacity: usize) -> Ring {
-        let mut ring = Ring::with_capacity(capacity);
-        ring.fill_from(self);
-        ring
-    }
-
-    /// Appends `other`'s bytes (what fits) to this ring.
     pub fn fill_from(&mut self, other: &Ring) {
         let (first, second) = other.as_slices();
         self.push(first);
@@ -274,7 +266,8 @@ mod tests {
         r.push(b"abcdef");
         r.consume(4);
         r.push(b"ghijkl");
-        let mut big = r.resized(32);
+        let mut big = Ring::with_capacity(32);
+        big.fill_from(&r);
         assert_eq!(big.capacity(), 32);
         assert_eq!(big.contiguous(), b"efghijkl");
         assert_eq!(big.push(b"more"), 4);

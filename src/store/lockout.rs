@@ -15,6 +15,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::FailureRecorded;
 use crate::values::{AddressKey, FailureCount, LockoutPolicy};
 
 /// The address column of the row that counts for every address not known to the account.
@@ -99,6 +100,47 @@ pub enum Counted {
     Counted(u32),
     /// This one locked the scope until then; the count starts again at 0.
     Locked { until: i64 },
+}
+
+impl Counted {
+    /// What the store answers for it, a lock naming whom it keeps out.
+    pub fn recorded(self, scope: LockScope) -> FailureRecorded {
+        match self {
+            Counted::Counted(n) => FailureRecorded::Counted(n),
+            Counted::Locked { until } => FailureRecorded::Locked { until, scope },
+        }
+    }
+}
+
+/// A wrong credential from one address, counted in the row it counts in: the backend writes
+/// `row` under (account, `key`) and answers `recorded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongCounted<'a> {
+    pub key: &'a str,
+    pub row: LockoutRow,
+    pub recorded: FailureRecorded,
+}
+
+/// Counts a wrong credential at `at` from `address`, given the account's rows for it (`own`)
+/// and for new addresses (`new`), as the backend read them.
+pub fn count_wrong<'a>(
+    address: &'a str,
+    own: Option<LockoutRow>,
+    new: Option<LockoutRow>,
+    policy: &LockoutPolicy,
+    at: i64,
+) -> WrongCounted<'a> {
+    let scope = LockScope::of(own.as_ref());
+    let (key, row) = match scope {
+        LockScope::KnownAddress => (address, own),
+        LockScope::NewAddresses | LockScope::EveryAddress => (NEW_ADDRESSES, new),
+    };
+    let (row, counted) = count(row.unwrap_or_default(), policy, at);
+    WrongCounted {
+        key,
+        row,
+        recorded: counted.recorded(scope),
+    }
 }
 
 /// One more wrong credential at `at` on `row`: the row to write back, and what it did. The

@@ -514,16 +514,10 @@ pub(super) fn count_failure<T: lockout_rows::Changed>(
         "UPDATE account SET failed_logins = ? WHERE id = ?",
         (counted_row.failures, account.0),
     )?;
-    Ok(match counted {
-        Counted::Counted(n) => FailureRecorded::Counted(n),
-        Counted::Locked { until } => {
-            ban(tx, until)?;
-            FailureRecorded::Locked {
-                until,
-                scope: LockScope::EveryAddress,
-            }
-        }
-    })
+    if let Counted::Locked { until } = counted {
+        ban(tx, until)?;
+    }
+    Ok(counted.recorded(LockScope::EveryAddress))
 }
 
 /// A good logon's part in gatehouse's tables: the address becomes known, the token's step is

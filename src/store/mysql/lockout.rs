@@ -14,7 +14,7 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row, Transaction};
 
-use super::super::lockout::{self, Counted, LockScope, LockoutRow, LockoutStanding, NEW_ADDRESSES};
+use super::super::lockout::{self, LockoutRow, LockoutStanding, WrongCounted, NEW_ADDRESSES};
 use super::super::{FailureRecorded, LoginAttempt, StoreError, PRUNE_BATCH};
 use super::{opt_int, raw_text};
 use crate::totp::TotpStep;
@@ -158,12 +158,8 @@ impl LockoutSql {
         tx.exec_drop(self.touch, (account.0,))?;
         let address = lockout::address_text(attempt.peer);
         let (own, new) = rows(tx, self, account, &address)?;
-        let scope = LockScope::of(own.as_ref());
-        let (key, row) = match scope {
-            LockScope::KnownAddress => (address.as_str(), own),
-            LockScope::NewAddresses | LockScope::EveryAddress => (NEW_ADDRESSES, new),
-        };
-        let (row, counted) = lockout::count(row.unwrap_or_default(), policy, attempt.at);
+        let WrongCounted { key, row, recorded } =
+            lockout::count_wrong(&address, own, new, policy, attempt.at);
         tx.exec_drop(
             self.write,
             (
@@ -177,10 +173,7 @@ impl LockoutSql {
                 row.locked_until,
             ),
         )?;
-        Ok(match counted {
-            Counted::Counted(n) => FailureRecorded::Counted(n),
-            Counted::Locked { until } => FailureRecorded::Locked { until, scope },
-        })
+        Ok(recorded)
     }
 
     /// A good logon: `attempt.peer` becomes a known address with an empty count, and the

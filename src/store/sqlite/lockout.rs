@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use rusqlite::{params, Connection, Row};
 
-use super::super::lockout::{self, Counted, LockScope, LockoutRow, LockoutStanding, NEW_ADDRESSES};
+use super::super::lockout::{self, LockoutRow, LockoutStanding, WrongCounted, NEW_ADDRESSES};
 use super::super::{FailureRecorded, LoginAttempt, StoreError};
 use crate::totp::TotpStep;
 use crate::values::{AccountId, LockoutPolicy};
@@ -66,12 +66,8 @@ pub(super) fn count_failure(
 ) -> Result<FailureRecorded, StoreError> {
     let address = lockout::address_text(attempt.peer);
     let (own, new) = rows(conn, account, &address)?;
-    let scope = LockScope::of(own.as_ref());
-    let (key, row) = match scope {
-        LockScope::KnownAddress => (address.as_str(), own),
-        LockScope::NewAddresses | LockScope::EveryAddress => (NEW_ADDRESSES, new),
-    };
-    let (row, counted) = lockout::count(row.unwrap_or_default(), policy, attempt.at);
+    let WrongCounted { key, row, recorded } =
+        lockout::count_wrong(&address, own, new, policy, attempt.at);
     conn.prepare_cached(
         "INSERT INTO login_addresses (account_id, address, failures, last_failed_at, locked_until)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -85,10 +81,7 @@ pub(super) fn count_failure(
         row.last_failed_at,
         row.locked_until
     ])?;
-    Ok(match counted {
-        Counted::Counted(n) => FailureRecorded::Counted(n),
-        Counted::Locked { until } => FailureRecorded::Locked { until, scope },
-    })
+    Ok(recorded)
 }
 
 /// A good logon: `attempt.peer` becomes a known address with an empty count, and the token's

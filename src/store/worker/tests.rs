@@ -650,32 +650,7 @@ fn writes_that_wait_are_committed_together_and_answered_after_the_commit() {
     drop(setup);
     let (gate_tx, gate) = open_gate();
     let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (reply_tx, replies) = crossbeam_channel::unbounded();
-    let opened = Arc::clone(&batches);
-    let store_path = path.clone();
-    // One thread: it serves the writes (and the reads).
-    let pool: Pool = StorePool::start(
-        1,
-        1024,
-        move || {
-            Ok(Box::new(GatedStore {
-                inner: SqliteStore::open(&store_path)?,
-                gate: gate.clone(),
-                batches: Some(Arc::clone(&opened)),
-            }) as Box<dyn Store>)
-        },
-        move |response| {
-            let _ = reply_tx.send(response);
-        },
-    )
-    .unwrap();
-    // The first write holds the thread at the gate; twenty more queue behind it.
-    pool.submit(StoreRequest {
-        target: conn(0),
-        op: failure("ghost", 1),
-    })
-    .unwrap();
-    thread_wait_until(|| pool.queue_depth() == 0);
+    let (pool, replies) = held_writer(&path, gate, Some(Arc::clone(&batches)));
     for i in 1..=20u32 {
         pool.submit(StoreRequest {
             target: conn(i),
@@ -744,6 +719,40 @@ fn writes_that_wait_are_committed_together_and_answered_after_the_commit() {
     assert_eq!(store.recent_audit(100).unwrap().len(), 22);
 }
 
+/// A one-thread pool (it serves writes and reads) on the database at `path`, already busy
+/// with a first write (conn 0, an unknown name) that waits at `gate`: what is submitted next
+/// queues behind it, to be gathered into one group commit when the gate opens.
+fn held_writer(
+    path: &Path,
+    gate: Receiver<()>,
+    batches: Option<Arc<std::sync::Mutex<Vec<usize>>>>,
+) -> (Pool, Receiver<Response>) {
+    let (reply_tx, replies) = crossbeam_channel::unbounded();
+    let store_path = path.to_path_buf();
+    let pool: Pool = StorePool::start(
+        1,
+        1024,
+        move || {
+            Ok(Box::new(GatedStore {
+                inner: SqliteStore::open(&store_path)?,
+                gate: gate.clone(),
+                batches: batches.clone(),
+            }) as Box<dyn Store>)
+        },
+        move |response| {
+            let _ = reply_tx.send(response);
+        },
+    )
+    .unwrap();
+    pool.submit(StoreRequest {
+        target: conn(0),
+        op: failure("ghost", 1),
+    })
+    .unwrap();
+    thread_wait_until(|| pool.queue_depth() == 0);
+    (pool, replies)
+}
+
 /// Waits (briefly) for `done`, e.g. for the thread to take a request off the queue.
 fn thread_wait_until(done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -762,30 +771,8 @@ fn a_database_error_inside_a_batch_fails_the_whole_batch() {
     let path = dir.path().join("db");
     drop(SqliteStore::open(&path).unwrap());
     let (gate_tx, gate) = open_gate();
-    let (reply_tx, replies) = crossbeam_channel::unbounded();
-    let store_path = path.clone();
-    let pool: Pool = StorePool::start(
-        1,
-        1024,
-        move || {
-            Ok(Box::new(GatedStore {
-                inner: SqliteStore::open(&store_path)?,
-                gate: gate.clone(),
-                batches: None,
-            }) as Box<dyn Store>)
-        },
-        move |response| {
-            let _ = reply_tx.send(response);
-        },
-    )
-    .unwrap();
-    // The first write holds the thread; three queue behind it, the middle one breaks.
-    pool.submit(StoreRequest {
-        target: conn(0),
-        op: failure("ghost", 1),
-    })
-    .unwrap();
-    thread_wait_until(|| pool.queue_depth() == 0);
+    let (pool, replies) = held_writer(&path, gate, None);
+    // Three queue behind the held write, the middle one breaks.
     for (i, who) in [(1, "ghost"), (2, "broken"), (3, "ghost")] {
         pool.submit(StoreRequest {
             target: conn(i),
