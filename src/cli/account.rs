@@ -1,0 +1,130 @@
+//! `gatehouse account ...`: create, change, list and delete accounts, and their authenticators.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use gatehouse::admin;
+use gatehouse::config::Config;
+
+use super::database::open_store;
+use super::hidden::{read_hidden, PASSWORD};
+use super::output::format_time;
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create an account (asks for the password without echo).
+    Create {
+        name: String,
+        /// Read the password as one line from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's password.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account.
+    Delete { name: String },
+    /// Set an account's GM / security level (0 = player), as world servers get it.
+    SetLevel { name: String, level: u8 },
+    /// List accounts.
+    List,
+    /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TotpCommand {
+    /// Give the account a new authenticator secret and print its otpauth URI, once.
+    /// Needs totp.key in the config.
+    Enable { name: String },
+    /// Remove the account's authenticator: the password alone logs in again.
+    Disable { name: String },
+}
+
+pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
+    match cmd {
+        AccountCommand::Create {
+            name,
+            password_stdin,
+        } => {
+            let password = read_hidden(&PASSWORD, password_stdin, true)?;
+            let mut store = open_store(config)?;
+            let id = admin::create_account(&mut *store, &name, &password)?;
+            println!("created account {} ({id})", name.to_ascii_uppercase());
+        }
+        AccountCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_hidden(&PASSWORD, password_stdin, true)?;
+            let mut store = open_store(config)?;
+            admin::set_password(&mut *store, &name, &password)?;
+            println!("password changed for {}", name.to_ascii_uppercase());
+        }
+        AccountCommand::Delete { name } => {
+            let name = gatehouse::account::AccountName::parse(name.as_bytes())?;
+            let mut store = open_store(config)?;
+            store.delete_account(&name)?;
+            println!("deleted account {name}");
+        }
+        AccountCommand::SetLevel { name, level } => {
+            let mut store = open_store(config)?;
+            admin::set_security_level(&mut *store, &name, level)?;
+            println!(
+                "security level of {} set to {level}",
+                name.to_ascii_uppercase()
+            );
+        }
+        AccountCommand::Totp(TotpCommand::Enable { name }) => {
+            let mut store = open_store(config)?;
+            let enrolment = admin::enable_totp(
+                &mut *store,
+                config.totp.key.as_ref(),
+                &config.totp.issuer,
+                &name,
+            )?;
+            println!("{}", enrolment.uri);
+            println!(
+                "authenticator enabled for {}: add the URI above to the player's authenticator \
+                 app (as text or a QR code); it is not shown again",
+                enrolment.account
+            );
+        }
+        AccountCommand::Totp(TotpCommand::Disable { name }) => {
+            let mut store = open_store(config)?;
+            let name_shown = name.to_ascii_uppercase();
+            if admin::disable_totp(&mut *store, &name)? {
+                println!("authenticator disabled for {name_shown}");
+            } else {
+                println!("{name_shown} had no authenticator");
+            }
+        }
+        AccountCommand::List => {
+            let mut store = open_store(config)?;
+            println!(
+                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  standing",
+                "id", "name", "last login", "last ip", "failed", "level", "totp"
+            );
+            for a in store.list_accounts()? {
+                println!(
+                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  {:?}",
+                    a.id.0,
+                    a.name.as_str(),
+                    a.last_login_at
+                        .map(format_time)
+                        .unwrap_or_else(|| "never".into()),
+                    a.last_login_ip.unwrap_or_default(),
+                    a.failed_logins,
+                    a.security_level,
+                    if a.totp { "on" } else { "off" },
+                    a.standing
+                );
+            }
+        }
+    }
+    Ok(())
+}
