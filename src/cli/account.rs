@@ -8,7 +8,7 @@ use gatehouse::config::Config;
 
 use super::database::open_store;
 use super::hidden::{read_hidden, PASSWORD};
-use super::output::format_time;
+use super::output::{format_time, table};
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -105,25 +105,31 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
         }
         AccountCommand::List => {
             let mut store = open_store(config)?;
-            println!(
-                "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  standing",
-                "id", "name", "last login", "last ip", "failed", "level", "totp"
-            );
+            let mut rows = table([
+                "id",
+                "name",
+                "last login",
+                "last ip",
+                "failed",
+                "level",
+                "totp",
+                "standing",
+            ]);
             for a in store.list_accounts()? {
-                println!(
-                    "{:>6}  {:<16}  {:<20}  {:<15}  {:>6}  {:>5}  {:<4}  {:?}",
-                    a.id.0,
-                    a.name.as_str(),
+                rows.add_row(vec![
+                    a.id.0.to_string(),
+                    a.name.as_str().to_owned(),
                     a.last_login_at
                         .map(format_time)
                         .unwrap_or_else(|| "never".into()),
                     a.last_login_ip.unwrap_or_default(),
-                    a.failed_logins,
-                    a.security_level,
-                    if a.totp { "on" } else { "off" },
-                    a.standing
-                );
+                    a.failed_logins.to_string(),
+                    a.security_level.to_string(),
+                    if a.totp { "on" } else { "off" }.to_owned(),
+                    format!("{:?}", a.standing),
+                ]);
             }
+            println!("{rows}");
         }
     }
     Ok(())

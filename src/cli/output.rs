@@ -18,3 +18,19 @@ pub fn format_time(unix: i64) -> String {
         _ => format!("{unix} (unix time)"),
     }
 }
+
+/// A table for a command's listing: a header line and aligned columns, no borders (so that
+/// `grep` and `awk` read it as easily as a person does), as wide as the terminal when there
+/// is one.
+pub fn table<I, T>(header: I) -> comfy_table::Table
+where
+    I: IntoIterator<Item = T>,
+    T: Into<comfy_table::Cell>,
+{
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
