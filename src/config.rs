@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::version::Build;
 use crate::store::azerothcore::totp_master::TotpMasterSecret;
@@ -23,8 +23,15 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// `FILE:LINE:COL: message`, as compilers say where; `LINE:COL` is 1-based, the column
+    /// counted in characters.
+    #[error("{}: {message}", where_parsed(path, *at))]
+    Parse {
+        path: PathBuf,
+        /// Line and column, when the parser said where.
+        at: Option<(usize, usize)>,
+        message: String,
+    },
     #[error("config: {0}")]
     Invalid(String),
     #[error("config: {key} = {value} is out of range: it must be between {min} and {max}")]
@@ -34,6 +41,29 @@ pub enum ConfigError {
         min: String,
         max: String,
     },
+}
+
+/// `FILE:LINE:COL` (`FILE` alone without a position; `config` for text not from a file).
+fn where_parsed(path: &Path, at: Option<(usize, usize)>) -> String {
+    let file = if path.as_os_str().is_empty() {
+        "config".into()
+    } else {
+        path.display().to_string()
+    };
+    match at {
+        Some((line, column)) => format!("{file}:{line}:{column}"),
+        None => file,
+    }
+}
+
+/// The 1-based line and column (in characters) of `byte` in `text`.
+fn line_column(text: &str, byte: usize) -> Option<(usize, usize)> {
+    let before = text.get(..byte)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((
+        before.matches('\n').count() + 1,
+        before[start..].chars().count() + 1,
+    ))
 }
 
 /// The `section.name` of the key whose line holds `byte`; `None` when that line is not a
@@ -86,7 +116,7 @@ fn check_range<T: PartialOrd + fmt::Display>(
     })
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -105,7 +135,7 @@ pub struct Config {
 }
 
 /// The login audit: how long its rows are kept.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// Rows older than this many days are deleted (checked at start and every hour); 0 keeps
@@ -131,12 +161,12 @@ impl Default for AuditConfig {
 
 /// The authenticator (TOTP) second factor: the key that seals every account's secret in the
 /// database, and the issuer name apps show.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TotpConfig {
     /// 64 hex digits; empty = authenticators cannot be enabled, and accounts that have one
     /// cannot log in. `Debug` (and so `config check`) never shows it.
-    #[serde(deserialize_with = "totp_key")]
+    #[serde(deserialize_with = "totp_key", serialize_with = "redacted")]
     pub key: Option<TotpKey>,
     pub issuer: String,
 }
@@ -148,6 +178,27 @@ impl Default for TotpConfig {
             issuer: "gatehouse".into(),
         }
     }
+}
+
+/// A secret as `config check` prints it: whether there is one, never what it is.
+fn redacted<T, S: serde::Serializer>(secret: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match secret {
+        Some(_) => "<redacted>",
+        None => "",
+    })
+}
+
+/// `store.url` with any password in it replaced (`redact_url`).
+fn url_redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_some(&redact_url(url)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A value written as its config text (`"azerothcore"`, `"verify"`).
+fn as_text<T: fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
 }
 
 /// An empty string is "no key"; anything else must be a well-formed key. The error says what is
@@ -162,7 +213,7 @@ fn totp_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TotpKey>, D
         .map_err(serde::de::Error::custom)
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PatchConfig {
     /// Patches for old builds, named `<build><locale>.mpq` (e.g. `5464enUS.mpq`).
@@ -177,7 +228,7 @@ impl Default for PatchConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// Seconds a session ticket (the key a world server takes) stays valid after a logon or
@@ -193,14 +244,14 @@ impl Default for SessionConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsoleConfig {
     /// Where the telnet-style debug console listens; empty = off. Keep it on loopback.
     pub listen: Vec<SocketAddr>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkConfig {
     /// Where world servers connect to register their realms; empty disables the listener.
@@ -224,7 +275,7 @@ impl Default for LinkConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses the game listener binds; one `listening on` line each.
@@ -240,7 +291,7 @@ pub struct ServerConfig {
     pub share_port: bool,
 }
 
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Optional: which backend `url`/`path` must name (a check, the location decides).
@@ -248,11 +299,13 @@ pub struct StoreConfig {
     /// The SQLite file, created on first start (unless `url` is set).
     pub path: PathBuf,
     /// `mysql://USER[:PASSWORD]@HOST:PORT/DBNAME` or `sqlite://PATH`; wins over `path`.
-    /// `Debug` (and so `config check`) never shows a password in it.
+    /// `Debug` and `config check` never show a password in it.
+    #[serde(serialize_with = "url_redacted")]
     pub url: Option<String>,
     /// Whose tables a MySQL/MariaDB database holds: "gatehouse" (its own, the default) or
     /// "azerothcore" (an unchanged AzerothCore auth database) or "cmangos" (an unchanged
     /// CMaNGOS realmd database). Not for SQLite.
+    #[serde(serialize_with = "as_text")]
     pub schema: Schema,
     /// A file whose first line is the database password; without it the environment's
     /// `GATEHOUSE_DB_PASSWORD` is used (both only for a database server).
@@ -260,10 +313,11 @@ pub struct StoreConfig {
     /// AzerothCore's `TOTPMasterSecret` (hex), when its authserver encrypts
     /// `account.totp_secret` under one; only with `schema = "azerothcore"`. Empty = the
     /// secrets are raw. `Debug` (and so `config check`) never shows it.
-    #[serde(deserialize_with = "totp_master_secret")]
+    #[serde(deserialize_with = "totp_master_secret", serialize_with = "redacted")]
     pub totp_master_secret: Option<TotpMasterSecret>,
     /// TLS to a MySQL/MariaDB server: "off" (the default), "required" (encrypted, any
     /// certificate) or "verify" (encrypted, chain and host name checked). Not for SQLite.
+    #[serde(serialize_with = "as_text")]
     pub tls: TlsMode,
     /// A PEM file of the CA certificates `tls = "verify"` trusts, besides the driver's
     /// built-in roots; only with "verify".
@@ -291,7 +345,7 @@ impl fmt::Debug for StoreConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
     Sqlite,
@@ -389,7 +443,7 @@ impl StoreConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeoutConfig {
     /// Seconds a client has from connecting to a completed logon.
@@ -408,7 +462,7 @@ pub struct TimeoutConfig {
 /// (388 bytes) sent in one write must fit.
 pub const MIN_UNAUTHENTICATED_INPUT: usize = 448;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitConfig {
     /// Connections held at once; beyond it new ones are closed at accept.
@@ -442,7 +496,7 @@ pub struct LimitConfig {
 
 /// Failed-logon lockout: of an account (in the store, so it survives restarts and is shared by
 /// nodes) and of an address (in memory).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
     /// Wrong passwords or tokens within `account_window_secs` that lock the account out of one
@@ -459,14 +513,14 @@ pub struct LockoutConfig {
     pub address_block_secs: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RealmConfig {
     /// Seconds between re-reading the realm table from the store.
     pub refresh_secs: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub level: LogLevel,
@@ -488,6 +542,12 @@ impl FromStr for LogLevel {
 impl fmt::Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0.as_str().to_ascii_lowercase())
+    }
+}
+
+impl Serialize for LogLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -766,6 +826,9 @@ pub struct ConfigSource {
     pub schema: Option<Schema>,
     pub log_level: Option<LogLevel>,
     pub listen: Vec<SocketAddr>,
+    /// `--link-listen`: the realm-link listener's addresses, empty for none; `None` keeps
+    /// link.listen.
+    pub link_listen: Option<Vec<SocketAddr>>,
 }
 
 impl ConfigSource {
@@ -802,10 +865,20 @@ impl ConfigSource {
         if !self.listen.is_empty() {
             config.server.listen = self.listen.clone();
         }
+        if let Some(link) = &self.link_listen {
+            config.link.listen = link.clone();
+        }
     }
 }
 
 impl Config {
+    /// The config as a TOML file that reads back to it, for `config check`: secrets (the
+    /// `totp.key`, the `store.totp_master_secret`, a password in `store.url`) are shown as
+    /// `<redacted>` or `***`, never as they are.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| ConfigError::Invalid(format!("cannot print: {e}")))
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -813,8 +886,9 @@ impl Config {
             source,
         })?;
         Self::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
+            ConfigError::Parse { message, at, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
+                at,
                 message,
             },
             other => other,
@@ -824,21 +898,22 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::new(),
-            message: e.message().to_string()
+            at: e.span().and_then(|s| line_column(text, s.start)),
+            message: e.message().trim_end().to_string()
                 + &e.span()
-                    .map(|s| Self::where_in(text, s.start))
+                    .map(|s| Self::key_hint(text, s.start))
                     .unwrap_or_default(),
         })?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Where a parse error is, for its message: the byte, and the key on that line with its
-    /// range if it has one (a number too large for its type never reaches `validate`). Never
-    /// the line's text, which may hold a secret.
-    fn where_in(text: &str, byte: usize) -> String {
+    /// What a parse error's message adds: the key on the error's line with its range if it
+    /// has one (a number too large for its type never reaches `validate`). Never the line's
+    /// text, which may hold a secret.
+    fn key_hint(text: &str, byte: usize) -> String {
         let Some(key) = key_at(text, byte) else {
-            return format!(" (at byte {byte})");
+            return String::new();
         };
         let defaults = Config::default();
         let whole = defaults
@@ -855,9 +930,9 @@ impl Config {
         };
         match whole.or_else(real) {
             Some((min, max)) => {
-                format!(" (at byte {byte}, {key}: it must be between {min} and {max})")
+                format!(" ({key}: it must be between {min} and {max})")
             }
-            None => format!(" (at byte {byte}, {key})"),
+            None => format!(" ({key})"),
         }
     }
 
@@ -1088,6 +1163,43 @@ mod tests {
             Config::default()
         );
         assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn config_check_prints_toml_that_reads_back_without_its_secrets() {
+        let c = Config::default();
+        assert_eq!(Config::parse(&c.to_toml().unwrap()).unwrap(), c);
+        let key = "8f3a5c0e1d2b4a6978c9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5";
+        let master = "5C1A9E07B3D24F68A0E1C2B3D4E5F607";
+        let c = Config::parse(&format!(
+            "[store]\nschema = \"azerothcore\"\nurl = \"mysql://gh:s3cret@db:3306/a\"\n\
+             totp_master_secret = \"{master}\"\ntls = \"required\"\n[totp]\nkey = \"{key}\"\n\
+             [log]\nlevel = \"debug\"\n"
+        ))
+        .unwrap();
+        let shown = c.to_toml().unwrap();
+        for secret in ["s3cret", "8f3a5c0e", "5C1A9E07"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        for line in [
+            "url = \"mysql://gh:***@db:3306/a\"",
+            "schema = \"azerothcore\"",
+            "tls = \"required\"",
+            "totp_master_secret = \"<redacted>\"",
+            "key = \"<redacted>\"",
+            "level = \"debug\"",
+        ] {
+            assert!(shown.contains(line), "{line} not in {shown}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_say_line_and_column() {
+        let e = Config::parse("[server]\nshare_port = true\n  listen_on = 1\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("config:3:3: "), "{text}");
+        assert!(text.contains("listen_on"), "{text}");
+        assert!(!text.contains("byte"), "{text}");
     }
 
     #[test]

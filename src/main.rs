@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use gatehouse::admin;
 use gatehouse::config::{Config, ConfigSource, LogLevel, DEFAULT_CONFIG_TEXT};
@@ -19,7 +19,9 @@ use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
 use cli::account::AccountCommand;
 use cli::ban::{BanCommand, UnbanCommand};
 use cli::database::{db_init, open_store, DbCommand};
+use cli::generate::{CompletionsArgs, ManArgs};
 use cli::hidden::{read_hidden, LINK_SECRET, PASSWORD};
+use cli::link_listen::LinkListen;
 use cli::realm::RealmCommand;
 use cli::world_gate::WorldGateArgs;
 
@@ -56,6 +58,10 @@ struct Global {
     /// Address the server listens on (repeatable; overrides server.listen).
     #[arg(long, global = true, value_name = "ADDR")]
     listen: Vec<SocketAddr>,
+    /// Address the realm-link listener binds (repeatable), or `off` for none; overrides
+    /// link.listen. A second gatehouse on one machine needs its own, or `off`.
+    #[arg(long, global = true, value_name = "ADDR|off")]
+    link_listen: Vec<LinkListen>,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +98,10 @@ enum Command {
     /// A reference world gateway: registers one realm over the realm link, heartbeats, and
     /// admits game clients whose CMSG_AUTH_SESSION matches the key taken from gatehouse.
     WorldGate(WorldGateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Write the man pages (gatehouse.1 and one per subcommand) into a directory.
+    Man(ManArgs),
 }
 
 #[derive(Subcommand)]
@@ -107,7 +117,8 @@ enum ConsoleCommand {
 enum ConfigCommand {
     /// Print a commented config file with every default.
     Default,
-    /// Check a config file and print what it resolves to.
+    /// Check a config file (--config FILE) and print what it resolves to, as TOML; secrets
+    /// are shown as <redacted>.
     Check,
 }
 
@@ -134,24 +145,43 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-fn config_source(global: &Global) -> ConfigSource {
-    ConfigSource {
+fn config_source(global: &Global) -> Result<ConfigSource> {
+    Ok(ConfigSource {
         path: global.config.clone(),
         db: global.db.clone(),
         schema: global.schema,
         log_level: global.log_level,
         listen: global.listen.clone(),
-    }
+        link_listen: cli::link_listen::resolve(&global.link_listen)?,
+    })
 }
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let source = config_source(&cli.global);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(
+        command,
+        Command::Serve | Command::WorldGate(_) | Command::Load(_)
+    ) {
+        stdout_closed_ends_quietly();
+    }
+    let source = config_source(&cli.global)?;
     let config = source.load()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             gatehouse::logging::init(config.log.level.0);
+            let (config_file, resolved) = (source.path.clone(), config.clone());
             let (mut event_loop, mut daemon) = Daemon::start(config)?;
+            log::info!(
+                "{}",
+                cli::serve::startup_line(
+                    config_file.as_deref(),
+                    &resolved,
+                    &daemon.local_addrs(),
+                    &daemon.link_addrs(),
+                    &daemon.console_addrs(),
+                )
+            );
             // SIGTERM/SIGINT drain and stop, SIGHUP reloads `source`.
             daemon.serve_as_service(&event_loop, source)?;
             let result = daemon.run(&mut event_loop);
@@ -176,7 +206,14 @@ fn run() -> Result<()> {
         Command::Unban(cmd) => cli::ban::unban(cmd, &config)?,
         Command::Db(DbCommand::Init) => db_init(&config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
-        Command::Config(ConfigCommand::Check) => println!("{config:#?}"),
+        Command::Config(ConfigCommand::Check) => {
+            if source.path.is_none() {
+                bail!("no config file given: gatehouse config check --config FILE");
+            }
+            print!("{}", config.to_toml()?);
+        }
+        Command::Completions(args) => cli::generate::completions(Cli::command(), &args),
+        Command::Man(args) => cli::generate::man(Cli::command(), &args)?,
         Command::WorldGate(args) => {
             gatehouse::logging::init(config.log.level.0);
             let secret = read_hidden(&LINK_SECRET, args.link_secret_stdin, false)?;
@@ -218,6 +255,19 @@ fn run() -> Result<()> {
     }
     gatehouse::logging::flush();
     Ok(())
+}
+
+/// Output to a closed pipe (`gatehouse config check | head -3`) ends the command quietly, as
+/// it ends Unix tools: SIGPIPE's default action, which Rust's start-up replaces with "ignore"
+/// (so that writes return EPIPE and `println!` panics). Not for the commands that hold network
+/// connections (`serve`, `world-gate`, `load`): a peer that hangs up must be an error on its
+/// socket there, never the end of the process.
+fn stdout_closed_ends_quietly() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler; called at start, before any thread
+    // is spawned, so nothing races the change of disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Logging for the commands that read the realm list or the IP bans (`realm list`,

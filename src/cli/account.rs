@@ -8,7 +8,7 @@ use gatehouse::config::Config;
 
 use super::database::open_store;
 use super::hidden::{read_hidden, PASSWORD};
-use super::output::{format_time, table};
+use super::output::{format_time, standing, table, unix_now};
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -105,6 +105,7 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
         }
         AccountCommand::List => {
             let mut store = open_store(config)?;
+            let now = unix_now();
             let mut rows = table([
                 "id",
                 "name",
@@ -126,7 +127,7 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
                     a.failed_logins.to_string(),
                     a.security_level.to_string(),
                     if a.totp { "on" } else { "off" }.to_owned(),
-                    format!("{:?}", a.standing),
+                    standing(a.standing, now),
                 ]);
             }
             println!("{rows}");

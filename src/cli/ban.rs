@@ -7,8 +7,8 @@ use gatehouse::account::AccountStanding;
 use gatehouse::admin;
 use gatehouse::config::Config;
 
-use super::database::{admin_op, open_store};
-use super::output::{format_time, unix_now};
+use super::database::{admin_op, admin_op_until, open_store};
+use super::output::{format_time, standing, table, unix_now};
 
 #[derive(Subcommand)]
 pub enum BanCommand {
@@ -69,43 +69,45 @@ pub enum UnbanCommand {
 
 pub fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
     match cmd {
-        BanCommand::Account { name, ban } => admin_op(
-            config,
-            admin::AdminOp::BanAccount {
+        BanCommand::Account { name, ban } => {
+            let until = ban.until()?;
+            let reason = ban.reason();
+            let op = admin::AdminOp::BanAccount {
                 name,
-                until: ban.until()?,
-                reason: ban.reason(),
-            },
-        ),
-        BanCommand::Ip { net, ban } => admin_op(
-            config,
-            admin::AdminOp::BanIp {
-                net,
-                until: ban.until()?,
-                reason: ban.reason(),
-            },
-        ),
+                until,
+                reason,
+            };
+            admin_op_until(config, op, until)
+        }
+        BanCommand::Ip { net, ban } => {
+            let until = ban.until()?;
+            let reason = ban.reason();
+            admin_op_until(config, admin::AdminOp::BanIp { net, until, reason }, until)
+        }
         BanCommand::List => {
             let mut store = open_store(config)?;
             let now = unix_now();
-            println!("{:<40}  until", "address or network");
+            let mut ips = table(["address or network", "ends"]);
             for b in store.ip_bans(now)? {
-                let until = b.until.map_or_else(|| "lifted".into(), format_time);
-                println!("{:<40}  {until}", b.net.to_string());
+                let ends = b
+                    .until
+                    .map_or_else(|| "never (until lifted)".into(), format_time);
+                ips.add_row(vec![b.net.to_string(), ends]);
             }
-            println!();
-            println!("{:<16}  standing", "account");
+            let mut accounts = table(["account", "standing"]);
             for a in store.list_accounts()? {
-                let standing = match a.standing {
-                    AccountStanding::Active => continue,
-                    AccountStanding::Banned => "banned".to_owned(),
-                    AccountStanding::Suspended { until } if until > now => {
-                        format!("suspended until {}", format_time(until))
-                    }
-                    AccountStanding::Suspended { .. } => continue,
+                let in_force = match a.standing {
+                    AccountStanding::Active => false,
+                    AccountStanding::Banned => true,
+                    AccountStanding::Suspended { until } => until > now,
                 };
-                println!("{:<16}  {standing}", a.name.as_str());
+                if in_force {
+                    accounts.add_row(vec![a.name.as_str().to_owned(), standing(a.standing, now)]);
+                }
             }
+            println!("{ips}");
+            println!();
+            println!("{accounts}");
             Ok(())
         }
     }

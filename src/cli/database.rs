@@ -8,6 +8,8 @@ use gatehouse::admin;
 use gatehouse::config::Config;
 use gatehouse::store::{self, Schema, Store, StoreLocation};
 
+use super::output::format_time;
+
 #[derive(Subcommand)]
 pub enum DbCommand {
     /// Create gatehouse's tables. Beside an AzerothCore or CMaNGOS schema (--schema) these are
@@ -17,13 +19,22 @@ pub enum DbCommand {
     Init,
 }
 
+/// Opens the configured store for a command. It never creates an SQLite file: a missing one
+/// is a mistyped `--db` or `store.path`, said with the way to make one (`serve` and `db init`
+/// create it).
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
     let location = config.store.location();
     let password = match location {
         StoreLocation::Mysql { .. } => config.store.password()?,
         StoreLocation::Sqlite(_) => None,
     };
-    Ok(store::open(&location, password.as_deref())?)
+    match store::open(&location, password.as_deref(), store::Create::Never) {
+        Ok(store) => Ok(store),
+        Err(e @ store::StoreError::NoDatabase { .. }) => {
+            bail!("{e}: check --db/store.path, or create it with `gatehouse db init`")
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn db_init(config: &Config) -> Result<()> {
@@ -36,7 +47,14 @@ pub fn db_init(config: &Config) -> Result<()> {
         StoreLocation::Mysql { schema, .. } => *schema,
         StoreLocation::Sqlite(_) => Schema::Gatehouse,
     };
+    let new_file = match &location {
+        StoreLocation::Sqlite(path) => !path.exists(),
+        StoreLocation::Mysql { .. } => false,
+    };
     match store::init(&location, password.as_deref())? {
+        store::Initialised::AlreadyThere if new_file => {
+            println!("{location}: created a new database")
+        }
         store::Initialised::Created => {
             println!("{location}: created gatehouse's own tables (gatehouse_*) beside {schema}'s")
         }
@@ -50,14 +68,30 @@ pub fn db_init(config: &Config) -> Result<()> {
 /// Runs an operator command as the console would, and prints its answer; a refusal (no such
 /// account) is an error.
 pub fn admin_op(config: &Config, op: admin::AdminOp) -> Result<()> {
+    println!("{}", admin_text(config, &op)?);
+    Ok(())
+}
+
+/// Like [`admin_op`] for a ban that ends at `until`: the answer's unix time ("… until
+/// 1796239836", as the console words it) is printed as a date.
+pub fn admin_op_until(config: &Config, op: admin::AdminOp, until: Option<i64>) -> Result<()> {
+    let text = admin_text(config, &op)?;
+    let text = match until.and_then(|t| Some((t, text.strip_suffix(&format!("until {t}"))?))) {
+        Some((t, head)) => format!("{head}until {}", format_time(t)),
+        None => text,
+    };
+    println!("{text}");
+    Ok(())
+}
+
+fn admin_text(config: &Config, op: &admin::AdminOp) -> Result<String> {
     let mut store = open_store(config)?;
-    let text = match admin::run(&mut *store, &op)? {
+    let text = match admin::run(&mut *store, op)? {
         admin::AdminAnswer::Text(t) | admin::AdminAnswer::IpBansChanged { text: t, .. } => t,
         admin::AdminAnswer::ConsolePassword(_) => String::new(),
     };
     if let Some(e) = text.strip_prefix("error: ") {
         bail!("{e}");
     }
-    println!("{text}");
-    Ok(())
+    Ok(text)
 }

@@ -5,7 +5,10 @@
 pub mod account;
 pub mod ban;
 pub mod database;
+pub mod generate;
 pub mod hidden;
+pub mod link_listen;
 pub mod output;
 pub mod realm;
+pub mod serve;
 pub mod world_gate;

@@ -128,7 +128,7 @@ impl Daemon {
         log::info!("store: {location}");
         // The realm list is read once before serving, so the first client already sees it.
         let (initial_realms, ip_bans) = {
-            let mut store = store::open(&location, password.as_deref())?;
+            let mut store = store::open(&location, password.as_deref(), store::Create::IfMissing)?;
             let off = store.features_off();
             if !off.is_empty() {
                 let list: Vec<&str> = off.iter().map(|f| f.as_str()).collect();

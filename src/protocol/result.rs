@@ -103,9 +103,46 @@ impl LoginResult {
     }
 }
 
+impl LoginResult {
+    /// What the code means, in words, as the client tells its player.
+    pub fn meaning(self) -> &'static str {
+        use LoginResult::*;
+        match self {
+            Success => "success",
+            FailUnknown0 | FailUnknown1 => "unable to connect",
+            FailBanned => "account banned",
+            FailUnknownAccount => "unknown account",
+            FailIncorrectPassword => "incorrect password",
+            FailAlreadyOnline => "account already online",
+            FailNoTime => "no game time left",
+            FailDbBusy => "server busy, try again later",
+            FailVersionInvalid => "client version not accepted",
+            LoginDownloadFile => "patch to download",
+            FailInvalidServer => "invalid server",
+            FailSuspended => "account suspended",
+            FailNoAccess => "no access",
+            SuccessSurvey => "success (survey)",
+            FailParentalControl => "blocked by parental control",
+            FailLockedEnforced => "account locked to another address",
+            FailTrialEnded => "trial ended",
+            FailUseBattlenet => "use the Battle.net account",
+            FailAntiIndulgence => "play-time limit reached",
+            FailExpired => "subscription expired",
+            FailNoGameAccount => "no game account",
+            FailChargeback => "account frozen after a chargeback",
+            FailInternetGameRoomWithoutBnet => "internet game room needs a Battle.net account",
+            FailGameAccountLocked => "game account locked",
+            FailUnlockableLock => "account locked, cannot be unlocked",
+            FailConversionRequired => "account conversion required",
+            FailDisconnected => "disconnected",
+        }
+    }
+}
+
+/// The meaning and the byte: `unknown account (0x04)`.
 impl fmt::Display for LoginResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} ({:#04x})", self, self.as_u8())
+        write!(f, "{} ({:#04x})", self.meaning(), self.as_u8())
     }
 }
 
@@ -126,5 +163,17 @@ mod tests {
         assert_eq!(LoginResult::FailSuspended.as_u8(), 0x0C);
         assert!(!LoginResult::FailLockedEnforced.suits(Layout::V3));
         assert!(LoginResult::FailLockedEnforced.suits(Layout::V8));
+    }
+
+    #[test]
+    fn results_display_in_words() {
+        assert_eq!(
+            LoginResult::FailUnknownAccount.to_string(),
+            "unknown account (0x04)"
+        );
+        assert_eq!(
+            LoginResult::FailSuspended.to_string(),
+            "account suspended (0x0c)"
+        );
     }
 }

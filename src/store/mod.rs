@@ -641,6 +641,9 @@ pub struct AuditRow {
 /// carried as a [`BackendError`], so nothing outside a backend names its driver crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// An SQLite file that is not there, opened with [`Create::Never`].
+    #[error("no database at {}", path.display())]
+    NoDatabase { path: PathBuf },
     #[error("cannot open database {}: {source}", path.display())]
     Open {
         path: PathBuf,
@@ -897,13 +900,29 @@ impl fmt::Debug for StoreLocation {
     }
 }
 
+/// Whether opening an SQLite store may create its file. Only the server and `gatehouse db
+/// init` create one: for any other command a missing file is a mistyped path, and a new empty
+/// database there would hide it. A database server's database is never created by opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Create the SQLite file (and gatehouse's tables) when it is not there.
+    IfMissing,
+    /// A missing SQLite file is [`StoreError::NoDatabase`].
+    Never,
+}
+
 /// Opens one connection to the store at `location`. `password` is for a database server
-/// (`Some` replaces one in the URL); SQLite ignores it.
+/// (`Some` replaces one in the URL); SQLite ignores it, and creates its file only with
+/// [`Create::IfMissing`].
 pub fn open(
     location: &StoreLocation,
     password: Option<&str>,
+    create: Create,
 ) -> Result<Box<dyn Store>, StoreError> {
-    open_with_totp_key(location, password, None, None)
+    match location {
+        StoreLocation::Sqlite(path) => Ok(Box::new(SqliteStore::open_as(path, create)?)),
+        StoreLocation::Mysql { .. } => open_with_totp_key(location, password, None, None),
+    }
 }
 
 /// Like [`open`], for a store that serves logons: an AzerothCore or CMaNGOS database's authenticator
@@ -966,7 +985,7 @@ pub fn init(location: &StoreLocation, password: Option<&str>) -> Result<Initiali
             schema: Schema::Gatehouse,
             ..
         } => {
-            open(location, password)?;
+            open(location, password, Create::IfMissing)?;
             return Ok(Initialised::AlreadyThere);
         }
         StoreLocation::Mysql {
@@ -1127,11 +1146,14 @@ mod tests {
     fn open_picks_the_backend_from_the_location() {
         let dir = tempfile::tempdir().unwrap();
         let location = StoreLocation::Sqlite(dir.path().join("g.db"));
-        let mut store = open(&location, Some("ignored")).unwrap();
+        let err = open(&location, None, Create::Never).err().unwrap();
+        assert!(matches!(err, StoreError::NoDatabase { .. }), "{err:?}");
+        let mut store = open(&location, Some("ignored"), Create::IfMissing).unwrap();
         assert_eq!(store.list_accounts().unwrap(), vec![]);
         let err = open(
             &StoreLocation::parse("mysql://u:hunter2@127.0.0.1:1/g"),
             None,
+            Create::Never,
         )
         .err()
         .unwrap();

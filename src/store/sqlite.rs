@@ -17,9 +17,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
-    BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded, LockoutStanding,
-    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
-    StoreError, TakeOutcome, TakenSession,
+    BackendError, BackendErrorKind, BatchEnd, CharacterCount, Create, FailureRecorded,
+    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef,
+    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -56,16 +56,45 @@ impl SqliteStore {
     /// A missing directory or an unwritable file is [`StoreError::Open`]; a schema from a newer
     /// binary is [`StoreError::SchemaTooNew`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        Self::open_with_turns(path, WriteTurns::default())
+        Self::open_as(path, Create::IfMissing)
+    }
+
+    /// Like [`open`](Self::open); with [`Create::Never`] a missing file is
+    /// [`StoreError::NoDatabase`] and nothing is created.
+    pub fn open_as(path: &Path, create: Create) -> Result<SqliteStore, StoreError> {
+        Self::open_inner(path, WriteTurns::default(), create)
     }
 
     /// Opens one of several connections that write in turns (the DB threads of one pool).
     pub fn open_with_turns(path: &Path, turns: WriteTurns) -> Result<SqliteStore, StoreError> {
+        Self::open_inner(path, turns, Create::IfMissing)
+    }
+
+    fn open_inner(
+        path: &Path,
+        turns: WriteTurns,
+        create: Create,
+    ) -> Result<SqliteStore, StoreError> {
         let open_err = |source: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
             source: source.into(),
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = match create {
+            Create::IfMissing => Connection::open(path).map_err(open_err)?,
+            Create::Never => {
+                // Checked first for the clear error; the flags (Connection::open's without
+                // CREATE) keep a file removed meanwhile from being made anew.
+                if !path.exists() {
+                    return Err(StoreError::NoDatabase {
+                        path: path.to_path_buf(),
+                    });
+                }
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_URI
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                Connection::open_with_flags(path, flags).map_err(open_err)?
+            }
+        };
         configure(&conn).map_err(open_err)?;
         // SQLite quietly falls back to read-only when it cannot write the file; the store
         // would then fail on its first login instead of at start.

@@ -675,3 +675,16 @@ fn a_large_prune_goes_in_batches_and_misses_nothing() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].at, 500);
 }
+
+#[test]
+fn a_missing_file_is_created_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.db");
+    let err = SqliteStore::open_as(&path, Create::Never).unwrap_err();
+    assert!(matches!(err, StoreError::NoDatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("typo.db"), "{err}");
+    assert!(!path.exists(), "a database was created");
+    drop(SqliteStore::open_as(&path, Create::IfMissing).unwrap());
+    assert!(path.exists());
+    drop(SqliteStore::open_as(&path, Create::Never).unwrap());
+}

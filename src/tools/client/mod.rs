@@ -97,7 +97,7 @@ pub enum ClientError {
     Protocol(#[from] ProtocolError),
     #[error("server closed the connection")]
     Closed,
-    #[error("server refused the {stage}: {result:?}")]
+    #[error("server refused the {stage}: {result}")]
     Refused {
         stage: &'static str,
         result: LoginResult,
