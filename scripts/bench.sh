@@ -100,7 +100,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10300 ]; then
 fi
 
 # Per-address limits off for loopback, room for 10,000 connections, a parked connection may
-# wait (logon_secs), realm lists as fast as asked (row 5), no realm link.
+# wait (logon_secs), realm lists as fast as asked (row 5), no realm link (in the file, not
+# with --link-listen off: a --baseline binary may be older than that flag).
 cat > "$dir/gatehouse.toml" <<'EOF'
 [limits]
 exempt = ["127.0.0.0/8"]
@@ -139,6 +140,9 @@ forget() { # forget PID: it has been waited for
 seed() {
     local b=${bin[$1]} db=$2 n=$3
     rm -f "$db" "$db"-wal "$db"-shm
+    # Only `db init` creates a database; a baseline older than that rule has no need of it
+    # (its `account create` creates one), and may not know the command's answer: ignored.
+    "$b" db init --db "$db" >/dev/null 2>&1 || true
     "$b" account create "$account" --password-stdin --db "$db" <<< "$account" >/dev/null
     add_realms "$1" "$db" 1 "$n"
 }

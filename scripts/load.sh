@@ -48,7 +48,8 @@ cleanup() {
 trap cleanup EXIT
 
 # The load comes from one address: exempt it from the per-address limits (README "Security").
-printf '[limits]\nexempt = ["127.0.0.1/32"]\n[link]\nlisten = []\n' > "$dir/gatehouse.toml"
+# No realm link (--link-listen off below): its port would collide with a running gatehouse.
+printf '[limits]\nexempt = ["127.0.0.1/32"]\n' > "$dir/gatehouse.toml"
 
 wait_port() {
     for _ in $(seq 100); do
@@ -99,6 +100,7 @@ fresh_db() {
         db="mysql://root@127.0.0.1:$db_port/g"
         ;;
     esac
+    "$bin" db init --db "$db" >/dev/null
     "$bin" account create loadtest --password-stdin --db "$db" <<< 'loadtest' >/dev/null
     "$bin" realm add --name Azeroth --address 127.0.0.1:8085 --db "$db" >/dev/null
     echo "$db"
@@ -110,7 +112,7 @@ serve() {
     servers=()
     for ((i = 0; i < n; i++)); do
         "$bin" serve --config "$dir/gatehouse.toml" --listen "127.0.0.1:$((port + i))" \
-            --db "$db" --log-level warn &
+            --link-listen off --db "$db" --log-level warn &
         servers+=($!)
     done
     for ((i = 0; i < n; i++)); do wait_port "$((port + i))"; done

@@ -114,6 +114,7 @@ fn setup(dir: &Path, config_text: &str) -> (std::path::PathBuf, std::path::PathB
     let db = dir.join("g.db");
     let config = dir.join("gatehouse.toml");
     std::fs::write(&config, config_text).unwrap();
+    gatehouse(&db, &["db", "init"], "");
     gatehouse(
         &db,
         &["account", "create", "alice", "--password-stdin"],

@@ -311,6 +311,7 @@ fn the_binary_enrols_logs_in_and_never_logs_a_secret() {
         format!("[totp]\nkey = \"{KEY_HEX}\"\nissuer = \"Test Realm\"\n[link]\nlisten = []\n"),
     )
     .unwrap();
+    gatehouse(&["db", "init"], &db, &config, "");
     gatehouse(
         &["account", "create", "alice", "--password-stdin"],
         &db,
