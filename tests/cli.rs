@@ -497,8 +497,10 @@ fn config_check_prints_toml_refuses_without_a_file_and_says_where_errors_are() {
 
 /// The binary with stdout a pipe whose reading end is already closed, as `| head` leaves it.
 fn into_closed_pipe(db: &Path, args: &[&str]) -> Output {
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
+    // The pipe's writing end, whose only reader (`true`) has exited.
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let writer = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
         .arg("--db")
