@@ -165,7 +165,7 @@ impl Default for AuditConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TotpConfig {
     /// 64 hex digits; empty = authenticators cannot be enabled, and accounts that have one
-    /// cannot log in. `Debug` (and so `config check`) never shows it.
+    /// cannot log in. Neither `Debug` nor `config check` shows it.
     #[serde(deserialize_with = "totp_key", serialize_with = "redacted")]
     pub key: Option<TotpKey>,
     pub issuer: String,
@@ -312,7 +312,7 @@ pub struct StoreConfig {
     pub password_file: Option<PathBuf>,
     /// AzerothCore's `TOTPMasterSecret` (hex), when its authserver encrypts
     /// `account.totp_secret` under one; only with `schema = "azerothcore"`. Empty = the
-    /// secrets are raw. `Debug` (and so `config check`) never shows it.
+    /// secrets are raw. Neither `Debug` nor `config check` shows it.
     #[serde(deserialize_with = "totp_master_secret", serialize_with = "redacted")]
     pub totp_master_secret: Option<TotpMasterSecret>,
     /// TLS to a MySQL/MariaDB server: "off" (the default), "required" (encrypted, any
@@ -646,9 +646,9 @@ impl Default for LogConfig {
 
 /// What `gatehouse config default` prints: every key with its default and what it does.
 pub const DEFAULT_CONFIG_TEXT: &str = r#"# gatehouse configuration. Every key is optional; the values below are the defaults.
-# Command-line flags (--listen, --db, --log-level) override this file. Every number has a
-# range, shown as (1 to 64): a value outside it is refused, by `gatehouse config check`, at
-# start and at a reload (SIGHUP), with the key's name.
+# Command-line flags (--listen, --link-listen, --db, --log-level) override this file. Every
+# number has a range, shown as (1 to 64): a value outside it is refused, by `gatehouse config
+# check`, at start and at a reload (SIGHUP), with the key's name.
 
 [server]
 # Addresses the game listener binds (clients connect here).
@@ -785,7 +785,8 @@ dir = "patches"
 ticket_ttl_secs = 900
 
 [link]
-# Where world servers connect to register their realms (docs/realm-link.md); [] disables it.
+# Where world servers connect to register their realms (docs/realm-link.md); [] disables it
+# (as --link-listen off does on the command line).
 listen = ["127.0.0.1:3725"]
 # Seconds without a heartbeat after which a linked realm is shown offline. (1 to 86400)
 heartbeat_timeout_secs = 15
@@ -872,9 +873,9 @@ impl ConfigSource {
 }
 
 impl Config {
-    /// The config as a TOML file that reads back to it, for `config check`: secrets (the
-    /// `totp.key`, the `store.totp_master_secret`, a password in `store.url`) are shown as
-    /// `<redacted>` or `***`, never as they are.
+    /// The config as a TOML file, for `config check`; it reads back to the same config but
+    /// for its secrets (the `totp.key`, the `store.totp_master_secret`, a password in
+    /// `store.url`), which are shown as `<redacted>` or `***`, never as they are.
     pub fn to_toml(&self) -> Result<String, ConfigError> {
         toml::to_string(self).map_err(|e| ConfigError::Invalid(format!("cannot print: {e}")))
     }
