@@ -1137,6 +1137,7 @@ impl Store for SqliteStore {
         realm: RealmId,
         counts: &[(AccountId, u8)],
     ) -> Result<CountsWritten, StoreError> {
+        let _turn = self.turn();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
