@@ -284,6 +284,11 @@ pub enum AdminOp {
     AccountInfo {
         name: String,
     },
+    SetCharacterCount {
+        name: String,
+        realm: RealmRef,
+        count: u8,
+    },
     BanIp {
         net: ipnet::IpNet,
         until: Option<i64>,
@@ -322,6 +327,7 @@ impl AdminOp {
             | AdminOp::BanAccount { .. }
             | AdminOp::UnbanAccount { .. }
             | AdminOp::AccountInfo { .. }
+            | AdminOp::SetCharacterCount { .. }
             | AdminOp::BanIp { .. }
             | AdminOp::UnbanIp { .. } => Access::Write,
         }
@@ -340,7 +346,10 @@ fn text(result: Result<String, AdminError>) -> Result<AdminAnswer, StoreError> {
 fn is_refusal(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::DuplicateAccount(_) | StoreError::NoSuchAccount(_) | StoreError::Invalid(_)
+        StoreError::DuplicateAccount(_)
+            | StoreError::NoSuchAccount(_)
+            | StoreError::NoSuchRealm(_)
+            | StoreError::Invalid(_)
     )
 }
 
@@ -414,6 +423,10 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
                 }),
         ),
         AdminOp::AccountInfo { name } => text(account_info(store, name)),
+        AdminOp::SetCharacterCount { name, realm, count } => text(
+            set_character_count(store, name, realm, *count)
+                .map(|(name, realm)| format!("{name} has {count} characters on {realm}")),
+        ),
         AdminOp::BanIp { net, until, reason } => {
             store.ban_ip(net, *until, reason)?;
             Ok(AdminAnswer::IpBansChanged {
