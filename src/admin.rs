@@ -8,7 +8,7 @@ use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::version::Build;
 use crate::realms::link::key::MIN_SECRET_LEN;
 use crate::srp6::{compute_verifier, Salt};
-use crate::store::{NewRealm, RealmRef, Store, StoreError};
+use crate::store::{NewRealm, RealmChanges, RealmRef, Store, StoreError};
 use crate::totp::{TotpError, TotpKey, TotpSecret};
 use crate::values::{AccountId, LinkKey, RealmId};
 
@@ -284,6 +284,11 @@ pub enum AdminOp {
     AccountInfo {
         name: String,
     },
+    SetCharacterCount {
+        name: String,
+        realm: RealmRef,
+        count: u8,
+    },
     BanIp {
         net: ipnet::IpNet,
         until: Option<i64>,
@@ -322,6 +327,7 @@ impl AdminOp {
             | AdminOp::BanAccount { .. }
             | AdminOp::UnbanAccount { .. }
             | AdminOp::AccountInfo { .. }
+            | AdminOp::SetCharacterCount { .. }
             | AdminOp::BanIp { .. }
             | AdminOp::UnbanIp { .. } => Access::Write,
         }
@@ -340,7 +346,10 @@ fn text(result: Result<String, AdminError>) -> Result<AdminAnswer, StoreError> {
 fn is_refusal(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::DuplicateAccount(_) | StoreError::NoSuchAccount(_) | StoreError::Invalid(_)
+        StoreError::DuplicateAccount(_)
+            | StoreError::NoSuchAccount(_)
+            | StoreError::NoSuchRealm(_)
+            | StoreError::Invalid(_)
     )
 }
 
@@ -414,6 +423,10 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
                 }),
         ),
         AdminOp::AccountInfo { name } => text(account_info(store, name)),
+        AdminOp::SetCharacterCount { name, realm, count } => text(
+            set_character_count(store, name, realm, *count)
+                .map(|(name, realm)| format!("{name} has {count} characters on {realm}")),
+        ),
         AdminOp::BanIp { net, until, reason } => {
             store.ban_ip(net, *until, reason)?;
             Ok(AdminAnswer::IpBansChanged {
@@ -458,7 +471,27 @@ pub fn parse_realm_type(s: &str) -> Result<u8, AdminError> {
     }
 }
 
-/// A comma-separated build list, e.g. "5875,8606".
+/// The client builds gatehouse knows (`Build::known_version`): the only ones a realm may be
+/// restricted to.
+pub const KNOWN_BUILDS: [Build; 5] = [
+    Build(5875),
+    Build(6005),
+    Build(6141),
+    Build::TBC,
+    Build::WOTLK,
+];
+
+fn known_builds_text() -> String {
+    KNOWN_BUILDS
+        .iter()
+        .filter_map(|b| b.known_version())
+        .map(|v| format!("{} ({}.{}.{})", v.build, v.major, v.minor, v.patch))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A comma-separated build list, e.g. "5875,8606": each a client build gatehouse knows
+/// ([`KNOWN_BUILDS`]); anything else is refused with one line listing them.
 pub fn parse_builds(s: &str) -> Result<Vec<Build>, AdminError> {
     s.split(',')
         .map(str::trim)
@@ -466,11 +499,133 @@ pub fn parse_builds(s: &str) -> Result<Vec<Build>, AdminError> {
         .map(|p| {
             p.parse::<u16>()
                 .ok()
-                .filter(|&b| b > 0)
                 .map(Build)
-                .ok_or_else(|| AdminError::Invalid(format!("build {p:?} is not a build number")))
+                .filter(|b| b.known_version().is_some())
+                .ok_or_else(|| {
+                    AdminError::Invalid(format!(
+                        "build {p:?} is not a client build gatehouse knows; known builds: {}",
+                        known_builds_text()
+                    ))
+                })
         })
         .collect()
+}
+
+/// Realm flags by name, as `--flags` takes them (login-protocol.md §2.4). OFFLINE is
+/// gatehouse's to set for a linked realm, but an operator may mark a static realm offline.
+pub const REALM_FLAG_NAMES: [(&str, u8); 6] = [
+    ("none", 0x00),
+    ("invalid", 0x01),
+    ("offline", 0x02),
+    ("recommended", 0x20),
+    ("new", 0x40),
+    ("full", 0x80),
+];
+
+/// `--flags`: a number (`0x20` hex, `32` decimal) or names joined by `,` or `|`
+/// (`recommended`, `new,full`). Bits with no meaning (0x08, 0x10) and SPECIFY_BUILD (0x04,
+/// gatehouse's to set) are refused, as the realm link refuses them.
+pub fn parse_realm_flags(s: &str) -> Result<u8, AdminError> {
+    let names = || {
+        REALM_FLAG_NAMES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let bad = || {
+        AdminError::Invalid(format!(
+            "realm flags {s:?}: use a number (0x20 or 32) or names joined by , ({})",
+            names()
+        ))
+    };
+    let word = s.trim();
+    let flags = if let Some(hex) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        u8::from_str_radix(hex, 16).map_err(|_| bad())?
+    } else if word.starts_with(|c: char| c.is_ascii_digit()) {
+        word.parse::<u8>().map_err(|_| bad())?
+    } else {
+        let mut flags = 0u8;
+        for part in word.split([',', '|']).map(str::trim) {
+            let (_, bit) = REALM_FLAG_NAMES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(part))
+                .ok_or_else(bad)?;
+            flags |= bit;
+        }
+        flags
+    };
+    let refused = flags & (crate::realms::link::message::UNKNOWN_REALM_FLAGS | 0x04);
+    if refused != 0 {
+        return Err(AdminError::Invalid(format!(
+            "realm flags {s:?}: bits {refused:#04x} have no meaning an operator can set \
+             (use {})",
+            names()
+        )));
+    }
+    Ok(flags)
+}
+
+/// What `realm set` changes, checked by the rules [`validate_realm`] applies to a new realm.
+pub fn validate_realm_changes(changes: &RealmChanges) -> Result<(), AdminError> {
+    use crate::values::{check_build, check_population, check_realm_address, check_realm_name};
+    let invalid = |e: crate::values::RealmValueError| AdminError::Invalid(format!("realm {e}"));
+    if changes.is_empty() {
+        return Err(AdminError::Invalid(
+            "nothing to change: give at least one of --name, --address, --type, --flags, \
+             --timezone, --population, --builds"
+                .into(),
+        ));
+    }
+    if let Some(name) = &changes.name {
+        check_realm_name(name.trim()).map_err(invalid)?;
+    }
+    if let Some(address) = &changes.address {
+        check_realm_address(address).map_err(invalid)?;
+    }
+    if let Some(population) = changes.population {
+        check_population(population).map_err(invalid)?;
+    }
+    for build in changes.builds.iter().flatten() {
+        check_build(build.0).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// `realm set`: changes the given fields of a realm (its id, link key and character counts
+/// stay), after checking them.
+pub fn update_realm(
+    store: &mut dyn Store,
+    realm: &RealmRef,
+    changes: &RealmChanges,
+) -> Result<RealmId, AdminError> {
+    validate_realm_changes(changes)?;
+    Ok(store.update_realm(realm, changes)?)
+}
+
+/// `account characters NAME --realm R COUNT`: sets how many characters the account has on a
+/// realm, as a world server's report would.
+pub fn set_character_count(
+    store: &mut dyn Store,
+    name: &str,
+    realm: &RealmRef,
+    count: u8,
+) -> Result<(AccountName, RealmId), AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    let realm_id = match realm {
+        RealmRef::Id(id) => *id,
+        RealmRef::Name(wanted) => store
+            .list_realms()?
+            .into_iter()
+            .find(|r| r.name.eq_ignore_ascii_case(wanted))
+            .map(|r| r.id)
+            .ok_or_else(|| StoreError::NoSuchRealm(realm.to_string()))?,
+    };
+    store.set_character_count(account.id, realm_id, count)?;
+    Ok((name, realm_id))
 }
 
 /// Checks what a realm entry will show, by the rules the store and the realm link apply too
@@ -589,6 +744,54 @@ mod tests {
     }
 
     #[test]
+    fn realm_flags_take_hex_decimal_and_names() {
+        assert_eq!(parse_realm_flags("0x20").unwrap(), 0x20);
+        assert_eq!(parse_realm_flags("0X40").unwrap(), 0x40);
+        assert_eq!(parse_realm_flags("32").unwrap(), 0x20);
+        assert_eq!(parse_realm_flags("0").unwrap(), 0);
+        assert_eq!(parse_realm_flags("recommended").unwrap(), 0x20);
+        assert_eq!(parse_realm_flags("New,Full").unwrap(), 0xC0);
+        assert_eq!(parse_realm_flags("offline|recommended").unwrap(), 0x22);
+        for bad in [
+            "0x100", "256", "-1", "shiny", "0x08", "16", "0x04", "", "new,",
+        ] {
+            let e = parse_realm_flags(bad).unwrap_err().to_string();
+            assert!(!e.contains('\n'), "{bad}: {e}");
+        }
+        assert!(parse_realm_flags("shiny")
+            .unwrap_err()
+            .to_string()
+            .contains("recommended"));
+    }
+
+    #[test]
+    fn realm_edits_change_only_what_is_given() {
+        let (_dir, mut store) = temp_store();
+        let id = store.add_realm(&realm("127.0.0.1:8085")).unwrap();
+        assert!(matches!(
+            update_realm(&mut store, &parse_realm_ref("1"), &RealmChanges::default()),
+            Err(AdminError::Invalid(_))
+        ));
+        let bad_address = RealmChanges {
+            address: Some("nowhere".into()),
+            ..RealmChanges::default()
+        };
+        assert!(update_realm(&mut store, &parse_realm_ref("1"), &bad_address).is_err());
+        let changes = RealmChanges {
+            name: Some("Northrend".into()),
+            flags: Some(0x20),
+            ..RealmChanges::default()
+        };
+        assert_eq!(
+            update_realm(&mut store, &parse_realm_ref("Azeroth"), &changes).unwrap(),
+            id
+        );
+        let r = &store.list_realms().unwrap()[0];
+        assert_eq!((r.id, r.name.as_str(), r.flags), (id, "Northrend", 0x20));
+        assert_eq!(r.address, "127.0.0.1:8085");
+    }
+
+    #[test]
     fn security_levels_are_set_by_name() {
         let (_dir, mut store) = temp_store();
         create_account(&mut store, "alice", "secret").unwrap();
@@ -624,6 +827,25 @@ mod tests {
             vec![Build(5875), Build(8606)]
         );
         assert!(parse_builds("58x").is_err());
+        // Impossible builds are refused, with the known ones listed on one line.
+        for bad in ["0", "1", "65535", "5876"] {
+            let e = parse_builds(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("5875 (1.12.1)") && e.contains("12340 (3.3.5)"),
+                "{e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert_eq!(parse_builds("6005").unwrap(), vec![Build(6005)]);
+        let known: Vec<Build> = (1..=u16::MAX)
+            .map(Build)
+            .filter(|b| b.known_version().is_some())
+            .collect();
+        assert_eq!(
+            known,
+            KNOWN_BUILDS.to_vec(),
+            "KNOWN_BUILDS follows known_version"
+        );
     }
 
     #[test]

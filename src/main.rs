@@ -90,6 +90,8 @@ enum Command {
     /// Lift an account's or an address's bans.
     #[command(subcommand)]
     Unban(UnbanCommand),
+    /// Read the login audit: newest first, filtered by account, address, time and outcome.
+    Audit(cli::audit::AuditArgs),
     /// Run N concurrent full logons against a running server and report the rate and latency.
     Load(gatehouse::tools::client::load::LoadArgs),
     /// The server's SRP work per logon in a tight loop on one thread (scripts/bench.sh).
@@ -204,6 +206,7 @@ fn run() -> Result<()> {
             cli::ban::ban(cmd, &config)?
         }
         Command::Unban(cmd) => cli::ban::unban(cmd, &config)?,
+        Command::Audit(args) => cli::audit::run(args, &config)?,
         Command::Db(DbCommand::Init) => db_init(&config)?,
         Command::Config(ConfigCommand::Default) => print!("{DEFAULT_CONFIG_TEXT}"),
         Command::Config(ConfigCommand::Check) => {

@@ -318,6 +318,19 @@ fn every_command_works_over_a_telnet_connection() {
     LogonClient::login(server.addr, ClientBuild::TBC, "bob", "hunter33", TIMEOUT).unwrap();
     assert!(c.run("account info bob").contains("BOB"));
     assert!(c.run("account info nobody").contains("no account"));
+    // Character counts, as a world server would report them: the next logon's list shows them.
+    let set = c.run("account characters alice Azeroth 3");
+    assert!(set.contains("ALICE has 3 characters"), "{set}");
+    let mut shown =
+        LogonClient::login(server.addr, ClientBuild::WOTLK, "alice", "secret", TIMEOUT).unwrap();
+    assert_eq!(shown.client.realm_list().unwrap().realms[0].characters, 3);
+    assert!(c
+        .run("account characters alice Nowhere 1")
+        .contains("no such realm"));
+    assert!(c
+        .run("account characters nobody 1 1")
+        .contains("no account"));
+    assert!(c.run("account characters alice 1 300").contains("0-255"));
 
     assert!(c.run("ban ip 127.0.0.0/8 1h").contains("banned"));
     let mut refused = LogonClient::connect(server.addr, ClientBuild::WOTLK, TIMEOUT).unwrap();

@@ -16,7 +16,7 @@ use gatehouse::account::AccountName;
 use gatehouse::protocol::realm_list::REALM_FLAG_OFFLINE;
 use gatehouse::protocol::result::LoginResult;
 use gatehouse::protocol::version::Build;
-use gatehouse::realms::link::client::{Client, LinkClientError};
+use gatehouse::realms::link::client::{Client, CountsStored, LinkClientError};
 use gatehouse::realms::link::message::{
     CheckedTake, LinkMessage, RealmAnnouncement, STATUS_BAD_VALUE,
 };
@@ -28,6 +28,7 @@ use gatehouse::tools::client::{ClientBuild, ClientError, LogonClient};
 use gatehouse::tools::world_gate::client::world_login;
 use gatehouse::tools::world_gate::over_link::{GateOptions, RunningGate};
 use gatehouse::tools::world_gate::packets::AuthResult;
+use gatehouse::values::AccountId;
 
 const SECRET: &[u8] = b"a long shared realm secret";
 
@@ -542,4 +543,57 @@ fn session_takes_beyond_the_links_rate_are_answered_none_without_a_write() {
     assert!((37..=38).contains(&limited), "{limited} takes limited");
     // The link is still linked: heartbeats and takes go on.
     link.heartbeat(1.0, 1).unwrap();
+}
+
+/// The realm list's character counts come from the world servers: one reports them over the
+/// link (a batch larger than one frame too, with accounts gatehouse does not know skipped), and
+/// the next logon's realm list shows them.
+#[test]
+fn a_world_server_reports_character_counts_that_the_realm_list_shows() {
+    let (server, realm) = server(|_| {});
+    let alice_id = server.store().load_account(&alice()).unwrap().unwrap().id;
+    let characters = |build: ClientBuild| {
+        let mut l = LogonClient::login(server.addr, build, "alice", "secret", TIMEOUT).unwrap();
+        let list = l.client.realm_list().unwrap();
+        list.realms
+            .iter()
+            .find(|r| u32::from(r.realm_id) == realm.0)
+            .map(|r| r.characters)
+            .unwrap()
+    };
+    assert_eq!(characters(ClientBuild::WOTLK), 0);
+
+    let mut link = Client::connect(server.link, realm, SECRET, TIMEOUT).unwrap();
+    let ghost = AccountId(alice_id.0 + 10_000);
+    let stored = link
+        .report_character_counts(&[(alice_id, 4), (ghost, 1)])
+        .unwrap();
+    assert_eq!(
+        stored,
+        CountsStored {
+            written: 1,
+            unknown: 1
+        }
+    );
+    for build in ClientBuild::ALL {
+        assert_eq!(characters(build), 4, "{build:?}");
+    }
+
+    // 251 pairs go in three frames; the last word for alice wins.
+    let mut batch: Vec<(AccountId, u8)> = (0..250).map(|i| (AccountId(ghost.0 + i), 1)).collect();
+    batch.push((alice_id, 2));
+    let stored = link.report_character_counts(&batch).unwrap();
+    assert_eq!(
+        stored,
+        CountsStored {
+            written: 1,
+            unknown: 250
+        }
+    );
+    assert_eq!(characters(ClientBuild::VANILLA), 2);
+
+    // The link is still a link: it registers and heartbeats as before.
+    link.register(&announcement(realm, "Linked", "127.0.0.1:8085", 12340))
+        .unwrap();
+    link.heartbeat(0.5, 1).unwrap();
 }

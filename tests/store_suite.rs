@@ -19,9 +19,9 @@ use gatehouse::account::{AccountName, AccountStanding};
 use gatehouse::protocol::version::Build;
 use gatehouse::srp6::{world_server_proof, ClientDigest, Salt, SessionKey, Verifier};
 use gatehouse::store::{
-    AuditRow, BatchEnd, CharacterCount, FailureRecorded, LockScope, LockoutStanding, LoginAttempt,
-    LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError,
-    TakeOutcome, TakenSession,
+    AuditQuery, AuditRow, BatchEnd, CharacterCount, FailureRecorded, LockScope, LockoutStanding,
+    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
+    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use gatehouse::totp::{SealedTotpSecret, TotpStep, SEALED_LEN};
 use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId};
@@ -1354,6 +1354,356 @@ fn bad_realm_and_ip_ban_rows_are_skipped_and_the_rest_served(db: &dyn Backend) {
 
 /// Instantiates every test of the suite in the invoking module, each with a fresh database
 /// from `$db` (an `Option<impl Backend>`; `None` = the test skips, having said why).
+fn a_realm_is_edited_in_place_and_added_with_a_chosen_id(db: &dyn Backend) {
+    let mut store = db.open();
+    let alice = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let id = store.add_realm(&realm("Lordaeron")).unwrap();
+    store.add_realm(&realm("Kalimdor")).unwrap();
+    store.set_character_count(alice, id, 3).unwrap();
+    let before = store.list_realms().unwrap()[0].clone();
+
+    // Only what is given changes; the id and the character counts stay.
+    let changes = RealmChanges {
+        name: Some("Northrend".to_owned()),
+        address: Some("10.0.0.9:9000".to_owned()),
+        flags: Some(0x20),
+        builds: Some(vec![Build::TBC]),
+        ..RealmChanges::default()
+    };
+    assert_eq!(
+        store
+            .update_realm(&RealmRef::Name("LORDAERON".to_owned()), &changes)
+            .unwrap(),
+        id
+    );
+    let after = store.list_realms().unwrap()[0].clone();
+    assert_eq!(
+        after,
+        RealmRecord {
+            id,
+            name: "Northrend".to_owned(),
+            address: "10.0.0.9:9000".to_owned(),
+            flags: 0x20,
+            builds: vec![Build::TBC],
+            ..before.clone()
+        }
+    );
+    let more = RealmChanges {
+        realm_type: Some(6),
+        timezone: Some(8),
+        population: Some(2.0),
+        ..RealmChanges::default()
+    };
+    store.update_realm(&RealmRef::Id(id), &more).unwrap();
+    let again = store.list_realms().unwrap()[0].clone();
+    assert_eq!(
+        (
+            again.realm_type,
+            again.timezone,
+            again.population,
+            again.name.as_str()
+        ),
+        (6, 8, 2.0, "Northrend")
+    );
+    let counts = store
+        .record_login_success(
+            &attempt(Some(alice), "alice", LoginOutcome::Success, 100),
+            &SessionKey([1; 40]),
+            1000,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![CharacterCount {
+            realm: id,
+            count: 3
+        }]
+    );
+
+    // Refusals: another realm's name, an unknown realm, nothing to change.
+    let clash = RealmChanges {
+        name: Some("kalimdor".to_owned()),
+        ..RealmChanges::default()
+    };
+    assert!(matches!(
+        store.update_realm(&RealmRef::Id(id), &clash),
+        Err(StoreError::DuplicateRealm(_))
+    ));
+    assert_eq!(store.list_realms().unwrap()[0].name, "Northrend");
+    assert!(matches!(
+        store.update_realm(&RealmRef::Id(RealmId(99)), &more),
+        Err(StoreError::NoSuchRealm(_))
+    ));
+    assert!(matches!(
+        store.update_realm(&RealmRef::Name("Nope".to_owned()), &more),
+        Err(StoreError::NoSuchRealm(_))
+    ));
+    assert!(matches!(
+        store.update_realm(&RealmRef::Id(id), &RealmChanges::default()),
+        Err(StoreError::Invalid(_))
+    ));
+
+    // A chosen id: free is taken as given, a taken one or one outside 1..=255 refused.
+    assert_eq!(
+        store
+            .add_realm_with_id(&realm("Outland"), RealmId(42))
+            .unwrap(),
+        RealmId(42)
+    );
+    assert!(matches!(
+        store.add_realm_with_id(&realm("Other"), RealmId(42)),
+        Err(StoreError::RealmIdTaken(RealmId(42)))
+    ));
+    assert!(matches!(
+        store.add_realm_with_id(&realm("Outland"), RealmId(50)),
+        Err(StoreError::DuplicateRealm(_))
+    ));
+    for bad in [0, 256] {
+        assert!(matches!(
+            store.add_realm_with_id(&realm("Other"), RealmId(bad)),
+            Err(StoreError::RealmIdOutOfRange(_))
+        ));
+    }
+    // The next automatic id follows the highest.
+    assert_eq!(store.add_realm(&realm("Next")).unwrap(), RealmId(43));
+}
+
+fn character_counts_are_reported_per_realm_in_a_batch(db: &dyn Backend) {
+    let mut store = db.open();
+    let alice = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let bob = store
+        .create_account(&name("bob"), &salt(1), &verifier(1))
+        .unwrap();
+    let r1 = store.add_realm(&realm("One")).unwrap();
+    let r2 = store.add_realm(&realm("Two")).unwrap();
+    // The other realm's world server wrote its own row.
+    store.set_character_count(alice, r1, 4).unwrap();
+
+    let ghost = AccountId(alice.0 + bob.0 + 1000);
+    let done = store
+        .set_character_counts(r2, &[(alice, 2), (ghost, 7), (bob, 1)])
+        .unwrap();
+    assert_eq!((done.written, done.unknown), (2, vec![ghost]));
+    // Again, as an upsert.
+    let done = store.set_character_counts(r2, &[(alice, 3)]).unwrap();
+    assert_eq!(done.written, 1);
+    assert!(store
+        .set_character_counts(r2, &[])
+        .unwrap()
+        .unknown
+        .is_empty());
+    assert!(matches!(
+        store.set_character_counts(RealmId(99), &[(alice, 1)]),
+        Err(StoreError::NoSuchRealm(_))
+    ));
+
+    let counts = |store: &mut Box<dyn Store>, id: AccountId, n: &str| {
+        let mut c = store
+            .record_login_success(
+                &attempt(Some(id), n, LoginOutcome::Success, 100),
+                &SessionKey([1; 40]),
+                1000,
+                None,
+            )
+            .unwrap();
+        c.sort_by_key(|c| c.realm.0);
+        c
+    };
+    assert_eq!(
+        counts(&mut store, alice, "alice"),
+        vec![
+            CharacterCount {
+                realm: r1,
+                count: 4
+            },
+            CharacterCount {
+                realm: r2,
+                count: 3
+            },
+        ]
+    );
+    assert_eq!(
+        counts(&mut store, bob, "bob"),
+        vec![CharacterCount {
+            realm: r2,
+            count: 1
+        }]
+    );
+}
+
+fn the_audit_is_queried_by_account_address_time_and_outcome(db: &dyn Backend) {
+    let mut store = db.open();
+    let alice = store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    let at = |a: Option<AccountId>, n: &str, o: LoginOutcome, t: i64, peer: &str| LoginAttempt {
+        peer: peer.parse().unwrap(),
+        ..attempt(a, n, o, t)
+    };
+    for row in [
+        at(
+            Some(alice),
+            "alice",
+            LoginOutcome::WrongPassword,
+            10,
+            "192.0.2.7",
+        ),
+        at(
+            None,
+            "ghost",
+            LoginOutcome::UnknownAccount,
+            20,
+            "198.51.100.1",
+        ),
+        at(
+            Some(alice),
+            "alice",
+            LoginOutcome::WrongPassword,
+            30,
+            "10.1.2.3",
+        ),
+        at(Some(alice), "alice", LoginOutcome::Banned, 40, "10.9.9.9"),
+        at(
+            None,
+            "ghost",
+            LoginOutcome::UnknownAccount,
+            50,
+            "2001:db8::5",
+        ),
+    ] {
+        store
+            .record_login_failure(&row, &LockoutPolicy::OFF)
+            .unwrap();
+    }
+    let times = |store: &mut Box<dyn Store>, q: AuditQuery| -> Vec<i64> {
+        store
+            .query_audit(&q)
+            .unwrap()
+            .iter()
+            .map(|r| r.at)
+            .collect()
+    };
+    let all = AuditQuery::newest(50);
+    assert_eq!(times(&mut store, all.clone()), vec![50, 40, 30, 20, 10]);
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                limit: 2,
+                ..all.clone()
+            }
+        ),
+        vec![50, 40]
+    );
+    assert!(times(
+        &mut store,
+        AuditQuery {
+            limit: 0,
+            ..all.clone()
+        }
+    )
+    .is_empty());
+    let alice_q = AuditQuery {
+        account: Some(name("Alice")),
+        ..all.clone()
+    };
+    assert_eq!(times(&mut store, alice_q.clone()), vec![40, 30, 10]);
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                since: Some(30),
+                ..alice_q.clone()
+            }
+        ),
+        vec![40, 30]
+    );
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                outcomes: vec![LoginOutcome::WrongPassword],
+                ..alice_q.clone()
+            }
+        ),
+        vec![30, 10]
+    );
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                outcomes: vec![LoginOutcome::Banned, LoginOutcome::UnknownAccount],
+                ..all.clone()
+            }
+        ),
+        vec![50, 40, 20]
+    );
+    let net = |text: &str| Some(text.parse::<IpNet>().unwrap());
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                address: net("10.0.0.0/8"),
+                ..all.clone()
+            }
+        ),
+        vec![40, 30]
+    );
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                address: net("10.0.0.0/8"),
+                limit: 1,
+                ..all.clone()
+            }
+        ),
+        vec![40]
+    );
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                address: net("198.51.100.1/32"),
+                ..all.clone()
+            }
+        ),
+        vec![20]
+    );
+    assert_eq!(
+        times(
+            &mut store,
+            AuditQuery {
+                address: net("2001:db8::/32"),
+                ..all.clone()
+            }
+        ),
+        vec![50]
+    );
+    let rows = store
+        .query_audit(&AuditQuery {
+            address: net("192.0.2.7/32"),
+            ..alice_q
+        })
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![AuditRow {
+            at: 10,
+            account: Some(alice),
+            name: "ALICE".to_owned(),
+            peer: "192.0.2.7".to_owned(),
+            build: Build::WOTLK,
+            outcome: "wrong_password".to_owned(),
+        }]
+    );
+}
+
 macro_rules! suite {
     ($db:expr) => {
         suite!(@each $db;
@@ -1378,6 +1728,9 @@ macro_rules! suite {
             totp_secrets_are_set_listed_and_cleared,
             a_wrong_token_counts_like_a_wrong_password,
             bad_realm_and_ip_ban_rows_are_skipped_and_the_rest_served,
+            a_realm_is_edited_in_place_and_added_with_a_chosen_id,
+            character_counts_are_reported_per_realm_in_a_batch,
+            the_audit_is_queried_by_account_address_time_and_outcome,
         );
     };
     (@each $db:expr; $($test:ident),* $(,)?) => {
@@ -1505,6 +1858,9 @@ mod azerothcore {
         link_keys_round_trip_and_make_a_realm_linkable,
         totp_secrets_are_set_listed_and_cleared,
         a_wrong_token_counts_like_a_wrong_password,
+        a_realm_is_edited_in_place_and_added_with_a_chosen_id,
+        character_counts_are_reported_per_realm_in_a_batch,
+        the_audit_is_queried_by_account_address_time_and_outcome,
     );
 }
 
@@ -1567,6 +1923,9 @@ mod cmangos {
         link_keys_round_trip_and_make_a_realm_linkable,
         totp_secrets_are_set_listed_and_cleared,
         a_wrong_token_counts_like_a_wrong_password,
+        a_realm_is_edited_in_place_and_added_with_a_chosen_id,
+        character_counts_are_reported_per_realm_in_a_batch,
+        the_audit_is_queried_by_account_address_time_and_outcome,
     );
 }
 

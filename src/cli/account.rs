@@ -31,6 +31,15 @@ pub enum AccountCommand {
     SetLevel { name: String, level: u8 },
     /// List accounts.
     List,
+    /// Set how many characters the account has on a realm (world servers report this over
+    /// the realm link; this is for a world server that does not).
+    Characters {
+        name: String,
+        /// Realm id or name.
+        #[arg(long)]
+        realm: String,
+        count: u8,
+    },
     /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
     #[command(subcommand)]
     Totp(TotpCommand),
@@ -47,6 +56,12 @@ pub enum TotpCommand {
 
 pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
     match cmd {
+        AccountCommand::Characters { name, realm, count } => {
+            let realm = admin::parse_realm_ref(&realm);
+            let mut store = open_store(config)?;
+            let (name, realm) = admin::set_character_count(&mut *store, &name, &realm, count)?;
+            println!("{name} has {count} characters on {realm}");
+        }
         AccountCommand::Create {
             name,
             password_stdin,

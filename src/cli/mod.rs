@@ -3,6 +3,7 @@
 //! modules belong to `src/main.rs`, not to the library.
 
 pub mod account;
+pub mod audit;
 pub mod ban;
 pub mod database;
 pub mod generate;

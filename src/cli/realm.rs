@@ -1,14 +1,16 @@
 //! `gatehouse realm ...`: the realms in the realm list.
 
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use gatehouse::admin;
 use gatehouse::config::Config;
-use gatehouse::store::NewRealm;
+use gatehouse::store::{NewRealm, RealmChanges};
+use gatehouse::values::RealmId;
 
 use super::database::open_store;
 use super::hidden::{read_hidden, LINK_SECRET};
+use super::output::table;
 
 #[derive(Subcommand)]
 pub enum RealmCommand {
@@ -19,12 +21,17 @@ pub enum RealmCommand {
         /// Where clients connect for this realm's world server.
         #[arg(long, value_name = "HOST:PORT")]
         address: String,
+        /// The realm id (1-255) the realm's world server is configured with; refused if a
+        /// realm has it. Default: the next free id.
+        #[arg(long, value_name = "N")]
+        id: Option<u32>,
         /// pve, pvp, rp, rppvp, or a number.
         #[arg(long = "type", default_value = "pve")]
         realm_type: String,
-        /// Realm flags byte (0x20 recommended, 0x40 new, 0x80 full).
-        #[arg(long, default_value_t = 0)]
-        flags: u8,
+        /// Realm flags: a number (0x20 or 32) or names joined by commas: recommended (0x20),
+        /// new (0x40), full (0x80), offline (0x02), invalid (0x01).
+        #[arg(long, default_value = "0")]
+        flags: String,
         /// Realm category ("timezone" tab) index.
         #[arg(long, default_value_t = 1)]
         timezone: u8,
@@ -39,6 +46,8 @@ pub enum RealmCommand {
         #[arg(long)]
         link_secret_stdin: bool,
     },
+    /// Change some fields of a realm; its id, link secret and character counts stay.
+    Set(SetArgs),
     /// Set or replace a realm's link secret (asks for it without echo).
     SetSecret {
         /// Realm id or name.
@@ -53,11 +62,43 @@ pub enum RealmCommand {
     Remove { realm: String },
 }
 
+/// `realm set`: only the fields given change; at least one must be.
+#[derive(Args)]
+pub struct SetArgs {
+    /// Realm id or name.
+    realm: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_name = "HOST:PORT")]
+    address: Option<String>,
+    /// pve, pvp, rp, rppvp, or a number.
+    #[arg(long = "type")]
+    realm_type: Option<String>,
+    /// A number (0x20 or 32) or names joined by commas (recommended, new, full, offline).
+    #[arg(long)]
+    flags: Option<String>,
+    #[arg(long)]
+    timezone: Option<u8>,
+    #[arg(long)]
+    population: Option<f32>,
+    /// Client builds, comma-separated; "all" (or "") = every accepted build.
+    #[arg(long, value_name = "BUILDS")]
+    builds: Option<String>,
+}
+
+fn builds_arg(text: &str) -> Result<Vec<gatehouse::protocol::version::Build>> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(Vec::new());
+    }
+    Ok(admin::parse_builds(text)?)
+}
+
 pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
     match cmd {
         RealmCommand::Add {
             name,
             address,
+            id,
             realm_type,
             flags,
             timezone,
@@ -65,35 +106,63 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
             builds,
             link_secret_stdin,
         } => {
+            let realm = NewRealm {
+                name: name.trim().to_string(),
+                address,
+                realm_type: admin::parse_realm_type(&realm_type)?,
+                flags: admin::parse_realm_flags(&flags)?,
+                timezone,
+                population,
+                builds: builds
+                    .as_deref()
+                    .map(builds_arg)
+                    .transpose()?
+                    .unwrap_or_default(),
+                link_key: None,
+            };
+            admin::validate_realm(&realm)?;
             let link_key = if link_secret_stdin {
                 let secret = read_hidden(&LINK_SECRET, true, false)?;
                 Some(admin::link_key_from_secret(&secret)?)
             } else {
                 None
             };
-            let realm = NewRealm {
-                name: name.trim().to_string(),
-                address,
-                realm_type: admin::parse_realm_type(&realm_type)?,
-                flags,
-                timezone,
-                population,
-                builds: builds
-                    .as_deref()
-                    .map(admin::parse_builds)
-                    .transpose()?
-                    .unwrap_or_default(),
-                link_key,
-            };
-            admin::validate_realm(&realm)?;
+            let realm = NewRealm { link_key, ..realm };
             let mut store = open_store(config)?;
-            let id = store.add_realm(&realm)?;
+            let id = match id {
+                Some(id) => store.add_realm_with_id(&realm, RealmId(id))?,
+                None => store.add_realm(&realm)?,
+            };
             let kind = if realm.link_key.is_some() {
                 "linkable"
             } else {
                 "static"
             };
-            println!("added {kind} realm {} ({})", realm.name, id.0);
+            println!("added {kind} realm {} (id {})", realm.name, id.0);
+        }
+        RealmCommand::Set(args) => {
+            let realm = admin::parse_realm_ref(&args.realm);
+            let changes = RealmChanges {
+                name: args.name.map(|n| n.trim().to_string()),
+                address: args.address,
+                realm_type: args
+                    .realm_type
+                    .as_deref()
+                    .map(admin::parse_realm_type)
+                    .transpose()?,
+                flags: args
+                    .flags
+                    .as_deref()
+                    .map(admin::parse_realm_flags)
+                    .transpose()?,
+                timezone: args.timezone,
+                population: args.population,
+                builds: args.builds.as_deref().map(builds_arg).transpose()?,
+            };
+            admin::validate_realm_changes(&changes)?;
+            let mut store = open_store(config)?;
+            let id = admin::update_realm(&mut *store, &realm, &changes)?;
+            println!("changed realm {} ({realm})", id.0);
         }
         RealmCommand::SetSecret {
             realm,
@@ -107,35 +176,55 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
         }
         RealmCommand::List => {
             let mut store = open_store(config)?;
-            println!(
-                "{:>3}  {:<24}  {:<22}  {:>4}  {:>5}  {:>3}  {:<8}  builds",
-                "id", "name", "address", "type", "flags", "tz", "kind"
-            );
+            let mut rows = table([
+                "id",
+                "name",
+                "address",
+                "type",
+                "flags",
+                "tz",
+                "population",
+                "kind",
+                "builds",
+            ]);
             for r in store.list_realms()? {
                 let builds: Vec<String> = r.builds.iter().map(|b| b.to_string()).collect();
-                println!(
-                    "{:>3}  {:<24}  {:<22}  {:>4}  {:>#5x}  {:>3}  {:<8}  {}",
-                    r.id.0,
+                rows.add_row(vec![
+                    r.id.0.to_string(),
                     r.name,
                     r.address,
-                    r.realm_type,
-                    r.flags,
-                    r.timezone,
-                    r.kind.as_str(),
+                    realm_type_name(r.realm_type),
+                    format!("{:#04x}", r.flags),
+                    r.timezone.to_string(),
+                    r.population.to_string(),
+                    r.kind.as_str().to_string(),
                     if builds.is_empty() {
                         "all".into()
                     } else {
                         builds.join(",")
-                    }
-                );
+                    },
+                ]);
             }
+            println!("{rows}");
         }
         RealmCommand::Remove { realm } => {
             let r = admin::parse_realm_ref(&realm);
             let mut store = open_store(config)?;
             store.remove_realm(&r)?;
-            println!("removed realm {r}");
+            // RealmRef shows itself as `realm 3` or `realm "Name"`.
+            println!("removed {r}");
         }
     }
     Ok(())
+}
+
+/// The realm type by the name `--type` takes, or the number for another.
+fn realm_type_name(realm_type: u8) -> String {
+    match realm_type {
+        0 => "pve".into(),
+        1 => "pvp".into(),
+        6 => "rp".into(),
+        8 => "rppvp".into(),
+        other => other.to_string(),
+    }
 }

@@ -32,6 +32,12 @@ pub enum Command {
     AccountInfo {
         name: String,
     },
+    /// How many characters the account has on a realm (id or name), as a world server reports.
+    AccountCharacters {
+        name: String,
+        realm: String,
+        count: u8,
+    },
     BanIp {
         net: IpNet,
         duration: Option<Duration>,
@@ -56,6 +62,7 @@ account passwd <name> <password>    change a password
 account ban <name> [duration]       ban (permanently, or e.g. 2h, 7d)
 account unban <name>                lift an account's bans
 account info <name>                 standing, failed logons, last login
+account characters <name> <realm> <n>   set the account's character count on a realm
 ban ip <addr|cidr> [duration]       refuse an address or network at accept
 unban ip <addr|cidr>                lift an IP ban
 loglevel <level>                    off, error, warn, info, debug, trace
@@ -105,7 +112,15 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ["account", "info", name] => Ok(Command::AccountInfo {
             name: name.to_string(),
         }),
-        ["account", ..] => usage("account create|passwd|ban|unban|info ..."),
+        ["account", "characters", name, realm, count] => Ok(Command::AccountCharacters {
+            name: name.to_string(),
+            realm: realm.to_string(),
+            count: count
+                .parse()
+                .map_err(|_| format!("bad count {count:?}: a number 0-255"))?,
+        }),
+        ["account", "characters", ..] => usage("account characters <name> <realm> <count>"),
+        ["account", ..] => usage("account create|passwd|ban|unban|info|characters ..."),
         ["ban", "ip", what, rest @ ..] if rest.len() <= 1 => Ok(Command::BanIp {
             net: crate::admin::parse_net(what)?,
             duration: duration(rest.first().copied())?,
@@ -187,6 +202,20 @@ mod tests {
             parse("loglevel debug").unwrap(),
             Command::LogLevel(log::LevelFilter::Debug)
         );
+        assert_eq!(
+            parse("account characters alice Azeroth 3").unwrap(),
+            Command::AccountCharacters {
+                name: "alice".into(),
+                realm: "Azeroth".into(),
+                count: 3
+            }
+        );
+        assert!(parse("account characters alice 1 256")
+            .unwrap_err()
+            .contains("0-255"));
+        assert!(parse("account characters alice")
+            .unwrap_err()
+            .starts_with("usage"));
         let create = parse("account create bob hunter2").unwrap();
         assert!(!create.describe().contains("hunter2"));
     }

@@ -507,6 +507,11 @@ impl ConsoleSession {
             },
             Command::AccountUnban { name } => AdminOp::UnbanAccount { name },
             Command::AccountInfo { name } => AdminOp::AccountInfo { name },
+            Command::AccountCharacters { name, realm, count } => AdminOp::SetCharacterCount {
+                name,
+                realm: crate::admin::parse_realm_ref(&realm),
+                count,
+            },
             Command::BanIp { net, duration } => match until(duration) {
                 Ok(until) => AdminOp::BanIp {
                     net,

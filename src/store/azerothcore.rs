@@ -31,8 +31,7 @@ use ipnet::IpNet;
 
 use super::mangos_family::{
     self, account_id, ban_dates, character_counts, forget_account, forget_ticket, insert_audit,
-    link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
-    BANNED_BY,
+    link_key_sql, seal_foreign_totp, split_address, IpBannedColumns, OwnTables, BANNED_BY,
 };
 use super::mysql::write_tx::WriteTx;
 use super::mysql::{
@@ -43,9 +42,10 @@ use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::Feature;
 use super::{
-    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BatchEnd,
-    CharacterCount, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm,
-    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditQuery,
+    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, LockoutStanding,
+    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
+    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
@@ -56,6 +56,17 @@ use totp_master::TotpMasterSecret;
 
 /// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
 const DEFAULT_BUILD: u16 = 12340;
+
+/// A realm's builds as `realmlist.gamebuild` holds them: one build (none = 3.3.5a).
+fn realm_builds_value(builds: &[Build]) -> Result<(&'static str, mysql::Value), StoreError> {
+    match builds {
+        [] => Ok(("gamebuild", DEFAULT_BUILD.into())),
+        [build] => Ok(("gamebuild", build.0.into())),
+        _ => Err(StoreError::Invalid(
+            "an AzerothCore realm has one build (realmlist.gamebuild)",
+        )),
+    }
+}
 
 /// A store on an AzerothCore auth database, one connection.
 #[derive(Debug)]
@@ -400,6 +411,56 @@ macro_rules! on_conn {
         })();
         $self.db.settle(result)
     }};
+}
+
+impl AzerothCoreStore {
+    /// `add_realm` and `add_realm_with_id`: the next free id, or the one given.
+    fn insert_realm(
+        &mut self,
+        realm: &NewRealm,
+        chosen: Option<RealmId>,
+    ) -> Result<RealmId, StoreError> {
+        let (host, port) = split_address(&realm.address)?;
+        let build = match realm.builds.as_slice() {
+            [] => DEFAULT_BUILD,
+            [build] => build.0,
+            _ => {
+                return Err(StoreError::Invalid(
+                    "an AzerothCore realm has one build (realmlist.gamebuild)",
+                ))
+            }
+        };
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = mangos_family::pick_realm_id(&mut tx, chosen)?;
+            let inserted = tx.exec_drop(
+                "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone,
+                                        population, gamebuild)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    id.0,
+                    realm.name.as_str(),
+                    host,
+                    port,
+                    realm.realm_type,
+                    realm.flags,
+                    realm.timezone,
+                    realm.population,
+                    build,
+                ),
+            );
+            match inserted {
+                Ok(()) => {}
+                Err(e) if is_duplicate(&e) => {
+                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
 }
 
 impl Store for AzerothCoreStore {
@@ -819,45 +880,25 @@ impl Store for AzerothCoreStore {
     }
 
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
-        let (host, port) = split_address(&realm.address)?;
-        let build = match realm.builds.as_slice() {
-            [] => DEFAULT_BUILD,
-            [build] => build.0,
-            _ => {
-                return Err(StoreError::Invalid(
-                    "an AzerothCore realm has one build (realmlist.gamebuild)",
-                ))
-            }
-        };
+        self.insert_realm(realm, None)
+    }
+
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError> {
+        self.insert_realm(realm, Some(id))
+    }
+
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &RealmChanges,
+    ) -> Result<RealmId, StoreError> {
+        let builds = changes
+            .builds
+            .as_deref()
+            .map(realm_builds_value)
+            .transpose()?;
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = next_realm_id(&mut tx)?;
-            let inserted = tx.exec_drop(
-                "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone,
-                                        population, gamebuild)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    id.0,
-                    realm.name.as_str(),
-                    host,
-                    port,
-                    realm.realm_type,
-                    realm.flags,
-                    realm.timezone,
-                    realm.population,
-                    build,
-                ),
-            );
-            match inserted {
-                Ok(()) => {}
-                Err(e) if is_duplicate(&e) => {
-                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
-                }
-                Err(e) => return Err(e.into()),
-            }
-            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
-            tx.commit()?;
-            Ok(id)
+            mangos_family::update_realm(conn, realm, changes, "flag", builds.clone())
         })
     }
 
@@ -947,6 +988,22 @@ impl Store for AzerothCoreStore {
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
             mangos_family::set_character_count(conn, account, realm, count)
+        })
+    }
+
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsWritten, StoreError> {
+        on_conn!(self, |conn| {
+            super::mysql::write_character_counts(conn, &mangos_family::COUNT_TABLES, realm, counts)
+        })
+    }
+
+    fn query_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::query_audit(self.own, conn, query)
         })
     }
 

@@ -29,8 +29,7 @@ use std::net::IpAddr;
 use super::bignum_hex::{from_bn_hex, salt_fits_cmangos, to_bn_hex};
 use super::mangos_family::{
     self, account_id, ban_dates, character_counts, forget_account, forget_ticket, insert_audit,
-    link_key_sql, next_realm_id, seal_foreign_totp, split_address, IpBannedColumns, OwnTables,
-    BANNED_BY,
+    link_key_sql, seal_foreign_totp, split_address, IpBannedColumns, OwnTables, BANNED_BY,
 };
 use super::mysql::write_tx::WriteTx;
 use super::mysql::{
@@ -40,10 +39,10 @@ use super::mysql::{
 use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
-    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditRow, BatchEnd,
-    CharacterCount, FailureRecorded, Feature, LockoutStanding, LoginAttempt, LoginOutcome,
-    NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome,
-    TakenSession,
+    ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditQuery,
+    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, Feature, LockoutStanding,
+    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
+    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
@@ -410,6 +409,22 @@ const IP_BANNED: IpBannedColumns = IpBannedColumns {
     reason: "reason",
 };
 
+/// A realm's builds as `realmlist.realmbuilds` holds them: space-separated, each once.
+fn realm_builds_value(builds: &[Build]) -> Result<(&'static str, mysql::Value), StoreError> {
+    let mut distinct: Vec<u16> = Vec::with_capacity(builds.len());
+    for build in builds {
+        if !distinct.contains(&build.0) {
+            distinct.push(build.0);
+        }
+    }
+    let text = distinct
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(("realmbuilds", text.into()))
+}
+
 macro_rules! on_conn {
     ($self:ident, |$conn:ident| $body:block) => {{
         let result = (|| {
@@ -418,6 +433,58 @@ macro_rules! on_conn {
         })();
         $self.db.settle(result)
     }};
+}
+
+impl CmangosStore {
+    /// `add_realm` and `add_realm_with_id`: the next free id, or the one given.
+    fn insert_realm(
+        &mut self,
+        realm: &NewRealm,
+        chosen: Option<RealmId>,
+    ) -> Result<RealmId, StoreError> {
+        let (host, port) = split_address(&realm.address)?;
+        let mut distinct: Vec<u16> = Vec::with_capacity(realm.builds.len());
+        for build in &realm.builds {
+            if !distinct.contains(&build.0) {
+                distinct.push(build.0);
+            }
+        }
+        let builds = distinct
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = mangos_family::pick_realm_id(&mut tx, chosen)?;
+            let inserted = tx.exec_drop(
+                "INSERT INTO realmlist (id, name, address, port, icon, realmflags, timezone,
+                                        population, realmbuilds)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    id.0,
+                    realm.name.as_str(),
+                    host,
+                    port,
+                    realm.realm_type,
+                    realm.flags,
+                    realm.timezone,
+                    realm.population,
+                    builds.as_str(),
+                ),
+            );
+            match inserted {
+                Ok(()) => {}
+                Err(e) if is_duplicate(&e) => {
+                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
 }
 
 impl Store for CmangosStore {
@@ -787,47 +854,25 @@ impl Store for CmangosStore {
     }
 
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
-        let (host, port) = split_address(&realm.address)?;
-        let mut distinct: Vec<u16> = Vec::with_capacity(realm.builds.len());
-        for build in &realm.builds {
-            if !distinct.contains(&build.0) {
-                distinct.push(build.0);
-            }
-        }
-        let builds = distinct
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(" ");
+        self.insert_realm(realm, None)
+    }
+
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError> {
+        self.insert_realm(realm, Some(id))
+    }
+
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &RealmChanges,
+    ) -> Result<RealmId, StoreError> {
+        let builds = changes
+            .builds
+            .as_deref()
+            .map(realm_builds_value)
+            .transpose()?;
         on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = next_realm_id(&mut tx)?;
-            let inserted = tx.exec_drop(
-                "INSERT INTO realmlist (id, name, address, port, icon, realmflags, timezone,
-                                        population, realmbuilds)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    id.0,
-                    realm.name.as_str(),
-                    host,
-                    port,
-                    realm.realm_type,
-                    realm.flags,
-                    realm.timezone,
-                    realm.population,
-                    builds.as_str(),
-                ),
-            );
-            match inserted {
-                Ok(()) => {}
-                Err(e) if is_duplicate(&e) => {
-                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
-                }
-                Err(e) => return Err(e.into()),
-            }
-            mangos_family::replace_link_key(self.own, &mut tx, id, realm.link_key.as_ref())?;
-            tx.commit()?;
-            Ok(id)
+            mangos_family::update_realm(conn, realm, changes, "realmflags", builds.clone())
         })
     }
 
@@ -906,6 +951,22 @@ impl Store for CmangosStore {
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
             mangos_family::set_character_count(conn, account, realm, count)
+        })
+    }
+
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsWritten, StoreError> {
+        on_conn!(self, |conn| {
+            super::mysql::write_character_counts(conn, &mangos_family::COUNT_TABLES, realm, counts)
+        })
+    }
+
+    fn query_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::query_audit(self.own, conn, query)
         })
     }
 

@@ -17,8 +17,8 @@ use super::mysql::lockout as lockout_rows;
 use super::mysql::{audit_from_row, exists, int, raw_text, text, u32_col, u8_col};
 use super::rows::{keep_good, BadRow};
 use super::{
-    ip_text, unix_now, AuditRow, CharacterCount, FailureRecorded, Feature, LockoutStanding,
-    LoginAttempt, RealmRef, StoreError,
+    ip_text, unix_now, AuditQuery, AuditRow, CharacterCount, FailureRecorded, Feature,
+    LockoutStanding, LoginAttempt, RealmChanges, RealmRef, StoreError,
 };
 use crate::account::AccountName;
 use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, TotpStep, SEALED_LEN, SECRET_LEN};
@@ -173,6 +173,101 @@ pub(super) fn next_realm_id(q: &mut impl Queryable) -> Result<RealmId, StoreErro
         .find(|id| !ids.contains(&i64::from(*id)))
         .map(RealmId)
         .ok_or(StoreError::RealmIdsExhausted)
+}
+
+/// The id a new realm gets: the next free one, or the one the operator chose if it is free.
+pub(super) fn pick_realm_id(
+    q: &mut impl Queryable,
+    chosen: Option<RealmId>,
+) -> Result<RealmId, StoreError> {
+    let Some(id) = chosen else {
+        return next_realm_id(q);
+    };
+    super::check_chosen_realm_id(id)?;
+    if exists(
+        q,
+        "SELECT 1 FROM realmlist WHERE id = ? FOR UPDATE",
+        i64::from(id.0),
+    )? {
+        return Err(StoreError::RealmIdTaken(id));
+    }
+    Ok(id)
+}
+
+/// Changes the given fields of a `realmlist` row; `flag_column` is the schema's name for the
+/// flags, `builds` the build column and its value when the builds change.
+pub(super) fn update_realm(
+    conn: &mut Conn,
+    realm: &RealmRef,
+    changes: &RealmChanges,
+    flag_column: &str,
+    builds: Option<(&'static str, mysql::Value)>,
+) -> Result<RealmId, StoreError> {
+    if changes.is_empty() {
+        return Err(StoreError::Invalid(
+            "a realm edit changes at least one field",
+        ));
+    }
+    let address = changes.address.as_deref().map(split_address).transpose()?;
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = realm_id(&mut tx, realm)?;
+    let mut sets: Vec<(&str, mysql::Value)> = Vec::new();
+    if let Some(name) = &changes.name {
+        sets.push(("name", name.as_str().into()));
+    }
+    if let Some((host, port)) = address {
+        sets.push(("address", host.into()));
+        sets.push(("port", port.into()));
+    }
+    if let Some(v) = changes.realm_type {
+        sets.push(("icon", v.into()));
+    }
+    if let Some(v) = changes.flags {
+        sets.push((flag_column, v.into()));
+    }
+    if let Some(v) = changes.timezone {
+        sets.push(("timezone", v.into()));
+    }
+    if let Some(v) = changes.population {
+        sets.push(("population", v.into()));
+    }
+    sets.extend(builds);
+    for (column, value) in sets {
+        let updated = tx.exec_drop(
+            format!("UPDATE realmlist SET {column} = ? WHERE id = ?"),
+            (value, id.0),
+        );
+        match updated {
+            Err(e) if super::mysql::is_duplicate(&e) => {
+                return Err(StoreError::DuplicateRealm(
+                    changes.name.clone().unwrap_or_default(),
+                ))
+            }
+            other => other?,
+        }
+    }
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Where both schemas keep character counts: `realmcharacters (realmid, acctid, numchars)`,
+/// keyed on (realmid, acctid), which the world server writes too. An upsert of one realm's
+/// rows leaves the other realms' alone.
+pub(super) const COUNT_TABLES: super::mysql::CountTables = super::mysql::CountTables {
+    account_exists: "SELECT 1 FROM account WHERE id = ?",
+    realm_exists: "SELECT 1 FROM realmlist WHERE id = ?",
+    upsert: "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
+             ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
+};
+
+/// `gatehouse audit` on `gatehouse_login_audit`.
+pub(super) fn query_audit(
+    own: OwnTables,
+    conn: &mut Conn,
+    query: &AuditQuery,
+) -> Result<Vec<AuditRow>, StoreError> {
+    own.require(Feature::LoginAudit)?;
+    super::mysql::query_audit_table(conn, "gatehouse_login_audit", query)
 }
 
 /// `realmlist` keeps host and port apart.

@@ -11,6 +11,7 @@
 //! [`StoreError::Corrupt`], never a panic. Tables read whole (realms, IP bans) skip such a row
 //! instead, with an error line naming it, and serve the rest (`rows`).
 
+mod audit_query;
 pub mod azerothcore;
 pub mod bignum_hex;
 pub mod cmangos;
@@ -195,6 +196,21 @@ pub trait Store: Send {
     /// next after the highest in use, or the lowest free one once 255 is taken.
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError>;
 
+    /// Like [`Store::add_realm`], with the id the operator chose (`realm add --id`), so a
+    /// world server configured with it keeps working: [`StoreError::RealmIdTaken`] if a realm
+    /// has it, [`StoreError::RealmIdOutOfRange`] outside 1..=255.
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError>;
+
+    /// Changes the given fields of a realm and leaves the rest (its id, link key and character
+    /// counts) as they are; returns its id. [`StoreError::NoSuchRealm`] if unknown,
+    /// [`StoreError::DuplicateRealm`] if the new name is another realm's,
+    /// [`StoreError::Invalid`] if nothing is to change.
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &RealmChanges,
+    ) -> Result<RealmId, StoreError>;
+
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError>;
 
     /// Same rows as [`Store::load_realms`]; separate so the admin side can grow columns.
@@ -240,8 +256,22 @@ pub trait Store: Send {
         count: u8,
     ) -> Result<(), StoreError>;
 
+    /// A world server's report of its realm's character counts, in one transaction: each
+    /// account's count on `realm` is upserted (other realms' rows are left alone); an account
+    /// that does not exist is skipped, not an error for the batch. [`StoreError::NoSuchRealm`]
+    /// if the realm is not configured.
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsWritten, StoreError>;
+
     /// The newest `limit` audit rows, newest first.
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// The audit rows that match every filter of `query`, newest first, at most
+    /// `query.limit` (`gatehouse audit`).
+    fn query_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
 
     /// Deletes the audit rows of attempts before `before` (unix seconds, `audit.keep_days`);
     /// how many went. Nothing to do where there is no audit table.
@@ -588,6 +618,63 @@ pub struct NewRealm {
     pub link_key: Option<LinkKey>,
 }
 
+/// What `realm set` changes: the fields that are `Some`; the others stay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RealmChanges {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub realm_type: Option<u8>,
+    pub flags: Option<u8>,
+    pub timezone: Option<u8>,
+    pub population: Option<f32>,
+    /// `Some(empty)` = every build the server accepts.
+    pub builds: Option<Vec<Build>>,
+}
+
+impl RealmChanges {
+    /// Whether no field is to change.
+    pub fn is_empty(&self) -> bool {
+        self == &RealmChanges::default()
+    }
+}
+
+/// What [`Store::set_character_counts`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CountsWritten {
+    /// Counts written.
+    pub written: usize,
+    /// Accounts that do not exist, skipped.
+    pub unknown: Vec<AccountId>,
+}
+
+/// The filters of `gatehouse audit`: a row is listed if it matches every one that is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The name the attempt gave (stored upper-case).
+    pub account: Option<AccountName>,
+    /// The client's address, or a network it is in.
+    pub address: Option<IpNet>,
+    /// Attempts at or after this unix second.
+    pub since: Option<i64>,
+    /// Any of these outcomes; empty = every outcome.
+    pub outcomes: Vec<LoginOutcome>,
+    /// At most this many rows, the newest.
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// No filter: the newest `limit` rows.
+    pub fn newest(limit: u32) -> AuditQuery {
+        AuditQuery {
+            account: None,
+            address: None,
+            since: None,
+            outcomes: Vec::new(),
+            limit,
+        }
+    }
+}
+
 /// How an operator names a realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RealmRef {
@@ -682,6 +769,10 @@ pub enum StoreError {
     NoSession(AccountId),
     #[error("every realm id from 1 to 255 is taken")]
     RealmIdsExhausted,
+    #[error("realm id {} is taken by another realm (`gatehouse realm list` shows it)", .0.0)]
+    RealmIdTaken(RealmId),
+    #[error("realm id {0} is out of range: a realm id is 1 to 255")]
+    RealmIdOutOfRange(u32),
     #[error("corrupt data in the database: {what}")]
     Corrupt { what: String },
     #[error("invalid store request: {0}")]
@@ -960,6 +1051,15 @@ pub fn open_with_totp_key(
             CmangosStore::open_with_password(url, password, tls)?.with_totp_key(totp_key.cloned()),
         ),
     })
+}
+
+/// A realm id an operator chose (`realm add --id`): the realm-list id byte, 1 to 255.
+pub(crate) fn check_chosen_realm_id(id: RealmId) -> Result<(), StoreError> {
+    if (1..=255).contains(&id.0) {
+        Ok(())
+    } else {
+        Err(StoreError::RealmIdOutOfRange(id.0))
+    }
 }
 
 /// Audit rows a prune deletes per statement, so that no one statement holds the writers up

@@ -25,10 +25,10 @@ use ipnet::IpNet;
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    ip_text, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
-    BackendError, BackendErrorKind, BatchEnd, CharacterCount, FailureRecorded, LockoutStanding,
-    LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef, SessionTicket, Store,
-    StoreError, TakeOutcome, TakenSession,
+    ip_text, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditQuery, AuditRow,
+    BackendError, BackendErrorKind, BatchEnd, CharacterCount, CountsWritten, FailureRecorded,
+    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord,
+    RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -822,6 +822,57 @@ pub(super) fn take_ticket(
 
 /// Implements a `Store` method by running it on the live connection (reconnecting first if
 /// the last one was lost) and then settling the result.
+/// `add_realm` and `add_realm_with_id`: the next free id, or the one given.
+fn insert_realm(
+    conn: &mut Conn,
+    realm: &NewRealm,
+    chosen: Option<RealmId>,
+) -> Result<RealmId, StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = match chosen {
+        None => next_realm_id(&mut tx)?,
+        Some(id) => {
+            super::check_chosen_realm_id(id)?;
+            if exists(
+                &mut tx,
+                "SELECT 1 FROM realms WHERE id = ? FOR UPDATE",
+                i64::from(id.0),
+            )? {
+                return Err(StoreError::RealmIdTaken(id));
+            }
+            id
+        }
+    };
+    let inserted = tx.exec_drop(
+        "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
+                                 link_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            id.0,
+            realm.name.as_str(),
+            realm.address.as_str(),
+            realm.realm_type,
+            realm.flags,
+            realm.timezone,
+            f64::from(realm.population),
+            realm.link_key.as_ref().map(|k| k.0.to_vec()),
+        ),
+    );
+    match inserted {
+        Ok(()) => {}
+        Err(e) if is_duplicate(&e) => return Err(StoreError::DuplicateRealm(realm.name.clone())),
+        Err(e) => return Err(e.into()),
+    }
+    for build in &realm.builds {
+        tx.exec_drop(
+            "INSERT IGNORE INTO realm_builds (realm_id, build) VALUES (?, ?)",
+            (id.0, build.0),
+        )?;
+    }
+    tx.commit()?;
+    Ok(id)
+}
+
 macro_rules! on_conn {
     ($self:ident, |$conn:ident| $body:block) => {{
         let result = (|| {
@@ -1147,39 +1198,84 @@ impl Store for MysqlStore {
     }
 
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
+        on_conn!(self, |conn| { insert_realm(conn, realm, None) })
+    }
+
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError> {
+        on_conn!(self, |conn| { insert_realm(conn, realm, Some(id)) })
+    }
+
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &RealmChanges,
+    ) -> Result<RealmId, StoreError> {
+        if changes.is_empty() {
+            return Err(StoreError::Invalid(
+                "a realm edit changes at least one field",
+            ));
+        }
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            let id = next_realm_id(&mut tx)?;
-            let inserted = tx.exec_drop(
-                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
-                                     link_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    id.0,
-                    realm.name.as_str(),
-                    realm.address.as_str(),
-                    realm.realm_type,
-                    realm.flags,
-                    realm.timezone,
-                    f64::from(realm.population),
-                    realm.link_key.as_ref().map(|k| k.0.to_vec()),
-                ),
-            );
-            match inserted {
-                Ok(()) => {}
-                Err(e) if is_duplicate(&e) => {
-                    return Err(StoreError::DuplicateRealm(realm.name.clone()))
+            let row: Option<Row> = match realm {
+                RealmRef::Id(id) => {
+                    tx.exec_first("SELECT id FROM realms WHERE id = ? FOR UPDATE", (id.0,))?
                 }
-                Err(e) => return Err(e.into()),
+                RealmRef::Name(name) => tx.exec_first(
+                    "SELECT id FROM realms WHERE name = ? FOR UPDATE",
+                    (name.as_str(),),
+                )?,
+            };
+            let Some(row) = row else {
+                return Err(StoreError::NoSuchRealm(realm.to_string()));
+            };
+            let id = int(&row, 0, &|| "realm id".to_owned())?;
+            let mut sets: Vec<(&str, Value)> = Vec::new();
+            if let Some(name) = &changes.name {
+                sets.push(("name", name.as_str().into()));
             }
-            for build in &realm.builds {
-                tx.exec_drop(
-                    "INSERT IGNORE INTO realm_builds (realm_id, build) VALUES (?, ?)",
-                    (id.0, build.0),
-                )?;
+            if let Some(address) = &changes.address {
+                sets.push(("address", address.as_str().into()));
+            }
+            if let Some(v) = changes.realm_type {
+                sets.push(("realm_type", v.into()));
+            }
+            if let Some(v) = changes.flags {
+                sets.push(("flags", v.into()));
+            }
+            if let Some(v) = changes.timezone {
+                sets.push(("timezone", v.into()));
+            }
+            if let Some(v) = changes.population {
+                sets.push(("population", f64::from(v).into()));
+            }
+            for (column, value) in sets {
+                let updated = tx.exec_drop(
+                    format!("UPDATE realms SET {column} = ? WHERE id = ?"),
+                    (value, id),
+                );
+                match updated {
+                    Err(e) if is_duplicate(&e) => {
+                        return Err(StoreError::DuplicateRealm(
+                            changes.name.clone().unwrap_or_default(),
+                        ))
+                    }
+                    other => other?,
+                }
+            }
+            if let Some(builds) = &changes.builds {
+                tx.exec_drop("DELETE FROM realm_builds WHERE realm_id = ?", (id,))?;
+                for build in builds {
+                    tx.exec_drop(
+                        "INSERT IGNORE INTO realm_builds (realm_id, build) VALUES (?, ?)",
+                        (id, build.0),
+                    )?;
+                }
             }
             tx.commit()?;
-            Ok(id)
+            u32::try_from(id)
+                .map(RealmId)
+                .map_err(|_| StoreError::corrupt(format!("realm id {id}")))
         })
     }
 
@@ -1335,6 +1431,22 @@ impl Store for MysqlStore {
         })
     }
 
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsWritten, StoreError> {
+        on_conn!(self, |conn| {
+            write_character_counts(conn, &COUNT_TABLES, realm, counts)
+        })
+    }
+
+    fn query_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        on_conn!(self, |conn| {
+            query_audit_table(conn, "login_audit", query)
+        })
+    }
+
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         on_conn!(self, |conn| {
             let rows: Vec<Row> = conn.exec(
@@ -1353,6 +1465,76 @@ impl Store for MysqlStore {
             Ok(gone)
         })
     }
+}
+
+/// Where a schema keeps accounts, realms and character counts, for
+/// [`write_character_counts`].
+pub(super) struct CountTables {
+    /// `SELECT 1 … WHERE id = ?` on the accounts.
+    pub account_exists: &'static str,
+    /// `SELECT 1 … WHERE id = ?` on the realms.
+    pub realm_exists: &'static str,
+    /// Upserts `(realm, account, count)` in that order, leaving other realms' rows alone.
+    pub upsert: &'static str,
+}
+
+const COUNT_TABLES: CountTables = CountTables {
+    account_exists: "SELECT 1 FROM accounts WHERE id = ?",
+    realm_exists: "SELECT 1 FROM realms WHERE id = ?",
+    upsert: "INSERT INTO realm_characters (realm_id, account_id, count) VALUES (?, ?, ?)
+             ON DUPLICATE KEY UPDATE count = VALUES(count)",
+};
+
+/// [`Store::set_character_counts`] on a MySQL schema, in one transaction.
+pub(super) fn write_character_counts(
+    conn: &mut Conn,
+    tables: &CountTables,
+    realm: RealmId,
+    counts: &[(AccountId, u8)],
+) -> Result<CountsWritten, StoreError> {
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    if !exists(&mut tx, tables.realm_exists, i64::from(realm.0))? {
+        return Err(StoreError::NoSuchRealm(realm.to_string()));
+    }
+    let mut done = CountsWritten::default();
+    for &(account, count) in counts {
+        if !exists(&mut tx, tables.account_exists, account.0)? {
+            done.unknown.push(account);
+            continue;
+        }
+        tx.exec_drop(tables.upsert, (realm.0, account.0, count))?;
+        done.written += 1;
+    }
+    tx.commit()?;
+    Ok(done)
+}
+
+/// [`Store::query_audit`] on a MySQL audit table (gatehouse's own, or `gatehouse_login_audit`
+/// beside a foreign schema).
+pub(super) fn query_audit_table(
+    conn: &mut Conn,
+    table: &str,
+    query: &AuditQuery,
+) -> Result<Vec<AuditRow>, StoreError> {
+    super::audit_query::run(table, query, |page| {
+        let params: Vec<Value> = page
+            .params
+            .iter()
+            .map(|p| match p {
+                super::audit_query::Param::Text(t) => Value::from(t.as_str()),
+                super::audit_query::Param::Int(i) => Value::from(*i),
+            })
+            .collect();
+        let rows: Vec<Row> = conn.exec(&page.sql, mysql::Params::Positional(params))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    int(row, 0, &|| "audit id".to_owned())?,
+                    audit_from_row(row)?,
+                ))
+            })
+            .collect()
+    })
 }
 
 /// Deletes `table`'s rows with `at < before`, in batches; how many went.

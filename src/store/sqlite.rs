@@ -16,10 +16,10 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
-    ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditRow,
-    BackendError, BackendErrorKind, BatchEnd, CharacterCount, Create, FailureRecorded,
-    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmKind, RealmRecord, RealmRef,
-    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary,
+    AuditQuery, AuditRow, BackendError, BackendErrorKind, BatchEnd, CharacterCount, CountsWritten,
+    Create, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges,
+    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::AccountName;
 use crate::protocol::version::Build;
@@ -182,6 +182,65 @@ impl SqliteStore {
     /// The id for a new realm: after the highest, or the lowest gap once 255 is used, so that
     /// ids of removed realms are only reused when there is no other choice (a world server may
     /// still be configured with the old one).
+    /// `add_realm` and `add_realm_with_id`: the next free id, or the one given.
+    fn insert_realm(
+        &mut self,
+        realm: &NewRealm,
+        chosen: Option<RealmId>,
+    ) -> Result<RealmId, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = match chosen {
+            None => SqliteStore::next_realm_id(&tx)?,
+            Some(id) => {
+                super::check_chosen_realm_id(id)?;
+                let taken = tx
+                    .prepare_cached("SELECT 1 FROM realms WHERE id = ?1")?
+                    .query_row([id.0], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if taken {
+                    return Err(StoreError::RealmIdTaken(id));
+                }
+                id
+            }
+        };
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
+                                     link_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                id.0,
+                realm.name,
+                realm.address,
+                realm.realm_type,
+                realm.flags,
+                realm.timezone,
+                f64::from(realm.population),
+                realm.link_key.as_ref().map(|k| &k.0[..]),
+            ]);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::DuplicateRealm(realm.name.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO realm_builds (realm_id, build) VALUES (?1, ?2)",
+            )?;
+            for build in &realm.builds {
+                stmt.execute(params![id.0, build.0])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
     fn next_realm_id(conn: &Connection) -> Result<RealmId, StoreError> {
         let next: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM realms")?
@@ -883,43 +942,79 @@ impl Store for SqliteStore {
     }
 
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
+        self.insert_realm(realm, None)
+    }
+
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError> {
+        self.insert_realm(realm, Some(id))
+    }
+
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &RealmChanges,
+    ) -> Result<RealmId, StoreError> {
+        if changes.is_empty() {
+            return Err(StoreError::Invalid(
+                "a realm edit changes at least one field",
+            ));
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = SqliteStore::next_realm_id(&tx)?;
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
-                                     link_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                id.0,
-                realm.name,
-                realm.address,
-                realm.realm_type,
-                realm.flags,
-                realm.timezone,
-                f64::from(realm.population),
-                realm.link_key.as_ref().map(|k| &k.0[..]),
-            ]);
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::DuplicateRealm(realm.name.clone()))
+        let id: Option<i64> = match realm {
+            RealmRef::Id(id) => tx
+                .prepare_cached("SELECT id FROM realms WHERE id = ?1")?
+                .query_row([id.0], |row| row.get(0))
+                .optional()?,
+            RealmRef::Name(name) => tx
+                .prepare_cached("SELECT id FROM realms WHERE name = ?1")?
+                .query_row([name], |row| row.get(0))
+                .optional()?,
+        };
+        let id = id.ok_or_else(|| StoreError::NoSuchRealm(realm.to_string()))?;
+        let set = |column: &str, value: &dyn rusqlite::ToSql| -> Result<(), rusqlite::Error> {
+            tx.prepare_cached(&format!("UPDATE realms SET {column} = ?2 WHERE id = ?1"))?
+                .execute(params![id, value])
+                .map(drop)
+        };
+        if let Some(name) = &changes.name {
+            match set("name", name) {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::DuplicateRealm(name.clone()))
+                }
+                other => other?,
             }
-            Err(e) => return Err(e.into()),
         }
-        {
+        if let Some(address) = &changes.address {
+            set("address", address)?;
+        }
+        if let Some(realm_type) = changes.realm_type {
+            set("realm_type", &realm_type)?;
+        }
+        if let Some(flags) = changes.flags {
+            set("flags", &flags)?;
+        }
+        if let Some(timezone) = changes.timezone {
+            set("timezone", &timezone)?;
+        }
+        if let Some(population) = changes.population {
+            set("population", &f64::from(population))?;
+        }
+        if let Some(builds) = &changes.builds {
+            tx.prepare_cached("DELETE FROM realm_builds WHERE realm_id = ?1")?
+                .execute([id])?;
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO realm_builds (realm_id, build) VALUES (?1, ?2)",
             )?;
-            for build in &realm.builds {
-                stmt.execute(params![id.0, build.0])?;
+            for build in builds {
+                stmt.execute(params![id, build.0])?;
             }
         }
         tx.commit()?;
-        Ok(id)
+        u32::try_from(id)
+            .map(RealmId)
+            .map_err(|_| StoreError::corrupt(format!("realm id {id}")))
     }
 
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
@@ -1064,6 +1159,64 @@ impl Store for SqliteStore {
         .execute(params![account.0, realm.0, count])?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsWritten, StoreError> {
+        let _turn = self.turn();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known_realm = tx
+            .prepare_cached("SELECT 1 FROM realms WHERE id = ?1")?
+            .query_row([realm.0], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known_realm {
+            return Err(StoreError::NoSuchRealm(realm.to_string()));
+        }
+        let mut done = CountsWritten::default();
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?;
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO realm_characters (account_id, realm_id, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, realm_id) DO UPDATE SET count = excluded.count",
+            )?;
+            for &(account, count) in counts {
+                if exists
+                    .query_row([account.0], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+                {
+                    done.unknown.push(account);
+                    continue;
+                }
+                upsert.execute(params![account.0, realm.0, count])?;
+                done.written += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(done)
+    }
+
+    fn query_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let conn = &self.conn;
+        super::audit_query::run("login_audit", query, |page| {
+            let mut stmt = conn.prepare_cached(&page.sql)?;
+            let params = page.params.iter().map(|p| match p {
+                super::audit_query::Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                super::audit_query::Param::Int(i) => rusqlite::types::Value::Integer(*i),
+            });
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push((row.get::<_, i64>(0)?, audit_from_row(row)?));
+            }
+            Ok(out)
+        })
     }
 
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {

@@ -88,6 +88,11 @@ pub enum StoreOp {
     PruneAudit {
         before: i64,
     },
+    /// A world server's character counts for its realm (see [`Store::set_character_counts`]).
+    SetCharacterCounts {
+        realm: RealmId,
+        counts: Vec<(crate::values::AccountId, u8)>,
+    },
 }
 
 /// The answer to a [`StoreOp`], variant for variant.
@@ -102,6 +107,7 @@ pub enum StoreReply {
     LinkKeyLoaded(Result<Option<LinkKey>, StoreError>),
     IpBansLoaded(Result<Vec<IpBan>, StoreError>),
     AuditPruned(Result<u64, StoreError>),
+    CharacterCountsSet(Result<super::CountsWritten, StoreError>),
 }
 
 impl StoreReply {
@@ -117,6 +123,7 @@ impl StoreReply {
             StoreReply::LinkKeyLoaded(r) => r.as_ref().err(),
             StoreReply::IpBansLoaded(r) => r.as_ref().err(),
             StoreReply::AuditPruned(r) => r.as_ref().err(),
+            StoreReply::CharacterCountsSet(r) => r.as_ref().err(),
         }
     }
 
@@ -134,6 +141,7 @@ impl StoreReply {
             StoreOp::LoadLinkKey { .. } => StoreReply::LinkKeyLoaded(Err(err)),
             StoreOp::LoadIpBans { .. } => StoreReply::IpBansLoaded(Err(err)),
             StoreOp::PruneAudit { .. } => StoreReply::AuditPruned(Err(err)),
+            StoreOp::SetCharacterCounts { .. } => StoreReply::CharacterCountsSet(Err(err)),
         }
     }
 }
@@ -182,7 +190,8 @@ impl Job for StoreOp {
             | StoreOp::RecordLoginSuccess { .. }
             | StoreOp::TakeSession { .. }
             | StoreOp::RenewSession { .. }
-            | StoreOp::PruneAudit { .. } => Access::Write,
+            | StoreOp::PruneAudit { .. }
+            | StoreOp::SetCharacterCounts { .. } => Access::Write,
         }
     }
 
@@ -755,6 +764,9 @@ fn execute(store: &mut dyn Store, op: &StoreOp) -> StoreReply {
         StoreOp::LoadLinkKey { realm } => StoreReply::LinkKeyLoaded(store.realm_link_key(*realm)),
         StoreOp::LoadIpBans { now } => StoreReply::IpBansLoaded(store.ip_bans(*now)),
         StoreOp::PruneAudit { before } => StoreReply::AuditPruned(store.prune_audit(*before)),
+        StoreOp::SetCharacterCounts { realm, counts } => {
+            StoreReply::CharacterCountsSet(store.set_character_counts(*realm, counts))
+        }
     }
 }
 

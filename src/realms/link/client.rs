@@ -52,11 +52,12 @@ use std::time::{Duration, Instant};
 
 use crate::account::AccountName;
 use crate::srp6::ClientDigest;
-use crate::values::{LinkKey, RealmId};
+use crate::values::{AccountId, LinkKey, RealmId};
 
 use super::frame::{LinkError, LENGTH_FIELD, MAX_FRAME};
 use super::message::{
-    CheckedTake, LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION, STATUS_OK,
+    counts_status, CheckedTake, LinkMessage, RealmAnnouncement, SessionGrant, LINK_VERSION,
+    MAX_CHARACTER_COUNTS, STATUS_OK,
 };
 
 /// What can go wrong on a world server's end of the link.
@@ -82,6 +83,17 @@ pub enum LinkClientError {
     Server { code: u16, message: String },
     #[error("realm link is unusable after an earlier error; reconnect")]
     Broken,
+    #[error("realm link: gatehouse could not store the character counts (status {status})")]
+    CountsNotStored { status: u8 },
+}
+
+/// What gatehouse did with reported character counts ([`Client::report_character_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountsStored {
+    /// Counts written.
+    pub written: usize,
+    /// Counts for accounts gatehouse does not know, skipped.
+    pub unknown: usize,
 }
 
 /// An authenticated link to gatehouse (see the module doc).
@@ -206,6 +218,43 @@ impl Client {
             } => Ok((request_id, outcome)),
             other => Err(other),
         })
+    }
+
+    /// Reports how many characters accounts have on this realm (after a character is created
+    /// or deleted, or a batch at start): each replaces the account's count on this realm,
+    /// which the realm list shows the player at the next logon. Any number of pairs; they go
+    /// in frames of at most [`MAX_CHARACTER_COUNTS`], each answered before the next is sent.
+    /// Accounts gatehouse does not know are skipped and counted in the answer;
+    /// [`LinkClientError::CountsNotStored`] if gatehouse could not write a frame's counts
+    /// (the link stays up: send them again later).
+    pub fn report_character_counts(
+        &mut self,
+        counts: &[(AccountId, u8)],
+    ) -> Result<CountsStored, LinkClientError> {
+        let mut total = CountsStored::default();
+        for chunk in counts.chunks(MAX_CHARACTER_COUNTS) {
+            let request_id = self.next_request_id();
+            self.send(&LinkMessage::CharacterCounts {
+                request_id,
+                counts: chunk.to_vec(),
+            })?;
+            let (status, written, unknown) =
+                self.await_reply("CharacterCountsStored", request_id, |msg| match msg {
+                    LinkMessage::CharacterCountsStored {
+                        request_id,
+                        status,
+                        written,
+                        unknown,
+                    } => Ok((request_id, (status, written, unknown))),
+                    other => Err(other),
+                })?;
+            if status != counts_status::STORED {
+                return Err(LinkClientError::CountsNotStored { status });
+            }
+            total.written += usize::from(written);
+            total.unknown += usize::from(unknown);
+        }
+        Ok(total)
     }
 
     fn next_request_id(&mut self) -> u32 {

@@ -32,6 +32,8 @@ pub mod types {
     pub const SESSION: u8 = 0x21;
     pub const TAKE_SESSION_CHECKED: u8 = 0x22;
     pub const SESSION_CHECKED: u8 = 0x23;
+    pub const CHARACTER_COUNTS: u8 = 0x24;
+    pub const CHARACTER_COUNTS_STORED: u8 = 0x25;
     pub const ERROR: u8 = 0x7F;
 }
 
@@ -51,6 +53,8 @@ pub fn is_known_type(ty: u8) -> bool {
             | SESSION
             | TAKE_SESSION_CHECKED
             | SESSION_CHECKED
+            | CHARACTER_COUNTS
+            | CHARACTER_COUNTS_STORED
             | ERROR
     )
 }
@@ -78,6 +82,8 @@ pub enum LinkError {
     BadName(CredentialError),
     #[error("{0} builds announced, at most 16 are accepted")]
     TooManyBuilds(usize),
+    #[error("{0} character counts in one frame, at most 100 are accepted")]
+    TooManyCounts(usize),
     #[error("field {field} has illegal value {value:#x}")]
     BadValue { field: &'static str, value: u64 },
     /// A realm-list value out of range (a NaN population, build 0).

@@ -42,6 +42,20 @@ pub const MAX_ONLINE: u32 = 1_000_000;
 /// a world server announces.
 pub const UNKNOWN_REALM_FLAGS: u8 = 0x08 | 0x10;
 
+/// Most (account, count) pairs one CharacterCounts frame may carry: 9 bytes each, so the
+/// frame stays well inside [`frame::MAX_FRAME`] (100 make 906 bytes). A world server with
+/// more accounts sends several frames.
+pub const MAX_CHARACTER_COUNTS: usize = 100;
+
+/// The `status` byte of CharacterCountsStored.
+pub mod counts_status {
+    /// Written (accounts that do not exist skipped and counted).
+    pub const STORED: u8 = 0;
+    /// The store could not write them; nothing was written, the world server may send them
+    /// again later.
+    pub const NOT_STORED: u8 = 1;
+}
+
 /// Error codes of the `Error` frame (the server closes after sending one).
 pub mod error_code {
     /// A frame that does not parse, or one that is not legal in the link's current state.
@@ -206,6 +220,20 @@ pub enum LinkMessage {
         request_id: u32,
         outcome: CheckedTake,
     },
+    /// W→S: how many characters these accounts have on the link's realm (at most
+    /// [`MAX_CHARACTER_COUNTS`] per frame); each replaces the account's count on this realm.
+    CharacterCounts {
+        request_id: u32,
+        counts: Vec<(AccountId, u8)>,
+    },
+    /// S→W: the answer to the CharacterCounts with the same id: [`counts_status`], how many
+    /// counts were written and how many named no account (skipped).
+    CharacterCountsStored {
+        request_id: u32,
+        status: u8,
+        written: u8,
+        unknown: u8,
+    },
     /// S→W: a fatal error; the server closes after it.
     Error { code: u16, message: String },
 }
@@ -286,6 +314,24 @@ impl LinkMessage {
                     outcome,
                 }
             }
+            types::CHARACTER_COUNTS => {
+                let request_id = r.u32_le()?;
+                let n = usize::from(r.u8()?);
+                if n > MAX_CHARACTER_COUNTS {
+                    return Err(LinkError::TooManyCounts(n));
+                }
+                let mut counts = Vec::with_capacity(n);
+                for _ in 0..n {
+                    counts.push((parse_account_id(&mut r)?, r.u8()?));
+                }
+                LinkMessage::CharacterCounts { request_id, counts }
+            }
+            types::CHARACTER_COUNTS_STORED => LinkMessage::CharacterCountsStored {
+                request_id: r.u32_le()?,
+                status: r.u8()?,
+                written: r.u8()?,
+                unknown: r.u8()?,
+            },
             types::ERROR => LinkMessage::Error {
                 code: r.u16_le()?,
                 message: text(read_string(&mut r)?)?,
@@ -310,6 +356,8 @@ impl LinkMessage {
             LinkMessage::Session { .. } => types::SESSION,
             LinkMessage::TakeSessionChecked { .. } => types::TAKE_SESSION_CHECKED,
             LinkMessage::SessionChecked { .. } => types::SESSION_CHECKED,
+            LinkMessage::CharacterCounts { .. } => types::CHARACTER_COUNTS,
+            LinkMessage::CharacterCountsStored { .. } => types::CHARACTER_COUNTS_STORED,
             LinkMessage::Error { .. } => types::ERROR,
         }
     }
@@ -341,6 +389,8 @@ impl LinkMessage {
                         CheckedTake::NoTicket | CheckedTake::WrongDigest => 0,
                     }
             }
+            LinkMessage::CharacterCounts { counts, .. } => 4 + 1 + COUNT_LEN * counts.len(),
+            LinkMessage::CharacterCountsStored { .. } => 4 + 3,
             LinkMessage::Error { message, .. } => 2 + 1 + message.len(),
         }
     }
@@ -368,6 +418,17 @@ impl LinkMessage {
                     field: "account id",
                     value: grant.account_id.0 as u64,
                 })?;
+            }
+            LinkMessage::CharacterCounts { counts, .. } => {
+                if counts.len() > MAX_CHARACTER_COUNTS {
+                    return Err(LinkError::TooManyCounts(counts.len()));
+                }
+                for (account, _) in counts {
+                    u64::try_from(account.0).map_err(|_| LinkError::BadValue {
+                        field: "account id",
+                        value: account.0 as u64,
+                    })?;
+                }
             }
             LinkMessage::Error { message, .. } => check_text("error message", message, (0, 255))?,
             _ => {}
@@ -464,6 +525,27 @@ impl LinkMessage {
                     }
                 }
             }
+            LinkMessage::CharacterCounts { request_id, counts } => {
+                out.put_u32_le(*request_id);
+                // Bounded by MAX_CHARACTER_COUNTS in validate.
+                out.put_u8(counts.len() as u8);
+                for (account, count) in counts {
+                    // Non-negative, checked in validate.
+                    out.put_u64_le(account.0 as u64);
+                    out.put_u8(*count);
+                }
+            }
+            LinkMessage::CharacterCountsStored {
+                request_id,
+                status,
+                written,
+                unknown,
+            } => {
+                out.put_u32_le(*request_id);
+                out.put_u8(*status);
+                out.put_u8(*written);
+                out.put_u8(*unknown);
+            }
             LinkMessage::Error { code, message } => {
                 out.put_u16_le(*code);
                 wire::put_string(out, message.as_bytes())?;
@@ -526,17 +608,25 @@ fn put_grant(out: &mut impl WireSink, g: &SessionGrant) {
     out.put_u8(g.security_level);
 }
 
-fn parse_grant(r: &mut Reader<'_>) -> Result<SessionGrant, LinkError> {
-    let session_key = SessionKey(r.array()?);
+/// Bytes of one (account id, count) pair of CharacterCounts.
+const COUNT_LEN: usize = 8 + 1;
+
+/// An account id as the link carries it: u64, little-endian, within i64 (the stores' row ids).
+fn parse_account_id(r: &mut Reader<'_>) -> Result<AccountId, LinkError> {
     let raw_id = r.u64_le()?;
-    // Account ids are SQLite/MySQL row ids: positive i64.
-    let account_id = i64::try_from(raw_id).map_err(|_| LinkError::BadValue {
+    let id = i64::try_from(raw_id).map_err(|_| LinkError::BadValue {
         field: "account id",
         value: raw_id,
     })?;
+    Ok(AccountId(id))
+}
+
+fn parse_grant(r: &mut Reader<'_>) -> Result<SessionGrant, LinkError> {
+    let session_key = SessionKey(r.array()?);
+    let account_id = parse_account_id(r)?;
     Ok(SessionGrant {
         session_key,
-        account_id: AccountId(account_id),
+        account_id,
         security_level: r.u8()?,
     })
 }

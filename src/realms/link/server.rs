@@ -22,8 +22,8 @@ use crate::log_throttle::{Level, LogThrottle};
 use crate::policy::bucket::{Rate, TokenBucket};
 use crate::protocol::wire::WireSink;
 use crate::realms::link::message::{
-    clamp_heartbeat, error_code, CheckedTake, LinkMessage, SessionGrant, LINK_VERSION,
-    STATUS_BAD_VALUE, STATUS_OK, STATUS_REFUSED,
+    clamp_heartbeat, counts_status, error_code, CheckedTake, LinkMessage, SessionGrant,
+    LINK_VERSION, STATUS_BAD_VALUE, STATUS_OK, STATUS_REFUSED,
 };
 use crate::realms::registry::{Change, RealmRegistry};
 use crate::realms::RealmId;
@@ -48,6 +48,11 @@ pub enum LinkState {
         request_id: u32,
         account: AccountName,
         reply: TakeReply,
+    },
+    /// A CharacterCounts report is being written (input held).
+    Counting {
+        realm: RealmId,
+        request_id: u32,
     },
     /// Held in the session while a handler owns the real state; nothing is legal in it.
     Placeholder,
@@ -144,7 +149,7 @@ impl LinkSession {
     pub fn holds_input(&self) -> bool {
         matches!(
             self.state,
-            LinkState::LoadingKey { .. } | LinkState::Taking { .. }
+            LinkState::LoadingKey { .. } | LinkState::Taking { .. } | LinkState::Counting { .. }
         )
     }
 
@@ -157,13 +162,15 @@ impl LinkSession {
     pub fn authenticated(&self) -> bool {
         matches!(
             self.state,
-            LinkState::Linked { .. } | LinkState::Taking { .. }
+            LinkState::Linked { .. } | LinkState::Taking { .. } | LinkState::Counting { .. }
         )
     }
 
     pub fn realm(&self) -> Option<RealmId> {
         match self.state {
-            LinkState::Linked { realm } | LinkState::Taking { realm, .. } => Some(realm),
+            LinkState::Linked { realm }
+            | LinkState::Taking { realm, .. }
+            | LinkState::Counting { realm, .. } => Some(realm),
             _ => None,
         }
     }
@@ -318,6 +325,17 @@ pub fn on_frame(
                 reply: TakeReply::SessionChecked,
             },
         ),
+        (LinkState::Linked { realm }, LinkMessage::CharacterCounts { request_id, counts }) => {
+            log::debug!(
+                "{realm}: link from {}: {} character counts (#{request_id})",
+                session.peer,
+                counts.len()
+            );
+            LinkStep::Ask(
+                LinkState::Counting { realm, request_id },
+                StoreOp::SetCharacterCounts { realm, counts },
+            )
+        }
         (_, other) => error(
             cx,
             error_code::PROTOCOL,
@@ -483,6 +501,45 @@ pub fn on_store_reply(
                 }
             );
             answer_take(cx, reply, request_id, outcome);
+            LinkStep::Become(LinkState::Linked { realm })
+        }
+        (LinkState::Counting { realm, request_id }, StoreReply::CharacterCountsSet(result)) => {
+            let answer =
+                |status, written: usize, unknown: usize| LinkMessage::CharacterCountsStored {
+                    request_id,
+                    status,
+                    // At most MAX_CHARACTER_COUNTS (100) per frame.
+                    written: u8::try_from(written).unwrap_or(u8::MAX),
+                    unknown: u8::try_from(unknown).unwrap_or(u8::MAX),
+                };
+            match result {
+                Ok(done) => {
+                    if !done.unknown.is_empty() {
+                        crate::throttled_info!(
+                            cx.log,
+                            cx.now,
+                            "link counts unknown accounts",
+                            "{realm}: link from {}: character counts for {} unknown account(s) \
+                             skipped (first: {})",
+                            session.peer,
+                            done.unknown.len(),
+                            done.unknown
+                                .first()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        );
+                    }
+                    cx.send(&answer(
+                        counts_status::STORED,
+                        done.written,
+                        done.unknown.len(),
+                    ));
+                }
+                Err(e) => {
+                    log::error!("{realm}: cannot store character counts: {e}");
+                    cx.send(&answer(counts_status::NOT_STORED, 0, 0));
+                }
+            }
             LinkStep::Become(LinkState::Linked { realm })
         }
         (state, reply) => {

@@ -193,6 +193,29 @@ impl Store for GatedStore {
     fn add_realm(&mut self, realm: &NewRealm) -> Result<RealmId, StoreError> {
         self.inner.add_realm(realm)
     }
+    fn add_realm_with_id(&mut self, realm: &NewRealm, id: RealmId) -> Result<RealmId, StoreError> {
+        self.inner.add_realm_with_id(realm, id)
+    }
+    fn update_realm(
+        &mut self,
+        realm: &RealmRef,
+        changes: &crate::store::RealmChanges,
+    ) -> Result<RealmId, StoreError> {
+        self.inner.update_realm(realm, changes)
+    }
+    fn set_character_counts(
+        &mut self,
+        realm: RealmId,
+        counts: &[(AccountId, u8)],
+    ) -> Result<crate::store::CountsWritten, StoreError> {
+        self.inner.set_character_counts(realm, counts)
+    }
+    fn query_audit(
+        &mut self,
+        query: &crate::store::AuditQuery,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.query_audit(query)
+    }
     fn remove_realm(&mut self, realm: &RealmRef) -> Result<(), StoreError> {
         self.inner.remove_realm(realm)
     }

@@ -94,6 +94,26 @@ fn samples() -> Vec<LinkMessage> {
                 security_level: 255,
             }),
         },
+        LinkMessage::CharacterCounts {
+            request_id: 12,
+            counts: vec![],
+        },
+        LinkMessage::CharacterCounts {
+            request_id: 13,
+            counts: vec![(AccountId(9), 3), (AccountId(i64::MAX), 255)],
+        },
+        LinkMessage::CharacterCounts {
+            request_id: u32::MAX,
+            counts: (0..MAX_CHARACTER_COUNTS as i64)
+                .map(|i| (AccountId(i), i as u8))
+                .collect(),
+        },
+        LinkMessage::CharacterCountsStored {
+            request_id: 13,
+            status: counts_status::STORED,
+            written: 1,
+            unknown: 1,
+        },
         LinkMessage::Error {
             code: error_code::REALM_MISMATCH,
             message: "realm id mismatch".into(),
@@ -510,6 +530,107 @@ fn checked_take_example_matches_the_document() {
             "27000000220500000004030201efbeadde57664124070061b2aa83e927983d719982c9561705414c494345",
         ),
         (answer(5, CheckedTake::NoTicket), "06000000230500000000"),
+    ];
+    for (msg, hex) in session {
+        let wire = unhex(hex);
+        assert_eq!(bytes(&msg), wire, "{msg:?}");
+        assert_eq!(LinkMessage::parse(&wire), Ok(msg));
+    }
+}
+
+/// CharacterCounts and its answer: every truncation is refused (never a panic, never a
+/// shorter message), and so are more pairs than allowed, an account id beyond i64 and a
+/// count that does not match the pairs that follow.
+#[test]
+fn bad_character_counts_are_errors() {
+    let reports: Vec<Vec<u8>> = samples()
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                LinkMessage::CharacterCounts { .. } | LinkMessage::CharacterCountsStored { .. }
+            )
+        })
+        .map(bytes)
+        .collect();
+    assert_eq!(reports.len(), 4);
+    for frame in &reports {
+        let payload = &frame[LENGTH_FIELD + 1..];
+        for cut in 0..payload.len() {
+            let short = frame_of(frame[LENGTH_FIELD], &payload[..cut]);
+            assert!(
+                LinkMessage::parse(&short).is_err(),
+                "{:#04x} cut to {cut} payload bytes parsed",
+                frame[LENGTH_FIELD]
+            );
+        }
+        let mut long = payload.to_vec();
+        long.push(0);
+        assert!(LinkMessage::parse(&frame_of(frame[LENGTH_FIELD], &long)).is_err());
+    }
+    // The largest report fits a frame.
+    assert!(reports[2].len() <= frame::MAX_FRAME + LENGTH_FIELD);
+    // 101 pairs: refused when parsed and when encoded.
+    let mut p = 1u32.to_le_bytes().to_vec();
+    p.push(MAX_CHARACTER_COUNTS as u8 + 1);
+    for _ in 0..=MAX_CHARACTER_COUNTS {
+        p.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+    assert_eq!(
+        LinkMessage::parse(&frame_of(types::CHARACTER_COUNTS, &p)),
+        Err(LinkError::TooManyCounts(MAX_CHARACTER_COUNTS + 1))
+    );
+    let too_many = LinkMessage::CharacterCounts {
+        request_id: 1,
+        counts: vec![(AccountId(1), 1); MAX_CHARACTER_COUNTS + 1],
+    };
+    assert!(matches!(
+        too_many.to_bytes(),
+        Err(LinkError::TooManyCounts(_))
+    ));
+    // An account id above i64::MAX, and a negative one to encode.
+    let mut p = 1u32.to_le_bytes().to_vec();
+    p.push(1);
+    p.extend_from_slice(&u64::MAX.to_le_bytes());
+    p.push(1);
+    assert!(matches!(
+        LinkMessage::parse(&frame_of(types::CHARACTER_COUNTS, &p)),
+        Err(LinkError::BadValue {
+            field: "account id",
+            ..
+        })
+    ));
+    let negative = LinkMessage::CharacterCounts {
+        request_id: 1,
+        counts: vec![(AccountId(-1), 1)],
+    };
+    assert!(negative.to_bytes().is_err());
+    // Says two pairs, carries one.
+    let mut p = 1u32.to_le_bytes().to_vec();
+    p.push(2);
+    p.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0, 3]);
+    assert!(LinkMessage::parse(&frame_of(types::CHARACTER_COUNTS, &p)).is_err());
+}
+
+#[test]
+fn character_counts_example_matches_the_document() {
+    let session = [
+        (
+            LinkMessage::CharacterCounts {
+                request_id: 6,
+                counts: vec![(AccountId(9), 3), (AccountId(12), 0)],
+            },
+            "180000002406000000020900000000000000030c0000000000000000",
+        ),
+        (
+            LinkMessage::CharacterCountsStored {
+                request_id: 6,
+                status: counts_status::STORED,
+                written: 1,
+                unknown: 1,
+            },
+            "080000002506000000000101",
+        ),
     ];
     for (msg, hex) in session {
         let wire = unhex(hex);
