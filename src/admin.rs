@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::account::{AccountName, CredentialError, Password};
+use crate::operator_text::{format_time, standing};
 use crate::protocol::version::Build;
 use crate::realms::link::key::MIN_SECRET_LEN;
 use crate::srp6::{compute_verifier, Salt};
@@ -361,16 +362,16 @@ fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError>
         .find(|a| a.name == name)
         .ok_or(StoreError::NoSuchAccount(name))?;
     Ok(format!(
-        "{} {}: {:?}, level {}, authenticator {}, {} failed logons, last login {} from {}",
+        "{} {}: {}, level {}, authenticator {}, {} failed logons, last login {} from {}",
         account.name,
         account.id,
-        account.standing,
+        standing(account.standing, now()),
         account.security_level,
         if account.totp { "on" } else { "off" },
         account.failed_logins,
         account
             .last_login_at
-            .map_or("never".to_string(), |t| t.to_string()),
+            .map_or("never".to_string(), format_time),
         account.last_login_ip.unwrap_or_else(|| "-".into())
     ))
 }
@@ -407,7 +408,7 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
                         .ban_account(&n, *until, reason)
                         .map_err(AdminError::from)
                         .map(|()| match until {
-                            Some(t) => format!("{n} suspended until {t}"),
+                            Some(t) => format!("{n} suspended until {}", format_time(*t)),
                             None => format!("{n} banned"),
                         })
                 }),
@@ -431,7 +432,7 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
             store.ban_ip(net, *until, reason)?;
             Ok(AdminAnswer::IpBansChanged {
                 text: match until {
-                    Some(t) => format!("{net} banned until {t}"),
+                    Some(t) => format!("{net} banned until {}", format_time(*t)),
                     None => format!("{net} banned"),
                 },
                 bans: store.ip_bans(now())?,

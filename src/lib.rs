@@ -42,6 +42,7 @@ pub mod io_worker;
 pub mod log_throttle;
 pub mod logging;
 pub mod net;
+pub mod operator_text;
 pub mod patches;
 pub mod policy;
 pub mod protocol;

@@ -307,7 +307,15 @@ fn every_command_works_over_a_telnet_connection() {
         }) => {}
         other => panic!("{:?}", other.err()),
     }
-    assert!(c.run("account ban bob 1h").contains("suspended until"));
+    // Times and standings in words, as the CLI prints them: not a unix time, not a Rust value.
+    let suspended = c.run("account ban bob 1h");
+    assert!(
+        suspended.contains("suspended until 20") && suspended.contains(" UTC"),
+        "{suspended}"
+    );
+    // (The ban without an end is still in force beside the suspension.)
+    let info = c.run("account info bob");
+    assert!(info.contains("BOB #3: banned,"), "{info}");
     assert!(c.run("account unban bob").contains("unbanned"));
     // A ban so long that its end wrapped to 1970 and was not in force: refused instead.
     let long = c.run("account ban bob 292471208678years");
@@ -316,7 +324,8 @@ fn every_command_works_over_a_telnet_connection() {
         .run("ban ip 10.9.9.9 292471208678years")
         .contains("longer than 100 years"));
     LogonClient::login(server.addr, ClientBuild::TBC, "bob", "hunter33", TIMEOUT).unwrap();
-    assert!(c.run("account info bob").contains("BOB"));
+    let info = c.run("account info bob");
+    assert!(info.contains(": active,") && info.contains(" UTC from 127.0.0.1"), "{info}");
     assert!(c.run("account info nobody").contains("no account"));
     // Character counts, as a world server would report them: the next logon's list shows them.
     let set = c.run("account characters alice Azeroth 3");

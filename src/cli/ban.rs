@@ -7,7 +7,7 @@ use gatehouse::account::AccountStanding;
 use gatehouse::admin;
 use gatehouse::config::Config;
 
-use super::database::{admin_op, admin_op_until, open_store};
+use super::database::{admin_op, open_store};
 use super::output::{format_time, standing, table, unix_now};
 
 #[derive(Subcommand)]
@@ -77,12 +77,12 @@ pub fn ban(cmd: BanCommand, config: &Config) -> Result<()> {
                 until,
                 reason,
             };
-            admin_op_until(config, op, until)
+            admin_op(config, op)
         }
         BanCommand::Ip { net, ban } => {
             let until = ban.until()?;
             let reason = ban.reason();
-            admin_op_until(config, admin::AdminOp::BanIp { net, until, reason }, until)
+            admin_op(config, admin::AdminOp::BanIp { net, until, reason })
         }
         BanCommand::List => {
             let mut store = open_store(config)?;

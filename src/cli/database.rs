@@ -8,8 +8,6 @@ use gatehouse::admin;
 use gatehouse::config::Config;
 use gatehouse::store::{self, Schema, Store, StoreLocation};
 
-use super::output::format_time;
-
 #[derive(Subcommand)]
 pub enum DbCommand {
     /// Create gatehouse's tables. Beside an AzerothCore or CMaNGOS schema (--schema) these are
@@ -69,18 +67,6 @@ pub fn db_init(config: &Config) -> Result<()> {
 /// account) is an error.
 pub fn admin_op(config: &Config, op: admin::AdminOp) -> Result<()> {
     println!("{}", admin_text(config, &op)?);
-    Ok(())
-}
-
-/// Like [`admin_op`] for a ban that ends at `until`: the answer's unix time ("… until
-/// 1796239836", as the console words it) is printed as a date.
-pub fn admin_op_until(config: &Config, op: admin::AdminOp, until: Option<i64>) -> Result<()> {
-    let text = admin_text(config, &op)?;
-    let text = match until.and_then(|t| Some((t, text.strip_suffix(&format!("until {t}"))?))) {
-        Some((t, head)) => format!("{head}until {}", format_time(t)),
-        None => text,
-    };
-    println!("{text}");
     Ok(())
 }
 
