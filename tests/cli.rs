@@ -408,7 +408,7 @@ fn listings_show_standings_and_times_in_words() {
         &["ban", "account", "erin", "--for", "2h"],
         "",
     ));
-    // "ERIN suspended until 2026-12-03 09:12 UTC", not a unix time.
+    // "ERIN suspended until 2026-12-03 09:12:45 UTC", not a unix time.
     assert!(out.trim_end().ends_with(" UTC"), "{out}");
     ok(&gatehouse(&db, &["ban", "ip", "192.0.2.0/24"], ""));
     let out = ok(&gatehouse(

@@ -32,7 +32,14 @@ fn rows(table: &str) -> Vec<Vec<String>> {
         .lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .map(|l| {
+            // The time is three words (`2026-12-03 09:12:45 UTC`): joined back into one cell.
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let (time, rest) = words.split_at(3.min(words.len()));
+            std::iter::once(time.join(" "))
+                .chain(rest.iter().map(|w| (*w).to_owned()))
+                .collect()
+        })
         .collect()
 }
 
@@ -72,7 +79,7 @@ fn failed_and_good_logons_are_listed_newest_first_with_filters() {
     );
     assert_eq!(listed[2][4], "wrong_password");
     assert!(
-        listed[0][0].contains('T') && listed[0][0].ends_with('Z'),
+        listed[0][0].starts_with("20") && listed[0][0].ends_with(" UTC"),
         "{all}"
     );
     assert_eq!(listed[0][3], "127.0.0.1");

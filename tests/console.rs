@@ -325,7 +325,10 @@ fn every_command_works_over_a_telnet_connection() {
         .contains("longer than 100 years"));
     LogonClient::login(server.addr, ClientBuild::TBC, "bob", "hunter33", TIMEOUT).unwrap();
     let info = c.run("account info bob");
-    assert!(info.contains(": active,") && info.contains(" UTC from 127.0.0.1"), "{info}");
+    assert!(
+        info.contains(": active,") && info.contains(" UTC from 127.0.0.1"),
+        "{info}"
+    );
     assert!(c.run("account info nobody").contains("no account"));
     // Character counts, as a world server would report them: the next logon's list shows them.
     let set = c.run("account characters alice Azeroth 3");
