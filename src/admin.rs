@@ -447,7 +447,7 @@ pub fn parse_net(word: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{word:?} is not an address or a network (e.g. 10.0.0.0/8)"))
 }
 
-/// Realm types by the names operators use (login-protocol.md §2.4), or a number.
+/// Realm types by the names operators use (docs/protocol.md §2.4), or a number.
 pub fn parse_realm_type(s: &str) -> Result<u8, AdminError> {
     match s.to_ascii_lowercase().as_str() {
         "pve" | "normal" => Ok(0),
