@@ -35,7 +35,7 @@ fn normalise(what: &'static str, raw: &[u8]) -> Result<([u8; MAX_LEN], u8), Cred
     }
     let mut out = [0u8; MAX_LEN];
     for (slot, &b) in out.iter_mut().zip(raw) {
-        // Printable ASCII only: the client folds non-ASCII inconsistently (srp6.md §3).
+        // Printable ASCII only: the client folds non-ASCII inconsistently (docs/srp6.md §3).
         if !(0x20..=0x7e).contains(&b) {
             return Err(CredentialError::BadCharacter { what });
         }

@@ -125,12 +125,11 @@ pub fn enable_totp(
         return Err(AdminError::TotpAlreadyEnabled(name));
     }
     let secret = TotpSecret::generate();
+    // Before anything is stored: a name the URI cannot carry leaves the account as it was.
+    let uri = crate::totp::otpauth_uri(issuer, name.as_str(), &secret)?;
     let sealed = crate::totp::seal(key, account.id, &secret)?;
     store.set_totp_secret(&name, Some(&sealed))?;
-    Ok(TotpEnrolment {
-        account: name,
-        uri: crate::totp::otpauth_uri(issuer, name.as_str(), &secret),
-    })
+    Ok(TotpEnrolment { account: name, uri })
 }
 
 /// Removes the account's authenticator; `false` if it had none.
@@ -179,33 +178,16 @@ pub const ADMIN_LEVEL: u8 = 3;
 /// PBKDF2-HMAC-SHA256 rounds for the console password: slow on purpose, so a console login
 /// checks it on the hashing thread (`console::login`), never on the loop or a DB thread.
 const CONSOLE_HASH_ROUNDS: u32 = 100_000;
-const CONSOLE_HASH_PREFIX: &str = "pbkdf2-sha256";
+/// A stored hash asking for more rounds than this is refused unchecked rather than let it hold
+/// the hashing thread for minutes.
+const CONSOLE_HASH_MAX_ROUNDS: u32 = 10_000_000;
+/// The format before PHC strings: `pbkdf2-sha256$ROUNDS$SALT$KEY`, salt and key in hex.
+const LEGACY_CONSOLE_HASH_PREFIX: &str = "pbkdf2-sha256";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
-fn console_key(password: &str, salt: &[u8], rounds: u32) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, rounds, &mut key);
-    key
-}
-
-/// `pbkdf2-sha256$ROUNDS$SALT$KEY` (hex), for `gatehouse console set-password`.
+/// A PHC string (`$pbkdf2-sha256$i=100000,l=32$SALT$KEY`, the format of the `password-hash`
+/// crates), for `gatehouse console set-password`.
 pub fn hash_console_password(password: &str) -> Result<String, AdminError> {
+    use pbkdf2::password_hash::CustomizedPasswordHasher;
     if password.chars().count() < 8 {
         return Err(AdminError::Invalid(
             "the console password must be at least 8 characters".into(),
@@ -213,29 +195,51 @@ pub fn hash_console_password(password: &str) -> Result<String, AdminError> {
     }
     let mut salt = [0u8; 16];
     crate::srp6::fill_random(&mut salt);
-    let key = console_key(password, &salt, CONSOLE_HASH_ROUNDS);
-    Ok(format!(
-        "{CONSOLE_HASH_PREFIX}${CONSOLE_HASH_ROUNDS}${}${}",
-        hex(&salt),
-        hex(&key)
-    ))
+    let params = pbkdf2::Params::new_with_output_len(CONSOLE_HASH_ROUNDS, 32)
+        .map_err(|e| AdminError::Invalid(format!("console password hash: {e}")))?;
+    let hash = pbkdf2::Pbkdf2::default()
+        .hash_password_customized(password.as_bytes(), &salt, None, None, params)
+        .map_err(|e| AdminError::Invalid(format!("console password hash: {e}")))?;
+    Ok(hash.to_string())
 }
 
-/// Checks a password against a stored hash, in constant time; a malformed hash never matches.
+/// Checks a password against a stored hash, a PHC string or the older
+/// `pbkdf2-sha256$ROUNDS$SALT$KEY`, in constant time; a malformed hash never matches.
 pub fn verify_console_password(stored: &str, password: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    let parts: Vec<&str> = stored.split('$').collect();
-    let [CONSOLE_HASH_PREFIX, rounds, salt, key] = parts.as_slice() else {
+    use pbkdf2::password_hash::PasswordVerifier;
+    if !stored.starts_with('$') {
+        return verify_legacy_console_password(stored, password);
+    }
+    let Ok(hash) = pbkdf2::phc::PasswordHash::new(stored) else {
         return false;
     };
-    let (Ok(rounds), Some(salt), Some(key)) = (rounds.parse::<u32>(), unhex(salt), unhex(key))
+    match pbkdf2::Params::try_from(&hash) {
+        Ok(params) if params.rounds() <= CONSOLE_HASH_MAX_ROUNDS => {}
+        _ => return false,
+    }
+    pbkdf2::Pbkdf2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok()
+}
+
+/// `pbkdf2-sha256$ROUNDS$SALT$KEY` (hex), what `console set-password` stored before PHC strings.
+fn verify_legacy_console_password(stored: &str, password: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [LEGACY_CONSOLE_HASH_PREFIX, rounds, salt, key] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(rounds), Ok(salt), Ok(key)) =
+        (rounds.parse::<u32>(), hex::decode(salt), hex::decode(key))
     else {
         return false;
     };
-    if rounds == 0 || rounds > 10_000_000 || key.len() != 32 {
+    if rounds == 0 || rounds > CONSOLE_HASH_MAX_ROUNDS || key.len() != 32 {
         return false;
     }
-    console_key(password, &salt, rounds).ct_eq(&key[..]).into()
+    let mut computed = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, rounds, &mut computed);
+    computed.ct_eq(&key[..]).into()
 }
 
 /// A password on its way to the store: never shown by `Debug`.
@@ -457,7 +461,7 @@ pub fn parse_net(word: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{word:?} is not an address or a network (e.g. 10.0.0.0/8)"))
 }
 
-/// Realm types by the names operators use (login-protocol.md §2.4), or a number.
+/// Realm types by the names operators use (docs/protocol.md §2.4), or a number.
 pub fn parse_realm_type(s: &str) -> Result<u8, AdminError> {
     match s.to_ascii_lowercase().as_str() {
         "pve" | "normal" => Ok(0),
@@ -890,5 +894,56 @@ mod tests {
             disable_totp(&mut store, "bob"),
             Err(AdminError::Store(StoreError::NoSuchAccount(_)))
         ));
+    }
+
+    #[test]
+    fn console_passwords_are_phc_strings_and_the_older_format_still_verifies() {
+        let stored = hash_console_password("console secret").unwrap();
+        assert!(
+            stored.starts_with("$pbkdf2-sha256$i=100000,l=32$"),
+            "{stored}"
+        );
+        assert!(verify_console_password(&stored, "console secret"));
+        assert!(!verify_console_password(&stored, "console secreT"));
+        // A fresh salt each time.
+        assert_ne!(hash_console_password("console secret").unwrap(), stored);
+        assert!(matches!(
+            hash_console_password("short"),
+            Err(AdminError::Invalid(_))
+        ));
+
+        // What `console set-password` stored before (computed elsewhere: Python's hashlib).
+        let legacy = "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f$\
+                      3ee832711087a65fcee8ebb9060ae5c71b3f8ac77d365fef46914c2b9241957a";
+        assert!(verify_console_password(legacy, "console secret"));
+        assert!(!verify_console_password(legacy, "console secrets"));
+
+        // Malformed or unreasonably costly hashes never match.
+        for bad in [
+            "",
+            "$",
+            "pbkdf2-sha256$1000$00$zz",
+            "pbkdf2-sha256$0$0001$3ee8",
+            "$pbkdf2-sha256$i=100000,l=32$",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+            "$pbkdf2-sha256$i=4000000000,l=32$AAECAwQFBgcICQoLDA0ODw$\
+             PugycRCHpl/O6Ou5Bgrlxxs/isd9Nl/vRpFMK5JBlXo",
+        ] {
+            assert!(!verify_console_password(bad, "console secret"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_account_name_the_otpauth_uri_cannot_carry_gets_no_authenticator() {
+        let (_dir, mut store) = temp_store();
+        create_account(&mut store, "a:b", "secret").unwrap();
+        let key = TotpKey::from_bytes([7; 32]);
+        let refused = enable_totp(&mut store, Some(&key), "gatehouse", "a:b");
+        assert!(matches!(
+            refused,
+            Err(AdminError::Totp(TotpError::ColonInLabel))
+        ));
+        let name = AccountName::parse(b"a:b").unwrap();
+        assert!(store.load_account(&name).unwrap().unwrap().totp.is_none());
     }
 }

@@ -1,4 +1,4 @@
-//! The WoW flavour of SRP6 (../shared/protocol/srp6.md), on crypto-bigint's constant-time
+//! The WoW flavour of SRP6 (docs/srp6.md), on crypto-bigint's constant-time
 //! fixed-width Montgomery arithmetic and `sha1`.
 //!
 //! The logon state uses [`ServerHandshake`] (one per challenge: B out, then one proof in); the
@@ -116,7 +116,7 @@ fn wire_wide(n: &Residue) -> [u8; 32] {
     out
 }
 
-/// For a 32-byte value, ≡ 0 mod N means exactly 0 or N, because 2N > 2^256 (srp6.md §2).
+/// For a 32-byte value, ≡ 0 mod N means exactly 0 or N, because 2N > 2^256 (docs/srp6.md §2).
 fn is_zero_mod_n(key: &PublicKey) -> bool {
     let zero = key.0.ct_eq(&[0u8; 32]);
     let n = key.0.ct_eq(&N_WIRE);
@@ -136,7 +136,7 @@ fn sha1_parts(parts: &[&[u8]]) -> [u8; 20] {
 pub struct PrivateKey([u8; 32]);
 
 impl PrivateKey {
-    /// 32 bytes from the OS CSPRNG, as wow_srp and AzerothCore use (srp6.md §2).
+    /// 32 bytes from the OS CSPRNG, as wow_srp and AzerothCore use (docs/srp6.md §2).
     pub fn random() -> Self {
         let mut bytes = [0u8; 32];
         fill_random(&mut bytes);
@@ -222,7 +222,7 @@ pub fn compute_server_s(a_pub: &PublicKey, v: &Verifier, u: &[u8; 20], b: &Priva
 }
 
 /// The client's S = (B − 3·g^x)^(a + u·x) mod N (the base is reduced into [0, N) by the
-/// Montgomery subtraction, as srp6.md §12 requires).
+/// Montgomery subtraction, as docs/srp6.md §12 requires).
 pub fn compute_client_s(b_pub: &PublicKey, a: &PrivateKey, x: &[u8; 20], u: &[u8; 20]) -> [u8; 32] {
     let x_num = uint_digest(x);
     let base = residue(&b_pub.0).sub(&K.mul(&G.pow(&x_num)));
@@ -235,7 +235,7 @@ pub fn compute_client_s(b_pub: &PublicKey, a: &PrivateKey, x: &[u8; 20], u: &[u8
     wire_wide(&base.pow(&exponent))
 }
 
-/// K from S (srp6.md §6): skip the zero bytes at the start of the little-endian S, rounded up
+/// K from S (docs/srp6.md §6): skip the zero bytes at the start of the little-endian S, rounded up
 /// to an even count, then hash the even- and odd-indexed bytes separately and interleave.
 ///
 /// The skip makes the hashed length depend on S; the protocol demands it (the real client does
@@ -314,7 +314,7 @@ impl ServerHandshake {
     pub fn new(verifier: Verifier, salt: Salt) -> Self {
         loop {
             let handshake = Self::with_private_key(PrivateKey::random(), verifier, salt);
-            // B ≡ 0 has probability ~2^-256; a fresh b is the remedy srp6.md §5 gives.
+            // B ≡ 0 has probability ~2^-256; a fresh b is the remedy docs/srp6.md §5 gives.
             if !is_zero_mod_n(&handshake.b_pub) {
                 return handshake;
             }
@@ -424,7 +424,7 @@ impl ClientHandshake {
     }
 }
 
-/// R2 = H(U ‖ R1 ‖ challenge_data ‖ K) (srp6.md §8).
+/// R2 = H(U ‖ R1 ‖ challenge_data ‖ K) (docs/srp6.md §8).
 pub fn reconnect_proof(
     name: &AccountName,
     client_data: &[u8; 16],
@@ -453,7 +453,7 @@ pub fn verify_reconnect_proof(
 }
 
 /// The CMSG_AUTH_SESSION digest H(U ‖ 0u32 ‖ client_seed ‖ server_seed ‖ K), seeds as
-/// little-endian u32, client seed first (srp6.md §9).
+/// little-endian u32, client seed first (docs/srp6.md §9).
 pub fn world_server_proof(
     name: &AccountName,
     client_seed: u32,
@@ -504,7 +504,7 @@ impl ClientDigest {
 }
 
 /// The LOGON_PROOF crc_hash: H(A ‖ H_build_os), H_build_os being the per-build/OS value of
-/// login-protocol.md §7.3.
+/// docs/protocol.md §7.3.
 pub fn version_proof(a_pub: &PublicKey, build_os_hash: &[u8; 20]) -> [u8; 20] {
     sha1_parts(&[&a_pub.0, build_os_hash])
 }

@@ -65,6 +65,11 @@ pub enum TotpError {
     Seal,
     #[error("not a base32 authenticator secret of {SECRET_LEN} bytes")]
     Base32,
+    #[error(
+        "an authenticator app cannot be given an account name or totp.issuer that contains ':' \
+         (the otpauth URI separates the two with it)"
+    )]
+    ColonInLabel,
 }
 
 /// The key that seals every account's secret, from `[totp] key` (64 hex digits).
@@ -78,12 +83,7 @@ impl TotpKey {
             return Err(TotpError::KeyLength(text.chars().count()));
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        for (slot, pair) in key.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-            let (Some(hi), Some(lo)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
-                return Err(TotpError::KeyNotHex);
-            };
-            *slot = hi << 4 | lo;
-        }
+        hex::decode_to_slice(text, &mut *key).map_err(|_| TotpError::KeyNotHex)?;
         // What a broken generator or a placeholder looks like: refuse it rather than seal
         // every secret under a key anyone can guess.
         if bool::from(key.ct_eq(&[0u8; KEY_LEN])) {
@@ -98,15 +98,6 @@ impl TotpKey {
 
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*self.0).into())
-    }
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -277,24 +268,22 @@ pub fn code_at(secret: &TotpSecret, unix_time: u64) -> String {
     generator(secret, 6).map_or_else(String::new, |t| t.generate(unix_time).to_string())
 }
 
-/// Characters left as they are in an otpauth label or parameter: RFC 3986 "unreserved".
-const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// The Key Uri Format authenticator apps import (as text or QR code):
-/// `otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30`.
-/// Issuer and account are percent-encoded, so a `:` in a name cannot split the label.
-pub fn otpauth_uri(issuer: &str, account: &str, secret: &TotpSecret) -> String {
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URI_COMPONENT).to_string();
-    let issuer = enc(issuer);
-    format!(
-        "otpauth://totp/{issuer}:{}?secret={}&issuer={issuer}&algorithm=SHA1&digits={TOKEN_DIGITS}&period={STEP_SECS}",
-        enc(account),
-        secret.to_base32()
-    )
+/// The Key Uri Format authenticator apps import (as text or QR code), written by totp-rs
+/// (`Totp::to_url`): `otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER`, issuer and
+/// account percent-encoded; SHA-1, 6 digits and 30 s are the format's defaults, so they are
+/// left out. The format has no way to put a `:` inside the issuer or the account name (it
+/// separates them): such a name is refused ([`TotpError::ColonInLabel`]).
+pub fn otpauth_uri(issuer: &str, account: &str, secret: &TotpSecret) -> Result<String, TotpError> {
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(TOKEN_DIGITS as u8)
+        .with_step_duration(STEP_SECS)
+        .with_secret(totp_rs::Secret::new_stack(secret.0))
+        .with_issuer(Some(issuer))
+        .with_account_name(account)
+        .build()
+        .and_then(|totp| totp.to_url())
+        .map_err(|_| TotpError::ColonInLabel)
 }
 
 #[cfg(test)]
@@ -467,16 +456,24 @@ mod tests {
         let secret = TotpSecret::from_bytes(*RFC_SECRET);
         assert_eq!(secret.to_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(
-            otpauth_uri("gatehouse", "ALICE", &secret),
-            "otpauth://totp/gatehouse:ALICE?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\
-             &issuer=gatehouse&algorithm=SHA1&digits=6&period=30"
+            otpauth_uri("gatehouse", "ALICE", &secret).unwrap(),
+            "otpauth://totp/gatehouse:ALICE?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=gatehouse"
         );
-        let uri = otpauth_uri("My Realm", "A:B&C", &secret);
-        assert!(
-            uri.starts_with("otpauth://totp/My%20Realm:A%3AB%26C?secret="),
-            "{uri}"
+        let uri = otpauth_uri("My Realm", "A&B C", &secret).unwrap();
+        assert_eq!(
+            uri,
+            "otpauth://totp/My%20Realm:A%26B%20C?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\
+             &issuer=My%20Realm"
         );
-        assert!(uri.contains("&issuer=My%20Realm&"), "{uri}");
+        // The label's separator cannot appear inside either half.
+        assert_eq!(
+            otpauth_uri("gatehouse", "A:B", &secret).unwrap_err(),
+            TotpError::ColonInLabel
+        );
+        assert_eq!(
+            otpauth_uri("Realm: PvP", "ALICE", &secret).unwrap_err(),
+            TotpError::ColonInLabel
+        );
         let back = TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
         assert_eq!(back.as_bytes(), RFC_SECRET);
         assert_eq!(

@@ -877,7 +877,7 @@ fn a_ticket_is_taken_once_until_the_next_logon(db: &dyn Backend) {
     );
 }
 
-/// The digest a client makes for `key` with these seeds (srp6.md §9).
+/// The digest a client makes for `key` with these seeds (docs/srp6.md §9).
 fn client_proof(key: &SessionKey, client_seed: u32, server_seed: u32) -> ClientDigest {
     ClientDigest {
         client_seed,

@@ -1,5 +1,5 @@
 //! Signals: notifications that something happened, for observers that update themselves and
-//! cannot veto (DESIGN.md "Events and signals"). They are queued, and the queue is drained
+//! cannot veto (docs/architecture.md §5). They are queued, and the queue is drained
 //! after each piece of work on the loop, so a signal raised while another is being handled is
 //! handled after it, never recursively.
 

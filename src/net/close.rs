@@ -20,7 +20,7 @@ pub enum CloseReason {
     OutputOverflow,
     /// Our own answer could not be encoded for the client's layout: a server bug, logged.
     Unencodable(ProtocolError),
-    /// A ≡ 0 mod N: an attack or a broken client; closed without an answer (srp6.md §7).
+    /// A ≡ 0 mod N: an attack or a broken client; closed without an answer (docs/srp6.md §7).
     ZeroPublicKey,
     /// Input after the server answered with a failure.
     InputAfterRefusal,

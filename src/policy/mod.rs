@@ -1,4 +1,4 @@
-//! Abuse policies as event filters (DESIGN.md "Events can be filtered").
+//! Abuse policies as event filters (docs/architecture.md §5).
 //!
 //! Three events pass through one chain of filters, run in priority order on the loop thread: a
 //! **connect** (checked at accept, before a connection costs anything but the accept itself),

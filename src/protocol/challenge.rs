@@ -1,5 +1,5 @@
 //! CMD_AUTH_LOGON_CHALLENGE (0x00) and the client half of CMD_AUTH_RECONNECT_CHALLENGE (0x02),
-//! login-protocol.md §3 and §5.1. The client message is the first one on every connection and
+//! docs/protocol.md §3 and §5.1. The client message is the first one on every connection and
 //! the same for every protocol version; the server answer (B, g, N, salt, two-factor
 //! challenges) depends on the layout.
 

@@ -1,4 +1,4 @@
-//! The wire format of the login protocol (../shared/protocol/login-protocol.md): opcodes,
+//! The wire format of the login protocol (docs/protocol.md): opcodes,
 //! result codes, and every message's layout per protocol version, in both directions.
 //!
 //! Every message type offers the same pure functions: `check(buf) -> Check` frames a message

@@ -1,4 +1,4 @@
-//! The first byte of every login message (login-protocol.md §1.2). There is no common frame
+//! The first byte of every login message (docs/protocol.md §1.2). There is no common frame
 //! header: the opcode, the direction and the connection's layout decide how the rest is read.
 
 use std::fmt;

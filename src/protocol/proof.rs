@@ -1,4 +1,4 @@
-//! CMD_AUTH_LOGON_PROOF (0x01), login-protocol.md §4: the client's A, M1 and integrity hash
+//! CMD_AUTH_LOGON_PROOF (0x01), docs/protocol.md §4: the client's A, M1 and integrity hash
 //! (plus optional telemetry keys and two-factor answers), and the server's M2 or failure.
 //! The client message has no length field; `check` computes the length from the key count,
 //! the security flag and the token length as they arrive.

@@ -1,4 +1,4 @@
-//! CMD_REALM_LIST (0x10), login-protocol.md §6: the 5-byte client request and the server's
+//! CMD_REALM_LIST (0x10), docs/protocol.md §6: the 5-byte client request and the server's
 //! list of realms. The server encodes the list once per change and layout; the encoder
 //! reports where each entry's per-account `characters` byte sits so it can be patched per
 //! request without re-encoding.

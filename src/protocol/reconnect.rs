@@ -1,5 +1,5 @@
 //! CMD_AUTH_RECONNECT_CHALLENGE answer (0x02) and CMD_AUTH_RECONNECT_PROOF (0x03),
-//! login-protocol.md §5. The client's reconnect challenge is [`super::challenge::ChallengeC2s`]
+//! docs/protocol.md §5. The client's reconnect challenge is [`super::challenge::ChallengeC2s`]
 //! with `kind == Reconnect`. Only the proof answer differs by layout (2 bytes before BC).
 
 use crate::srp6::Proof;

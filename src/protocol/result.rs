@@ -1,4 +1,4 @@
-//! The one-byte login result (login-protocol.md §2.2) carried by challenge, proof and
+//! The one-byte login result (docs/protocol.md §2.2) carried by challenge, proof and
 //! reconnect answers. Names follow wow_messages for 0x00–0x10 and TrinityCore above.
 
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Client versions: the build number that decides acceptance, the protocol version byte that
-//! decides every later layout on a connection (login-protocol.md §1.1), and the 5-byte Version
+//! decides every later layout on a connection (docs/protocol.md §1.1), and the 5-byte Version
 //! struct (§2.1).
 
 use std::fmt;

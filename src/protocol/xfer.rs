@@ -1,4 +1,4 @@
-//! The patch transfer (0x30–0x34, login-protocol.md §7.2) and CMD_SURVEY_RESULT (0x04, §7.4).
+//! The patch transfer (0x30–0x34, docs/protocol.md §7.2) and CMD_SURVEY_RESULT (0x04, §7.4).
 //! Layouts are the same in every protocol version. XFER_DATA chunks are encoded from a
 //! borrowed slice, so the patch bytes are copied once: from the file buffer into the sink.
 

@@ -1,7 +1,7 @@
 //! The `Logon` state: challenge and SRP6 proof, or reconnect challenge and proof, and the
 //! store round trips between them.
 //!
-//! Every refusal is answered with the result code real servers use (login-protocol.md §8) and
+//! Every refusal is answered with the result code real servers use (docs/protocol.md §8) and
 //! ends in `Closing`. A wrong password is committed to the store (failed-login counter and
 //! audit row) before the client is told, and a success is committed (session key, last
 //! login, audit row) before the client gets M2: nothing the client was told is lost.
@@ -348,7 +348,7 @@ fn handle_challenge(msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     }
     if !cx.settings.accepted_builds.contains(&build) {
         // An old build may be patched — but only once it has proven its password, so the
-        // logon goes on as usual and the proof decides (login-protocol.md §7.1).
+        // logon goes on as usual and the proof decides (docs/protocol.md §7.1).
         let patch = match kind {
             ChallengeKind::Logon => cx.patches.find(build, challenge.locale),
             ChallengeKind::Reconnect => None,
@@ -756,7 +756,7 @@ fn answer_reconnect_challenge(account: AccountRecord, cx: &mut SessionCx<'_>) ->
 }
 
 /// CMD_AUTH_RECONNECT_PROOF: R2 = SHA1(name ‖ R1 ‖ challenge ‖ K), compared in constant time.
-/// R3 is not checked: its formula does not hold for real 1.12 clients (srp6.md §8).
+/// R3 is not checked: its formula does not hold for real 1.12 clients (docs/srp6.md §8).
 fn handle_reconnect_proof(pending: PendingReconnect, msg: &[u8], cx: &mut SessionCx<'_>) -> Step {
     let proof = match ReconnectProofC2s::parse(msg) {
         Ok(p) => p,

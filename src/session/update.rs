@@ -1,5 +1,5 @@
 //! The `Update` state: a client whose build is too old, and that proved its password, is sent
-//! the patch for its build and locale (CMD_XFER_*, login-protocol.md §7).
+//! the patch for its build and locale (CMD_XFER_*, docs/protocol.md §7).
 //!
 //! The file is read by the I/O thread in pieces, and only while the connection's output ring
 //! has room for them, so a client that reads slowly costs at most its ring, never the file.

@@ -209,7 +209,7 @@ fn session_key_values() {
 
 #[test]
 fn interleave_zero_skip_known_answer() {
-    // srp6.md §6, session_key_values line 174.
+    // docs/srp6.md §6, session_key_values line 174.
     let s = raw("006bc986eda586004b31989b3e3f53f930a21451a6af160b48481a8430565244");
     let k = raw("ec565f71595fcbfca86a46aef0fd73e13d2892ab8a2cdb6c5caa60e2a4ac631f13f93641b7adfba9");
     assert_eq!(interleave(&s), SessionKey(k));
@@ -306,7 +306,7 @@ fn world_server_proof_values_big_endian_key() {
     );
 }
 
-/// srp6.md §11: values produced by a real client, account "A" / password "A".
+/// docs/srp6.md §11: values produced by a real client, account "A" / password "A".
 #[test]
 fn real_client_known_answer() {
     let (u, p) = (name("A"), password("A"));
@@ -418,8 +418,8 @@ fn private_keys_and_salts_are_random_and_hidden() {
     assert!(format!("{server:?}").contains("b: PrivateKey(***)"));
 }
 
-/// login-protocol.md §7.3 against the captured 1.12.1 proof
-/// (testdata/logon_proof_client_v3.hex, from gtker/wow_messages).
+/// docs/protocol.md §7.3 against the captured 1.12.1 proof
+/// (tests/data/packets/logon_proof_client_v3.hex, from gtker/wow_messages).
 #[test]
 fn version_proof_matches_captured_client() {
     const LOGON_PROOF_V3: &str = "01f13ee5d183c4c8a9500e3f5a5d8aee4e2e45e1f7cc8f1cf5ee8e11ced31dd7\

@@ -1,20 +1,50 @@
-//! Order statistics over measured samples: the percentiles the load client reports and the
-//! median of repeated runs the SRP ceiling reports. Nearest rank on the sorted samples, so a
-//! reported value is always one that was measured.
+//! Order statistics over measured samples: the latency percentiles the load client and the
+//! SRP ceiling report, in an HDR histogram (`hdrhistogram`: 3 significant digits, so a
+//! reported value is within 0.1% of a measured one, in constant memory however long the run),
+//! and the median of repeated runs the SRP ceiling reports.
 
 use std::time::Duration;
 
-/// Samples (latencies), sorted once, asked for percentiles many times.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sorted(Vec<Duration>);
+use hdrhistogram::Histogram;
 
-impl Sorted {
-    pub fn new(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        Self(samples)
+/// Significant decimal digits the histogram keeps: 0.1% resolution.
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Latencies recorded in nanoseconds, asked for percentiles.
+#[derive(Debug, Clone)]
+pub struct Latencies(Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self(
+            Histogram::new(SIGNIFICANT_DIGITS)
+                .expect("3 significant digits are within hdrhistogram's 0 to 5"),
+        )
+    }
+}
+
+impl Latencies {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub fn len(&self) -> usize {
+    pub fn from_samples(samples: impl IntoIterator<Item = Duration>) -> Self {
+        let mut latencies = Self::new();
+        for sample in samples {
+            latencies.record(sample);
+        }
+        latencies
+    }
+
+    pub fn record(&mut self, latency: Duration) {
+        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        // The histogram grows to any value up to i64::MAX / 2 ns (146 years); beyond, clamp.
+        if self.0.record(ns).is_err() {
+            self.0.saturating_record(ns);
+        }
+    }
+
+    pub fn len(&self) -> u64 {
         self.0.len()
     }
 
@@ -22,21 +52,22 @@ impl Sorted {
         self.0.is_empty()
     }
 
-    /// The `p`-th percentile (`p` in 0..=100, clamped): the sample of rank ⌈p/100 · n⌉
-    /// (nearest rank), so p99 of 100 samples is the 99th smallest, p100 the largest and p0
-    /// the smallest. Zero when there are no samples.
+    /// The `p`-th percentile (`p` in 0..=100, clamped; NaN counts as 0): the value of rank
+    /// ⌈p/100 · n⌉ (nearest rank), so p99 of 100 samples is the 99th smallest, p100 the
+    /// largest and p0 the smallest, each to 0.1%. Zero when there are no samples.
     pub fn percentile(&self, p: f64) -> Duration {
-        let n = self.0.len();
-        if n == 0 {
+        if self.0.is_empty() {
             return Duration::ZERO;
         }
         let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 100.0) };
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        self.0[rank.clamp(1, n) - 1]
+        Duration::from_nanos(self.0.value_at_quantile(p / 100.0))
     }
 
     pub fn max(&self) -> Duration {
-        self.0.last().copied().unwrap_or(Duration::ZERO)
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(self.0.max())
     }
 }
 
@@ -57,16 +88,24 @@ mod tests {
         Duration::from_millis(v)
     }
 
+    /// Equal to 0.1%, the histogram's resolution.
+    fn close(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b).as_secs_f64() <= b.as_secs_f64() * 1e-3
+    }
+
     #[test]
     fn nearest_rank_of_a_hundred() {
         // 1..=100 ms, shuffled: p50 is the 50th, p99 the 99th, p100 the largest.
-        let samples: Vec<Duration> = (1..=100).rev().map(ms).collect();
-        let sorted = Sorted::new(samples);
-        assert_eq!(sorted.percentile(50.0), ms(50));
-        assert_eq!(sorted.percentile(99.0), ms(99));
-        assert_eq!(sorted.percentile(100.0), ms(100));
-        assert_eq!(sorted.percentile(0.0), ms(1));
-        assert_eq!(sorted.max(), ms(100));
+        let l = Latencies::from_samples((1..=100).rev().map(ms));
+        assert_eq!(l.len(), 100);
+        for (p, want) in [(50.0, 50), (99.0, 99), (100.0, 100), (0.0, 1)] {
+            assert!(
+                close(l.percentile(p), ms(want)),
+                "p{p}: {:?}",
+                l.percentile(p)
+            );
+        }
+        assert!(close(l.max(), ms(100)));
     }
 
     #[test]
@@ -74,19 +113,24 @@ mod tests {
         // With 10 samples, p99 must be the single slow one, not be rounded away.
         let mut samples = vec![ms(1); 9];
         samples.push(ms(500));
-        let sorted = Sorted::new(samples);
-        assert_eq!(sorted.percentile(50.0), ms(1));
-        assert_eq!(sorted.percentile(99.0), ms(500));
+        let l = Latencies::from_samples(samples);
+        assert!(close(l.percentile(50.0), ms(1)));
+        assert!(close(l.percentile(99.0), ms(500)));
     }
 
     #[test]
     fn empty_and_out_of_range() {
-        assert_eq!(Sorted::default().percentile(50.0), Duration::ZERO);
-        assert_eq!(Sorted::default().max(), Duration::ZERO);
-        let sorted = Sorted::new(vec![ms(3), ms(7)]);
-        assert_eq!(sorted.percentile(250.0), ms(7));
-        assert_eq!(sorted.percentile(-5.0), ms(3));
-        assert_eq!(sorted.percentile(f64::NAN), ms(3));
+        assert_eq!(Latencies::new().percentile(50.0), Duration::ZERO);
+        assert_eq!(Latencies::new().max(), Duration::ZERO);
+        assert!(Latencies::new().is_empty());
+        let l = Latencies::from_samples([ms(3), ms(7)]);
+        assert!(close(l.percentile(250.0), ms(7)));
+        assert!(close(l.percentile(-5.0), ms(3)));
+        assert!(close(l.percentile(f64::NAN), ms(3)));
+        // Nanoseconds to hours, in one histogram.
+        let wide = Latencies::from_samples([Duration::from_nanos(1), Duration::from_secs(3600)]);
+        assert_eq!(wide.percentile(0.0), Duration::from_nanos(1));
+        assert!(close(wide.max(), Duration::from_secs(3600)));
     }
 
     #[test]

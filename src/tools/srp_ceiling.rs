@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::account::{AccountName, Password};
 use crate::srp6::fixed_ephemeral::FixedEphemeralClient;
 use crate::srp6::{compute_verifier, Salt, ServerHandshake, Srp6Error};
-use crate::tools::percentile::{median, Sorted};
+use crate::tools::percentile::{median, Latencies};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CeilingArgs {
@@ -45,7 +45,7 @@ pub struct CeilingReport {
     /// Logons per second of each run, in the order run.
     pub runs: Vec<f64>,
     /// The server calls' time for each logon of every run.
-    pub per_logon: Sorted,
+    pub per_logon: Latencies,
 }
 
 impl CeilingReport {
@@ -85,7 +85,7 @@ impl fmt::Display for CeilingReport {
 
 /// Server-side handshakes until they have taken `budget`: logons per second, and each
 /// logon's server time (appended to `per_logon`).
-fn one_run(budget: Duration, per_logon: &mut Vec<Duration>) -> Result<f64, CeilingError> {
+fn one_run(budget: Duration, per_logon: &mut Latencies) -> Result<f64, CeilingError> {
     let name = AccountName::parse(b"CEILING").map_err(|_| CeilingError::BadArgs)?;
     let password = Password::parse(b"CEILING").map_err(|_| CeilingError::BadArgs)?;
     let salt = Salt::random();
@@ -105,7 +105,7 @@ fn one_run(budget: Duration, per_logon: &mut Vec<Duration>) -> Result<f64, Ceili
             return Err(CeilingError::Refused);
         }
         spent += logon;
-        per_logon.push(logon);
+        per_logon.record(logon);
         logons += 1;
     }
     Ok(logons as f64 / spent.as_secs_f64())
@@ -116,14 +116,11 @@ pub fn run(args: &CeilingArgs) -> Result<CeilingReport, CeilingError> {
         return Err(CeilingError::BadArgs);
     }
     let budget = Duration::from_secs_f64(args.seconds);
-    let mut per_logon = Vec::new();
+    let mut per_logon = Latencies::new();
     let runs = (0..args.runs)
         .map(|_| one_run(budget, &mut per_logon))
         .collect::<Result<_, _>>()?;
-    Ok(CeilingReport {
-        runs,
-        per_logon: Sorted::new(per_logon),
-    })
+    Ok(CeilingReport { runs, per_logon })
 }
 
 #[cfg(test)]

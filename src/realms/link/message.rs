@@ -37,7 +37,7 @@ pub const ADDRESS_LEN: (usize, usize) = values::REALM_ADDRESS_LEN;
 /// Most players a Heartbeat may report on one realm: far above any real world server, and
 /// low enough that the sum over 255 realms cannot overflow a `u32`.
 pub const MAX_ONLINE: u32 = 1_000_000;
-/// Realm-list flag bits with no known meaning (login-protocol.md §2.4): a Register that sets
+/// Realm-list flag bits with no known meaning (docs/protocol.md §2.4): a Register that sets
 /// one is refused. OFFLINE and SPECIFY_BUILD are gatehouse's to set; it clears them from what
 /// a world server announces.
 pub const UNKNOWN_REALM_FLAGS: u8 = 0x08 | 0x10;

@@ -72,11 +72,12 @@ impl TotpMasterSecret {
         if significant.len() > 2 * KEY_LEN {
             return Err(TotpMasterError::KeyTooLarge);
         }
+        // The number left-padded to 32 digits, decoded big-endian, then turned little-endian.
+        let mut digits = Zeroizing::new([b'0'; 2 * KEY_LEN]);
+        digits[2 * KEY_LEN - significant.len()..].copy_from_slice(significant);
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        // From the last digit: the least significant nibble of the number and of byte 0.
-        for (i, &c) in significant.iter().rev().enumerate() {
-            key[i / 2] |= hex_value(c) << (4 * (i % 2));
-        }
+        hex::decode_to_slice(&digits[..], &mut key[..]).map_err(|_| TotpMasterError::KeyNotHex)?;
+        key.reverse();
         Ok(TotpMasterSecret(key))
     }
 
@@ -99,14 +100,6 @@ impl TotpMasterSecret {
             .decrypt_inout_detached(&iv, &[], plain.as_mut_slice().into(), &tag)
             .map_err(|_| TotpMasterError::Decrypt)?;
         Ok(plain)
-    }
-}
-
-fn hex_value(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
     }
 }
 

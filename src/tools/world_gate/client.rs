@@ -1,5 +1,5 @@
 //! The game client's side of the world handshake, blocking, for tests and the load client:
-//! read SMSG_AUTH_CHALLENGE, answer CMSG_AUTH_SESSION with the digest of srp6.md §9, read
+//! read SMSG_AUTH_CHALLENGE, answer CMSG_AUTH_SESSION with the digest of docs/srp6.md §9, read
 //! SMSG_AUTH_RESPONSE (decrypting its header when it is AUTH_OK, as a real client does).
 
 use std::io::{self, Read, Write};

@@ -10,7 +10,7 @@
 //! 2. reads CMSG_AUTH_SESSION (at most [`packets::MAX_AUTH_SESSION_PAYLOAD`] bytes; anything
 //!    malformed closes the connection without an answer),
 //! 3. hands the client's digest and both seeds to a [`TicketSource`], which checks
-//!    `SHA1(account ‖ u32 0 ‖ client_seed ‖ server_seed ‖ K)` (srp6.md §9,
+//!    `SHA1(account ‖ u32 0 ‖ client_seed ‖ server_seed ‖ K)` (docs/srp6.md §9,
 //!    [`ClientDigest::verify`]) against the ticket's key and takes the ticket only if it
 //!    matches (check-then-take: over the link, gatehouse does both in one transaction), so a
 //!    client with a wrong digest does not use up the player's ticket. Trying digests gains

@@ -25,6 +25,7 @@ use super::prover::Prover;
 use super::schedule::{Pacing, Schedule};
 use super::ticker::Ticker;
 use crate::protocol::version::Layout;
+use crate::tools::percentile::Latencies;
 
 /// How often deadlines are checked (and the longest the loop sleeps).
 const SWEEP: Duration = Duration::from_millis(100);
@@ -67,7 +68,7 @@ pub struct Outcome {
     /// The measured window's length: the rate's denominator.
     pub window: Duration,
     /// Logon latencies (from the scheduled start), or realm-list round trips.
-    pub samples: Vec<Duration>,
+    pub samples: Latencies,
     /// Open-loop starts made later than scheduled (the in-flight cap was full), and the worst.
     pub late: u64,
     pub max_late: Duration,
@@ -198,7 +199,7 @@ impl Tally {
 
     fn sample(&mut self, from: Instant, now: Instant) {
         if from >= self.window_start && self.window_end.is_none_or(|end| from < end) {
-            self.out.samples.push(now - from);
+            self.out.samples.record(now - from);
         }
     }
 
@@ -539,7 +540,8 @@ mod tests {
         tally.sample(t0 + ms(2400), t0 + ms(2900)); // scheduled inside, finished after: kept
         tally.sample(t0 + ms(2500), t0 + ms(2501)); // scheduled at the end: left out
         let out = tally.finish(t0 + ms(3000));
-        assert_eq!(out.samples, [ms(500)]);
+        assert_eq!(out.samples.len(), 1);
+        assert!(out.samples.max().abs_diff(ms(500)) <= ms(1));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::account::{AccountName, CredentialError, Password};
-use crate::tools::percentile::Sorted;
+use crate::tools::percentile::Latencies;
 
 use super::ClientBuild;
 use dialogue::Goal;
@@ -217,7 +217,7 @@ pub struct LoadReport {
     pub mode: Mode,
     pub outcome: Outcome,
     /// Logon latencies, or realm-list round trips in `--realm-lists` mode.
-    pub latencies: Sorted,
+    pub latencies: Latencies,
 }
 
 impl LoadReport {
@@ -346,7 +346,7 @@ pub fn run(args: &LoadArgs) -> Result<LoadReport, LoadError> {
         }
     };
     let mut outcome = engine::run(&plan, &mut prover, &mut notice)?;
-    let latencies = Sorted::new(std::mem::take(&mut outcome.samples));
+    let latencies = std::mem::take(&mut outcome.samples);
     Ok(LoadReport {
         mode,
         outcome,
@@ -449,7 +449,7 @@ mod tests {
                 client_cpu: Some(0.25),
                 ..Outcome::default()
             },
-            latencies: Sorted::new(vec![Duration::from_millis(4); 10]),
+            latencies: Latencies::from_samples(vec![Duration::from_millis(4); 10]),
         };
         let text = report.to_string();
         assert!(text.contains("= 5 logons/s"), "{text}");
@@ -457,7 +457,7 @@ mod tests {
         for pair in [
             "ok=10",
             "rate=5.0",
-            "p99_ms=4.000",
+            "p99_ms=4.00",
             "realms=3",
             "client_cpu=0.25",
         ] {
