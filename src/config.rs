@@ -1131,6 +1131,14 @@ impl TotpConfig {
                 "totp.issuer must be 1 to 64 printable characters".into(),
             ));
         }
+        // The otpauth URI's label is `issuer:account`: a colon would split it elsewhere.
+        if issuer.contains(':') {
+            return Err(ConfigError::Invalid(
+                "totp.issuer cannot contain ':' (authenticator apps read it as the end of the \
+                 issuer)"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -1330,6 +1338,8 @@ mod tests {
             Config::parse(&format!("[totp]\nkey = \"{hex}\"\nissuer = \"My Realm\"\n")).unwrap();
         assert_eq!(c.totp.key, Some(TotpKey::from_hex(hex).unwrap()));
         assert_eq!(c.totp.issuer, "My Realm");
+        let e = Config::parse("[totp]\nissuer = \"My:Realm\"\n").unwrap_err();
+        assert!(e.to_string().contains("cannot contain ':'"), "{e}");
         // `config check` prints this.
         let shown = format!("{c:#?}");
         assert!(!shown.contains("8f3a5c0e"), "{shown}");

@@ -36,7 +36,7 @@ fn acore_auth_alone(server: &MariaDb) -> (String, String) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    hex::encode_upper(bytes)
 }
 
 fn name(s: &str) -> AccountName {

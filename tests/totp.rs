@@ -290,7 +290,7 @@ impl Drop for Killed {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Whether `digits` appears in `text` as a whole run of digits (a six-digit token can appear

@@ -234,7 +234,7 @@ mod tests {
         fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             self.calls += 1;
             self.most_slices = self.most_slices.max(bufs.len());
-            if self.calls % 2 == 0 {
+            if self.calls.is_multiple_of(2) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             let mut left = self.step;

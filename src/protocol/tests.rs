@@ -25,19 +25,12 @@ fn data_dir() -> PathBuf {
 
 /// Test-file format: drop `#` lines, strip whitespace, hex-decode.
 fn decode_hex_file(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text
+    let digits: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
-        .flat_map(|l| l.bytes().filter(|b| !b.is_ascii_whitespace()))
+        .flat_map(|l| l.chars().filter(|c| !c.is_ascii_whitespace()))
         .collect();
-    assert!(digits.len() % 2 == 0, "odd number of hex digits");
-    digits
-        .chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).expect("ascii hex");
-            u8::from_str_radix(s, 16).expect("hex digit")
-        })
-        .collect()
+    hex::decode(digits).expect("hex digits, an even number of them")
 }
 
 fn load(name: &str) -> Vec<u8> {
@@ -1035,11 +1028,11 @@ fn random_buffers_never_panic() {
         buf.extend((0..len).map(|_| rng.next() as u8));
         // Mostly start with the right opcode and small length fields, so parsing gets deep.
         if let Some(first) = buf.first_mut() {
-            if rng.next() % 8 != 0 {
+            if !rng.next().is_multiple_of(8) {
                 *first = msg.opcode().as_u8();
             }
         }
-        if buf.len() > 3 && rng.next() % 2 == 0 {
+        if buf.len() > 3 && rng.next().is_multiple_of(2) {
             buf[2] = (rng.next() % 48) as u8;
             buf[3] = 0;
         }

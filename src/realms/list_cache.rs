@@ -365,7 +365,7 @@ mod tests {
     impl std::io::Write for FewBytes {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.calls += 1;
-            if self.calls % 2 == 0 {
+            if self.calls.is_multiple_of(2) {
                 return Err(std::io::ErrorKind::WouldBlock.into());
             }
             let n = buf.len().min(7);

@@ -17,11 +17,7 @@ macro_rules! vectors {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd-length hex {text:?}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(text).unwrap_or_else(|e| panic!("hex {text:?}: {e}"))
 }
 
 /// raw-hex(w): the bytes in wire order, exactly w of them.

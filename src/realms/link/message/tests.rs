@@ -362,15 +362,7 @@ fn debug_hides_session_keys() {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => panic!("not hex: {c}"),
-    };
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| digit(p[0]) << 4 | digit(p[1]))
-        .collect()
+    hex::decode(s).unwrap_or_else(|e| panic!("hex {s:?}: {e}"))
 }
 
 /// The vector in docs/realm-link.md, computed with Python's hmac module, not with our code.
