@@ -1,58 +1,17 @@
 //! The `gatehouse` binary as an operator uses it: account and realm commands, config files,
 //! errors as one line on stderr with a non-zero exit, and `serve` logging where it listens.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+mod common;
+
+use common::cli::{gatehouse, new_db, ok, refused};
 use gatehouse::tools::client::{ClientBuild, LogonClient};
-
-fn gatehouse(db: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gatehouse");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// A new empty database at `dir/g.db`, made as an operator makes one (`db init`): no other
-/// command creates one.
-fn new_db(dir: &Path) -> std::path::PathBuf {
-    let db = dir.join("g.db");
-    ok(&gatehouse(&db, &["db", "init"], ""));
-    db
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A refusal: non-zero exit and exactly one line on stderr.
-fn refused(out: &Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
-    err
-}
 
 #[test]
 fn accounts_are_created_checked_listed_changed_and_deleted() {

@@ -4,27 +4,9 @@
 
 mod common;
 
-use std::process::Output;
-
+use common::cli::{ok, refused};
 use common::{account, realm, run_gatehouse, TestServer, TIMEOUT};
 use gatehouse::tools::client::{ClientBuild, LogonClient};
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A refusal: non-zero exit and exactly one line on stderr.
-fn refused(out: &Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
-    err
-}
 
 /// The table's data rows (the header line left out), each split on runs of spaces.
 fn rows(table: &str) -> Vec<Vec<String>> {

@@ -2,46 +2,15 @@
 //! one with a chosen id, flags in hex, decimal or by name, impossible builds refused, the
 //! listing as a table, and `remove`'s wording. Each runs the built binary.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use common::cli::{new_db, ok, refused};
 
 fn gatehouse(db: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gatehouse");
-    child.stdin.take().unwrap().write_all(b"").unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A refusal: non-zero exit and exactly one line on stderr.
-fn refused(out: &Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
-    err
-}
-
-/// A fresh database, made as an operator would (`db init`).
-fn fresh_db(dir: &Path) -> std::path::PathBuf {
-    let db = dir.join("g.db");
-    ok(&gatehouse(&db, &["db", "init"]));
-    db
+    common::cli::gatehouse(db, args, "")
 }
 
 /// The listing's row for a realm name, split on runs of spaces.
@@ -57,7 +26,7 @@ fn row_of(list: &str, name: &str) -> Vec<String> {
 #[test]
 fn a_realm_is_edited_in_place_and_keeps_its_id() {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(dir.path());
+    let db = new_db(dir.path());
     let added = ok(&gatehouse(
         &db,
         &[
@@ -151,7 +120,7 @@ fn a_realm_is_edited_in_place_and_keeps_its_id() {
 #[test]
 fn a_realm_is_added_with_a_chosen_id_unless_it_is_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(dir.path());
+    let db = new_db(dir.path());
     let out = ok(&gatehouse(
         &db,
         &[
@@ -203,7 +172,7 @@ fn a_realm_is_added_with_a_chosen_id_unless_it_is_taken() {
 #[test]
 fn flags_are_hex_decimal_or_names_and_builds_must_be_known() {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(dir.path());
+    let db = new_db(dir.path());
     for (name, flags, shown) in [
         ("Hex", "0x20", "0x20"),
         ("Dec", "64", "0x40"),
@@ -279,7 +248,7 @@ fn flags_are_hex_decimal_or_names_and_builds_must_be_known() {
 #[test]
 fn remove_names_the_realm_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(dir.path());
+    let db = new_db(dir.path());
     ok(&gatehouse(
         &db,
         &["realm", "add", "--name", "Bad", "--address", "h:1"],
