@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use gatehouse::admin;
 use gatehouse::config::Config;
-use gatehouse::store::{NewRealm, RealmChanges};
+use gatehouse::store::{NewRealm, RealmChanges, RealmRef};
 use gatehouse::values::RealmId;
 
 use super::database::open_store;
@@ -162,7 +162,10 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
             admin::validate_realm_changes(&changes)?;
             let mut store = open_store(config)?;
             let id = admin::update_realm(&mut *store, &realm, &changes)?;
-            println!("changed realm {} ({realm})", id.0);
+            match realm {
+                RealmRef::Id(_) => println!("changed realm {}", id.0),
+                RealmRef::Name(_) => println!("changed {realm} (id {})", id.0),
+            }
         }
         RealmCommand::SetSecret {
             realm,
