@@ -63,7 +63,7 @@ fn a_realm_is_edited_in_place_and_keeps_its_id() {
             "8606",
         ],
     ));
-    assert!(out.contains("realm 1"), "{out}");
+    assert!(out.contains("changed realm \"Azeroth\" (id 1)"), "{out}");
     let list = ok(&gatehouse(&db, &["realm", "list"]));
     let header = list.lines().next().unwrap();
     for column in ["id", "name", "address", "type", "flags", "builds"] {
