@@ -474,3 +474,32 @@ fn the_console_stats_and_the_page_read_the_same_counters() {
     assert_eq!(on_page("console_success", "0"), count("console_success"));
     assert!(stats.contains(" metrics"), "{stats}");
 }
+
+#[test]
+fn the_grafana_dashboard_uses_only_metrics_the_page_has() {
+    let (server, _) = server();
+    let page = scrape(&server);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/grafana-dashboard.json"
+    );
+    let dashboard = std::fs::read_to_string(path).unwrap();
+    let mut used = 0;
+    for (at, _) in dashboard.match_indices("gatehouse_") {
+        let name: String = dashboard[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| page.types.get(*f).is_some_and(|t| t == "histogram"))
+            .unwrap_or(&name);
+        assert!(
+            page.types.contains_key(family),
+            "the dashboard uses {name}, which the page does not have"
+        );
+        used += 1;
+    }
+    assert!(used > 10, "the dashboard queries gatehouse's metrics");
+}
