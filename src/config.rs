@@ -128,6 +128,7 @@ pub struct Config {
     pub patches: PatchConfig,
     pub link: LinkConfig,
     pub console: ConsoleConfig,
+    pub metrics: MetricsConfig,
     pub lockout: LockoutConfig,
     pub log: LogConfig,
     pub totp: TotpConfig,
@@ -249,6 +250,31 @@ impl Default for SessionConfig {
 pub struct ConsoleConfig {
     /// Where the telnet-style debug console listens; empty = off. Keep it on loopback.
     pub listen: Vec<SocketAddr>,
+}
+
+/// The Prometheus `/metrics` endpoint (README "Metrics").
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; empty = off. Loopback addresses only, unless
+    /// `allow_public` is set.
+    pub listen: Vec<SocketAddr>,
+    /// Lets `listen` hold addresses other than loopback ones (the page has no password: put
+    /// it behind a firewall that only lets the scraper in).
+    pub allow_public: bool,
+}
+
+impl MetricsConfig {
+    /// Refuses a listen address that is not loopback unless `allow_public` is set.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.listen.iter().find(|a| !a.ip().is_loopback()) {
+            Some(addr) if !self.allow_public => Err(ConfigError::Invalid(format!(
+                "metrics.listen {addr} is not a loopback address: the metrics page has no \
+                 password; set metrics.allow_public = true to serve it there anyway"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -802,6 +828,13 @@ take_burst = 2000
 # account of security level 3 or more.
 listen = []
 
+[metrics]
+# The Prometheus endpoint (GET /metrics, text format); off unless listed, e.g.
+# listen = ["127.0.0.1:9724"]. Loopback addresses only, unless allow_public = true: the page
+# has no password, so a public address needs a firewall that lets only the scraper in.
+listen = []
+allow_public = false
+
 [log]
 # off, error, warn, info, debug or trace.
 level = "info"
@@ -981,6 +1014,7 @@ impl Config {
             }
         }
         self.totp.validate()?;
+        self.metrics.validate()?;
         Ok(())
     }
 
@@ -1164,6 +1198,21 @@ impl TimeoutConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_listen_is_loopback_unless_allowed_public() {
+        let on = |addr: &str, public: bool| {
+            Config::parse(&format!(
+                "[metrics]\nlisten = [\"{addr}\"]\nallow_public = {public}\n"
+            ))
+        };
+        assert!(on("127.0.0.1:9724", false).is_ok());
+        assert!(on("[::1]:9724", false).is_ok());
+        let e = on("0.0.0.0:9724", false).unwrap_err().to_string();
+        assert!(e.contains("metrics.allow_public"), "{e}");
+        assert!(on("0.0.0.0:9724", true).is_ok());
+        assert!(Config::default().metrics.listen.is_empty());
+    }
 
     #[test]
     fn the_printed_default_config_is_the_default() {

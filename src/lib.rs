@@ -17,7 +17,8 @@
 //! console logins.
 //!
 //! - [`config`]: the config file and its defaults; [`logging`]: a log backend that never blocks;
-//!   [`log_throttle`]: one line plus a count for a warning repeated in a window.
+//!   [`log_throttle`]: one line plus a count for a warning repeated in a window;
+//!   [`metrics`]: the Prometheus text page a monitoring system scrapes (`metrics.listen`).
 //! - [`account`]: the name/password rules; [`admin`]: operator commands on the store's API;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
 //! - [`patches`]: the patch index; [`io_worker`]: the threads that do the loop's slow work
@@ -41,6 +42,7 @@ pub mod event_loop;
 pub mod io_worker;
 pub mod log_throttle;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod operator_text;
 pub mod patches;

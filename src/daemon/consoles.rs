@@ -33,7 +33,7 @@ use crate::policy::{ConsoleLoginEvent, Observation, Verdict};
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
 use crate::realms::registry::Liveness;
-use crate::session::{ClientSession, StateKind};
+use crate::session::ClientSession;
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, FailureRecorded, LoginAttempt, LoginOutcome, StoreError};
 use crate::totp::TotpStep;
@@ -330,7 +330,7 @@ impl ConsoleSession {
             Some(account) => (account.name.to_string(), Some(account.name)),
             None => (login::CONSOLE_WHO.to_string(), login::console_audit_name()),
         };
-        svc.counters.outcomes.record(outcome, io.unix_now);
+        svc.counters.outcomes.record(outcome, Build(0), io.unix_now);
         if outcome.counts_against_account() {
             let ip = peer.ip();
             svc.policies.observe(&Observation::WrongCredentials {
@@ -749,6 +749,7 @@ pub(super) struct StatsView<'a> {
     pub clients: &'a ConnTable<ClientSession>,
     pub links: usize,
     pub consoles: usize,
+    pub scrapes: usize,
     pub now: Instant,
     pub unix_now: i64,
     pub loop_stats: &'a crate::event_loop::LoopStats,
@@ -761,6 +762,7 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         clients,
         links,
         consoles,
+        scrapes,
         now,
         unix_now,
         loop_stats,
@@ -774,22 +776,11 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         "uptime          {}",
         humantime::format_duration(Duration::from_secs(uptime.as_secs()))
     );
-    let mut by_state = [0usize; 4];
-    for (_, conn) in clients.iter() {
-        let i = match conn.session.state.kind() {
-            StateKind::Logon => 0,
-            StateKind::Update => 1,
-            StateKind::WorldSelect => 2,
-            StateKind::Closing => 3,
-        };
-        if let Some(n) = by_state.get_mut(i) {
-            *n += 1;
-        }
-    }
-    let [logon, update, world_select, closing] = by_state;
+    let [(_, logon), (_, update), (_, world_select), (_, closing)] =
+        super::scrapes::game_states(clients);
     let _ = writeln!(
         t,
-        "connections     {} (logon {logon}, update {update}, realm list {world_select}, closing {closing}); {links} links, {consoles} consoles",
+        "connections     {} (logon {logon}, update {update}, realm list {world_select}, closing {closing}); {links} links, {consoles} consoles, {scrapes} metrics",
         clients.len(),
     );
     let _ = writeln!(
@@ -827,16 +818,23 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
     let _ = writeln!(
         t,
         "loop            {} passes; pass time p50 < {:?}, p99 < {:?}, max bucket < {:?}; inbox depth {inbox_depth}",
-        loop_stats.passes,
+        loop_stats.passes(),
         loop_stats.percentile(50.0),
         loop_stats.percentile(99.0),
         loop_stats.percentile(100.0),
     );
     if let Some((depth, s)) = svc.store_stats() {
+        let latency = &c.store_latency;
         let _ = writeln!(
             t,
-            "store           queue {depth}; {} done ({} failed, {} refused busy); latency mean {:?}, max {:?}",
-            s.completed, s.failed, s.rejected_busy, s.mean_latency, s.max_latency
+            "store           queue {depth}; {} done ({} failed, {} refused busy); latency p50 < {:?}, p99 < {:?}, mean {:?}, max {:?}",
+            s.completed,
+            s.failed,
+            s.rejected_busy,
+            latency.percentile(50.0),
+            latency.percentile(99.0),
+            latency.mean(),
+            s.max_latency
         );
     }
     let (online, players) = svc.registry.online_summary();
@@ -854,6 +852,7 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         "session takes   {} over link.take_rate, {} wrong digests",
         c.link_takes_limited, c.link_wrong_digests
     );
+    let _ = writeln!(t, "patches         {} bytes sent", c.patch_bytes_read);
     t
 }
 

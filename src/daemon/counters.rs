@@ -1,6 +1,9 @@
 //! Counters the daemon keeps about itself (loop thread only, so plain integers), including
-//! logon outcomes since start and over the last minute, for the console and systemd STATUS.
+//! logon outcomes since start and over the last minute and the store's latencies: the one
+//! set of numbers the console's `stats`, the systemd STATUS line and `/metrics` all read.
 
+use crate::metrics::http::Status;
+use crate::metrics::Log2Histogram;
 use crate::policy::RefusalReason;
 use crate::realms::list_cache::RealmListStats;
 use crate::session::OutcomeCounts;
@@ -30,9 +33,22 @@ pub struct Counters {
     /// read): encodings that grow with heartbeats rather than changes would show a world
     /// server flapping its realm.
     pub realm_list: RealmListStats,
+    /// Store job times from submit to reply, recorded as the replies reach the loop.
+    pub store_latency: Log2Histogram,
+    /// Answers of the metrics endpoint, by [`Status`] (in [`Status::ALL`]'s order).
+    pub scrapes: [u64; Status::ALL.len()],
 }
 
 impl Counters {
+    /// Counts one answer of the metrics endpoint.
+    pub fn scraped(&mut self, status: Status) {
+        if let Some(i) = Status::ALL.iter().position(|s| *s == status) {
+            if let Some(n) = self.scrapes.get_mut(i) {
+                *n += 1;
+            }
+        }
+    }
+
     /// Refusals for `reason` since start.
     pub fn refused_for(&self, reason: RefusalReason) -> u64 {
         self.refused

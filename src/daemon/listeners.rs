@@ -18,6 +18,7 @@ use mio::{Interest, Registry};
 use super::consoles::MAX_CONSOLES;
 use super::error::DaemonError;
 use super::links::MAX_LINKS;
+use super::scrapes::MAX_SCRAPES;
 use crate::config::Config;
 use crate::event_loop::fixed_token;
 use crate::io_worker::MAX_OPEN_FILES;
@@ -37,6 +38,8 @@ pub enum ListenerKind {
     Link,
     /// Operators (the debug console).
     Console,
+    /// Monitoring systems (`GET /metrics`).
+    Metrics,
 }
 
 struct Listener {
@@ -102,6 +105,13 @@ impl Listeners {
                 .listen
                 .iter()
                 .map(|a| (*a, ListenerKind::Console)),
+        )
+        .chain(
+            config
+                .metrics
+                .listen
+                .iter()
+                .map(|a| (*a, ListenerKind::Metrics)),
         );
         let mut list = Vec::new();
         for (i, (addr, kind)) in wanted.enumerate() {
@@ -210,10 +220,17 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 /// Descriptors the daemon needs besides its client connections.
 pub fn descriptors_besides_clients(config: &Config) -> u64 {
     let listeners = (config.server.listen.len() + config.link.listen.len()) as u64
-        + config.console.listen.len() as u64;
+        + config.console.listen.len() as u64
+        + config.metrics.listen.len() as u64;
+    // A scrape table only when there is a metrics listener.
+    let scrapes = match config.metrics.listen.is_empty() {
+        true => 0,
+        false => MAX_SCRAPES as u64,
+    };
     let db = (config.store.threads as u64).saturating_mul(FDS_PER_DB_THREAD);
     (MAX_LINKS as u64)
         .saturating_add(MAX_CONSOLES as u64)
+        .saturating_add(scrapes)
         .saturating_add(listeners)
         .saturating_add(db)
         .saturating_add(MAX_OPEN_FILES as u64)

@@ -19,6 +19,8 @@ pub enum Target {
     Client(ConnToken),
     Link(ConnToken),
     Console(ConnToken),
+    /// A metrics scrape (its deadline; it asks the store nothing).
+    Scrape(ConnToken),
     Daemon,
 }
 

@@ -1,11 +1,12 @@
-//! The daemon: gatehouse's handler on the event loop. A thin router over three connection
+//! The daemon: gatehouse's handler on the event loop. A thin router over four connection
 //! tables and one [`Services`] value.
 //!
 //! - `listeners`: the listening sockets (accept, retry, the descriptor budget);
 //! - `table`: [`table::ConnTable`], the lifecycle every kind of connection shares — accept,
 //!   read, hand to the kind, apply its answer, deadline, flush, close, reap — written once;
-//! - `clients`, `links`, `consoles`: the kinds (game clients, realm links, operators), each a
-//!   [`table::Kind`] that says what its bytes, replies and timers mean;
+//! - `clients`, `links`, `consoles`, `scrapes`: the kinds (game clients, realm links,
+//!   operators, monitoring systems on `/metrics`), each a [`table::Kind`] that says what its
+//!   bytes, replies and timers mean;
 //! - `services`: what the kinds use (store, I/O and hashing pools, policies, registry,
 //!   realm-list cache, patches, settings, counters, signals, the log's flood control);
 //! - `service`: Unix signals and systemd notify; `signals`: notifications for observers.
@@ -24,6 +25,7 @@ mod error;
 mod links;
 mod listeners;
 mod message;
+mod scrapes;
 mod service;
 mod services;
 mod signals;
@@ -51,6 +53,7 @@ pub use counters::Counters;
 pub use error::DaemonError;
 use listeners::{Accepted, ListenerKind, Listeners};
 pub use message::{DbJob, DbReply, Msg, Target, Tick, Timer};
+use scrapes::Scrape;
 use service::Service;
 use services::{DbPool, Services};
 pub use table::Buffers;
@@ -73,6 +76,7 @@ pub struct Daemon {
     clients: ConnTable<ClientSession>,
     links: ConnTable<LinkSession>,
     consoles: ConnTable<ConsoleSession>,
+    scrapes: ConnTable<Scrape>,
     svc: Services,
     service: Service,
 }
@@ -119,6 +123,7 @@ impl Daemon {
         // A config built in code has not been through Config::parse: an AzerothCore schema on
         // an SQLite file must fail here, not silently open gatehouse's own tables.
         config.store.validate()?;
+        config.metrics.validate()?;
         let location = config.store.location();
         let password = match location {
             StoreLocation::Mysql { .. } => config.store.password()?,
@@ -214,6 +219,7 @@ impl Daemon {
             clients: ConnTable::default(),
             links: ConnTable::default(),
             consoles: ConnTable::default(),
+            scrapes: ConnTable::default(),
             svc: Services::new(
                 config,
                 registry,
@@ -244,6 +250,11 @@ impl Daemon {
     /// Where operators connect.
     pub fn console_addrs(&self) -> Vec<SocketAddr> {
         self.listeners.addrs(ListenerKind::Console)
+    }
+
+    /// Where `GET /metrics` is served.
+    pub fn metrics_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.addrs(ListenerKind::Metrics)
     }
 
     pub fn handle(event_loop: &EventLoop<Msg>) -> DaemonHandle {
@@ -279,6 +290,7 @@ impl Daemon {
                 ListenerKind::Game => log::info!("listening on {addr}"),
                 ListenerKind::Link => log::info!("listening on {addr} (realm link)"),
                 ListenerKind::Console => log::info!("listening on {addr} (console)"),
+                ListenerKind::Metrics => log::info!("listening on {addr} (metrics)"),
             }
         }
         self.service
@@ -288,6 +300,7 @@ impl Daemon {
         self.clients.clear(registry);
         self.links.clear(registry);
         self.consoles.clear(registry);
+        self.scrapes.clear(registry);
         self.svc.shutdown();
         log::info!("stopped");
         result.map_err(DaemonError::from)
@@ -304,6 +317,7 @@ impl Daemon {
                     ListenerKind::Game => self.clients.accept(cx, &mut self.svc, socket, peer),
                     ListenerKind::Link => self.links.accept(cx, &mut self.svc, socket, peer),
                     ListenerKind::Console => self.consoles.accept(cx, &mut self.svc, socket, peer),
+                    ListenerKind::Metrics => self.scrapes.accept(cx, &mut self.svc, socket, peer),
                 },
                 Accepted::Drained => return,
                 Accepted::Shed => self.svc.warn(
@@ -330,22 +344,47 @@ impl Daemon {
         }
     }
 
+    /// What `stats` and `/metrics` read beside the services.
+    fn stats_view<'a>(&'a self, cx: &'a Ctx<'_, Msg>) -> consoles::StatsView<'a> {
+        consoles::StatsView {
+            clients: &self.clients,
+            links: self.links.len(),
+            consoles: self.consoles.len(),
+            scrapes: self.scrapes.len(),
+            now: cx.now(),
+            unix_now: cx.unix_now(),
+            loop_stats: cx.loop_stats(),
+            inbox_depth: cx.inbox_depth(),
+        }
+    }
+
+    /// Answers the scrapes that asked for the page.
+    fn run_scrapes(&mut self, cx: &mut Ctx<'_, Msg>) {
+        for (token, _) in self.scrapes.take_calls() {
+            let snapshot = scrapes::snapshot(&self.stats_view(cx), &self.svc);
+            let answer = scrapes::answer(snapshot, &mut self.svc);
+            let max = scrapes::MAX_PAGE;
+            if !self.scrapes.push_answer(cx, token, &answer, max) {
+                log::error!("metrics: the page is over {max} bytes; answered 503");
+                let refusal =
+                    crate::metrics::http::refusal(crate::metrics::http::Status::Unavailable);
+                self.scrapes.push_answer(cx, token, &refusal, max);
+            }
+            if let Some(scrape) = self.scrapes.session_mut(token) {
+                scrape.answered();
+            }
+            // Closes it once the answer is written.
+            self.scrapes.handle(cx, &mut self.svc, token, Event::Input);
+        }
+    }
+
     /// Runs the console calls the consoles made, and answers each on its console.
     fn run_calls(&mut self, cx: &mut Ctx<'_, Msg>) {
+        self.run_scrapes(cx);
         for (token, call) in self.consoles.take_calls() {
             let text = match call {
-                Call::Stats => consoles::stats_text(
-                    consoles::StatsView {
-                        clients: &self.clients,
-                        links: self.links.len(),
-                        consoles: self.consoles.len(),
-                        now: cx.now(),
-                        unix_now: cx.unix_now(),
-                        loop_stats: cx.loop_stats(),
-                        inbox_depth: cx.inbox_depth(),
-                    },
-                    &self.svc,
-                ),
+                Call::Stats => consoles::stats_text(self.stats_view(cx), &self.svc),
+                Call::Metrics => continue,
                 Call::Conns => consoles::conns_text(&self.clients, cx.now()),
                 Call::Realms => consoles::realms_text(&self.svc),
                 Call::Kick(target) => {
@@ -380,6 +419,7 @@ impl Daemon {
             Target::Client(t) => self.clients.handle(cx, svc, t, Event::Reply(reply)),
             Target::Link(t) => self.links.handle(cx, svc, t, Event::Reply(reply)),
             Target::Console(t) => self.consoles.handle(cx, svc, t, Event::Reply(reply)),
+            Target::Scrape(t) => self.scrapes.handle(cx, svc, t, Event::Reply(reply)),
             Target::Daemon => svc.on_own_reply(cx.now(), reply),
         }
     }
@@ -390,6 +430,7 @@ impl Daemon {
             Target::Client(t) => self.clients.on_timer(cx, svc, t, timer),
             Target::Link(t) => self.links.on_timer(cx, svc, t, timer),
             Target::Console(t) => self.consoles.on_timer(cx, svc, t, timer),
+            Target::Scrape(t) => self.scrapes.on_timer(cx, svc, t, timer),
             Target::Daemon => {}
         }
     }
@@ -503,7 +544,10 @@ impl Daemon {
 impl Handler<Msg> for Daemon {
     fn on_message(&mut self, cx: &mut Ctx<'_, Msg>, message: Msg) {
         match message {
-            Msg::Store(response) => self.route_reply(cx, response.target, response.reply),
+            Msg::Store(response) => {
+                self.svc.counters.store_latency.record(response.latency);
+                self.route_reply(cx, response.target, response.reply)
+            }
             Msg::Io(reply) => self.on_io(cx, reply),
             Msg::Timer(target, timer) => self.route_timer(cx, target, timer),
             Msg::Tick(tick) => self.on_tick(cx, tick),
@@ -545,15 +589,19 @@ impl Handler<Msg> for Daemon {
             <ClientSession as table::Kind>::TABLE => self.clients.on_ready(cx, svc, conn, event),
             <LinkSession as table::Kind>::TABLE => self.links.on_ready(cx, svc, conn, event),
             <ConsoleSession as table::Kind>::TABLE => self.consoles.on_ready(cx, svc, conn, event),
+            <Scrape as table::Kind>::TABLE => self.scrapes.on_ready(cx, svc, conn, event),
             _ => {}
         }
         self.run_calls(cx);
     }
 
     fn flush(&mut self, cx: &mut Ctx<'_, Msg>) {
+        // Answers to calls made during the pass go out in this flush, not the next pass's.
+        self.run_calls(cx);
         self.clients.flush(cx, &mut self.svc);
         self.links.flush(cx, &mut self.svc);
         self.consoles.flush(cx, &mut self.svc);
+        self.scrapes.flush(cx, &mut self.svc);
         self.run_calls(cx);
     }
 
@@ -561,6 +609,7 @@ impl Handler<Msg> for Daemon {
         self.clients.reap(cx, &mut self.svc);
         self.links.reap(cx, &mut self.svc);
         self.consoles.reap(cx, &mut self.svc);
+        self.scrapes.reap(cx, &mut self.svc);
     }
 
     fn settle(&mut self, _cx: &mut Ctx<'_, Msg>) {

@@ -199,6 +199,7 @@ impl Service {
         for (what, changed) in [
             ("server.listen", new.server.listen != old.server.listen),
             ("link.listen", new.link.listen != old.link.listen),
+            ("metrics", new.metrics != old.metrics),
             ("store", new.store != old.store),
         ] {
             if changed {
@@ -208,6 +209,7 @@ impl Service {
         // What needs new sockets or a new database keeps its running value.
         new.server.listen = old.server.listen.clone();
         new.link.listen = old.link.listen.clone();
+        new.metrics = old.metrics.clone();
         new.store = old.store.clone();
 
         crate::logging::set_level(new.log.level.0);

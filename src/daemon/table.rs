@@ -1,4 +1,5 @@
-//! One connection table per kind of connection (game clients, realm links, consoles), and the
+//! One connection table per kind of connection (game clients, realm links, consoles, metrics
+//! scrapes), and the
 //! lifecycle they share, written once: accept, read, hand to the kind, apply its answer
 //! (store request, deadline, wake-up, close), flush, close and reap.
 //!
@@ -64,10 +65,12 @@ pub enum Stopped {
     Applied,
 }
 
-/// A console command that needs more than the console: the other tables. The router runs it
-/// and answers on the console.
+/// A request that needs more than its own connection: the other tables. The router runs it
+/// and answers on the connection (a console command, a metrics scrape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
+    /// `GET /metrics`: the page is built from every table.
+    Metrics,
     Stats,
     Conns,
     Realms,
@@ -626,6 +629,38 @@ impl<K: Kind> ConnTable<K> {
             self.close(*token, reason.clone());
         }
         chosen.len()
+    }
+
+    /// The session of a connection, for the router to note what it did for it.
+    pub fn session_mut(&mut self, token: ConnToken) -> Option<&mut K> {
+        self.slots.get_mut(token).map(|c| &mut c.session)
+    }
+
+    /// Queues an answer that may be larger than the output ring: the ring grows to hold it
+    /// if it is at most `max` bytes; whether it was queued whole. The ring grows to a power of
+    /// two, so the ring pool keeps a few sizes, not one per answer length.
+    pub fn push_answer(
+        &mut self,
+        cx: &mut Ctx<'_, Msg>,
+        token: ConnToken,
+        bytes: &[u8],
+        max: usize,
+    ) -> bool {
+        let Some(conn) = self.slots.get_mut(token) else {
+            return false;
+        };
+        let needed = conn.output.len().saturating_add(bytes.len());
+        if needed > conn.output.capacity() && needed <= max {
+            let input = conn.input.capacity();
+            let output = needed.checked_next_power_of_two().unwrap_or(needed);
+            conn.resize_rings_from(&mut self.rings, input, output);
+        }
+        let fits = bytes.len() <= conn.output.free();
+        if fits {
+            conn.output.push(bytes);
+        }
+        self.queue_output(cx, token);
+        fits
     }
 
     /// Queues bytes for a connection (the router's answers to console calls).

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::{Events, Poll, Registry, Waker};
 
+use crate::metrics::Log2Histogram;
+
 pub use inbox::{Inbox, InboxSender};
 pub use slots::Slots;
 pub use timers::{due_after, TimerId, Timers};
@@ -47,34 +49,31 @@ pub trait Handler<M> {
 }
 
 /// How long passes take (from the end of the poll to the end of the pass): a histogram with
-/// power-of-two buckets in microseconds, for the console's loop-latency percentiles.
+/// power-of-two buckets in microseconds, for the console's loop-latency percentiles and the
+/// `gatehouse_loop_pass_seconds` metric. One increment per pass.
 #[derive(Debug, Clone, Default)]
 pub struct LoopStats {
-    pub passes: u64,
-    buckets: [u64; 32],
+    pass_time: Log2Histogram,
 }
 
 impl LoopStats {
     fn record(&mut self, busy: Duration) {
-        let micros = busy.as_micros().max(1);
-        let bucket = (127 - micros.leading_zeros()) as usize;
-        if let Some(b) = self.buckets.get_mut(bucket) {
-            *b += 1;
-        }
-        self.passes += 1;
+        self.pass_time.record(busy);
+    }
+
+    /// Passes so far.
+    pub fn passes(&self) -> u64 {
+        self.pass_time.count()
     }
 
     /// The upper bound of the bucket holding the `p`-th percentile (0..=100).
     pub fn percentile(&self, p: f64) -> Duration {
-        let want = ((p / 100.0) * self.passes as f64).ceil() as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= want.max(1) {
-                return Duration::from_micros(1u64 << (i + 1).min(63));
-            }
-        }
-        Duration::ZERO
+        self.pass_time.percentile(p)
+    }
+
+    /// The pass times.
+    pub fn pass_time(&self) -> &Log2Histogram {
+        &self.pass_time
     }
 }
 

@@ -175,6 +175,12 @@ impl RealmRegistry {
             })
     }
 
+    /// Players a linked realm's world server reported in its last heartbeat (`None` for a
+    /// realm no link has registered).
+    pub fn online_players(&self, realm: RealmId) -> Option<u32> {
+        self.live.get(&realm).map(|l| l.online_players)
+    }
+
     /// The list clients see: configured realms, overlaid with what their links announced.
     pub fn visible(&self) -> Vec<RealmRecord> {
         self.configured

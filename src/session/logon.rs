@@ -255,7 +255,8 @@ fn record_failure(cx: &mut SessionCx<'_>, attempt: LoginAttempt) -> StoreOp {
 /// Counts how an attempt ended, and tells the policies of wrong credentials (the address
 /// lockout counts them).
 fn decided(cx: &mut SessionCx<'_>, attempt: &LoginAttempt) {
-    cx.outcomes.record(attempt.outcome, cx.unix_now);
+    cx.outcomes
+        .record(attempt.outcome, attempt.build, cx.unix_now);
     if attempt.outcome.counts_against_account() {
         cx.policies.observe(&Observation::WrongCredentials {
             ip: attempt.peer,

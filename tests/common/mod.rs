@@ -29,6 +29,8 @@ pub struct TestServer {
     pub link: SocketAddr,
     /// The console listener, if the test configured one.
     pub console: Option<SocketAddr>,
+    /// The metrics listener, if the test configured one.
+    pub metrics: Option<SocketAddr>,
     pub db: PathBuf,
     handle: DaemonHandle,
     thread: Option<JoinHandle<()>>,
@@ -60,16 +62,19 @@ impl TestServer {
             let addrs = daemon.local_addrs();
             let link = daemon.link_addrs().first().copied();
             let console = daemon.console_addrs().first().copied();
-            tx.send((addrs, link, console, Daemon::handle(&event_loop)))
+            let metrics = daemon.metrics_addrs().first().copied();
+            tx.send((addrs, link, console, metrics, Daemon::handle(&event_loop)))
                 .unwrap();
             daemon.run(&mut event_loop).expect("daemon runs");
         });
-        let (addrs, link, console, handle) = rx.recv_timeout(TIMEOUT).expect("daemon started");
+        let (addrs, link, console, metrics, handle) =
+            rx.recv_timeout(TIMEOUT).expect("daemon started");
         let addr = addrs[0];
         TestServer {
             addr,
             addrs,
             console,
+            metrics,
             link: link.unwrap_or(addr),
             db,
             handle,
