@@ -648,6 +648,8 @@ fn realms_added_by_gatehouse_are_realmlist_rows() {
             .map(gatehouse::protocol::version::Build)
             .collect(),
         link_key: None,
+        allowed_level: 0,
+        local: None,
     };
     let id = store.add_realm(&realm("Northrend", vec![8606])).unwrap();
     assert_eq!(id, gatehouse::values::RealmId(1));

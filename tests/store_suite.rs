@@ -98,6 +98,8 @@ fn realm(n: &str) -> NewRealm {
         population: 0.5,
         builds: vec![],
         link_key: None,
+        allowed_level: 0,
+        local: None,
     }
 }
 
@@ -709,6 +711,7 @@ fn realms_add_list_duplicate_remove(db: &dyn Backend) {
             builds: vec![Build::VANILLA, Build::TBC],
             kind: RealmKind::Static,
             access: RealmAccess::Open,
+            local: None,
         }
     );
     assert!(realms[1].builds.is_empty());
