@@ -66,7 +66,7 @@ account create <name> <password>    create an account
 account passwd <name> <password>    change a password
 account ban <name> [duration]       ban (permanently, or e.g. 2h, 7d)
 account unban <name>                lift an account's bans
-account info <name>                 standing, failed logons, last login
+account info <name>                 standing, IP lock, failed logons, last login
 account characters <name> <realm> <n>   set the account's character count on a realm
 account lock-ip <name> [on|off]     log on only from the last logon's address (or again anywhere)
 ban ip <addr|cidr> [duration]       refuse an address or network at accept

@@ -354,15 +354,19 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
 /// The local address of a realm as AzerothCore's authserver reads `localAddress` and
 /// `localSubnetMask`: a client in the IPv4 network of the local address under the mask is
 /// given the local address, on the realm's one port. None when the local address is the
-/// public host (nothing to choose), or is not an IPv4 address with a contiguous mask: a host
-/// name, which AzerothCore resolves at its start and gatehouse does not (the realm is then
-/// listed with its public address only, not left out).
+/// public host (nothing to choose), under a /32 mask (how gatehouse writes "none": it stays
+/// none when the public address changes), or is not an IPv4 address with a contiguous mask:
+/// a host name, which AzerothCore resolves at its start and gatehouse does not (the realm is
+/// then listed with its public address only, not left out).
 fn local_from_row(host: &str, port: i64, local: &str, mask: &str) -> Option<RealmLocal> {
     if local == host {
         return None;
     }
     let address = local.parse::<Ipv4Addr>().ok()?;
     let prefix = ipnet::ipv4_mask_to_prefix(mask.parse::<Ipv4Addr>().ok()?).ok()?;
+    if prefix == 32 {
+        return None;
+    }
     let subnet = Ipv4Net::new(address, prefix).ok()?.trunc();
     Some(RealmLocal {
         address: format!("{address}:{port}"),
@@ -373,8 +377,8 @@ fn local_from_row(host: &str, port: i64, local: &str, mask: &str) -> Option<Real
 /// The `(localAddress, localSubnetMask)` a realm's local address is written as, on a realm
 /// whose public address is `public` (`HOST:PORT`): AzerothCore keeps one port and an IPv4
 /// mask, and takes the network from the local address, so the local address must be an IPv4
-/// address inside an IPv4 subnet, on the realm's port. No local address is written as the
-/// public host under a /32 mask, which reads back as none.
+/// address inside an IPv4 subnet (wider than /32), on the realm's port. No local address is
+/// written as the public host under a /32 mask, which reads back as none.
 fn local_columns(public: &str, local: Option<&RealmLocal>) -> Result<(String, String), StoreError> {
     let (host, port) = split_address(public)?;
     let Some(local) = local else {
@@ -392,12 +396,12 @@ fn local_columns(public: &str, local: Option<&RealmLocal>) -> Result<(String, St
         ));
     };
     match local.subnet {
-        ipnet::IpNet::V4(net) if net.contains(&address) => {
+        ipnet::IpNet::V4(net) if net.contains(&address) && net.prefix_len() < 32 => {
             Ok((address.to_string(), net.netmask().to_string()))
         }
         _ => Err(StoreError::Invalid(
             "AzerothCore keeps the local subnet as the local address's IPv4 network and mask: \
-             the subnet must be IPv4 and contain the local address",
+             the subnet must be IPv4, wider than /32, and contain the local address",
         )),
     }
 }
