@@ -94,36 +94,16 @@ pub enum RealmAccess {
     Unlisted,
 }
 
-impl RealmAccess {
-    /// The security level the realm asks for (0: none); [`RealmAccess::Unlisted`] asks for
-    /// none, as no level lists it.
-    pub fn level(self) -> u8 {
-        match self {
-            RealmAccess::Open | RealmAccess::Unlisted => 0,
-            RealmAccess::LockedBelow(level)
-            | RealmAccess::HiddenFromPlayers(level)
-            | RealmAccess::HiddenBelow(level) => level,
-        }
-    }
-}
-
 /// A realm's address for clients on its own network (AzerothCore's `localAddress` and
 /// `localSubnetMask`): a client whose address is in `subnet` is given `address` instead of the
 /// realm's public one, so that players on the host's own network (a server at home, behind
-/// the router whose public address the others use) reach it.
+/// the router whose public address the others use) reach it. An IPv4 client on an IPv6
+/// socket (`::ffff:a.b.c.d`) is its IPv4 address (`realms::list_cache`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RealmLocal {
     /// "host:port", checked as a realm address ([`check_realm_address`]).
     pub address: String,
     pub subnet: IpNet,
-}
-
-impl RealmLocal {
-    /// Whether a client at `peer` is given the local address (an IPv4 client that reached an
-    /// IPv6 socket, `::ffff:a.b.c.d`, is its IPv4 address).
-    pub fn serves(&self, peer: IpAddr) -> bool {
-        self.subnet.contains(&peer.to_canonical())
-    }
 }
 
 /// Bounds of a realm's name, in bytes.

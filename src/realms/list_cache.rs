@@ -26,6 +26,7 @@
 //! nothing; the encoding is made on a view's first request and kept until the realms change.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::net::shared::{SharedMessage, SharedSend};
@@ -36,7 +37,6 @@ use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::ProtocolError;
 use crate::store::{CharacterCount, RealmRecord};
 use crate::values::{RealmAccess, RealmId, RealmLocal};
-use std::net::IpAddr;
 
 /// How one account sees a realm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +116,6 @@ pub struct ListView {
     pub local: LocalBits,
 }
 
-type Key = ListView;
-
 /// One encoded answer, its holes the realms' character-count bytes.
 struct Encoded {
     message: Arc<SharedMessage>,
@@ -128,7 +126,7 @@ struct Encoded {
 #[derive(Default)]
 pub struct RealmListCache {
     realms: Vec<RealmRecord>,
-    encoded: HashMap<Key, Encoded>,
+    encoded: HashMap<ListView, Encoded>,
     stats: RealmListStats,
     /// The highest level any realm's access compares with: levels above it see what it sees.
     top_level: u8,
@@ -208,7 +206,7 @@ impl RealmListCache {
             build,
             level,
             ..
-        }: Key,
+        }: ListView,
         local: Option<&RealmLocal>,
     ) -> Option<RealmEntry> {
         let view = realm.access.view(level);
@@ -254,7 +252,7 @@ impl RealmListCache {
         })
     }
 
-    fn build(&self, key: Key) -> Encoded {
+    fn build(&self, key: ListView) -> Encoded {
         let ListView { layout, build, .. } = key;
         let mut list = RealmListS2c {
             realms: Vec::new(),
@@ -340,7 +338,7 @@ impl RealmListCache {
         }
     }
 
-    fn encoded(&mut self, key: Key) -> &Encoded {
+    fn encoded(&mut self, key: ListView) -> &Encoded {
         if !self.encoded.contains_key(&key) {
             let e = self.build(key);
             self.encoded.insert(key, e);
