@@ -194,6 +194,8 @@ fn bench() -> Result<(), String> {
                 population: 1.0,
                 builds: vec![Build(12340)],
                 link_key: None,
+                allowed_level: 0,
+                local: None,
             })
             .map_err(|e| e.to_string())?;
     }

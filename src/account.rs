@@ -126,7 +126,8 @@ pub enum AccountStanding {
 }
 
 /// An account that may log on from one address only: `account.locked` in AzerothCore's and
-/// CMaNGOS's tables (gatehouse's own schema has no such lock). Checked when a logon challenge
+/// CMaNGOS's tables, `accounts.ip_locked` in gatehouse's own (`gatehouse account lock-ip`,
+/// locked to `last_login_ip`, refused as AzerothCore refuses). Checked when a logon challenge
 /// is answered; reconnects are not checked, as neither project checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpLock {

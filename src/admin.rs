@@ -9,8 +9,9 @@ use crate::operator_text::{format_time, standing};
 use crate::protocol::version::Build;
 use crate::realms::link::key::MIN_SECRET_LEN;
 use crate::srp6::{compute_verifier, Salt};
-use crate::store::{NewRealm, RealmChanges, RealmRef, Store, StoreError};
+use crate::store::{IpLockSetting, NewRealm, RealmChanges, RealmRef, Store, StoreError};
 use crate::totp::{TotpError, TotpKey, TotpSecret};
+use crate::values::RealmLocal;
 use crate::values::{AccountId, LinkKey, RealmId};
 
 #[derive(Debug, thiserror::Error)]
@@ -303,6 +304,11 @@ pub enum AdminOp {
     UnbanIp {
         net: ipnet::IpNet,
     },
+    /// `lock-ip NAME on|off`.
+    LockIp {
+        name: String,
+        setting: IpLockSetting,
+    },
 }
 
 /// What the console shows (or does) after an [`AdminOp`].
@@ -334,7 +340,8 @@ impl AdminOp {
             | AdminOp::AccountInfo { .. }
             | AdminOp::SetCharacterCount { .. }
             | AdminOp::BanIp { .. }
-            | AdminOp::UnbanIp { .. } => Access::Write,
+            | AdminOp::UnbanIp { .. }
+            | AdminOp::LockIp { .. } => Access::Write,
         }
     }
 }
@@ -354,6 +361,7 @@ fn is_refusal(e: &StoreError) -> bool {
         StoreError::DuplicateAccount(_)
             | StoreError::NoSuchAccount(_)
             | StoreError::NoSuchRealm(_)
+            | StoreError::NoLastAddress(_)
             | StoreError::Invalid(_)
     )
 }
@@ -366,18 +374,42 @@ fn account_info(store: &mut dyn Store, name: &str) -> Result<String, AdminError>
         .find(|a| a.name == name)
         .ok_or(StoreError::NoSuchAccount(name))?;
     Ok(format!(
-        "{} {}: {}, level {}, authenticator {}, {} failed logons, last login {} from {}",
+        "{} {}: {}, level {}, authenticator {}, {}, {} failed logons, last login {} from {}",
         account.name,
         account.id,
         standing(account.standing, now()),
         account.security_level,
         if account.totp { "on" } else { "off" },
+        ip_lock_text(account.ip_lock.as_deref()),
         account.failed_logins,
         account
             .last_login_at
             .map_or("never".to_string(), format_time),
         account.last_login_ip.unwrap_or_else(|| "-".into())
     ))
+}
+
+/// How `account info` and `account list` show an account's IP lock.
+pub fn ip_lock_text(lock: Option<&str>) -> String {
+    match lock {
+        None => "not IP-locked".into(),
+        Some("") => "IP-locked to no address".into(),
+        Some(address) => format!("IP-locked to {address}"),
+    }
+}
+
+/// `account lock-ip NAME on|off`: locks the account to the address it last logged on from,
+/// or lifts the lock; says which.
+pub fn set_ip_lock(
+    store: &mut dyn Store,
+    name: &str,
+    setting: IpLockSetting,
+) -> Result<String, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    Ok(match store.set_ip_lock(&name, setting)? {
+        Some(address) => format!("{name} may log on from {address} only"),
+        None => format!("{name} may log on from any address"),
+    })
 }
 
 fn now() -> i64 {
@@ -442,6 +474,7 @@ pub fn run(store: &mut dyn Store, op: &AdminOp) -> Result<AdminAnswer, StoreErro
                 bans: store.ip_bans(now())?,
             })
         }
+        AdminOp::LockIp { name, setting } => text(set_ip_lock(store, name, *setting)),
         AdminOp::UnbanIp { net } => Ok(if store.unban_ip(net)? {
             AdminAnswer::IpBansChanged {
                 text: format!("{net} unbanned"),
@@ -578,9 +611,13 @@ pub fn validate_realm_changes(changes: &RealmChanges) -> Result<(), AdminError> 
     if changes.is_empty() {
         return Err(AdminError::Invalid(
             "nothing to change: give at least one of --name, --address, --type, --flags, \
-             --timezone, --population, --builds"
+             --timezone, --population, --builds, --allowed-level, --local-address and \
+             --local-subnet, --no-local-address"
                 .into(),
         ));
+    }
+    if let Some(Some(local)) = &changes.local {
+        check_realm_address(&local.address).map_err(invalid)?;
     }
     if let Some(name) = &changes.name {
         check_realm_name(name.trim()).map_err(invalid)?;
@@ -644,7 +681,35 @@ pub fn validate_realm(realm: &NewRealm) -> Result<(), AdminError> {
     for build in &realm.builds {
         check_build(build.0).map_err(invalid)?;
     }
+    if let Some(local) = &realm.local {
+        check_realm_address(&local.address).map_err(invalid)?;
+    }
     Ok(())
+}
+
+/// `--local-address HOST:PORT --local-subnet NET`: given together or not at all. The subnet
+/// is an IPv4 or IPv6 network (`192.168.1.0/24`, `fd00::/8`; an address alone is itself);
+/// host bits are dropped (`192.168.1.7/24` is `192.168.1.0/24`).
+pub fn parse_realm_local(
+    address: Option<String>,
+    subnet: Option<&str>,
+) -> Result<Option<RealmLocal>, AdminError> {
+    match (address, subnet) {
+        (None, None) => Ok(None),
+        (Some(address), Some(subnet)) => {
+            let subnet = parse_net(subnet.trim())
+                .map_err(AdminError::Invalid)?
+                .trunc();
+            crate::values::check_realm_address(&address)
+                .map_err(|e| AdminError::Invalid(format!("local {e}")))?;
+            Ok(Some(RealmLocal { address, subnet }))
+        }
+        _ => Err(AdminError::Invalid(
+            "--local-address and --local-subnet go together: clients in the subnet are given \
+             the local address"
+                .into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -662,6 +727,8 @@ mod tests {
             population: 0.0,
             builds: vec![],
             link_key: None,
+            allowed_level: 0,
+            local: None,
         }
     }
 

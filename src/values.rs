@@ -86,9 +86,24 @@ pub enum RealmAccess {
     /// CMaNGOS: not listed to player accounts (level 0); locked to other accounts whose level
     /// is below this one.
     HiddenFromPlayers(u8),
+    /// gatehouse's own schema (`realm add/set --allowed-level`): not listed to an account
+    /// whose security level is below this one.
+    HiddenBelow(u8),
     /// Listed to nobody: CMaNGOS's "invalid" flag (`realmflags & 0x01`), AzerothCore's
     /// `flag = 3`, which its authserver does not load.
     Unlisted,
+}
+
+/// A realm's address for clients on its own network (AzerothCore's `localAddress` and
+/// `localSubnetMask`): a client whose address is in `subnet` is given `address` instead of the
+/// realm's public one, so that players on the host's own network (a server at home, behind
+/// the router whose public address the others use) reach it. An IPv4 client on an IPv6
+/// socket (`::ffff:a.b.c.d`) is its IPv4 address (`realms::list_cache`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RealmLocal {
+    /// "host:port", checked as a realm address ([`check_realm_address`]).
+    pub address: String,
+    pub subnet: IpNet,
 }
 
 /// Bounds of a realm's name, in bytes.

@@ -144,7 +144,9 @@ fn an_azerothcore_account_logs_in_and_its_session_key_is_where_the_worldserver_r
     assert_eq!(list.realms.len(), 1);
     let realm = &list.realms[0];
     assert_eq!(realm.name, "Azeroth");
-    assert_eq!(realm.address, "10.0.0.7:8086");
+    // The row's default localAddress/localSubnetMask (127.0.0.1, 255.255.255.0): a client on
+    // 127.0.0.0/24 is given the local address, on the realm's port, as AzerothCore gives it.
+    assert_eq!(realm.address, "127.0.0.1:8086");
     assert_eq!(realm.realm_type, 1);
     assert_eq!(realm.flags, 32);
     assert_eq!(realm.category, 8);
@@ -648,6 +650,8 @@ fn realms_added_by_gatehouse_are_realmlist_rows() {
             .map(gatehouse::protocol::version::Build)
             .collect(),
         link_key: None,
+        allowed_level: 0,
+        local: None,
     };
     let id = store.add_realm(&realm("Northrend", vec![8606])).unwrap();
     assert_eq!(id, gatehouse::values::RealmId(1));

@@ -1,6 +1,7 @@
 //! `gatehouse realm ...` as an operator uses it: editing a realm in place (`realm set`), adding
-//! one with a chosen id, flags in hex, decimal or by name, impossible builds refused, the
-//! listing as a table, and `remove`'s wording. Each runs the built binary.
+//! one with a chosen id, flags in hex, decimal or by name, impossible builds refused, a
+//! realm's allowed level and local address, the listing as a table, and `remove`'s wording.
+//! Each runs the built binary.
 
 mod common;
 
@@ -80,7 +81,9 @@ fn a_realm_is_edited_in_place_and_keeps_its_id() {
             "1",
             "0",
             "static",
-            "8606"
+            "8606",
+            "0",
+            "-"
         ]
     );
     assert!(!list.contains("Azeroth"), "{list}");
@@ -261,4 +264,150 @@ fn remove_names_the_realm_once() {
     ));
     let out = ok(&gatehouse(&db, &["realm", "remove", "1"]));
     assert_eq!(out.trim(), "removed realm 1");
+}
+
+#[test]
+fn a_realms_level_and_local_address_are_set_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(dir.path());
+    ok(&gatehouse(
+        &db,
+        &[
+            "realm",
+            "add",
+            "--name",
+            "Home",
+            "--address",
+            "203.0.113.1:8085",
+            "--allowed-level",
+            "2",
+            "--local-address",
+            "192.168.1.10:8085",
+            "--local-subnet",
+            "192.168.1.7/24",
+        ],
+    ));
+    ok(&gatehouse(
+        &db,
+        &[
+            "realm",
+            "add",
+            "--name",
+            "Plain",
+            "--address",
+            "203.0.113.2:8085",
+        ],
+    ));
+    let list = ok(&gatehouse(&db, &["realm", "list"]));
+    assert!(
+        list.lines().next().unwrap().contains("local address"),
+        "{list}"
+    );
+    let home = row_of(&list, "Home");
+    // Host bits are dropped from the subnet.
+    assert_eq!(
+        home[home.len() - 6..],
+        [
+            "2",
+            "(hidden",
+            "below)",
+            "192.168.1.10:8085",
+            "from",
+            "192.168.1.0/24"
+        ],
+        "{list}"
+    );
+    let plain = row_of(&list, "Plain");
+    assert_eq!(plain[plain.len() - 2..], ["0", "-"], "{list}");
+
+    // Changed, then removed, by `realm set`.
+    ok(&gatehouse(
+        &db,
+        &[
+            "realm",
+            "set",
+            "Plain",
+            "--allowed-level",
+            "1",
+            "--local-address",
+            "[fd00::5]:8085",
+            "--local-subnet",
+            "fd00::/8",
+        ],
+    ));
+    let plain = row_of(&ok(&gatehouse(&db, &["realm", "list"])), "Plain");
+    assert_eq!(
+        plain[plain.len() - 6..],
+        [
+            "1",
+            "(hidden",
+            "below)",
+            "[fd00::5]:8085",
+            "from",
+            "fd00::/8"
+        ]
+    );
+    ok(&gatehouse(
+        &db,
+        &[
+            "realm",
+            "set",
+            "Plain",
+            "--no-local-address",
+            "--allowed-level",
+            "0",
+        ],
+    ));
+    let plain = row_of(&ok(&gatehouse(&db, &["realm", "list"])), "Plain");
+    assert_eq!(plain[plain.len() - 2..], ["0", "-"]);
+
+    // One without the other, a subnet that is none, a local address that is no HOST:PORT.
+    for args in [
+        &["realm", "set", "Home", "--local-address", "10.0.0.1:8085"][..],
+        &["realm", "set", "Home", "--local-subnet", "10.0.0.0/8"],
+        &[
+            "realm",
+            "set",
+            "Home",
+            "--local-address",
+            "10.0.0.1:8085",
+            "--local-subnet",
+            "tenzero",
+        ],
+        &[
+            "realm",
+            "set",
+            "Home",
+            "--local-address",
+            "10.0.0.1",
+            "--local-subnet",
+            "10.0.0.0/8",
+        ],
+        &[
+            "realm",
+            "set",
+            "Home",
+            "--no-local-address",
+            "--local-subnet",
+            "10.0.0.0/8",
+        ],
+    ] {
+        assert!(!gatehouse(&db, args).status.success(), "{args:?}");
+    }
+    let err = refused(&gatehouse(
+        &db,
+        &[
+            "realm",
+            "set",
+            "Home",
+            "--local-address",
+            "10.0.0.1",
+            "--local-subnet",
+            "10.0.0.0/8",
+        ],
+    ));
+    assert!(err.contains("HOST:PORT"), "{err}");
+    // Nothing changed.
+    let home = row_of(&ok(&gatehouse(&db, &["realm", "list"])), "Home");
+    assert_eq!(home[home.len() - 3], "192.168.1.10:8085");
 }

@@ -490,6 +490,8 @@ fn realms_added_by_gatehouse_are_realmlist_rows() {
             .map(gatehouse::protocol::version::Build)
             .collect(),
         link_key: None,
+        allowed_level: 0,
+        local: None,
     };
     let id = store
         .add_realm(&realm("Outland", vec![8606, 12340]))

@@ -330,6 +330,19 @@ fn every_command_works_over_a_telnet_connection() {
         "{info}"
     );
     assert!(c.run("account info nobody").contains("no account"));
+    // The IP lock: to the last logon's address, shown by `account info`, and lifted.
+    let locked = c.run("account lock-ip bob");
+    assert!(
+        locked.contains("BOB may log on from 127.0.0.1 only"),
+        "{locked}"
+    );
+    let info = c.run("account info bob");
+    assert!(info.contains("IP-locked to 127.0.0.1"), "{info}");
+    assert!(c
+        .run("account lock-ip bob off")
+        .contains("from any address"));
+    assert!(c.run("account info bob").contains("not IP-locked"));
+    assert!(c.run("account lock-ip nobody").contains("no account"));
     // Character counts, as a world server would report them: the next logon's list shows them.
     let set = c.run("account characters alice Azeroth 3");
     assert!(set.contains("ALICE has 3 characters"), "{set}");

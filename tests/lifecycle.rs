@@ -46,6 +46,8 @@ fn realms_added_and_removed_while_running_show_up() {
             population: 0.0,
             builds: Vec::new(),
             link_key: None,
+            allowed_level: 0,
+            local: None,
         })
         .unwrap();
     wait_until(|| names() == ["Late"], "the added realm");

@@ -58,6 +58,8 @@ fn two_nodes_share_accounts_bans_sessions_and_tickets() {
                 population: 0.0,
                 builds: Vec::new(),
                 link_key: Some(LinkKey::derive(SECRET)),
+                allowed_level: 0,
+                local: None,
             })
             .unwrap()
     };

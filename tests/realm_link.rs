@@ -48,6 +48,8 @@ fn server(configure: impl FnOnce(&mut gatehouse::config::Config)) -> (TestServer
                     population: 0.0,
                     builds: Vec::new(),
                     link_key: Some(LinkKey::derive(SECRET)),
+                    allowed_level: 0,
+                    local: None,
                 })
                 .unwrap();
         },

@@ -15,13 +15,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 
+use gatehouse::account::IpLockRefusal;
 use gatehouse::account::{AccountName, AccountStanding};
 use gatehouse::protocol::version::Build;
 use gatehouse::srp6::{world_server_proof, ClientDigest, Salt, SessionKey, Verifier};
 use gatehouse::store::{
-    AuditQuery, AuditRow, BatchEnd, CharacterCount, FailureRecorded, LockScope, LockoutStanding,
-    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
-    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    AuditQuery, AuditRow, BatchEnd, CharacterCount, FailureRecorded, IpLockSetting, LockScope,
+    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmLocal,
+    RealmRecord, RealmRef, Schema, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use gatehouse::totp::{SealedTotpSecret, TotpStep, SEALED_LEN};
 use gatehouse::values::{AccountId, LinkKey, LockoutPolicy, RealmAccess, RealmId};
@@ -35,6 +36,11 @@ trait Backend {
     /// Runs SQL behind the store's back, as a hand edit or another tool would (SQLite's CHECKs
     /// off). Only the tests of gatehouse's own schema use it.
     fn behind(&self, sql: &str);
+
+    /// Whose tables these are, for the few answers that are the schema's own.
+    fn schema(&self) -> Schema {
+        Schema::Gatehouse
+    }
 }
 
 /// A SQLite file in a temporary directory, removed with it.
@@ -98,6 +104,8 @@ fn realm(n: &str) -> NewRealm {
         population: 0.5,
         builds: vec![],
         link_key: None,
+        allowed_level: 0,
+        local: None,
     }
 }
 
@@ -709,6 +717,7 @@ fn realms_add_list_duplicate_remove(db: &dyn Backend) {
             builds: vec![Build::VANILLA, Build::TBC],
             kind: RealmKind::Static,
             access: RealmAccess::Open,
+            local: None,
         }
     );
     assert!(realms[1].builds.is_empty());
@@ -1704,6 +1713,174 @@ fn the_audit_is_queried_by_account_address_time_and_outcome(db: &dyn Backend) {
     );
 }
 
+/// A realm's level and local address are stored, read back and changed; each schema reads
+/// the level by its own server's rule, and CMaNGOS (no column for it) refuses a local address.
+fn realm_visibility_and_local_address_round_trip(db: &dyn Backend) {
+    let mut store = db.open();
+    let local = RealmLocal {
+        address: "192.168.1.10:8085".into(),
+        subnet: "192.168.1.0/24".parse().unwrap(),
+    };
+    let access = |level: u8| match (db.schema(), level) {
+        (_, 0) => RealmAccess::Open,
+        (Schema::Gatehouse, level) => RealmAccess::HiddenBelow(level),
+        (Schema::AzerothCore, level) => RealmAccess::LockedBelow(level),
+        (Schema::Cmangos, level) => RealmAccess::HiddenFromPlayers(level),
+    };
+    let with_local = NewRealm {
+        allowed_level: 2,
+        local: Some(local.clone()),
+        ..realm("Home")
+    };
+    let stored_local = if db.schema() == Schema::Cmangos {
+        assert!(matches!(
+            store.add_realm(&with_local),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(
+            store.list_realms().unwrap().is_empty(),
+            "nothing half-added"
+        );
+        None
+    } else {
+        Some(local.clone())
+    };
+    let id = store
+        .add_realm(&NewRealm {
+            local: stored_local.clone(),
+            ..with_local.clone()
+        })
+        .unwrap();
+    let plain = store.add_realm(&realm("Plain")).unwrap();
+    let listed = store.list_realms().unwrap();
+    assert_eq!(listed, store.load_realms().unwrap());
+    assert_eq!((listed[0].id, listed[0].access), (id, access(2)));
+    assert_eq!(listed[0].local, stored_local);
+    assert_eq!((listed[1].id, listed[1].access), (plain, RealmAccess::Open));
+    assert_eq!(listed[1].local, None);
+
+    // Changed in place: the level, then the local address, then none.
+    let edit = |store: &mut dyn Store, changes: RealmChanges| {
+        store.update_realm(&RealmRef::Id(id), &changes).unwrap();
+        store.list_realms().unwrap().remove(0)
+    };
+    let r = edit(
+        &mut *store,
+        RealmChanges {
+            allowed_level: Some(1),
+            ..Default::default()
+        },
+    );
+    assert_eq!((r.access, r.local), (access(1), stored_local));
+    if db.schema() == Schema::Cmangos {
+        let refused = store.update_realm(
+            &RealmRef::Id(id),
+            &RealmChanges {
+                local: Some(Some(local.clone())),
+                ..Default::default()
+            },
+        );
+        assert!(matches!(refused, Err(StoreError::Invalid(_))));
+    } else {
+        let other = RealmLocal {
+            address: "10.1.2.3:8085".into(),
+            subnet: "10.0.0.0/8".parse().unwrap(),
+        };
+        let r = edit(
+            &mut *store,
+            RealmChanges {
+                local: Some(Some(other.clone())),
+                ..Default::default()
+            },
+        );
+        assert_eq!(r.local, Some(other));
+        // Checked against the realm's address after the edit (AzerothCore keeps one port).
+        let moved = RealmLocal {
+            address: "10.1.2.3:9000".into(),
+            subnet: "10.0.0.0/8".parse().unwrap(),
+        };
+        let r = edit(
+            &mut *store,
+            RealmChanges {
+                address: Some("203.0.113.5:9000".into()),
+                local: Some(Some(moved.clone())),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (r.address.as_str(), r.local),
+            ("203.0.113.5:9000", Some(moved))
+        );
+        let r = edit(
+            &mut *store,
+            RealmChanges {
+                local: Some(None),
+                ..Default::default()
+            },
+        );
+        assert_eq!(r.local, None);
+    }
+    let r = edit(
+        &mut *store,
+        RealmChanges {
+            allowed_level: Some(0),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.access, RealmAccess::Open);
+}
+
+/// `account lock-ip`: locked to the last logon's address (none before a logon), shown by the
+/// account list, refused elsewhere as the schema's own server refuses; and lifted.
+fn an_ip_lock_admits_the_last_logon_address_only(db: &dyn Backend) {
+    let mut store = db.open();
+    let alice = name("alice");
+    let id = store
+        .create_account(&alice, &salt(1), &verifier(1))
+        .unwrap();
+    assert!(matches!(
+        store.set_ip_lock(&alice, IpLockSetting::On),
+        Err(StoreError::NoLastAddress(n)) if n == alice
+    ));
+    assert!(matches!(
+        store.set_ip_lock(&name("nobody"), IpLockSetting::On),
+        Err(StoreError::NoSuchAccount(_))
+    ));
+    assert_eq!(store.load_account(&alice).unwrap().unwrap().ip_lock, None);
+    store
+        .record_login_success(
+            &attempt(Some(id), "alice", LoginOutcome::Success, unix_now()),
+            &SessionKey([7; 40]),
+            unix_now() + 60,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        store.set_ip_lock(&alice, IpLockSetting::On).unwrap(),
+        Some("192.0.2.7".to_owned())
+    );
+    let lock = store
+        .load_account(&alice)
+        .unwrap()
+        .unwrap()
+        .ip_lock
+        .unwrap();
+    assert!(lock.admits("192.0.2.7".parse().unwrap()));
+    assert!(lock.admits("::ffff:192.0.2.7".parse().unwrap()));
+    assert!(!lock.admits("192.0.2.8".parse().unwrap()));
+    let refusal = match db.schema() {
+        Schema::Cmangos => IpLockRefusal::Suspended,
+        Schema::Gatehouse | Schema::AzerothCore => IpLockRefusal::LockedEnforced,
+    };
+    assert_eq!(lock.refusal, refusal);
+    let listed = store.list_accounts().unwrap();
+    assert_eq!(listed[0].ip_lock.as_deref(), Some("192.0.2.7"));
+
+    assert_eq!(store.set_ip_lock(&alice, IpLockSetting::Off).unwrap(), None);
+    assert_eq!(store.load_account(&alice).unwrap().unwrap().ip_lock, None);
+    assert_eq!(store.list_accounts().unwrap()[0].ip_lock, None);
+}
+
 macro_rules! suite {
     ($db:expr) => {
         suite!(@each $db;
@@ -1731,6 +1908,8 @@ macro_rules! suite {
             a_realm_is_edited_in_place_and_added_with_a_chosen_id,
             character_counts_are_reported_per_realm_in_a_batch,
             the_audit_is_queried_by_account_address_time_and_outcome,
+            realm_visibility_and_local_address_round_trip,
+            an_ip_lock_admits_the_last_logon_address_only,
         );
     };
     (@each $db:expr; $($test:ident),* $(,)?) => {
@@ -1827,6 +2006,10 @@ mod azerothcore {
             super::mysql::behind(&self.url, sql);
         }
 
+        fn schema(&self) -> Schema {
+            Schema::AzerothCore
+        }
+
         fn open(&self) -> Box<dyn Store> {
             Box::new(
                 gatehouse::store::AzerothCoreStore::open(&self.url)
@@ -1861,6 +2044,8 @@ mod azerothcore {
         a_realm_is_edited_in_place_and_added_with_a_chosen_id,
         character_counts_are_reported_per_realm_in_a_batch,
         the_audit_is_queried_by_account_address_time_and_outcome,
+        realm_visibility_and_local_address_round_trip,
+        an_ip_lock_admits_the_last_logon_address_only,
     );
 }
 
@@ -1895,6 +2080,10 @@ mod cmangos {
             super::mysql::behind(&self.url, sql);
         }
 
+        fn schema(&self) -> Schema {
+            Schema::Cmangos
+        }
+
         fn open(&self) -> Box<dyn Store> {
             Box::new(gatehouse::store::CmangosStore::open(&self.url).expect("open cmangos store"))
         }
@@ -1926,6 +2115,8 @@ mod cmangos {
         a_realm_is_edited_in_place_and_added_with_a_chosen_id,
         character_counts_are_reported_per_realm_in_a_batch,
         the_audit_is_queried_by_account_address_time_and_outcome,
+        realm_visibility_and_local_address_round_trip,
+        an_ip_lock_admits_the_last_logon_address_only,
     );
 }
 

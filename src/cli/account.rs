@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 use gatehouse::admin;
 use gatehouse::config::Config;
+use gatehouse::store::IpLockSetting;
 
 use super::database::open_store;
 use super::hidden::{read_hidden, PASSWORD};
@@ -43,6 +44,21 @@ pub enum AccountCommand {
     /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
     #[command(subcommand)]
     Totp(TotpCommand),
+    /// Lock an account to the address it last logged on from (on, the default), or let it log
+    /// on from anywhere again (off). A logon from another address is refused as the schema's
+    /// own server refuses it.
+    LockIp {
+        name: String,
+        #[arg(value_enum, default_value = "on")]
+        setting: OnOff,
+    },
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -118,6 +134,14 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
                 println!("{name_shown} had no authenticator");
             }
         }
+        AccountCommand::LockIp { name, setting } => {
+            let setting = match setting {
+                OnOff::On => IpLockSetting::On,
+                OnOff::Off => IpLockSetting::Off,
+            };
+            let mut store = open_store(config)?;
+            println!("{}", admin::set_ip_lock(&mut *store, &name, setting)?);
+        }
         AccountCommand::List => {
             let mut store = open_store(config)?;
             let now = unix_now();
@@ -129,6 +153,7 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
                 "failed",
                 "level",
                 "totp",
+                "ip lock",
                 "standing",
             ]);
             for a in store.list_accounts()? {
@@ -142,6 +167,11 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
                     a.failed_logins.to_string(),
                     a.security_level.to_string(),
                     if a.totp { "on" } else { "off" }.to_owned(),
+                    match a.ip_lock {
+                        None => "off".to_owned(),
+                        Some(address) if address.is_empty() => "no address".to_owned(),
+                        Some(address) => address,
+                    },
                     standing(a.standing, now),
                 ]);
             }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use gatehouse::admin;
 use gatehouse::config::Config;
 use gatehouse::store::{NewRealm, RealmChanges, RealmRef};
-use gatehouse::values::RealmId;
+use gatehouse::values::{RealmAccess, RealmId};
 
 use super::database::open_store;
 use super::hidden::{read_hidden, LINK_SECRET};
@@ -45,6 +45,8 @@ pub enum RealmCommand {
         /// then links to gatehouse with it. Without it the realm is static.
         #[arg(long)]
         link_secret_stdin: bool,
+        #[command(flatten)]
+        visibility: VisibilityArgs,
     },
     /// Change some fields of a realm; its id, link secret and character counts stay.
     Set(SetArgs),
@@ -60,6 +62,24 @@ pub enum RealmCommand {
     List,
     /// Remove a realm by id or name.
     Remove { realm: String },
+}
+
+/// Who sees a realm, and at which address (`realm add` and `realm set`).
+#[derive(Args)]
+pub struct VisibilityArgs {
+    /// Accounts whose security level is below N do not see the realm (default 0: every
+    /// account). On AzerothCore and CMaNGOS databases this is `allowedSecurityLevel`, applied
+    /// as their own servers apply it (AzerothCore lists the realm locked instead).
+    #[arg(long, value_name = "N")]
+    allowed_level: Option<u8>,
+    /// The address given instead of --address to clients whose address is in --local-subnet
+    /// (players on the realm's own network). AzerothCore: its localAddress, an IPv4 address on
+    /// the realm's port; not supported on CMaNGOS.
+    #[arg(long, value_name = "HOST:PORT", requires = "local_subnet")]
+    local_address: Option<String>,
+    /// The network whose clients get --local-address: IPv4 or IPv6 (192.168.1.0/24, fd00::/8).
+    #[arg(long, value_name = "NET", requires = "local_address")]
+    local_subnet: Option<String>,
 }
 
 /// `realm set`: only the fields given change; at least one must be.
@@ -84,6 +104,11 @@ pub struct SetArgs {
     /// Client builds, comma-separated; "all" (or "") = every accepted build.
     #[arg(long, value_name = "BUILDS")]
     builds: Option<String>,
+    #[command(flatten)]
+    visibility: VisibilityArgs,
+    /// Remove the realm's local address: every client is given --address.
+    #[arg(long, conflicts_with_all = ["local_address", "local_subnet"])]
+    no_local_address: bool,
 }
 
 fn builds_arg(text: &str) -> Result<Vec<gatehouse::protocol::version::Build>> {
@@ -105,6 +130,7 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
             population,
             builds,
             link_secret_stdin,
+            visibility,
         } => {
             let realm = NewRealm {
                 name: name.trim().to_string(),
@@ -119,6 +145,11 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
                     .transpose()?
                     .unwrap_or_default(),
                 link_key: None,
+                allowed_level: visibility.allowed_level.unwrap_or(0),
+                local: admin::parse_realm_local(
+                    visibility.local_address,
+                    visibility.local_subnet.as_deref(),
+                )?,
             };
             admin::validate_realm(&realm)?;
             let link_key = if link_secret_stdin {
@@ -158,6 +189,16 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
                 timezone: args.timezone,
                 population: args.population,
                 builds: args.builds.as_deref().map(builds_arg).transpose()?,
+                allowed_level: args.visibility.allowed_level,
+                local: if args.no_local_address {
+                    Some(None)
+                } else {
+                    admin::parse_realm_local(
+                        args.visibility.local_address,
+                        args.visibility.local_subnet.as_deref(),
+                    )?
+                    .map(Some)
+                },
             };
             admin::validate_realm_changes(&changes)?;
             let mut store = open_store(config)?;
@@ -189,6 +230,8 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
                 "population",
                 "kind",
                 "builds",
+                "level",
+                "local address",
             ]);
             for r in store.list_realms()? {
                 let builds: Vec<String> = r.builds.iter().map(|b| b.to_string()).collect();
@@ -206,6 +249,11 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
                     } else {
                         builds.join(",")
                     },
+                    access_text(r.access),
+                    r.local.map_or_else(
+                        || "-".into(),
+                        |l| format!("{} from {}", l.address, l.subnet),
+                    ),
                 ]);
             }
             println!("{rows}");
@@ -219,6 +267,20 @@ pub fn run(cmd: RealmCommand, config: &Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `level` column: the level an account needs, and how a lower one sees the realm (by
+/// the rule of the schema it comes from).
+fn access_text(access: RealmAccess) -> String {
+    match access {
+        RealmAccess::Open => "0".into(),
+        RealmAccess::HiddenBelow(level) => format!("{level} (hidden below)"),
+        RealmAccess::LockedBelow(level) => format!("{level} (locked below)"),
+        RealmAccess::HiddenFromPlayers(level) => {
+            format!("{level} (hidden from 0, locked below)")
+        }
+        RealmAccess::Unlisted => "unlisted".into(),
+    }
 }
 
 /// The realm type by the name `--type` takes, or the number for another.

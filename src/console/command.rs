@@ -45,6 +45,11 @@ pub enum Command {
     UnbanIp {
         net: IpNet,
     },
+    /// Lock an account to the address it last logged on from, or lift the lock.
+    AccountLockIp {
+        name: String,
+        setting: crate::store::IpLockSetting,
+    },
     LogLevel(log::LevelFilter),
     Reload,
     Shutdown,
@@ -61,8 +66,9 @@ account create <name> <password>    create an account
 account passwd <name> <password>    change a password
 account ban <name> [duration]       ban (permanently, or e.g. 2h, 7d)
 account unban <name>                lift an account's bans
-account info <name>                 standing, failed logons, last login
+account info <name>                 standing, IP lock, failed logons, last login
 account characters <name> <realm> <n>   set the account's character count on a realm
+account lock-ip <name> [on|off]     log on only from the last logon's address (or again anywhere)
 ban ip <addr|cidr> [duration]       refuse an address or network at accept
 unban ip <addr|cidr>                lift an IP ban
 loglevel <level>                    off, error, warn, info, debug, trace
@@ -120,7 +126,16 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 .map_err(|_| format!("bad count {count:?}: a number 0-255"))?,
         }),
         ["account", "characters", ..] => usage("account characters <name> <realm> <count>"),
-        ["account", ..] => usage("account create|passwd|ban|unban|info|characters ..."),
+        ["account", "lock-ip", name, rest @ ..] if rest.len() <= 1 => Ok(Command::AccountLockIp {
+            name: name.to_string(),
+            setting: match rest.first().copied() {
+                None | Some("on") => crate::store::IpLockSetting::On,
+                Some("off") => crate::store::IpLockSetting::Off,
+                Some(other) => return Err(format!("bad setting {other:?}: on or off")),
+            },
+        }),
+        ["account", "lock-ip", ..] => usage("account lock-ip <name> [on|off]"),
+        ["account", ..] => usage("account create|passwd|ban|unban|info|characters|lock-ip ..."),
         ["ban", "ip", what, rest @ ..] if rest.len() <= 1 => Ok(Command::BanIp {
             net: crate::admin::parse_net(what)?,
             duration: duration(rest.first().copied())?,
@@ -197,6 +212,23 @@ mod tests {
             .unwrap_err()
             .contains("not an address"));
         assert!(parse("account create x").unwrap_err().starts_with("usage"));
+        assert_eq!(
+            parse("account lock-ip alice").unwrap(),
+            Command::AccountLockIp {
+                name: "alice".into(),
+                setting: crate::store::IpLockSetting::On
+            }
+        );
+        assert_eq!(
+            parse("account lock-ip alice off").unwrap(),
+            Command::AccountLockIp {
+                name: "alice".into(),
+                setting: crate::store::IpLockSetting::Off
+            }
+        );
+        assert!(parse("account lock-ip alice maybe")
+            .unwrap_err()
+            .contains("on or off"));
         assert!(parse("frobnicate").unwrap_err().contains("unknown command"));
         assert_eq!(
             parse("loglevel debug").unwrap(),

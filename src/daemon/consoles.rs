@@ -521,6 +521,7 @@ impl ConsoleSession {
                 Err(e) => return refuse(io, &e),
             },
             Command::UnbanIp { net } => AdminOp::UnbanIp { net },
+            Command::AccountLockIp { name, setting } => AdminOp::LockIp { name, setting },
         };
         self.state = ConsoleState::Busy { who };
         Turn {

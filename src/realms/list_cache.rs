@@ -1,7 +1,8 @@
 //! The realm-list cache: the CMD_REALM_LIST answer, encoded once per change of the realm table
-//! and per (layout, client build, account security level) into a [`SharedMessage`], which
-//! every asking client sends as it is (a [`SharedSend`]: the `Arc` and that account's
-//! character counts), without a copy into its output ring.
+//! and per [`ListView`] (layout, client build, account security level, local subnets the
+//! client is in) into a [`SharedMessage`], which every asking client sends as it is (a
+//! [`SharedSend`]: the `Arc` and that account's character counts), without a copy into its
+//! output ring.
 //!
 //! Every realm is listed, up to the protocol's own limits: a body of at most 65,535 bytes
 //! (the u16 size field) and 255 realms before BC (the u8 count). Realms past them are left
@@ -14,10 +15,18 @@
 //! Per security level because a realm's [`RealmAccess`] (the foreign schemas'
 //! `allowedSecurityLevel`) may hide it from an account or show it locked: with the entry's lock
 //! byte on layout 8, and as offline on 1.12, which has no lock byte (CMaNGOS's realmd does the
-//! same; AzerothCore's sends 1.12 no sign at all). Few distinct levels ever log in, so there
-//! are few encodings.
+//! same; AzerothCore's sends 1.12 no sign at all); gatehouse's own `allowed_level` hides it.
+//! The level is capped at the highest level any realm asks for, so while no realm asks for
+//! one every account shares one encoding, and few distinct levels ever log in anyway.
+//!
+//! Per local subnet because a realm with a [`RealmLocal`] gives its local address to clients
+//! whose address is in its subnet (AzerothCore's `localAddress`/`localSubnetMask`): the view
+//! carries a bitmap of the realms with a local subnet the client is in. Working the view out
+//! costs a request one subnet test per such realm (none while there is none) and allocates
+//! nothing; the encoding is made on a view's first request and kept until the realms change.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::net::shared::{SharedMessage, SharedSend};
@@ -27,7 +36,7 @@ use crate::protocol::realm_list::{
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::ProtocolError;
 use crate::store::{CharacterCount, RealmRecord};
-use crate::values::{RealmAccess, RealmId};
+use crate::values::{RealmAccess, RealmId, RealmLocal};
 
 /// How one account sees a realm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +52,18 @@ pub enum RealmView {
 const TOP_REALM_LEVEL: u8 = 3;
 
 impl RealmAccess {
+    /// The lowest security level from which every account sees the realm alike: the level
+    /// that [`RealmAccess::view`] compares with, as it compares it.
+    fn level_that_matters(self) -> u8 {
+        match self {
+            RealmAccess::Open | RealmAccess::Unlisted => 0,
+            RealmAccess::LockedBelow(level) | RealmAccess::HiddenFromPlayers(level) => {
+                level.min(TOP_REALM_LEVEL)
+            }
+            RealmAccess::HiddenBelow(level) => level,
+        }
+    }
+
     /// How an account of `security_level` sees a realm with this access, as the schema's own
     /// login server shows it: AzerothCore locks a realm whose level is above the account's;
     /// CMaNGOS does too, and skips such a realm altogether for player accounts (level 0).
@@ -58,12 +79,42 @@ impl RealmAccess {
             }
             RealmAccess::HiddenFromPlayers(level) if locked(level) => RealmView::Locked,
             RealmAccess::HiddenFromPlayers(_) => RealmView::Listed,
+            // gatehouse's own rule: below the level the realm is not there at all (and no
+            // cap: a level above the administrator's is the operator's own choice).
+            RealmAccess::HiddenBelow(level) if level > security_level => RealmView::Hidden,
+            RealmAccess::HiddenBelow(_) => RealmView::Listed,
         }
     }
 }
 
-/// What one encoding is for: the client's layout and build, and the account's security level.
-type Key = (Layout, Build, u8);
+/// Which realms have a local subnet the client is in: bit `i` for the `i`-th realm (in list
+/// order) that has a local address. 256 bits: a list has at most 255 realms.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocalBits([u64; 4]);
+
+impl LocalBits {
+    fn set(&mut self, i: usize) {
+        if let Some(word) = self.0.get_mut(i / 64) {
+            *word |= 1 << (i % 64);
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+}
+
+/// What one encoding is for: the client's layout and build, the account's security level
+/// (capped: see the module doc) and the local subnets the client is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListView {
+    pub layout: Layout,
+    pub build: Build,
+    pub level: u8,
+    pub local: LocalBits,
+}
 
 /// One encoded answer, its holes the realms' character-count bytes.
 struct Encoded {
@@ -75,8 +126,12 @@ struct Encoded {
 #[derive(Default)]
 pub struct RealmListCache {
     realms: Vec<RealmRecord>,
-    encoded: HashMap<Key, Encoded>,
+    encoded: HashMap<ListView, Encoded>,
     stats: RealmListStats,
+    /// The highest level any realm's access compares with: levels above it see what it sees.
+    top_level: u8,
+    /// The subnets of the realms with a local address, in list order ([`LocalBits`]).
+    local_subnets: Vec<ipnet::IpNet>,
 }
 
 /// How often the list changed and was encoded since start: encodings should follow changes
@@ -99,6 +154,15 @@ impl RealmListCache {
         if same_list(&realms, &self.realms) {
             return false;
         }
+        self.top_level = realms
+            .iter()
+            .map(|r| r.access.level_that_matters())
+            .max()
+            .unwrap_or(0);
+        self.local_subnets = realms
+            .iter()
+            .filter_map(|r| r.local.as_ref().map(|l| l.subnet))
+            .collect();
         self.realms = realms;
         self.encoded.clear();
         self.stats.changes += 1;
@@ -114,7 +178,37 @@ impl RealmListCache {
         &self.realms
     }
 
-    fn entry_for(realm: &RealmRecord, (layout, build, level): Key) -> Option<RealmEntry> {
+    /// The view of the list a client at `peer` with an account of `security_level` gets.
+    /// Allocates nothing; with no realm that has a local address, tests no subnet.
+    pub fn view(&self, layout: Layout, build: Build, security_level: u8, peer: IpAddr) -> ListView {
+        let mut local = LocalBits::default();
+        if !self.local_subnets.is_empty() {
+            let peer = peer.to_canonical();
+            for (i, subnet) in self.local_subnets.iter().enumerate() {
+                if subnet.contains(&peer) {
+                    local.set(i);
+                }
+            }
+        }
+        ListView {
+            layout,
+            build,
+            level: security_level.min(self.top_level),
+            local,
+        }
+    }
+
+    /// `local`: whether the client is given the realm's local address.
+    fn entry_for(
+        realm: &RealmRecord,
+        ListView {
+            layout,
+            build,
+            level,
+            ..
+        }: ListView,
+        local: Option<&RealmLocal>,
+    ) -> Option<RealmEntry> {
         let view = realm.access.view(level);
         if view == RealmView::Hidden {
             return None;
@@ -149,7 +243,7 @@ impl RealmListCache {
             locked: locked && !layout.is_pre_bc(),
             flags,
             name,
-            address: realm.address.clone(),
+            address: local.map_or_else(|| realm.address.clone(), |l| l.address.clone()),
             population: realm.population,
             characters: 0,
             category: realm.timezone,
@@ -158,15 +252,23 @@ impl RealmListCache {
         })
     }
 
-    fn build(&self, key: Key) -> Encoded {
-        let (layout, build, _) = key;
+    fn build(&self, key: ListView) -> Encoded {
+        let ListView { layout, build, .. } = key;
         let mut list = RealmListS2c {
             realms: Vec::new(),
             footer: if layout.is_pre_bc() { 0x0002 } else { 0x0010 },
         };
         let mut ids = Vec::new();
+        let mut local_index = 0;
         for realm in &self.realms {
-            let Some(entry) = Self::entry_for(realm, key) else {
+            let local = match &realm.local {
+                Some(local) => {
+                    local_index += 1;
+                    key.local.get(local_index - 1).then_some(local)
+                }
+                None => None,
+            };
+            let Some(entry) = Self::entry_for(realm, key, local) else {
                 continue;
             };
             // A realm the layout cannot carry alone is left out alone.
@@ -236,7 +338,7 @@ impl RealmListCache {
         }
     }
 
-    fn encoded(&mut self, key: Key) -> &Encoded {
+    fn encoded(&mut self, key: ListView) -> &Encoded {
         if !self.encoded.contains_key(&key) {
             let e = self.build(key);
             self.encoded.insert(key, e);
@@ -245,21 +347,22 @@ impl RealmListCache {
         &self.encoded[&key]
     }
 
-    /// Bytes the answer for this layout, build and security level takes.
+    /// Bytes the answer for this layout, build and security level takes, to a client in no
+    /// realm's local subnet.
     pub fn encoded_len(&mut self, layout: Layout, build: Build, security_level: u8) -> usize {
-        self.encoded((layout, build, security_level)).message.len()
+        let view = ListView {
+            layout,
+            build,
+            level: security_level.min(self.top_level),
+            local: LocalBits::default(),
+        };
+        self.encoded(view).message.len()
     }
 
-    /// The answer for an account of `security_level` with `characters` filled in: a reference
-    /// to the shared encoding and one byte per listed realm.
-    pub fn answer_for(
-        &mut self,
-        layout: Layout,
-        build: Build,
-        security_level: u8,
-        characters: &[CharacterCount],
-    ) -> SharedSend {
-        let encoded = self.encoded((layout, build, security_level));
+    /// The answer for `view` ([`RealmListCache::view`]) with the account's `characters`
+    /// filled in: a reference to the shared encoding and one byte per listed realm.
+    pub fn answer_for(&mut self, view: ListView, characters: &[CharacterCount]) -> SharedSend {
+        let encoded = self.encoded(view);
         let count_of = |realm: Option<&RealmId>| {
             characters
                 .iter()
@@ -298,6 +401,9 @@ mod tests {
     use super::*;
     use crate::store::RealmKind;
 
+    /// A client address in no local subnet of these tests.
+    const OUTSIDE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     fn realm(population: f32) -> RealmRecord {
         RealmRecord {
             id: RealmId(1),
@@ -310,6 +416,7 @@ mod tests {
             builds: vec![],
             kind: RealmKind::Static,
             access: RealmAccess::Open,
+            local: None,
         }
     }
 
@@ -415,7 +522,8 @@ mod tests {
         let mut cache = RealmListCache::new();
         cache.replace(realms.clone());
         for (layout, build) in [(Layout::V8, Build::WOTLK), (Layout::V2, Build(5875))] {
-            let send = cache.answer_for(layout, build, 0, &characters);
+            let view = cache.view(layout, build, 0, OUTSIDE);
+            let send = cache.answer_for(view, &characters);
             assert!(
                 send.remaining() > 16 * 1024,
                 "{layout:?}: {}",
@@ -426,7 +534,7 @@ mod tests {
             let mut copied = Vec::new();
             crate::net::shared::ReplySink::put_shared(
                 &mut copied,
-                cache.answer_for(layout, build, 0, &characters),
+                cache.answer_for(cache.view(layout, build, 0, OUTSIDE), &characters),
             );
             assert_eq!(wire, copied);
             let list = RealmListS2c::parse(layout, &wire).unwrap();
@@ -443,7 +551,7 @@ mod tests {
             assert_eq!(wire, fresh);
         }
         // Another account shares the encoding: nothing is encoded again.
-        cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]);
+        cache.answer_for(cache.view(Layout::V8, Build::WOTLK, 0, OUTSIDE), &[]);
         assert_eq!(cache.stats().encodings, 2);
     }
 
@@ -455,7 +563,8 @@ mod tests {
             .collect();
         let mut cache = RealmListCache::new();
         cache.replace(realms);
-        let wire = on_the_wire(cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]));
+        let wire =
+            on_the_wire(cache.answer_for(cache.view(Layout::V8, Build::WOTLK, 0, OUTSIDE), &[]));
         assert!(wire.len() <= 3 + usize::from(u16::MAX));
         let list = RealmListS2c::parse(Layout::V8, &wire).unwrap();
         let listed = list.realms.len();
@@ -476,7 +585,8 @@ mod tests {
             named(2, "Bad\0name".into()),
             named(3, "Three".into()),
         ]);
-        let wire = on_the_wire(cache.answer_for(Layout::V8, Build::WOTLK, 0, &[]));
+        let wire =
+            on_the_wire(cache.answer_for(cache.view(Layout::V8, Build::WOTLK, 0, OUTSIDE), &[]));
         let list = RealmListS2c::parse(Layout::V8, &wire).unwrap();
         let names: Vec<&str> = list.realms.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["One", "Three"]);
@@ -509,11 +619,124 @@ mod tests {
             // Level 0 hides nothing (the stores make it Open; the rule agrees).
             (RealmAccess::HiddenFromPlayers(0), [Listed; 5]),
             (RealmAccess::LockedBelow(0), [Listed; 5]),
+            // gatehouse's own: hidden below the level, no cap.
+            (
+                RealmAccess::HiddenBelow(2),
+                [Hidden, Hidden, Listed, Listed, Listed],
+            ),
+            (
+                RealmAccess::HiddenBelow(4),
+                [Hidden, Hidden, Hidden, Hidden, Listed],
+            ),
         ];
         for (access, views) in cases {
             for (level, view) in views.into_iter().enumerate() {
                 assert_eq!(access.view(level as u8), view, "{access:?} level {level}");
+                // Every level from the one the cache caps at up sees what that one sees.
+                let top = access.level_that_matters();
+                if level as u8 >= top {
+                    assert_eq!(view, access.view(top), "{access:?} level {level}");
+                }
             }
         }
+    }
+
+    fn with_local(id: u32, name: &str, subnet: &str) -> RealmRecord {
+        RealmRecord {
+            local: Some(RealmLocal {
+                address: format!("192.168.1.{id}:8085"),
+                subnet: subnet.parse().unwrap(),
+            }),
+            ..named(id, name.into())
+        }
+    }
+
+    fn listed(cache: &mut RealmListCache, level: u8, peer: [u8; 4]) -> Vec<(String, String)> {
+        let view = cache.view(Layout::V8, Build::WOTLK, level, IpAddr::from(peer));
+        let wire = on_the_wire(cache.answer_for(view, &[]));
+        RealmListS2c::parse(Layout::V8, &wire)
+            .unwrap()
+            .realms
+            .into_iter()
+            .map(|r| (r.name, r.address))
+            .collect()
+    }
+
+    #[test]
+    fn without_levels_or_local_subnets_every_client_shares_one_encoding() {
+        let mut cache = RealmListCache::new();
+        cache.replace(vec![named(1, "One".into()), named(2, "Two".into())]);
+        for level in [0, 1, 3, 200] {
+            for peer in [[127, 0, 0, 1], [10, 1, 2, 3], [192, 0, 2, 1]] {
+                assert_eq!(listed(&mut cache, level, peer).len(), 2);
+            }
+        }
+        assert_eq!(cache.stats().encodings, 1);
+        // A realm asking for level 2: levels 0, 1 and 2-and-up, three encodings.
+        cache.replace(vec![
+            named(1, "One".into()),
+            RealmRecord {
+                access: RealmAccess::HiddenBelow(2),
+                ..named(2, "Two".into())
+            },
+        ]);
+        for level in [0, 1, 2, 3, 200] {
+            let expected = if level >= 2 { 2 } else { 1 };
+            assert_eq!(listed(&mut cache, level, [10, 0, 0, 1]).len(), expected);
+        }
+        assert_eq!(cache.cached_encodings(), 3);
+    }
+
+    #[test]
+    fn a_client_in_a_realms_local_subnet_gets_its_local_address() {
+        let mut cache = RealmListCache::new();
+        cache.replace(vec![
+            with_local(1, "Home", "10.0.0.0/8"),
+            named(2, "Plain".into()),
+            with_local(3, "Lab", "10.1.0.0/16"),
+        ]);
+        let public = "127.0.0.1:8085".to_string();
+        let addresses = |cache: &mut RealmListCache, peer| -> Vec<String> {
+            listed(cache, 0, peer).into_iter().map(|(_, a)| a).collect()
+        };
+        assert_eq!(
+            addresses(&mut cache, [192, 0, 2, 1]),
+            [public.clone(), public.clone(), public.clone()]
+        );
+        assert_eq!(
+            addresses(&mut cache, [10, 2, 0, 1]),
+            [
+                "192.168.1.1:8085".to_string(),
+                public.clone(),
+                public.clone()
+            ]
+        );
+        assert_eq!(
+            addresses(&mut cache, [10, 1, 0, 1]),
+            [
+                "192.168.1.1:8085".to_string(),
+                public.clone(),
+                "192.168.1.3:8085".to_string()
+            ]
+        );
+        // Another client of the same subnets shares the encoding.
+        addresses(&mut cache, [10, 1, 9, 9]);
+        assert_eq!(cache.cached_encodings(), 3);
+        // An IPv4 client on an IPv6 socket is its IPv4 address.
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(10, 2, 0, 1).to_ipv6_mapped());
+        let view = cache.view(Layout::V8, Build::WOTLK, 0, mapped);
+        assert_eq!(
+            view,
+            cache.view(Layout::V8, Build::WOTLK, 0, [10, 2, 0, 1].into())
+        );
+        // IPv6 subnets too.
+        cache.replace(vec![with_local(1, "Six", "fd00::/8")]);
+        let inside = cache.view(Layout::V8, Build::WOTLK, 0, "fd12::1".parse().unwrap());
+        let outside = cache.view(Layout::V8, Build::WOTLK, 0, "2001:db8::1".parse().unwrap());
+        assert_ne!(inside, outside);
+        assert_eq!(
+            outside,
+            cache.view(Layout::V8, Build::WOTLK, 0, [10, 2, 0, 1].into())
+        );
     }
 }

@@ -7,6 +7,9 @@
 //!   missing heartbeats (or the link dropping, or UNREGISTER) show it offline — never removed —
 //!   until its next REGISTER or HEARTBEAT.
 //!
+//! Who sees a realm (its level) and its local address are the store's alone: a registration
+//! overlays what the world server announces, never those (the operator decides visibility).
+//!
 //! Every method says whether the visible list changed; the daemon then raises the
 //! realm-list-changed signal and the cache re-encodes.
 
@@ -227,6 +230,7 @@ mod tests {
             builds: vec![],
             kind: RealmKind::Linkable,
             access: crate::values::RealmAccess::Open,
+            local: None,
         }
     }
 
@@ -281,6 +285,27 @@ mod tests {
         let t1 = t0 + Duration::from_secs(17);
         assert_eq!(r.heartbeat(RealmId(1), load(1.5, 10), t1), Change::Changed);
         assert_eq!(r.visible()[0].flags & REALM_FLAG_OFFLINE, 0);
+    }
+
+    /// The operator decides who sees a realm and at which local address, not its world
+    /// server: a registration overlays what it announces, never those.
+    #[test]
+    fn a_registration_keeps_the_configured_level_and_local_address() {
+        let mut r = RealmRegistry::new(Duration::from_secs(15));
+        let local = crate::values::RealmLocal {
+            address: "192.168.1.2:8085".into(),
+            subnet: "192.168.1.0/24".parse().unwrap(),
+        };
+        r.set_configured(vec![RealmRecord {
+            access: crate::values::RealmAccess::HiddenBelow(2),
+            local: Some(local.clone()),
+            ..configured()
+        }]);
+        r.register(LINK, announced("Live"), Instant::now());
+        let v = r.visible();
+        assert_eq!(v[0].name, "Live");
+        assert_eq!(v[0].access, crate::values::RealmAccess::HiddenBelow(2));
+        assert_eq!(v[0].local, Some(local));
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn realm(id: u32, name: &str, builds: Vec<Build>) -> RealmRecord {
         builds,
         kind: crate::store::RealmKind::Static,
         access: crate::store::RealmAccess::Open,
+        local: None,
     }
 }
 

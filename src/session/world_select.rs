@@ -1,6 +1,8 @@
 //! The `WorldSelect` state: a logged-in client asks for the realm list while the list is open.
-//! The list comes from the realm-list cache, encoded once per change, layout and security
-//! level (which realms the account sees, and which locked), and is sent from that shared
+//! The list comes from the realm-list cache, encoded once per change and view: layout, build,
+//! security level (which realms the account sees, and which locked) and the realms' local
+//! subnets the client's address is in (which realms it is given the local address of: the
+//! address a PROXY header named, when one did), and is sent from that shared
 //! encoding with only this account's character counts filled in per request: it is not
 //! copied into the connection's output ring, so a logged-in client keeps a small one. A
 //! request that comes while the previous answer is still going out waits for it.
@@ -16,6 +18,7 @@ use crate::event_loop::due_after;
 use crate::protocol::opcode::Opcode;
 use crate::protocol::realm_list::RealmListC2s;
 use crate::protocol::version::{Build, Layout};
+use crate::realms::list_cache::{ListView, RealmListCache};
 
 use super::{CloseReason, Input, OpcodeRule, SessionCx, SessionData, State, Step};
 
@@ -43,12 +46,14 @@ impl WorldSelect {
         }
     }
 
-    /// Which list the account gets: its client's layout and build, and its security level.
-    fn key(data: &SessionData) -> (Layout, Build, u8) {
-        (
+    /// Which list the account gets: its client's layout and build, its security level, and
+    /// the realms' local subnets its address is in.
+    fn view(data: &SessionData, realms: &RealmListCache) -> ListView {
+        realms.view(
             data.layout.unwrap_or(Layout::V8),
             data.build.unwrap_or(Build(0)),
             data.security_level,
+            data.peer.ip(),
         )
     }
 
@@ -62,10 +67,8 @@ impl WorldSelect {
         if let Err(e) = RealmListC2s::parse(msg) {
             return Step::Close(CloseReason::Malformed(e));
         }
-        let (layout, build, level) = Self::key(cx.data);
-        let answer = cx
-            .realms
-            .answer_for(layout, build, level, &cx.data.characters);
+        let view = Self::view(cx.data, cx.realms);
+        let answer = cx.realms.answer_for(view, &cx.data.characters);
         cx.out.put_shared(answer);
         Step::Become(State::WorldSelect(WorldSelect {
             next_answer: Some(due_after(cx.now, cx.settings.realm_list_interval)),

@@ -43,9 +43,9 @@ use super::DbTls;
 use super::Feature;
 use super::{
     ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditQuery,
-    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, LockoutStanding,
-    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
-    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, IpLockSetting,
+    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmLocal,
+    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
@@ -53,6 +53,10 @@ use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmAccess, RealmId};
 use totp_master::TotpMasterSecret;
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 
 /// The build a realm added without one gets (`realmlist.gamebuild` holds exactly one).
 const DEFAULT_BUILD: u16 = 12340;
@@ -295,6 +299,7 @@ fn summary_from_row(row: &Row) -> Result<AccountSummary, StoreError> {
         ),
         security_level: u8_col(row, 8, &|| format!("account #{id}: gmlevel"))?,
         totp: bool_col(row, 9, &|| format!("account #{id}: totp"))?,
+        ip_lock: opt_text(row, 10, &|| format!("account #{id}: ip lock"))?,
     })
 }
 
@@ -318,6 +323,12 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
     let build = u16::try_from(build)
         .map_err(|_| StoreError::corrupt(format!("realm {id}: gamebuild {build}")))?;
     let flag = u8_col(row, 5, &|| format!("realm {id}: flag"))?;
+    let local = local_from_row(
+        &host,
+        port,
+        &text(row, 11, &|| format!("realm {id}: localAddress"))?,
+        &text(row, 12, &|| format!("realm {id}: localSubnetMask"))?,
+    );
     Ok(RealmRecord {
         id: RealmId(u32::from(id)),
         name: text(row, 1, &|| format!("realm {id}: name"))?,
@@ -336,7 +347,63 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
             flag,
             u8_col(row, 10, &|| format!("realm {id}: allowedSecurityLevel"))?,
         ),
+        local,
     })
+}
+
+/// The local address of a realm as AzerothCore's authserver reads `localAddress` and
+/// `localSubnetMask`: a client in the IPv4 network of the local address under the mask is
+/// given the local address, on the realm's one port. None when the local address is the
+/// public host (nothing to choose), under a /32 mask (how gatehouse writes "none": it stays
+/// none when the public address changes), or is not an IPv4 address with a contiguous mask:
+/// a host name, which AzerothCore resolves at its start and gatehouse does not (the realm is
+/// then listed with its public address only, not left out).
+fn local_from_row(host: &str, port: i64, local: &str, mask: &str) -> Option<RealmLocal> {
+    if local == host {
+        return None;
+    }
+    let address = local.parse::<Ipv4Addr>().ok()?;
+    let prefix = ipnet::ipv4_mask_to_prefix(mask.parse::<Ipv4Addr>().ok()?).ok()?;
+    if prefix == 32 {
+        return None;
+    }
+    let subnet = Ipv4Net::new(address, prefix).ok()?.trunc();
+    Some(RealmLocal {
+        address: format!("{address}:{port}"),
+        subnet: subnet.into(),
+    })
+}
+
+/// The `(localAddress, localSubnetMask)` a realm's local address is written as, on a realm
+/// whose public address is `public` (`HOST:PORT`): AzerothCore keeps one port and an IPv4
+/// mask, and takes the network from the local address, so the local address must be an IPv4
+/// address inside an IPv4 subnet (wider than /32), on the realm's port. No local address is
+/// written as the public host under a /32 mask, which reads back as none.
+fn local_columns(public: &str, local: Option<&RealmLocal>) -> Result<(String, String), StoreError> {
+    let (host, port) = split_address(public)?;
+    let Some(local) = local else {
+        return Ok((host.to_owned(), Ipv4Addr::BROADCAST.to_string()));
+    };
+    let (local_host, local_port) = split_address(&local.address)?;
+    if local_port != port {
+        return Err(StoreError::Invalid(
+            "AzerothCore's realmlist has one port: the local address must use the realm's",
+        ));
+    }
+    let Ok(address) = local_host.parse::<Ipv4Addr>() else {
+        return Err(StoreError::Invalid(
+            "AzerothCore's localAddress is an IPv4 address here (its network is the subnet's)",
+        ));
+    };
+    match local.subnet {
+        ipnet::IpNet::V4(net) if net.contains(&address) && net.prefix_len() < 32 => {
+            Ok((address.to_string(), net.netmask().to_string()))
+        }
+        _ => Err(StoreError::Invalid(
+            "AzerothCore keeps the local subnet as the local address's IPv4 network and mask: \
+             the subnet must be IPv4, wider than /32, and contain the local address",
+        )),
+    }
 }
 
 /// Who a realm is listed to, as AzerothCore's authserver decides it: a realm whose `flag` is
@@ -356,11 +423,13 @@ fn realms(q: &mut impl Queryable, own: OwnTables) -> Result<Vec<RealmRecord>, St
     let rows: Vec<Row> = q.exec(
         own.pick(
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
-                    r.gamebuild, k.link_key, r.allowedSecurityLevel
+                    r.gamebuild, k.link_key, r.allowedSecurityLevel, r.localAddress,
+                    r.localSubnetMask
              FROM realmlist r LEFT JOIN gatehouse_realm_keys k ON k.realm_id = r.id
              ORDER BY r.id",
             "SELECT r.id, r.name, r.address, r.port, r.icon, r.flag, r.timezone, r.population,
-                    r.gamebuild, NULL, r.allowedSecurityLevel
+                    r.gamebuild, NULL, r.allowedSecurityLevel, r.localAddress,
+                    r.localSubnetMask
              FROM realmlist r ORDER BY r.id",
         ),
         (),
@@ -430,13 +499,15 @@ impl AzerothCoreStore {
                 ))
             }
         };
+        let (local_address, local_mask) = local_columns(&realm.address, realm.local.as_ref())?;
         on_conn!(self, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             let id = mangos_family::pick_realm_id(&mut tx, chosen)?;
             let inserted = tx.exec_drop(
                 "INSERT INTO realmlist (id, name, address, port, icon, flag, timezone,
-                                        population, gamebuild)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                        population, gamebuild, allowedSecurityLevel,
+                                        localAddress, localSubnetMask)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     id.0,
                     realm.name.as_str(),
@@ -447,6 +518,9 @@ impl AzerothCoreStore {
                     realm.timezone,
                     realm.population,
                     build,
+                    realm.allowed_level,
+                    local_address.as_str(),
+                    local_mask.as_str(),
                 ),
             );
             match inserted {
@@ -832,11 +906,13 @@ impl Store for AzerothCoreStore {
                     concat!(
                         ac_summary_head!(),
                         ", a.totp_secret IS NOT NULL OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
-                        "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                        "WHERE g.account_id = a.id), ",
+                        "IF(a.locked <> 0, a.last_ip, NULL) FROM account a ORDER BY a.id"
                     ),
                     concat!(
                         ac_summary_head!(),
-                        ", a.totp_secret IS NOT NULL FROM account a ORDER BY a.id"
+                        ", a.totp_secret IS NOT NULL, ",
+                        "IF(a.locked <> 0, a.last_ip, NULL) FROM account a ORDER BY a.id"
                     ),
                 ),
                 (unix_now(),),
@@ -898,7 +974,28 @@ impl Store for AzerothCoreStore {
             .map(realm_builds_value)
             .transpose()?;
         on_conn!(self, |conn| {
-            mangos_family::update_realm(conn, realm, changes, "flag", builds.clone())
+            let mut extra: Vec<(&'static str, mysql::Value)> = builds.clone().into_iter().collect();
+            if let Some(local) = &changes.local {
+                // Checked against the realm's address as it will be after the edit.
+                let public = match &changes.address {
+                    Some(address) => address.clone(),
+                    None => {
+                        let id = mangos_family::realm_id(conn, realm)?;
+                        let row: Option<Row> = conn.exec_first(
+                            "SELECT address, port FROM realmlist WHERE id = ?",
+                            (id.0,),
+                        )?;
+                        let row = row.ok_or_else(|| StoreError::NoSuchRealm(realm.to_string()))?;
+                        let host = text(&row, 0, &|| format!("{realm}: address"))?;
+                        let port = int(&row, 1, &|| format!("{realm}: port"))?;
+                        format!("{host}:{port}")
+                    }
+                };
+                let (address, mask) = local_columns(&public, local.as_ref())?;
+                extra.push(("localAddress", address.into()));
+                extra.push(("localSubnetMask", mask.into()));
+            }
+            mangos_family::update_realm(conn, realm, changes, "flag", extra)
         })
     }
 
@@ -967,6 +1064,38 @@ impl Store for AzerothCoreStore {
             }
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    /// As AzerothCore's `account set lock on`: `locked = 1`, which its authserver compares
+    /// with `last_ip`, written at every logon.
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let row: Option<Row> = tx.exec_first(
+                "SELECT last_ip, last_login IS NOT NULL FROM account WHERE username = ?
+                 FOR UPDATE",
+                (name.as_str(),),
+            )?;
+            let row = row.ok_or(StoreError::NoSuchAccount(*name))?;
+            let last = text(&row, 0, &|| format!("account {name}: last_ip"))?;
+            let logged_on = bool_col(&row, 1, &|| format!("account {name}: last_login"))?;
+            let (locked, address) = match setting {
+                // last_ip has a default ('127.0.0.1') before any logon: no address then.
+                IpLockSetting::On if !logged_on => return Err(StoreError::NoLastAddress(*name)),
+                IpLockSetting::On => (1, Some(last)),
+                IpLockSetting::Off => (0, None),
+            };
+            tx.exec_drop(
+                "UPDATE account SET locked = ? WHERE username = ?",
+                (locked, name.as_str()),
+            )?;
+            tx.commit()?;
+            Ok(address)
         })
     }
 

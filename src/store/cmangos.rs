@@ -40,9 +40,9 @@ use super::rows::{keep_good, realm_row};
 use super::DbTls;
 use super::{
     ip_text, lockout_reason, standing, unix_now, AccountRecord, AccountSummary, AuditQuery,
-    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, Feature, LockoutStanding,
-    LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord, RealmRef,
-    SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    AuditRow, BatchEnd, CharacterCount, CountsWritten, FailureRecorded, Feature, IpLockSetting,
+    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord,
+    RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
@@ -259,8 +259,16 @@ fn summary_from_row(row: &Row) -> Result<AccountSummary, StoreError> {
         ),
         security_level: u8_col(row, 8, &|| format!("account #{id}: gmlevel"))?,
         totp: bool_col(row, 9, &|| format!("account #{id}: totp"))?,
+        ip_lock: opt_text(row, 10, &|| format!("account #{id}: ip lock"))?,
     })
 }
+
+/// CMaNGOS's `realmlist` has no column for a local address, and its realmd no such rule: a
+/// realm added or changed with one is refused rather than half-stored.
+const NO_LOCAL_ADDRESS: StoreError = StoreError::Invalid(
+    "CMaNGOS's realmlist has no local address (AzerothCore's localAddress): not supported \
+     on this schema",
+);
 
 /// `realmlist.realmbuilds`: builds separated by spaces; empty = any.
 fn parse_builds(id: u8, text: &str) -> Result<Vec<Build>, StoreError> {
@@ -301,6 +309,7 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
         population: float(row, 7, &|| format!("realm {id}: population"))? as f32,
         builds: parse_builds(id, &builds)?,
         kind,
+        local: None,
         access: realm_access(
             flags,
             u8_col(row, 10, &|| format!("realm {id}: allowedSecurityLevel"))?,
@@ -443,6 +452,9 @@ impl CmangosStore {
         chosen: Option<RealmId>,
     ) -> Result<RealmId, StoreError> {
         let (host, port) = split_address(&realm.address)?;
+        if realm.local.is_some() {
+            return Err(NO_LOCAL_ADDRESS);
+        }
         let mut distinct: Vec<u16> = Vec::with_capacity(realm.builds.len());
         for build in &realm.builds {
             if !distinct.contains(&build.0) {
@@ -459,8 +471,8 @@ impl CmangosStore {
             let id = mangos_family::pick_realm_id(&mut tx, chosen)?;
             let inserted = tx.exec_drop(
                 "INSERT INTO realmlist (id, name, address, port, icon, realmflags, timezone,
-                                        population, realmbuilds)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                        population, realmbuilds, allowedSecurityLevel)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     id.0,
                     realm.name.as_str(),
@@ -471,6 +483,7 @@ impl CmangosStore {
                     realm.timezone,
                     realm.population,
                     builds.as_str(),
+                    realm.allowed_level,
                 ),
             );
             match inserted {
@@ -814,11 +827,13 @@ impl Store for CmangosStore {
                     concat!(
                         cm_summary_head!(),
                         ", COALESCE(a.token, '') <> '' OR EXISTS (SELECT 1 FROM gatehouse_totp g ",
-                        "WHERE g.account_id = a.id) FROM account a ORDER BY a.id"
+                        "WHERE g.account_id = a.id), ",
+                        "IF(a.locked = 1, a.lockedIp, NULL) FROM account a ORDER BY a.id"
                     ),
                     concat!(
                         cm_summary_head!(),
-                        ", COALESCE(a.token, '') <> '' FROM account a ORDER BY a.id"
+                        ", COALESCE(a.token, '') <> '', ",
+                        "IF(a.locked = 1, a.lockedIp, NULL) FROM account a ORDER BY a.id"
                     ),
                 ),
                 (unix_now(),),
@@ -866,13 +881,22 @@ impl Store for CmangosStore {
         realm: &RealmRef,
         changes: &RealmChanges,
     ) -> Result<RealmId, StoreError> {
+        if changes.local.is_some() {
+            return Err(NO_LOCAL_ADDRESS);
+        }
         let builds = changes
             .builds
             .as_deref()
             .map(realm_builds_value)
             .transpose()?;
         on_conn!(self, |conn| {
-            mangos_family::update_realm(conn, realm, changes, "realmflags", builds.clone())
+            mangos_family::update_realm(
+                conn,
+                realm,
+                changes,
+                "realmflags",
+                builds.clone().into_iter().collect(),
+            )
         })
     }
 
@@ -930,6 +954,43 @@ impl Store for CmangosStore {
             let id = account_id(conn, name)?;
             conn.exec_drop("UPDATE account SET gmlevel = ? WHERE id = ?", (level, id.0))?;
             Ok(())
+        })
+    }
+
+    /// As CMaNGOS's `.account lock on`: `locked = 1` and `lockedIp` the address, here the last
+    /// logon's (`account_logons`), which realmd compares with the peer's.
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let id = account_id(&mut tx, name)?;
+            match setting {
+                IpLockSetting::On => {
+                    let row: Option<Row> = tx.exec_first(
+                        "SELECT ip FROM account_logons WHERE accountId = ? AND ip <> ''
+                         ORDER BY id DESC LIMIT 1",
+                        (id.0,),
+                    )?;
+                    let last = row
+                        .map(|row| text(&row, 0, &|| format!("account {name}: last logon ip")))
+                        .transpose()?
+                        .ok_or(StoreError::NoLastAddress(*name))?;
+                    tx.exec_drop(
+                        "UPDATE account SET locked = 1, lockedIp = ? WHERE id = ?",
+                        (last.as_str(), id.0),
+                    )?;
+                    tx.commit()?;
+                    Ok(Some(last))
+                }
+                IpLockSetting::Off => {
+                    tx.exec_drop("UPDATE account SET locked = 0 WHERE id = ?", (id.0,))?;
+                    tx.commit()?;
+                    Ok(None)
+                }
+            }
         })
     }
 

@@ -195,13 +195,14 @@ pub(super) fn pick_realm_id(
 }
 
 /// Changes the given fields of a `realmlist` row; `flag_column` is the schema's name for the
-/// flags, `builds` the build column and its value when the builds change.
+/// flags, `extra` the schema's own columns and their values (the build column when the builds
+/// change, AzerothCore's local address columns).
 pub(super) fn update_realm(
     conn: &mut Conn,
     realm: &RealmRef,
     changes: &RealmChanges,
     flag_column: &str,
-    builds: Option<(&'static str, mysql::Value)>,
+    extra: Vec<(&'static str, mysql::Value)>,
 ) -> Result<RealmId, StoreError> {
     if changes.is_empty() {
         return Err(StoreError::Invalid(
@@ -231,7 +232,10 @@ pub(super) fn update_realm(
     if let Some(v) = changes.population {
         sets.push(("population", v.into()));
     }
-    sets.extend(builds);
+    if let Some(v) = changes.allowed_level {
+        sets.push(("allowedSecurityLevel", v.into()));
+    }
+    sets.extend(extra);
     for (column, value) in sets {
         let updated = tx.exec_drop(
             format!("UPDATE realmlist SET {column} = ? WHERE id = ?"),

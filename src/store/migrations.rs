@@ -166,6 +166,29 @@ CREATE TABLE totp_steps (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        description: "realm visibility (allowed security level) and local address",
+        sql: r#"
+-- Accounts below this security level do not see the realm (0: every account does).
+ALTER TABLE realms ADD COLUMN allowed_level INTEGER NOT NULL DEFAULT 0
+    CHECK (allowed_level BETWEEN 0 AND 255);
+-- "host:port" given instead of `address` to clients whose address is in local_subnet (an
+-- IPv4 or IPv6 network, "192.168.1.0/24"); both NULL or both set.
+ALTER TABLE realms ADD COLUMN local_address TEXT;
+ALTER TABLE realms ADD COLUMN local_subnet TEXT
+    CHECK ((local_subnet IS NULL) = (local_address IS NULL));
+"#,
+    },
+    Migration {
+        version: 7,
+        description: "account IP lock",
+        sql: r#"
+-- 1: the account logs on only from last_login_ip (`gatehouse account lock-ip`).
+ALTER TABLE accounts ADD COLUMN ip_locked INTEGER NOT NULL DEFAULT 0
+    CHECK (ip_locked IN (0, 1));
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

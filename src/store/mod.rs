@@ -40,7 +40,7 @@ use crate::values::{AccountId, LinkKey, LockoutPolicy, RealmId};
 
 pub use lockout::{LockScope, LockoutStanding};
 
-pub use crate::values::{IpBan, RealmAccess};
+pub use crate::values::{IpBan, RealmAccess, RealmLocal};
 
 pub use self::mysql::tls::{DbTls, TlsMode};
 pub use self::mysql::MysqlStore;
@@ -240,6 +240,15 @@ pub trait Store: Send {
     /// [`StoreError::NoSuchAccount`] if unknown.
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError>;
 
+    /// Locks the account to the address it last logged on from (`account lock-ip`), or lifts
+    /// the lock. Locking returns that address; an account that never logged on has none to be
+    /// locked to: [`StoreError::NoLastAddress`]. Lifting returns `None`.
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: IpLockSetting,
+    ) -> Result<Option<String>, StoreError>;
+
     /// Sets (`Some`) or clears (`None`) the account's sealed authenticator secret.
     /// [`StoreError::NoSuchAccount`] if unknown.
     fn set_totp_secret(
@@ -282,6 +291,13 @@ pub trait Store: Send {
     fn features_off(&self) -> &'static [Feature] {
         &[]
     }
+}
+
+/// `account lock-ip NAME on|off` ([`Store::set_ip_lock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpLockSetting {
+    On,
+    Off,
 }
 
 /// How a group commit ends ([`Store::end_batch`]).
@@ -599,8 +615,11 @@ pub struct RealmRecord {
     pub builds: Vec<Build>,
     /// Linkable when it has a link key (the key itself is only read by the link handshake).
     pub kind: RealmKind,
-    /// Who the realm is listed to (the foreign schemas' `allowedSecurityLevel`).
+    /// Who the realm is listed to (`allowed_level`; the foreign schemas'
+    /// `allowedSecurityLevel`).
     pub access: RealmAccess,
+    /// The address clients on the realm's own network are given instead of `address`.
+    pub local: Option<RealmLocal>,
 }
 
 /// A realm to add: a [`RealmRecord`] without its id, which the store picks, and with the
@@ -616,6 +635,9 @@ pub struct NewRealm {
     pub builds: Vec<Build>,
     /// `Some` makes the realm [`RealmKind::Linkable`].
     pub link_key: Option<LinkKey>,
+    /// The security level an account needs to see the realm (0: every account).
+    pub allowed_level: u8,
+    pub local: Option<RealmLocal>,
 }
 
 /// What `realm set` changes: the fields that are `Some`; the others stay.
@@ -629,6 +651,9 @@ pub struct RealmChanges {
     pub population: Option<f32>,
     /// `Some(empty)` = every build the server accepts.
     pub builds: Option<Vec<Build>>,
+    pub allowed_level: Option<u8>,
+    /// `Some(None)` removes the local address.
+    pub local: Option<Option<RealmLocal>>,
 }
 
 impl RealmChanges {
@@ -711,6 +736,9 @@ pub struct AccountSummary {
     pub standing: AccountStanding,
     /// Whether an authenticator (TOTP) is enabled.
     pub totp: bool,
+    /// The address the account may log on from, when it is IP-locked (as the schema keeps
+    /// it: gatehouse's and AzerothCore's last logon address, CMaNGOS's `lockedIp`).
+    pub ip_lock: Option<String>,
 }
 
 /// One login audit row. `outcome` is kept as text so rows written by a newer binary still list.
@@ -767,6 +795,8 @@ pub enum StoreError {
     NoSuchRealm(String),
     #[error("account {0} has no session key")]
     NoSession(AccountId),
+    #[error("account {0} has never logged on: there is no address to lock it to")]
+    NoLastAddress(AccountName),
     #[error("every realm id from 1 to 255 is taken")]
     RealmIdsExhausted,
     #[error("realm id {} is taken by another realm (`gatehouse realm list` shows it)", .0.0)]

@@ -23,14 +23,15 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+use super::rows::local_from_columns;
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     ip_text, proof_admits, standing, unix_now, AccountRecord, AccountSummary, AuditQuery, AuditRow,
     BackendError, BackendErrorKind, BatchEnd, CharacterCount, CountsWritten, FailureRecorded,
-    LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind, RealmRecord,
-    RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    IpLockSetting, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges, RealmKind,
+    RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
-use crate::account::AccountName;
+use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
@@ -537,6 +538,15 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
     let security_level = u8_col(row, 8, &|| format!("account #{id}: security_level"))?;
     let permanent = bool_col(row, 6, &|| format!("account #{id}: ban"))?;
     let until = opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?;
+    // Locked to the last logon's address, refused as AzerothCore refuses it.
+    let ip_lock = super::mangos_family::ip_lock(
+        &name,
+        int(row, 13, &|| format!("account #{id}: ip_locked"))? == 1,
+        opt_text(row, 14, &|| format!("account #{id}: last_login_ip"))?
+            .as_deref()
+            .unwrap_or(""),
+        IpLockRefusal::LockedEnforced,
+    );
     Ok(AccountRecord {
         id: AccountId(id),
         name,
@@ -547,8 +557,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
-        // gatehouse's own schema has no address lock.
-        ip_lock: None,
+        ip_lock,
         lockout: LockoutStanding::Clear,
     })
 }
@@ -625,6 +634,7 @@ fn summary_from_row(row: &Row) -> Result<AccountSummary, StoreError> {
             opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?,
         ),
         totp: bool_col(row, 9, &|| format!("account #{id}: totp"))?,
+        ip_lock: opt_text(row, 10, &|| format!("account #{id}: ip lock"))?,
     })
 }
 
@@ -653,7 +663,15 @@ fn realm_from_row(row: &Row) -> Result<RealmRecord, StoreError> {
         population: float(row, 6, &|| format!("realm {id}: population"))? as f32,
         builds: Vec::new(),
         kind,
-        access: RealmAccess::Open,
+        access: match u8_col(row, 8, &|| format!("realm {id}: allowed_level"))? {
+            0 => RealmAccess::Open,
+            level => RealmAccess::HiddenBelow(level),
+        },
+        local: local_from_columns(
+            id,
+            opt_text(row, 9, &|| format!("realm {id}: local_address"))?,
+            opt_text(row, 10, &|| format!("realm {id}: local_subnet"))?,
+        )?,
     })
 }
 
@@ -739,7 +757,8 @@ fn account_id(q: &mut impl Queryable, name: &AccountName) -> Result<AccountId, S
 /// Every realm that parses; the others are left out, each with an error line (`rows`).
 fn realms(q: &mut impl Queryable) -> Result<Vec<RealmRecord>, StoreError> {
     let rows: Vec<Row> = q.exec(
-        "SELECT id, name, address, realm_type, flags, timezone, population, link_key
+        "SELECT id, name, address, realm_type, flags, timezone, population, link_key,
+                allowed_level, local_address, local_subnet
          FROM realms ORDER BY id",
         (),
     )?;
@@ -845,18 +864,21 @@ fn insert_realm(
     };
     let inserted = tx.exec_drop(
         "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
-                                 link_key)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            id.0,
-            realm.name.as_str(),
-            realm.address.as_str(),
-            realm.realm_type,
-            realm.flags,
-            realm.timezone,
-            f64::from(realm.population),
-            realm.link_key.as_ref().map(|k| k.0.to_vec()),
-        ),
+                                 link_key, allowed_level, local_address, local_subnet)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        mysql::Params::Positional(vec![
+            id.0.into(),
+            realm.name.as_str().into(),
+            realm.address.as_str().into(),
+            realm.realm_type.into(),
+            realm.flags.into(),
+            realm.timezone.into(),
+            f64::from(realm.population).into(),
+            realm.link_key.as_ref().map(|k| k.0.to_vec()).into(),
+            realm.allowed_level.into(),
+            realm.local.as_ref().map(|l| l.address.clone()).into(),
+            realm.local.as_ref().map(|l| l.subnet.to_string()).into(),
+        ]),
     );
     match inserted {
         Ok(()) => {}
@@ -891,7 +913,8 @@ impl Store for MysqlStore {
                     "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
                     standing_columns!(),
                     ", a.security_level, a.session_key_at, a.session_expires_at, ",
-                    "a.session_taken_by, a.totp_secret FROM accounts a WHERE a.name = ?"
+                    "a.session_taken_by, a.totp_secret, a.ip_locked, a.last_login_ip ",
+                    "FROM accounts a WHERE a.name = ?"
                 ),
                 (unix_now(), name.as_str()),
             )?;
@@ -1160,7 +1183,9 @@ impl Store for MysqlStore {
                     "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
                     "a.failed_logins, ",
                     standing_columns!(),
-                    ", a.security_level, a.totp_secret IS NOT NULL FROM accounts a ORDER BY a.id"
+                    ", a.security_level, a.totp_secret IS NOT NULL, ",
+                    "CASE WHEN a.ip_locked = 1 THEN COALESCE(a.last_login_ip, '') END ",
+                    "FROM accounts a ORDER BY a.id"
                 ),
                 (unix_now(),),
             )?;
@@ -1248,6 +1273,19 @@ impl Store for MysqlStore {
             }
             if let Some(v) = changes.population {
                 sets.push(("population", f64::from(v).into()));
+            }
+            if let Some(v) = changes.allowed_level {
+                sets.push(("allowed_level", v.into()));
+            }
+            if let Some(local) = &changes.local {
+                sets.push((
+                    "local_address",
+                    local.as_ref().map(|l| l.address.clone()).into(),
+                ));
+                sets.push((
+                    "local_subnet",
+                    local.as_ref().map(|l| l.subnet.to_string()).into(),
+                ));
             }
             for (column, value) in sets {
                 let updated = tx.exec_drop(
@@ -1381,6 +1419,32 @@ impl Store for MysqlStore {
                 return Err(StoreError::NoSuchAccount(*name));
             }
             Ok(())
+        })
+    }
+
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let row: Option<Row> = tx.exec_first(
+                "SELECT last_login_ip FROM accounts WHERE name = ? FOR UPDATE",
+                (name.as_str(),),
+            )?;
+            let row = row.ok_or(StoreError::NoSuchAccount(*name))?;
+            let last = opt_text(&row, 0, &|| format!("account {name}: last_login_ip"))?;
+            let (locked, address) = match setting {
+                IpLockSetting::On => (1, Some(last.ok_or(StoreError::NoLastAddress(*name))?)),
+                IpLockSetting::Off => (0, None),
+            };
+            tx.exec_drop(
+                "UPDATE accounts SET ip_locked = ? WHERE name = ?",
+                (locked, name.as_str()),
+            )?;
+            tx.commit()?;
+            Ok(address)
         })
     }
 

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use super::{RealmRecord, StoreError};
+use ipnet::IpNet;
+
+use super::{RealmLocal, RealmRecord, StoreError};
 use crate::protocol::version::Build;
 use crate::values::{check_build, check_population, check_realm_address, check_realm_name};
 
@@ -145,11 +147,34 @@ impl RealmBuilds {
 /// server's Register follow (`values::check_*`), so that what the realm list shows was never
 /// refused on the way in elsewhere: a name, a HOST:PORT address, a population that is a number
 /// (a NaN would also make every comparison of the list read as a change), client builds.
+/// gatehouse's own `local_address` and `local_subnet` columns (both or neither).
+pub(crate) fn local_from_columns(
+    id: u8,
+    address: Option<String>,
+    subnet: Option<String>,
+) -> Result<Option<RealmLocal>, StoreError> {
+    match (address, subnet) {
+        (None, None) => Ok(None),
+        (Some(address), Some(subnet)) => {
+            let subnet = subnet.trim().parse::<IpNet>().map_err(|_| {
+                StoreError::corrupt(format!("realm {id}: local_subnet {subnet:?} is no network"))
+            })?;
+            Ok(Some(RealmLocal { address, subnet }))
+        }
+        _ => Err(StoreError::corrupt(format!(
+            "realm {id}: local_address and local_subnet are set together or not at all"
+        ))),
+    }
+}
+
 pub(crate) fn checked_realm(realm: RealmRecord) -> Result<RealmRecord, String> {
     let check = || {
         check_realm_name(&realm.name)?;
         check_realm_address(&realm.address)?;
         check_population(realm.population)?;
+        if let Some(local) = &realm.local {
+            check_realm_address(&local.address)?;
+        }
         realm.builds.iter().try_for_each(|b| check_build(b.0))
     };
     match check() {
@@ -176,6 +201,7 @@ mod tests {
             builds: vec![Build::WOTLK],
             kind: RealmKind::Static,
             access: RealmAccess::Open,
+            local: None,
         }
     }
 

@@ -14,14 +14,16 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
+use super::rows::local_from_columns;
 use super::rows::{keep_good, realm_row, BadRow, RealmBuilds};
 use super::{
     ip_text, migrations, proof_admits, standing, unix_now, AccountRecord, AccountSummary,
     AuditQuery, AuditRow, BackendError, BackendErrorKind, BatchEnd, CharacterCount, CountsWritten,
-    Create, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm, RealmChanges,
-    RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
+    Create, FailureRecorded, IpLockSetting, LockoutStanding, LoginAttempt, LoginOutcome, NewRealm,
+    RealmChanges, RealmKind, RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome,
+    TakenSession,
 };
-use crate::account::AccountName;
+use crate::account::{AccountName, IpLockRefusal};
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
@@ -147,7 +149,8 @@ impl SqliteStore {
         let mut realms = Vec::new();
         {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT id, name, address, realm_type, flags, timezone, population, link_key
+                "SELECT id, name, address, realm_type, flags, timezone, population, link_key,
+                        allowed_level, local_address, local_subnet
                  FROM realms ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
@@ -209,8 +212,8 @@ impl SqliteStore {
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO realms (id, name, address, realm_type, flags, timezone, population,
-                                     link_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                     link_key, allowed_level, local_address, local_subnet)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 id.0,
@@ -221,6 +224,9 @@ impl SqliteStore {
                 realm.timezone,
                 f64::from(realm.population),
                 realm.link_key.as_ref().map(|k| &k.0[..]),
+                realm.allowed_level,
+                realm.local.as_ref().map(|l| &l.address),
+                realm.local.as_ref().map(|l| l.subnet.to_string()),
             ]);
         match inserted {
             Ok(_) => {}
@@ -421,6 +427,13 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
     })?;
     let failed_logins = u32_col(row, 4, || format!("account #{id}: failed_logins"))?;
     let security_level = u8_col(row, 8, || format!("account #{id}: security_level"))?;
+    // Locked to the last logon's address, refused as AzerothCore refuses it.
+    let ip_lock = super::mangos_family::ip_lock(
+        &name,
+        row.get::<_, i64>(13)? == 1,
+        row.get::<_, Option<String>>(14)?.as_deref().unwrap_or(""),
+        IpLockRefusal::LockedEnforced,
+    );
     Ok(AccountRecord {
         id: AccountId(id),
         name,
@@ -431,8 +444,7 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
-        // gatehouse's own schema has no address lock.
-        ip_lock: None,
+        ip_lock,
         lockout: LockoutStanding::Clear,
     })
 }
@@ -536,6 +548,7 @@ fn summary_from_row(row: &Row<'_>) -> Result<AccountSummary, StoreError> {
         security_level: u8_col(row, 8, || format!("account #{id}: security_level"))?,
         standing: standing(row.get(6)?, row.get(7)?),
         totp: row.get(9)?,
+        ip_lock: row.get(10)?,
     })
 }
 
@@ -566,7 +579,11 @@ fn realm_from_row(row: &Row<'_>) -> Result<RealmRecord, StoreError> {
         population: population as f32,
         builds: Vec::new(),
         kind,
-        access: RealmAccess::Open,
+        access: match u8_col(row, 8, || format!("realm {id}: allowed_level"))? {
+            0 => RealmAccess::Open,
+            level => RealmAccess::HiddenBelow(level),
+        },
+        local: local_from_columns(id, row.get(9)?, row.get(10)?)?,
     })
 }
 
@@ -621,7 +638,7 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
             standing_columns!(),
             ", a.security_level, a.session_key_at, a.session_expires_at, a.session_taken_by",
-            ", a.totp_secret FROM accounts a WHERE a.name = ?2"
+            ", a.totp_secret, a.ip_locked, a.last_login_ip FROM accounts a WHERE a.name = ?2"
         ))?;
         let mut rows = stmt.query(params![unix_now(), name.as_str()])?;
         match rows.next()? {
@@ -904,7 +921,9 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.created_at, a.last_login_at, a.last_login_ip, ",
             "a.failed_logins, ",
             standing_columns!(),
-            ", a.security_level, a.totp_secret IS NOT NULL FROM accounts a ORDER BY a.id"
+            ", a.security_level, a.totp_secret IS NOT NULL, ",
+            "CASE WHEN a.ip_locked = 1 THEN COALESCE(a.last_login_ip, '') END ",
+            "FROM accounts a ORDER BY a.id"
         ))?;
         let mut rows = stmt.query([unix_now()])?;
         let mut out = Vec::new();
@@ -1000,6 +1019,19 @@ impl Store for SqliteStore {
         }
         if let Some(population) = changes.population {
             set("population", &f64::from(population))?;
+        }
+        if let Some(level) = changes.allowed_level {
+            set("allowed_level", &level)?;
+        }
+        if let Some(local) = &changes.local {
+            tx.prepare_cached(
+                "UPDATE realms SET local_address = ?2, local_subnet = ?3 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                local.as_ref().map(|l| &l.address),
+                local.as_ref().map(|l| l.subnet.to_string()),
+            ])?;
         }
         if let Some(builds) = &changes.builds {
             tx.prepare_cached("DELETE FROM realm_builds WHERE realm_id = ?1")?
@@ -1112,6 +1144,29 @@ impl Store for SqliteStore {
             return Err(StoreError::NoSuchAccount(*name));
         }
         Ok(())
+    }
+
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<Option<String>> = tx
+            .prepare_cached("SELECT last_login_ip FROM accounts WHERE name = ?1")?
+            .query_row([name.as_str()], |row| row.get(0))
+            .optional()?;
+        let last = last.ok_or(StoreError::NoSuchAccount(*name))?;
+        let (locked, address) = match setting {
+            IpLockSetting::On => (1, Some(last.ok_or(StoreError::NoLastAddress(*name))?)),
+            IpLockSetting::Off => (0, None),
+        };
+        tx.prepare_cached("UPDATE accounts SET ip_locked = ?2 WHERE name = ?1")?
+            .execute(params![name.as_str(), locked])?;
+        tx.commit()?;
+        Ok(address)
     }
 
     fn set_totp_secret(

@@ -251,6 +251,14 @@ impl Store for DelayedStore {
         self.inner().set_security_level(name, level)
     }
 
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: super::IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner().set_ip_lock(name, setting)
+    }
+
     fn set_totp_secret(
         &mut self,
         name: &AccountName,

@@ -204,6 +204,8 @@ pub fn realm(store: &mut SqliteStore, name: &str, address: &str, builds: &[u16])
             population: 1.5,
             builds: builds.iter().copied().map(Build).collect(),
             link_key: None,
+            allowed_level: 0,
+            local: None,
         })
         .expect("add realm")
 }

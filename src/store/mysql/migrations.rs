@@ -7,7 +7,8 @@
 //! Steps are append-only: never edit a released one, add the next.
 //!
 //! Version 1 is the SQLite schema at its version 4 (same tables and columns), in MySQL types;
-//! version 2 is SQLite's version 5.
+//! version 2 is SQLite's version 5, 3 its 6 (realm visibility and local address), 4 its 7
+//! (account IP lock).
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
@@ -147,6 +148,28 @@ pub const MIGRATIONS: &[Migration] = &[
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
         ],
     },
+    Migration {
+        version: 3,
+        description: "realm visibility (allowed security level) and local address",
+        statements: &[
+            // Accounts below this security level do not see the realm (0: every account does).
+            r#"ALTER TABLE realms ADD COLUMN allowed_level INT NOT NULL DEFAULT 0
+    CHECK (allowed_level BETWEEN 0 AND 255)"#,
+            // "host:port" given instead of `address` to clients whose address is in
+            // local_subnet (an IPv4 or IPv6 network); both NULL or both set.
+            r#"ALTER TABLE realms ADD COLUMN local_address VARCHAR(255) NULL"#,
+            r#"ALTER TABLE realms ADD COLUMN local_subnet VARCHAR(64) NULL"#,
+        ],
+    },
+    Migration {
+        version: 4,
+        description: "account IP lock",
+        statements: &[
+            // 1: the account logs on only from last_login_ip (`gatehouse account lock-ip`).
+            r#"ALTER TABLE accounts ADD COLUMN ip_locked TINYINT NOT NULL DEFAULT 0
+    CHECK (ip_locked IN (0, 1))"#,
+        ],
+    },
 ];
 
 /// The version table itself, created before the first step.
@@ -164,6 +187,11 @@ const LOCK_WAIT_SECS: u32 = 60;
 
 /// MySQL's "table doesn't exist".
 const ER_NO_SUCH_TABLE: u16 = 1146;
+
+/// MySQL's "duplicate column name": an `ADD COLUMN` that ran before, in a step whose version
+/// row was not written (MySQL has no `ADD COLUMN IF NOT EXISTS`, MariaDB's; one column per
+/// statement, so running the step again adds the rest).
+const ER_DUP_FIELDNAME: u16 = 1060;
 
 /// The version this binary's schema ends at.
 pub fn latest_version() -> u32 {
@@ -249,7 +277,10 @@ fn migrate(conn: &mut Conn, supported: u32) -> Result<u32, StoreError> {
             step.description
         );
         for sql in step.statements {
-            conn.query_drop(sql).map_err(failed)?;
+            match conn.query_drop(sql) {
+                Err(mysql::Error::MySqlError(e)) if e.code == ER_DUP_FIELDNAME => {}
+                other => other.map_err(failed)?,
+            }
         }
         conn.exec_drop(
             "INSERT INTO gatehouse_schema (version, description, applied_at) VALUES (?, ?, ?)",

@@ -27,6 +27,8 @@ fn realm(n: &str) -> NewRealm {
         population: 0.5,
         builds: vec![Build(12340), Build(5875)],
         link_key: None,
+        allowed_level: 0,
+        local: None,
     }
 }
 

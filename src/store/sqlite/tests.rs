@@ -46,6 +46,8 @@ fn realm(n: &str) -> NewRealm {
         population: 0.5,
         builds: vec![],
         link_key: None,
+        allowed_level: 0,
+        local: None,
     }
 }
 

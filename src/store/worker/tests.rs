@@ -126,6 +126,13 @@ impl Store for GatedStore {
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
         self.inner.set_security_level(name, level)
     }
+    fn set_ip_lock(
+        &mut self,
+        name: &AccountName,
+        setting: crate::store::IpLockSetting,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.set_ip_lock(name, setting)
+    }
     fn set_totp_secret(
         &mut self,
         name: &AccountName,
@@ -605,6 +612,8 @@ fn ticket_and_link_key_ops_run_on_the_pool() {
             population: 0.0,
             builds: vec![],
             link_key: Some(key),
+            allowed_level: 0,
+            local: None,
         };
         assert_eq!(setup.add_realm(&realm).unwrap(), RealmId(1));
         realm.name = "Static".into();

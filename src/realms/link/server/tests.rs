@@ -42,6 +42,7 @@ impl World {
             builds: vec![],
             kind: RealmKind::Linkable,
             access: RealmAccess::Open,
+            local: None,
         }]);
         let mut session = LinkSession::new("127.0.0.1:4000".parse().unwrap(), [0; 32]);
         session.state = LinkState::Linked { realm: REALM };
