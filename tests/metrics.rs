@@ -40,6 +40,8 @@ fn server() -> (TestServer, RealmId) {
                     population: 0.0,
                     builds: Vec::new(),
                     link_key: Some(LinkKey::derive(SECRET)),
+                    allowed_level: 0,
+                    local: None,
                 })
                 .unwrap();
             let hash = gatehouse::admin::hash_console_password(CONSOLE_PASSWORD).unwrap();
