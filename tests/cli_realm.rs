@@ -269,7 +269,7 @@ fn remove_names_the_realm_once() {
 #[test]
 fn a_realms_level_and_local_address_are_set_listed_and_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_db(dir.path());
+    let db = new_db(dir.path());
     ok(&gatehouse(
         &db,
         &[
