@@ -272,6 +272,7 @@ fn account_from_row(
         security_level,
         session,
         totp,
+        pin: None,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })

@@ -238,6 +238,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
         security_level,
         session,
         totp,
+        pin: None,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })

@@ -431,6 +431,7 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
+        pin: None,
         // gatehouse's own schema has no address lock.
         ip_lock: None,
         lockout: LockoutStanding::Clear,
