@@ -7,7 +7,7 @@ use gatehouse::admin;
 use gatehouse::config::Config;
 
 use super::database::open_store;
-use super::hidden::{read_hidden, PASSWORD};
+use super::hidden::{read_hidden, PASSWORD, PIN};
 use super::output::{format_time, standing, table, unix_now};
 
 #[derive(Subcommand)]
@@ -43,6 +43,23 @@ pub enum AccountCommand {
     /// Turn an account's authenticator (TOTP; 2.4.3 and 3.3.5a clients) on or off.
     #[command(subcommand)]
     Totp(TotpCommand),
+    /// Give an account a fixed PIN for the PIN grid (every client that has one), or remove it.
+    #[command(subcommand)]
+    Pin(PinCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PinCommand {
+    /// Set the account's PIN, 4 to 10 digits (asks for it without echo). Needs totp.key in
+    /// the config, which seals it.
+    Set {
+        name: String,
+        /// Read the PIN as one line from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Remove the account's PIN.
+    Clear { name: String },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +133,21 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
                 println!("authenticator disabled for {name_shown}");
             } else {
                 println!("{name_shown} had no authenticator");
+            }
+        }
+        AccountCommand::Pin(PinCommand::Set { name, pin_stdin }) => {
+            let pin = zeroize::Zeroizing::new(read_hidden(&PIN, pin_stdin, true)?);
+            let mut store = open_store(config)?;
+            let name = admin::set_pin(&mut *store, config.totp.key.as_ref(), &name, &pin)?;
+            println!("PIN set for {name}: the PIN grid asks for it at every logon");
+        }
+        AccountCommand::Pin(PinCommand::Clear { name }) => {
+            let mut store = open_store(config)?;
+            let name_shown = name.to_ascii_uppercase();
+            if admin::clear_pin(&mut *store, &name)? {
+                println!("PIN removed for {name_shown}");
+            } else {
+                println!("{name_shown} had no PIN");
             }
         }
         AccountCommand::List => {

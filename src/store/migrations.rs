@@ -166,6 +166,18 @@ CREATE TABLE totp_steps (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        description: "fixed PINs for the PIN grid",
+        sql: r#"
+-- The account's fixed PIN sealed under the config's [totp] key (crate::pin_grid::seal:
+-- nonce, ciphertext of the length and ten digit bytes, tag).
+CREATE TABLE account_pins (
+    account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    pin         BLOB    NOT NULL CHECK (length(pin) = 51)
+);
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

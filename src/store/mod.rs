@@ -249,6 +249,11 @@ pub trait Store: Send {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError>;
 
+    /// Sets (`Some`) or clears (`None`) the account's sealed fixed PIN (the PIN grid, vMaNGOS's
+    /// PIN). [`StoreError::NoSuchAccount`] if unknown. On a foreign schema it lives in
+    /// `gatehouse_pins` ([`Feature::OwnAuthenticators`]).
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError>;
+
     /// Upserts how many characters an account has on a realm (world servers report this).
     fn set_character_count(
         &mut self,

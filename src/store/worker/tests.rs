@@ -126,6 +126,14 @@ impl Store for GatedStore {
     fn set_security_level(&mut self, name: &AccountName, level: u8) -> Result<(), StoreError> {
         self.inner.set_security_level(name, level)
     }
+    fn set_pin(
+        &mut self,
+        name: &AccountName,
+        pin: Option<&crate::pin_grid::SealedPin>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_pin(name, pin)
+    }
+
     fn set_totp_secret(
         &mut self,
         name: &AccountName,
