@@ -302,3 +302,194 @@ fn strict_refuses_a_build_without_a_seed_and_a_config_seed_replaces_a_built_in_o
     );
     LogonClient::login(server.addr, ClientBuild::WOTLK, "bob", "secret", TIMEOUT).unwrap();
 }
+
+/// CAROL with the fixed PIN "04815" and no authenticator; DAVE with the PIN "2468" and an
+/// authenticator; all with password "secret".
+fn pin_server() -> (TestServer, TotpSecret) {
+    let mut uri = None;
+    let server = TestServer::start(
+        |store| {
+            account(store, "carol", "secret");
+            account(store, "dave", "secret");
+            gatehouse::admin::set_pin(store, Some(&key()), "carol", "04815").unwrap();
+            gatehouse::admin::set_pin(store, Some(&key()), "dave", "2468").unwrap();
+            let enrolment =
+                gatehouse::admin::enable_totp(store, Some(&key()), "gatehouse", "dave").unwrap();
+            uri = Some(enrolment.uri);
+        },
+        |config| config.totp.key = Some(key()),
+    );
+    (server, secret_of(&uri.expect("enrolled")))
+}
+
+#[test]
+fn a_fixed_pin_logs_1_12_1_and_3_3_5a_in_and_a_wrong_one_is_refused_and_counted() {
+    let (server, _) = pin_server();
+    for build in ClientBuild::ALL {
+        assert_eq!(
+            challenge_blocks(&server, build, "carol"),
+            (true, false),
+            "build {}",
+            build.version.build
+        );
+        LogonClient::login_with(server.addr, build, "carol", "secret", pin("04815"), TIMEOUT)
+            .unwrap_or_else(|e| panic!("build {}: {e}", build.version.build));
+        assert_eq!(last_outcome(&server), "success");
+    }
+    // The leading zero is part of the PIN.
+    for (build, wrong) in [
+        (ClientBuild::VANILLA, "4815"),
+        (ClientBuild::WOTLK, "04816"),
+        (ClientBuild::VANILLA, ""),
+    ] {
+        let answers = if wrong.is_empty() {
+            ProofAnswers::default()
+        } else {
+            pin(wrong)
+        };
+        assert_eq!(
+            refused(LogonClient::login_with(
+                server.addr,
+                build,
+                "carol",
+                "secret",
+                answers,
+                TIMEOUT
+            )),
+            LoginResult::FailUnknownAccount,
+            "{wrong:?}"
+        );
+        assert_eq!(last_outcome(&server), "wrong_pin");
+    }
+    assert_eq!(failed_logins(&server, "carol"), 3);
+}
+
+#[test]
+fn pin_and_authenticator_on_3_3_5a_both_and_on_1_12_1_the_token() {
+    let (server, secret) = pin_server();
+    assert_eq!(
+        challenge_blocks(&server, ClientBuild::WOTLK, "dave"),
+        (true, true)
+    );
+    let now = unix_now();
+    let token = code_at(&secret, now);
+    let both = ProofAnswers {
+        pin: Some("2468"),
+        token: Some(&token),
+        ..ProofAnswers::default()
+    };
+    LogonClient::login_with(
+        server.addr,
+        ClientBuild::WOTLK,
+        "dave",
+        "secret",
+        both,
+        TIMEOUT,
+    )
+    .expect("PIN and token");
+    // The PIN alone is not enough there: a missing token.
+    assert_eq!(
+        refused(LogonClient::login_with(
+            server.addr,
+            ClientBuild::WOTLK,
+            "dave",
+            "secret",
+            pin("2468"),
+            TIMEOUT
+        )),
+        LoginResult::FailUnknownAccount
+    );
+    assert_eq!(last_outcome(&server), "wrong_token");
+    // 1.12 has room for one PIN: the authenticator's (the next step's token, unused yet).
+    assert_eq!(
+        challenge_blocks(&server, ClientBuild::VANILLA, "dave"),
+        (true, false)
+    );
+    let next = code_at(&secret, now + 30);
+    LogonClient::login_with(
+        server.addr,
+        ClientBuild::VANILLA,
+        "dave",
+        "secret",
+        pin(&next),
+        TIMEOUT,
+    )
+    .expect("the token on the grid");
+}
+
+#[test]
+fn account_pin_set_and_clear_from_the_command_line() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    let config = dir.path().join("g.toml");
+    std::fs::write(&config, format!("[totp]\nkey = \"{KEY_HEX}\"\n")).unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(run(&["db", "init"], "").status.success());
+    assert!(run(
+        &["account", "create", "erin", "--password-stdin"],
+        "secret\n"
+    )
+    .status
+    .success());
+    for bad in ["123", "12a4", "12345678901"] {
+        let out = run(
+            &["account", "pin", "set", "erin", "--pin-stdin"],
+            &format!("{bad}\n"),
+        );
+        assert!(!out.status.success(), "{bad}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("4 to 10 digits"), "{e}");
+    }
+    let out = run(&["account", "pin", "set", "erin", "--pin-stdin"], "0042\n");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PIN set for ERIN"));
+    // Sealed: the digits are nowhere in the database file.
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(!bytes.windows(4).any(|w| w == b"0042"));
+    let pin = gatehouse::store::SqliteStore::open(&db)
+        .unwrap()
+        .load_account(&AccountName::parse(b"erin").unwrap())
+        .unwrap()
+        .unwrap()
+        .pin
+        .expect("a PIN");
+    let id = gatehouse::store::SqliteStore::open(&db)
+        .unwrap()
+        .load_account(&AccountName::parse(b"erin").unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let opened = gatehouse::pin_grid::open(&key(), id, &pin).unwrap();
+    assert_eq!(opened.as_bytes(), b"0042");
+
+    let out = run(&["account", "pin", "clear", "erin"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PIN removed for ERIN"));
+    let out = run(&["account", "pin", "clear", "erin"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ERIN had no PIN"));
+    // Without totp.key a PIN cannot be sealed.
+    std::fs::write(&config, "").unwrap();
+    let out = run(&["account", "pin", "set", "erin", "--pin-stdin"], "0042\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("totp.key"));
+}
