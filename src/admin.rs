@@ -34,6 +34,8 @@ pub enum AdminError {
     TotpAlreadyEnabled(AccountName),
     #[error(transparent)]
     Totp(#[from] TotpError),
+    #[error(transparent)]
+    Pin(#[from] crate::pin_grid::PinError),
     #[error(
         "a ban for {} is longer than {} years; leave the duration out for a ban until lifted",
         humantime::format_duration(*.0),
@@ -141,6 +143,35 @@ pub fn disable_totp(store: &mut dyn Store, name: &str) -> Result<bool, AdminErro
         .ok_or(StoreError::NoSuchAccount(name))?;
     store.set_totp_secret(&name, None)?;
     Ok(account.totp.is_some())
+}
+
+/// Gives the account a fixed PIN for the PIN grid (4–10 digits), sealed under `totp.key`;
+/// replaces one it had. Returns the account's name as stored.
+pub fn set_pin(
+    store: &mut dyn Store,
+    key: Option<&TotpKey>,
+    name: &str,
+    pin: &str,
+) -> Result<AccountName, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let pin = crate::pin_grid::Pin::parse(pin.as_bytes())?;
+    let key = key.ok_or(AdminError::NoTotpKey)?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    let sealed = crate::pin_grid::seal(key, account.id, &pin)?;
+    store.set_pin(&name, Some(&sealed))?;
+    Ok(name)
+}
+
+/// Removes the account's fixed PIN; `false` if it had none.
+pub fn clear_pin(store: &mut dyn Store, name: &str) -> Result<bool, AdminError> {
+    let name = AccountName::parse(name.as_bytes())?;
+    let account = store
+        .load_account(&name)?
+        .ok_or(StoreError::NoSuchAccount(name))?;
+    store.set_pin(&name, None)?;
+    Ok(account.pin.is_some())
 }
 
 /// How an operator names a realm on the command line: a number is an id, anything else a name.

@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::version::Build;
+use crate::srp6::integrity::{ChecksumSeed, ChecksumSeeds, ClientOs, VersionCheck};
 use crate::store::azerothcore::totp_master::TotpMasterSecret;
 use crate::store::{redact_url, DbTls, Schema, StoreLocation, TlsMode};
 use crate::totp::TotpKey;
@@ -315,6 +316,47 @@ pub struct ServerConfig {
     /// listener's port (`SO_REUSEPORT`: the kernel spreads new connections over them), one per
     /// core, sharing the database as nodes do.
     pub share_port: bool,
+    /// The client integrity check: the proof's crc_hash must be SHA1(A ‖ the checksum seed of
+    /// the client's build and OS), else "version invalid" (docs/protocol.md §7.3).
+    pub strict_version_check: bool,
+    /// Checksum seeds for builds beyond the built-in 5875, 8606 and 12340 (or replacing one).
+    pub build_seeds: Vec<BuildSeedConfig>,
+}
+
+/// One `[[server.build_seeds]]` entry: a build's checksum seed for one OS.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSeedConfig {
+    pub build: u16,
+    /// "Win" or "OSX", as the client's challenge names its OS.
+    pub os: String,
+    /// 40 hex digits (AzerothCore `build_info.winChecksumSeed` / `macChecksumSeed`).
+    pub seed: String,
+}
+
+impl BuildSeedConfig {
+    fn parse(&self) -> Result<ChecksumSeed, ConfigError> {
+        let bad = |m: String| ConfigError::Invalid(m);
+        let build = self.build;
+        check_range("server.build_seeds.build", build, 1..=u16::MAX)?;
+        let os = ClientOs::from_fourcc(self.os.as_bytes()).ok_or_else(|| {
+            bad(format!(
+                "server.build_seeds: build {build} has os = {:?}; it must be \"Win\" or \"OSX\"",
+                self.os
+            ))
+        })?;
+        let mut seed = [0u8; 20];
+        hex::decode_to_slice(self.seed.trim(), &mut seed).map_err(|_| {
+            bad(format!(
+                "server.build_seeds: the seed of build {build} {os} must be 40 hex digits"
+            ))
+        })?;
+        Ok(ChecksumSeed {
+            build: crate::protocol::version::Build(build),
+            os,
+            seed,
+        })
+    }
 }
 
 #[derive(Clone, PartialEq, Deserialize, Serialize)]
@@ -591,6 +633,8 @@ impl Default for ServerConfig {
             accepted_builds: vec![5875, 8606, 12340],
             proxy_from: Vec::new(),
             share_port: false,
+            strict_version_check: false,
+            build_seeds: Vec::new(),
         }
     }
 }
@@ -692,6 +736,17 @@ proxy_from = []
 # spreads new connections over them (SO_REUSEPORT, Linux). Per-address limits and the address
 # lockout then count per process.
 share_port = false
+# The client integrity check (AzerothCore's, CMaNGOS's and vMaNGOS's StrictVersionCheck): the
+# proof's crc_hash must be SHA1(A + the checksum seed of the client's build and OS), else the
+# client is answered "version invalid" and the attempt audited as version_mismatch. The seeds
+# of 5875, 8606 and 12340 (Windows and macOS) are built in; a build or OS with no seed is
+# refused while this is on.
+strict_version_check = false
+# More seeds (or a replacement for a built-in one), one table each, after the [server] keys:
+#   [[server.build_seeds]]
+#   build = 6005
+#   os = "Win"            # or "OSX"
+#   seed = "<40 hex digits>"
 
 [store]
 # The SQLite file (embedded, created on first start).
@@ -981,6 +1036,7 @@ impl Config {
         for build in &self.server.accepted_builds {
             check_range("server.accepted_builds", *build, 1..=u16::MAX)?;
         }
+        self.checksum_seeds()?;
         for (key, value, range) in self.whole_numbers() {
             check_range(key, value, range)?;
         }
@@ -1145,6 +1201,40 @@ impl Config {
                 0.0..=10_000.0,
             ),
         ]
+    }
+
+    /// The seeds of `[[server.build_seeds]]`, each checked.
+    fn checksum_seeds(&self) -> Result<Vec<ChecksumSeed>, ConfigError> {
+        let seeds = self
+            .server
+            .build_seeds
+            .iter()
+            .map(BuildSeedConfig::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, s) in seeds.iter().enumerate() {
+            if seeds
+                .iter()
+                .skip(i + 1)
+                .any(|t| (t.build, t.os) == (s.build, s.os))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "server.build_seeds: build {} {} is given twice",
+                    s.build, s.os
+                )));
+            }
+        }
+        Ok(seeds)
+    }
+
+    /// The client integrity check as the config sets it (a loaded config is valid, so every
+    /// seed parses).
+    pub fn version_check(&self) -> VersionCheck {
+        match self.server.strict_version_check {
+            false => VersionCheck::Off,
+            true => VersionCheck::Strict(ChecksumSeeds::with_extra(
+                self.checksum_seeds().unwrap_or_default(),
+            )),
+        }
     }
 
     pub fn accepted_builds(&self) -> Vec<Build> {
@@ -1378,6 +1468,31 @@ mod tests {
                 "{key} is not in the default config text"
             );
         }
+    }
+
+    #[test]
+    fn strict_version_check_and_build_seeds() {
+        assert_eq!(Config::default().version_check(), VersionCheck::Off);
+        let text = "[server]\nstrict_version_check = true\n[[server.build_seeds]]\nbuild = 6005\nos = \"Win\"\nseed = \"0102030405060708090a0b0c0d0e0f1011121314\"\n";
+        let c = Config::parse(text).unwrap();
+        let VersionCheck::Strict(seeds) = c.version_check() else {
+            panic!("not strict");
+        };
+        assert_eq!(
+            seeds.find(Build(6005), ClientOs::Windows),
+            Some(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20])
+        );
+        assert!(seeds.find(Build(5875), ClientOs::MacOs).is_some());
+        for bad in [
+            "build = 6005\nos = \"Linux\"\nseed = \"0102030405060708090a0b0c0d0e0f1011121314\"",
+            "build = 6005\nos = \"Win\"\nseed = \"0102\"",
+            "build = 0\nos = \"Win\"\nseed = \"0102030405060708090a0b0c0d0e0f1011121314\"",
+        ] {
+            let text = format!("[[server.build_seeds]]\n{bad}\n");
+            assert!(Config::parse(&text).is_err(), "{bad}");
+        }
+        let twice = "[[server.build_seeds]]\nbuild = 6005\nos = \"Win\"\nseed = \"0102030405060708090a0b0c0d0e0f1011121314\"\n".repeat(2);
+        assert!(Config::parse(&twice).is_err());
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //!   [`log_throttle`]: one line plus a count for a warning repeated in a window;
 //!   [`metrics`]: the Prometheus text page a monitoring system scrapes (`metrics.listen`).
 //! - [`account`]: the name/password rules; [`admin`]: operator commands on the store's API;
-//!   [`totp`]: the authenticator second factor (sealed secrets, token checks).
+//!   [`totp`]: the authenticator second factor (sealed secrets, token checks); [`pin_grid`]:
+//!   the 1.12 PIN grid (a fixed PIN or the TOTP token typed on a shuffled keypad).
 //! - [`patches`]: the patch index; [`io_worker`]: the threads that do the loop's slow work
 //!   (patch index and chunks, config reload; on a thread of their own, console password checks).
 //! - [`values`]: plain value types that every folder may share (account and realm ids, a
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod net;
 pub mod operator_text;
 pub mod patches;
+pub mod pin_grid;
 pub mod policy;
 pub mod protocol;
 pub mod realms;

@@ -96,7 +96,7 @@ impl TotpKey {
         TotpKey(Zeroizing::new(bytes))
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
+    pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*self.0).into())
     }
 }

@@ -835,7 +835,7 @@ fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
     init("created gatehouse's own tables");
     init("in place");
     let tables = sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'");
-    assert_eq!(tables.lines().count(), 8, "{tables}");
+    assert_eq!(tables.lines().count(), 9, "{tables}");
     let mut store = AzerothCoreStore::open(&url).unwrap();
     assert!(store.features_off().is_empty());
     let gh = serve(&url, |_| {});

@@ -641,7 +641,7 @@ fn without_gatehouse_tables_players_log_in_and_db_init_makes_them() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created"));
     let tables = sql(server, &db, "SHOW TABLES LIKE 'gatehouse%'");
-    assert_eq!(tables.lines().count(), 8, "{tables}");
+    assert_eq!(tables.lines().count(), 9, "{tables}");
     assert!(CmangosStore::open(&url).unwrap().features_off().is_empty());
 }
 

@@ -1231,6 +1231,45 @@ fn totp_secrets_are_set_listed_and_cleared(db: &dyn Backend) {
     // That the schema refuses a secret of the wrong length is checked in sqlite/tests.rs.
 }
 
+fn pins_are_set_replaced_cleared_and_go_with_the_account(db: &dyn Backend) {
+    use gatehouse::pin_grid::{SealedPin, SEALED_PIN_LEN};
+    let pin = |b: u8| SealedPin::from_bytes(&[b; SEALED_PIN_LEN]).unwrap();
+    let mut store = db.open();
+    store
+        .create_account(&name("alice"), &salt(1), &verifier(1))
+        .unwrap();
+    store
+        .create_account(&name("bob"), &salt(2), &verifier(2))
+        .unwrap();
+    assert_eq!(
+        store.load_account(&name("alice")).unwrap().unwrap().pin,
+        None
+    );
+    store.set_pin(&name("alice"), Some(&pin(3))).unwrap();
+    store.set_pin(&name("alice"), Some(&pin(4))).unwrap();
+    assert_eq!(
+        store.load_account(&name("alice")).unwrap().unwrap().pin,
+        Some(pin(4))
+    );
+    assert_eq!(store.load_account(&name("bob")).unwrap().unwrap().pin, None);
+    store.set_pin(&name("alice"), None).unwrap();
+    assert_eq!(
+        store.load_account(&name("alice")).unwrap().unwrap().pin,
+        None
+    );
+    assert!(matches!(
+        store.set_pin(&name("nobody"), Some(&pin(1))),
+        Err(StoreError::NoSuchAccount(_))
+    ));
+    // A deleted account's PIN goes with it: a new account of that name has none.
+    store.set_pin(&name("bob"), Some(&pin(5))).unwrap();
+    store.delete_account(&name("bob")).unwrap();
+    store
+        .create_account(&name("bob"), &salt(2), &verifier(2))
+        .unwrap();
+    assert_eq!(store.load_account(&name("bob")).unwrap().unwrap().pin, None);
+}
+
 fn a_wrong_token_counts_like_a_wrong_password(db: &dyn Backend) {
     let mut store = db.open();
     let id = store
@@ -1903,6 +1942,7 @@ macro_rules! suite {
             link_keys_round_trip_and_make_a_realm_linkable,
             ip_bans_and_the_console_password_round_trip,
             totp_secrets_are_set_listed_and_cleared,
+            pins_are_set_replaced_cleared_and_go_with_the_account,
             a_wrong_token_counts_like_a_wrong_password,
             bad_realm_and_ip_ban_rows_are_skipped_and_the_rest_served,
             a_realm_is_edited_in_place_and_added_with_a_chosen_id,
@@ -2040,6 +2080,7 @@ mod azerothcore {
         a_reconnect_renews_the_ticket,
         link_keys_round_trip_and_make_a_realm_linkable,
         totp_secrets_are_set_listed_and_cleared,
+            pins_are_set_replaced_cleared_and_go_with_the_account,
         a_wrong_token_counts_like_a_wrong_password,
         a_realm_is_edited_in_place_and_added_with_a_chosen_id,
         character_counts_are_reported_per_realm_in_a_batch,
@@ -2111,6 +2152,7 @@ mod cmangos {
         a_reconnect_renews_the_ticket,
         link_keys_round_trip_and_make_a_realm_linkable,
         totp_secrets_are_set_listed_and_cleared,
+            pins_are_set_replaced_cleared_and_go_with_the_account,
         a_wrong_token_counts_like_a_wrong_password,
         a_realm_is_edited_in_place_and_added_with_a_chosen_id,
         character_counts_are_reported_per_realm_in_a_batch,

@@ -8,7 +8,7 @@ use gatehouse::config::Config;
 use gatehouse::store::IpLockSetting;
 
 use super::database::open_store;
-use super::hidden::{read_hidden, PASSWORD};
+use super::hidden::{read_hidden, PASSWORD, PIN};
 use super::output::{format_time, standing, table, unix_now};
 
 #[derive(Subcommand)]
@@ -52,6 +52,9 @@ pub enum AccountCommand {
         #[arg(value_enum, default_value = "on")]
         setting: OnOff,
     },
+    /// Give an account a fixed PIN for the PIN grid (every client that has one), or remove it.
+    #[command(subcommand)]
+    Pin(PinCommand),
 }
 
 /// `on` or `off`.
@@ -59,6 +62,20 @@ pub enum AccountCommand {
 pub enum OnOff {
     On,
     Off,
+}
+
+#[derive(Subcommand)]
+pub enum PinCommand {
+    /// Set the account's PIN, 4 to 10 digits (asks for it without echo). Needs totp.key in
+    /// the config, which seals it.
+    Set {
+        name: String,
+        /// Read the PIN as one line from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Remove the account's PIN.
+    Clear { name: String },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +158,21 @@ pub fn run(cmd: AccountCommand, config: &Config) -> Result<()> {
             };
             let mut store = open_store(config)?;
             println!("{}", admin::set_ip_lock(&mut *store, &name, setting)?);
+        }
+        AccountCommand::Pin(PinCommand::Set { name, pin_stdin }) => {
+            let pin = zeroize::Zeroizing::new(read_hidden(&PIN, pin_stdin, true)?);
+            let mut store = open_store(config)?;
+            let name = admin::set_pin(&mut *store, config.totp.key.as_ref(), &name, &pin)?;
+            println!("PIN set for {name}: the PIN grid asks for it at every logon");
+        }
+        AccountCommand::Pin(PinCommand::Clear { name }) => {
+            let mut store = open_store(config)?;
+            let name_shown = name.to_ascii_uppercase();
+            if admin::clear_pin(&mut *store, &name)? {
+                println!("PIN removed for {name_shown}");
+            } else {
+                println!("{name_shown} had no PIN");
+            }
         }
         AccountCommand::List => {
             let mut store = open_store(config)?;

@@ -17,6 +17,12 @@ pub const PASSWORD: Hidden = Hidden {
     flag: "--password-stdin",
 };
 
+pub const PIN: Hidden = Hidden {
+    what: "PIN",
+    prompt: "PIN (4 to 10 digits): ",
+    flag: "--pin-stdin",
+};
+
 pub const LINK_SECRET: Hidden = Hidden {
     what: "link secret",
     prompt: "Link secret: ",

@@ -18,15 +18,26 @@
 //! 0x04, required) from 2.4.3/3.3.5a clients and must send a right token in the proof. A wrong
 //! or missing token is refused exactly like a wrong password (same answer, same count), and so
 //! is a token whose time step the account has used before (the success's commit refuses it,
-//! RFC 6238 §5.2). 1.12.1
-//! (layout 3) has no authenticator block, so such an account can never log in from 1.12.1: it
-//! always fails there as a missing token.
+//! RFC 6238 §5.2). 1.12 clients (layout 3) have no authenticator block: they get the PIN grid
+//! (flag 1, [`crate::pin_grid`]) and type the current token on it, as CMaNGOS does.
+//!
+//! An account with a fixed PIN (`gatehouse account pin set`, vMaNGOS's) gets the PIN grid from
+//! every client: 1.12 (flag 1) and 2.4.3/3.3.5a (bit 0x01, and 0x04 beside it when the account
+//! also has an authenticator, both required). A 1.12 client has room for one PIN only: an
+//! account with both types its authenticator token there (the stronger factor). A wrong or
+//! missing PIN is a wrong credential like a wrong token (outcome `wrong_pin`).
+//!
+//! With `server.strict_version_check`, a right M1 must come with the client integrity hash of
+//! its build and OS ([`crate::srp6::integrity`]), else "version invalid" (outcome
+//! `version_mismatch`, not counted against the account), checked before the second factor.
+//! A build that is being patched is not checked: its seed is the old build's.
 
 use crate::account::{AccountId, AccountName, AccountStanding, IpLockRefusal};
+use crate::pin_grid::{self, SealedPin};
 use crate::policy::{LogonEvent, Observation, Verdict};
 use crate::protocol::challenge::{
-    AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, SecurityChallenge,
-    CRC_SALT,
+    AuthenticatorChallenge, ChallengeC2s, ChallengeKind, LogonChallengeS2c, PinChallenge,
+    SecurityChallenge, CRC_SALT,
 };
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::opcode::Opcode;
@@ -35,10 +46,11 @@ use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, Recon
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::xfer::XferInitiateS2c;
+use crate::srp6::integrity::IntegrityVerdict;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome};
-use crate::totp::{self, SealedTotpSecret, TotpStep};
+use crate::totp::{self, SealedTotpSecret, TotpKey, TotpStep};
 
 use super::{CloseReason, Closing, Input, OpcodeRule, SessionCx, State, Step, Update, WorldSelect};
 
@@ -84,11 +96,69 @@ pub struct PendingProof {
     second_factor: SecondFactor,
 }
 
-/// What the proof must carry besides a right M1.
+/// What the proof must carry besides a right M1. Secrets are opened only when a right M1
+/// needs them.
 pub enum SecondFactor {
     None,
-    /// An authenticator token; the secret is opened only when a right M1 needs it.
+    /// An authenticator token in the token field (protocol 8, flag 0x04).
     Totp(SealedTotpSecret),
+    /// The PIN grid (flag 1) answered with the current authenticator token (1.12 clients).
+    TotpGrid {
+        secret: SealedTotpSecret,
+        grid: PinChallenge,
+    },
+    /// The PIN grid answered with the account's fixed PIN; on protocol 8, with the
+    /// authenticator token beside it when the account has one (flags 0x01 | 0x04).
+    FixedPin {
+        pin: SealedPin,
+        grid: PinChallenge,
+        totp: Option<SealedTotpSecret>,
+    },
+}
+
+impl SecondFactor {
+    /// What an account with `totp` and `pin` is asked for by a client of `layout`.
+    fn for_account(
+        totp: Option<SealedTotpSecret>,
+        pin: Option<SealedPin>,
+        layout: Layout,
+    ) -> SecondFactor {
+        match (layout, totp, pin) {
+            (_, None, None) => SecondFactor::None,
+            // One PIN fits the 1.12 grid: the authenticator's token, if the account has one.
+            (Layout::V2 | Layout::V3, Some(secret), _) => SecondFactor::TotpGrid {
+                secret,
+                grid: pin_grid::challenge(),
+            },
+            (Layout::V8, Some(secret), None) => SecondFactor::Totp(secret),
+            (_, totp, Some(pin)) => SecondFactor::FixedPin {
+                pin,
+                grid: pin_grid::challenge(),
+                totp,
+            },
+        }
+    }
+
+    /// The challenge's security blocks that ask for it.
+    fn challenge(&self) -> SecurityChallenge {
+        let required = Some(AuthenticatorChallenge { required: true });
+        match self {
+            SecondFactor::None => SecurityChallenge::default(),
+            SecondFactor::Totp(_) => SecurityChallenge {
+                authenticator: required,
+                ..SecurityChallenge::default()
+            },
+            SecondFactor::TotpGrid { grid, .. } => SecurityChallenge {
+                pin: Some(*grid),
+                ..SecurityChallenge::default()
+            },
+            SecondFactor::FixedPin { grid, totp, .. } => SecurityChallenge {
+                pin: Some(*grid),
+                authenticator: totp.as_ref().and(required),
+                ..SecurityChallenge::default()
+            },
+        }
+    }
 }
 
 pub struct PendingSuccess {
@@ -96,6 +166,9 @@ pub struct PendingSuccess {
     session_key: SessionKey,
     /// The name, for a refusal should the token turn out to be used before.
     name: AccountName,
+    /// How a token used before is audited: `wrong_token`, or `wrong_pin` when it was typed
+    /// on the PIN grid.
+    reused: LoginOutcome,
 }
 
 /// Challenge or reconnect challenge: 34 + name (1..=16) bytes.
@@ -488,16 +561,8 @@ fn on_account_loaded(
 
     let handshake = ServerHandshake::new(account.verifier, account.salt);
     let layout = cx.data.layout.unwrap_or(Layout::V8);
-    let second_factor = match account.totp {
-        Some(sealed) => SecondFactor::Totp(sealed),
-        None => SecondFactor::None,
-    };
-    let security = SecurityChallenge {
-        // Layout 3 (1.12.1) has no authenticator block; the proof then fails as "missing".
-        authenticator: (matches!(second_factor, SecondFactor::Totp(_)) && layout == Layout::V8)
-            .then_some(AuthenticatorChallenge { required: true }),
-        ..SecurityChallenge::default()
-    };
+    let second_factor = SecondFactor::for_account(account.totp, account.pin, layout);
+    let security = second_factor.challenge();
     let reply = LogonChallengeS2c::Success {
         server_public_key: *handshake.public_key(),
         salt: account.salt,
@@ -540,6 +605,11 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
         .handshake
         .verify(&name, &proof.client_public_key, &proof.client_proof);
     let mut totp_step = None;
+    if verified.is_ok() && cx.data.patch.is_none() {
+        if let Some(refusal) = check_integrity(&proof, name, cx) {
+            return refusal;
+        }
+    }
     if verified.is_ok() {
         match check_second_factor(pending.account, &pending.second_factor, &proof, name, cx) {
             SecondFactorCheck::Passed(step) => totp_step = step,
@@ -557,6 +627,10 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
                     server_proof: success.server_proof,
                     session_key: success.session_key,
                     name,
+                    reused: match pending.second_factor {
+                        SecondFactor::TotpGrid { .. } => LoginOutcome::WrongPin,
+                        _ => LoginOutcome::WrongToken,
+                    },
                 })),
                 StoreOp::RecordLoginSuccess {
                     attempt: a,
@@ -576,6 +650,7 @@ fn handle_logon_proof(pending: PendingProof, msg: &[u8], cx: &mut SessionCx<'_>)
 fn refuse_credentials(name: AccountName, outcome: LoginOutcome, cx: &mut SessionCx<'_>) -> Step {
     let why = match outcome {
         LoginOutcome::WrongToken => "wrong or missing authenticator token",
+        LoginOutcome::WrongPin => "wrong or missing PIN",
         _ => "wrong password",
     };
     log::info!("{}: refused: {why}", cx.data);
@@ -599,10 +674,41 @@ enum SecondFactorCheck {
     Refused(Box<Step>),
 }
 
+/// The client integrity check (`server.strict_version_check`), once M1 was right: `None` if
+/// it passed (or is off), else the refusal, "version invalid", audited and not counted.
+fn check_integrity(
+    proof: &LogonProofC2s,
+    name: AccountName,
+    cx: &mut SessionCx<'_>,
+) -> Option<Step> {
+    let build = cx.data.build.unwrap_or(Build(0));
+    let verdict = cx.settings.version_check.judge(
+        build,
+        crate::protocol::challenge::fourcc_text(cx.data.client.os).as_bytes(),
+        &proof.client_public_key,
+        &proof.crc_hash,
+    );
+    let why = match verdict {
+        IntegrityVerdict::Passed => return None,
+        IntegrityVerdict::Mismatch => "the client integrity hash does not match its build",
+        IntegrityVerdict::NoSeed => "no checksum seed is known for this build and OS",
+    };
+    log::info!("{}: refused: {why} (build {build})", cx.data);
+    let a = attempt(cx, name, LoginOutcome::VersionMismatch);
+    let op = record_failure(cx, a);
+    Some(Step::Ask(
+        State::Logon(Logon::RecordingFailure(Refusal::Proof(
+            LoginResult::FailVersionInvalid,
+        ))),
+        op,
+    ))
+}
+
 /// The second factor, once M1 was right.
-/// A wrong or missing token is a wrong credential. A secret that cannot be opened (no key,
-/// another key, a corrupt row) is the server's fault, not the client's: answered "busy" and
-/// not counted against the account. Neither the token nor the secret is ever logged.
+/// A wrong or missing token or PIN is a wrong credential. A secret that cannot be opened (no
+/// key, another key, a corrupt row) is the server's fault, not the client's: answered "busy"
+/// and not counted against the account. Neither the token, the PIN nor the secret is ever
+/// logged.
 fn check_second_factor(
     account: AccountId,
     second_factor: &SecondFactor,
@@ -610,42 +716,70 @@ fn check_second_factor(
     name: AccountName,
     cx: &mut SessionCx<'_>,
 ) -> SecondFactorCheck {
-    let SecondFactor::Totp(sealed) = second_factor else {
-        return SecondFactorCheck::Passed(None);
-    };
-    let opened = match &cx.settings.totp_key {
-        Some(key) => totp::open(key, account, sealed).map_err(|e| e.to_string()),
-        None => Err("no totp.key is configured".to_string()),
-    };
-    let secret = match opened {
-        Ok(secret) => secret,
-        Err(why) => {
-            log::error!(
-                "{}: refused: the account's authenticator secret cannot be used: {why}",
-                cx.data
-            );
-            let a = attempt(cx, name, LoginOutcome::DbBusy);
-            let op = record_failure(cx, a);
-            return SecondFactorCheck::Refused(Box::new(
-                refuse_proof(LoginResult::FailDbBusy, cx).asking(op),
-            ));
-        }
-    };
-    if proof.security.authenticator.is_none() {
-        // 1.12 clients have no authenticator field at all: such an account cannot log in
-        // with them, never on its password alone.
-        log::info!(
-            "{}: refused: account {name} has an authenticator and the client sent no token \
-             (1.12 clients cannot send one)",
-            cx.data
-        );
-    }
     // A clock before 1970 makes every token wrong rather than panicking.
     let unix_now = u64::try_from(cx.unix_now).unwrap_or(0);
+    let wrong = |outcome, cx: &mut SessionCx<'_>| {
+        SecondFactorCheck::Refused(Box::new(refuse_credentials(name, outcome, cx)))
+    };
+    match second_factor {
+        SecondFactor::None => SecondFactorCheck::Passed(None),
+        SecondFactor::Totp(sealed) => {
+            let secret = match open_or_busy(name, cx, |key| totp::open(key, account, sealed)) {
+                Ok(secret) => secret,
+                Err(refused) => return refused,
+            };
+            check_token(&secret, proof, name, unix_now, cx)
+        }
+        SecondFactor::TotpGrid { secret, grid } => {
+            let secret = match open_or_busy(name, cx, |key| totp::open(key, account, secret)) {
+                Ok(secret) => secret,
+                Err(refused) => return refused,
+            };
+            match proof
+                .security
+                .pin
+                .and_then(|p| pin_grid::verify_totp(grid, &p, &secret, unix_now))
+            {
+                Some(step) => SecondFactorCheck::Passed(Some(step)),
+                None => wrong(LoginOutcome::WrongPin, cx),
+            }
+        }
+        SecondFactor::FixedPin { pin, grid, totp } => {
+            let pin = match open_or_busy(name, cx, |key| pin_grid::open(key, account, pin)) {
+                Ok(pin) => pin,
+                Err(refused) => return refused,
+            };
+            let right = proof
+                .security
+                .pin
+                .is_some_and(|p| pin_grid::verify_fixed(grid, &p, &pin));
+            if !right {
+                return wrong(LoginOutcome::WrongPin, cx);
+            }
+            let Some(sealed) = totp else {
+                return SecondFactorCheck::Passed(None);
+            };
+            let secret = match open_or_busy(name, cx, |key| totp::open(key, account, sealed)) {
+                Ok(secret) => secret,
+                Err(refused) => return refused,
+            };
+            check_token(&secret, proof, name, unix_now, cx)
+        }
+    }
+}
+
+/// The token of the proof's authenticator field (protocol 8).
+fn check_token(
+    secret: &totp::TotpSecret,
+    proof: &LogonProofC2s,
+    name: AccountName,
+    unix_now: u64,
+    cx: &mut SessionCx<'_>,
+) -> SecondFactorCheck {
     match proof
         .security
         .authenticator
-        .and_then(|token| totp::verify(&secret, token.as_bytes(), unix_now))
+        .and_then(|token| totp::verify(secret, token.as_bytes(), unix_now))
     {
         Some(step) => SecondFactorCheck::Passed(Some(step)),
         None => SecondFactorCheck::Refused(Box::new(refuse_credentials(
@@ -654,6 +788,30 @@ fn check_second_factor(
             cx,
         ))),
     }
+}
+
+/// Opens a sealed authenticator secret or PIN under `totp.key`; one that cannot be opened is
+/// answered "busy" (audited `db_busy`, not counted).
+fn open_or_busy<T, E: std::fmt::Display>(
+    name: AccountName,
+    cx: &mut SessionCx<'_>,
+    open: impl FnOnce(&TotpKey) -> Result<T, E>,
+) -> Result<T, SecondFactorCheck> {
+    let opened = match &cx.settings.totp_key {
+        Some(key) => open(key).map_err(|e| e.to_string()),
+        None => Err("no totp.key is configured".to_string()),
+    };
+    opened.map_err(|why| {
+        log::error!(
+            "{}: refused: the account's authenticator secret or PIN cannot be used: {why}",
+            cx.data
+        );
+        let a = attempt(cx, name, LoginOutcome::DbBusy);
+        let op = record_failure(cx, a);
+        SecondFactorCheck::Refused(Box::new(
+            refuse_proof(LoginResult::FailDbBusy, cx).asking(op),
+        ))
+    })
 }
 
 /// A right password from an old build: the download answer and CMD_XFER_INITIATE, then the
@@ -686,7 +844,7 @@ fn on_login_success_recorded(
         // Right password, and a token whose step this account has used before (RFC 6238
         // §5.2): a replayed token is a wrong credential, counted like any other.
         log::info!("{}: the authenticator token was used before", cx.data);
-        return refuse_credentials(pending.name, LoginOutcome::WrongToken, cx);
+        return refuse_credentials(pending.name, pending.reused, cx);
     }
     if let Err(e) = keep_session(cx, pending.session_key, stored) {
         // The key was not saved, so no world server could admit the player: refuse.

@@ -65,6 +65,7 @@ use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::{Check, ProtocolError};
 use crate::realms::list_cache::RealmListCache;
+use crate::srp6::integrity::VersionCheck;
 use crate::srp6::SessionKey;
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::CharacterCount;
@@ -278,6 +279,8 @@ pub struct SessionSettings {
     pub realm_list_interval: Duration,
     /// Opens accounts' authenticator secrets; `None` = no `[totp] key` configured.
     pub totp_key: Option<TotpKey>,
+    /// The client integrity check (`server.strict_version_check`, `server.build_seeds`).
+    pub version_check: VersionCheck,
 }
 
 impl SessionSettings {
@@ -289,6 +292,7 @@ impl SessionSettings {
             lockout: LockoutPolicy::account(&config.lockout),
             realm_list_interval: Duration::from_millis(config.limits.realm_list_interval_ms),
             totp_key: config.totp.key.clone(),
+            version_check: config.version_check(),
         }
     }
 

@@ -52,6 +52,7 @@ impl Fixture {
                 lockout: LockoutPolicy::OFF,
                 realm_list_interval: Duration::from_secs(1),
                 totp_key: None,
+                version_check: Default::default(),
             },
             realms,
             policies: Policies::empty(),
@@ -147,6 +148,7 @@ fn account(standing: AccountStanding) -> AccountRecord {
         security_level: 0,
         session: None,
         totp: None,
+        pin: None,
         ip_lock: None,
         lockout: crate::store::LockoutStanding::Clear,
     }
@@ -700,7 +702,7 @@ fn proof_with_token(
 }
 
 #[test]
-fn an_authenticator_account_is_challenged_with_flag_4_except_on_1_12() {
+fn an_authenticator_account_is_challenged_with_flag_4_and_on_1_12_with_the_pin_grid() {
     for build in ClientBuild::ALL {
         let mut f = Fixture::new();
         f.settings.totp_key = Some(totp_key());
@@ -714,6 +716,13 @@ fn an_authenticator_account_is_challenged_with_flag_4_except_on_1_12() {
             .then_some(crate::protocol::challenge::AuthenticatorChallenge { required: true });
         assert_eq!(
             security.authenticator, expected,
+            "build {}",
+            build.version.build
+        );
+        // 1.12 gets the PIN grid instead, to type the token on.
+        assert_eq!(
+            security.pin.is_some(),
+            build == ClientBuild::VANILLA,
             "build {}",
             build.version.build
         );
@@ -784,7 +793,7 @@ fn a_right_token_logs_in_and_a_wrong_or_missing_one_is_a_wrong_credential() {
 }
 
 #[test]
-fn a_1_12_client_of_an_authenticator_account_fails_as_a_missing_token() {
+fn a_1_12_client_of_an_authenticator_account_that_sends_no_pin_fails_as_a_wrong_pin() {
     let mut f = Fixture::new();
     f.settings.totp_key = Some(totp_key());
     let s = expect_state(proof_with_token(
@@ -795,7 +804,7 @@ fn a_1_12_client_of_an_authenticator_account_fails_as_a_missing_token() {
     ));
     match f.store.pop() {
         Some(StoreOp::RecordLoginFailure { attempt: a, .. }) => {
-            assert_eq!(a.outcome, LoginOutcome::WrongToken)
+            assert_eq!(a.outcome, LoginOutcome::WrongPin)
         }
         other => panic!("{other:?}"),
     }

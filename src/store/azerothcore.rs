@@ -48,6 +48,7 @@ use super::{
     RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
+use crate::pin_grid::SealedPin;
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
@@ -276,6 +277,7 @@ fn account_from_row(
         security_level,
         session,
         totp,
+        pin: mangos_family::pin_col(row, 17, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })
@@ -546,7 +548,8 @@ impl Store for AzerothCoreStore {
                         ac_account_head!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
                         "t.session_key = a.session_key, a.totp_secret, g.secret, a.locked, ",
-                        "a.last_ip FROM account a ",
+                        "a.last_ip, (SELECT p.pin FROM gatehouse_pins p WHERE p.account_id = a.id) ",
+                        "FROM account a ",
                         "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
                         "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
                     ),
@@ -556,7 +559,7 @@ impl Store for AzerothCoreStore {
                     concat!(
                         ac_account_head!(),
                         ", COALESCE(UNIX_TIMESTAMP(a.last_login), 0), ",
-                        "9223372036854775807, NULL, 1, a.totp_secret, NULL, a.locked, a.last_ip ",
+                        "9223372036854775807, NULL, 1, a.totp_secret, NULL, a.locked, a.last_ip, NULL ",
                         "FROM account a WHERE a.username = ?"
                     ),
                 ),
@@ -1106,6 +1109,12 @@ impl Store for AzerothCoreStore {
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
             mangos_family::set_totp_secret(self.own, conn, name, secret)
+        })
+    }
+
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::set_pin(self.own, conn, name, pin)
         })
     }
 

@@ -45,6 +45,7 @@ use super::{
     RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
+use crate::pin_grid::SealedPin;
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpKey, TotpStep, SECRET_LEN};
@@ -238,6 +239,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
         security_level,
         session,
         totp,
+        pin: mangos_family::pin_col(row, 17, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })
@@ -509,7 +511,9 @@ impl Store for CmangosStore {
                         cm_account_head!(),
                         ", t.issued_at, t.expires_at, t.taken_by, ",
                         "CAST(t.session_key AS BINARY) = CAST(a.sessionkey AS BINARY), ",
-                        "a.token, g.secret, a.locked, a.lockedIp FROM account a ",
+                        "a.token, g.secret, a.locked, a.lockedIp, ",
+                        "(SELECT p.pin FROM gatehouse_pins p WHERE p.account_id = a.id) ",
+                        "FROM account a ",
                         "LEFT JOIN gatehouse_sessions t ON t.account_id = a.id ",
                         "LEFT JOIN gatehouse_totp g ON g.account_id = a.id WHERE a.username = ?"
                     ),
@@ -518,7 +522,7 @@ impl Store for CmangosStore {
                     concat!(
                         cm_account_head!(),
                         ", 0, 9223372036854775807, NULL, COALESCE(a.sessionkey, '') <> '', ",
-                        "a.token, NULL, a.locked, a.lockedIp FROM account a WHERE a.username = ?"
+                        "a.token, NULL, a.locked, a.lockedIp, NULL FROM account a WHERE a.username = ?"
                     ),
                 ),
                 (unix_now(), name.as_str()),
@@ -1001,6 +1005,12 @@ impl Store for CmangosStore {
     ) -> Result<(), StoreError> {
         on_conn!(self, |conn| {
             mangos_family::set_totp_secret(self.own, conn, name, secret)
+        })
+    }
+
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            mangos_family::set_pin(self.own, conn, name, pin)
         })
     }
 

@@ -21,6 +21,7 @@ use super::{
     LockoutStanding, LoginAttempt, RealmChanges, RealmRef, StoreError,
 };
 use crate::account::AccountName;
+use crate::pin_grid::SealedPin;
 use crate::totp::{SealedTotpSecret, TotpKey, TotpSecret, TotpStep, SEALED_LEN, SECRET_LEN};
 use crate::values::{AccountId, IpBan, LinkKey, LockoutPolicy, RealmId};
 
@@ -344,6 +345,46 @@ pub(super) fn console_password(
     .transpose()
 }
 
+/// The sealed fixed PIN of a `gatehouse_pins` column, if any.
+pub(super) fn pin_col(
+    row: &mysql::Row,
+    idx: usize,
+    id: i64,
+) -> Result<Option<SealedPin>, StoreError> {
+    let bytes: Option<Vec<u8>> = row
+        .get_opt(idx)
+        .transpose()
+        .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))?
+        .flatten();
+    bytes
+        .map(|b| {
+            SealedPin::from_bytes(&b)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))
+        })
+        .transpose()
+}
+
+pub(super) fn set_pin(
+    own: OwnTables,
+    conn: &mut Conn,
+    name: &AccountName,
+    pin: Option<&SealedPin>,
+) -> Result<(), StoreError> {
+    own.require(Feature::OwnAuthenticators)?;
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    let id = account_id(&mut tx, name)?;
+    match pin {
+        Some(pin) => tx.exec_drop(
+            "INSERT INTO gatehouse_pins (account_id, pin) VALUES (?, ?)
+             ON DUPLICATE KEY UPDATE pin = VALUES(pin)",
+            (id.0, &pin.as_bytes()[..]),
+        )?,
+        None => tx.exec_drop("DELETE FROM gatehouse_pins WHERE account_id = ?", (id.0,))?,
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 pub(super) fn set_totp_secret(
     own: OwnTables,
     conn: &mut Conn,
@@ -548,6 +589,7 @@ pub(super) fn forget_account(
             "DELETE FROM gatehouse_login_addresses WHERE account_id = ?",
             "DELETE FROM gatehouse_totp_steps WHERE account_id = ?",
             "DELETE FROM gatehouse_totp WHERE account_id = ?",
+            "DELETE FROM gatehouse_pins WHERE account_id = ?",
         ] {
             q.exec_drop(sql, (account.0,))?;
         }

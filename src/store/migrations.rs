@@ -189,6 +189,18 @@ ALTER TABLE accounts ADD COLUMN ip_locked INTEGER NOT NULL DEFAULT 0
     CHECK (ip_locked IN (0, 1));
 "#,
     },
+    Migration {
+        version: 8,
+        description: "fixed PINs for the PIN grid",
+        sql: r#"
+-- The account's fixed PIN sealed under the config's [totp] key (crate::pin_grid::seal:
+-- nonce, ciphertext of the length and ten digit bytes, tag).
+CREATE TABLE account_pins (
+    account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    pin         BLOB    NOT NULL CHECK (length(pin) = 51)
+);
+"#,
+    },
 ];
 
 /// The version this binary's schema ends at.

@@ -32,6 +32,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::account::{AccountName, AccountStanding, IpLock};
+use crate::pin_grid::SealedPin;
 use crate::protocol::client_tags::ClientTags;
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
@@ -257,6 +258,11 @@ pub trait Store: Send {
         secret: Option<&SealedTotpSecret>,
     ) -> Result<(), StoreError>;
 
+    /// Sets (`Some`) or clears (`None`) the account's sealed fixed PIN (the PIN grid, vMaNGOS's
+    /// PIN). [`StoreError::NoSuchAccount`] if unknown. On a foreign schema it lives in
+    /// `gatehouse_pins` ([`Feature::OwnAuthenticators`]).
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError>;
+
     /// Upserts how many characters an account has on a realm (world servers report this).
     fn set_character_count(
         &mut self,
@@ -392,6 +398,9 @@ pub struct AccountRecord {
     pub session: Option<SessionTicket>,
     /// The authenticator secret, sealed; `Some` = a token is required after the password.
     pub totp: Option<SealedTotpSecret>,
+    /// The fixed PIN the player chose, sealed (`gatehouse account pin set`); `Some` = the PIN
+    /// grid is required wherever the client has it (docs/protocol.md §2.3).
+    pub pin: Option<SealedPin>,
     /// `Some`: logons only from one address (the foreign schemas' `account.locked`).
     pub ip_lock: Option<IpLock>,
     /// The account lockout as it stands for the address of the logon that loaded the record
@@ -464,6 +473,12 @@ pub enum LoginOutcome {
     WrongPassword,
     /// Right password, but the authenticator token was wrong or missing.
     WrongToken,
+    /// Right password, but the PIN typed on the PIN grid (a fixed PIN or the authenticator
+    /// token) was wrong or missing.
+    WrongPin,
+    /// Right password, but the proof's crc_hash is not the client integrity hash of its build
+    /// and OS (`server.strict_version_check`), or no seed is known for them.
+    VersionMismatch,
     ReconnectFailed,
     Banned,
     Suspended,
@@ -496,12 +511,14 @@ pub enum LoginOutcome {
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 22] = [
+    pub const ALL: [LoginOutcome; 24] = [
         LoginOutcome::Success,
         LoginOutcome::ReconnectSuccess,
         LoginOutcome::UnknownAccount,
         LoginOutcome::WrongPassword,
         LoginOutcome::WrongToken,
+        LoginOutcome::WrongPin,
+        LoginOutcome::VersionMismatch,
         LoginOutcome::ReconnectFailed,
         LoginOutcome::Banned,
         LoginOutcome::Suspended,
@@ -528,6 +545,8 @@ impl LoginOutcome {
             LoginOutcome::UnknownAccount => "unknown_account",
             LoginOutcome::WrongPassword => "wrong_password",
             LoginOutcome::WrongToken => "wrong_token",
+            LoginOutcome::WrongPin => "wrong_pin",
+            LoginOutcome::VersionMismatch => "version_mismatch",
             LoginOutcome::ReconnectFailed => "reconnect_failed",
             LoginOutcome::Banned => "banned",
             LoginOutcome::Suspended => "suspended",
@@ -556,6 +575,7 @@ impl LoginOutcome {
             self,
             LoginOutcome::WrongPassword
                 | LoginOutcome::WrongToken
+                | LoginOutcome::WrongPin
                 | LoginOutcome::ConsoleWrongPassword
                 | LoginOutcome::ConsoleWrongToken
         )

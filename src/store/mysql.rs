@@ -32,6 +32,7 @@ use super::{
     RealmRecord, RealmRef, SessionTicket, Store, StoreError, TakeOutcome, TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
+use crate::pin_grid::SealedPin;
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
@@ -557,6 +558,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
+        pin: super::mangos_family::pin_col(row, 15, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })
@@ -913,7 +915,8 @@ impl Store for MysqlStore {
                     "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
                     standing_columns!(),
                     ", a.security_level, a.session_key_at, a.session_expires_at, ",
-                    "a.session_taken_by, a.totp_secret, a.ip_locked, a.last_login_ip ",
+                    "a.session_taken_by, a.totp_secret, a.ip_locked, a.last_login_ip, ",
+                    "(SELECT p.pin FROM account_pins p WHERE p.account_id = a.id) ",
                     "FROM accounts a WHERE a.name = ?"
                 ),
                 (unix_now(), name.as_str()),
@@ -1461,6 +1464,25 @@ impl Store for MysqlStore {
             if conn.affected_rows() == 0 {
                 return Err(StoreError::NoSuchAccount(*name));
             }
+            Ok(())
+        })
+    }
+
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError> {
+        on_conn!(self, |conn| {
+            let mut tx = conn.start_transaction(mysql::TxOpts::default())?;
+            let id: Option<i64> =
+                tx.exec_first("SELECT id FROM accounts WHERE name = ?", (name.as_str(),))?;
+            let id = id.ok_or(StoreError::NoSuchAccount(*name))?;
+            match pin {
+                Some(pin) => tx.exec_drop(
+                    "INSERT INTO account_pins (account_id, pin) VALUES (?, ?)
+                     ON DUPLICATE KEY UPDATE pin = VALUES(pin)",
+                    (id, &pin.as_bytes()[..]),
+                )?,
+                None => tx.exec_drop("DELETE FROM account_pins WHERE account_id = ?", (id,))?,
+            }
+            tx.commit()?;
             Ok(())
         })
     }

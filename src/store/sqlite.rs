@@ -24,6 +24,7 @@ use super::{
     TakenSession,
 };
 use crate::account::{AccountName, IpLockRefusal};
+use crate::pin_grid::SealedPin;
 use crate::protocol::version::Build;
 use crate::srp6::{ClientDigest, Salt, SessionKey, Verifier};
 use crate::totp::{SealedTotpSecret, TotpStep};
@@ -444,9 +445,21 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
+        pin: pin_from_row(row, id, 15)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })
+}
+
+/// The sealed fixed PIN, if any; one that cannot be a sealed PIN is corrupt.
+fn pin_from_row(row: &Row<'_>, id: i64, idx: usize) -> Result<Option<SealedPin>, StoreError> {
+    let bytes: Option<Vec<u8>> = row.get(idx)?;
+    bytes
+        .map(|b| {
+            SealedPin::from_bytes(&b)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))
+        })
+        .transpose()
 }
 
 /// The sealed authenticator secret, if any; one that cannot be a sealed secret is corrupt.
@@ -638,7 +651,9 @@ impl Store for SqliteStore {
             "SELECT a.id, a.name, a.salt, a.verifier, a.failed_logins, a.session_key, ",
             standing_columns!(),
             ", a.security_level, a.session_key_at, a.session_expires_at, a.session_taken_by",
-            ", a.totp_secret, a.ip_locked, a.last_login_ip FROM accounts a WHERE a.name = ?2"
+            ", a.totp_secret, a.ip_locked, a.last_login_ip",
+            ", (SELECT p.pin FROM account_pins p WHERE p.account_id = a.id)",
+            " FROM accounts a WHERE a.name = ?2"
         ))?;
         let mut rows = stmt.query(params![unix_now(), name.as_str()])?;
         match rows.next()? {
@@ -1181,6 +1196,28 @@ impl Store for SqliteStore {
         if updated == 0 {
             return Err(StoreError::NoSuchAccount(*name));
         }
+        Ok(())
+    }
+
+    fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let id: Option<i64> = tx
+            .prepare_cached("SELECT id FROM accounts WHERE name = ?1")?
+            .query_row(params![name.as_str()], |r| r.get(0))
+            .optional()?;
+        let id = id.ok_or(StoreError::NoSuchAccount(*name))?;
+        match pin {
+            Some(pin) => tx
+                .prepare_cached(
+                    "INSERT INTO account_pins (account_id, pin) VALUES (?1, ?2)
+                     ON CONFLICT (account_id) DO UPDATE SET pin = excluded.pin",
+                )?
+                .execute(params![id, &pin.as_bytes()[..]])?,
+            None => tx
+                .prepare_cached("DELETE FROM account_pins WHERE account_id = ?1")?
+                .execute(params![id])?,
+        };
+        tx.commit()?;
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 const STATEMENTS: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_ac_schema (
@@ -75,6 +75,12 @@ pub(in crate::store) const SHARED: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_totp_steps (
     account_id  INT UNSIGNED NOT NULL PRIMARY KEY,
     last_step   BIGINT       NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+    // Version 3. Fixed PINs for the PIN grid, sealed under gatehouse's totp.key
+    // (crate::pin_grid; vMaNGOS keeps its own elsewhere).
+    r#"CREATE TABLE IF NOT EXISTS gatehouse_pins (
+    account_id  INT UNSIGNED  NOT NULL PRIMARY KEY,
+    pin         VARBINARY(51) NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
 ];
 

@@ -16,7 +16,7 @@ use super::super::mangos_family::OwnTables;
 use super::super::StoreError;
 
 /// The version of the set below; a database at this version is left alone.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 const STATEMENTS: &[&str] = &[
     r#"CREATE TABLE IF NOT EXISTS gatehouse_cm_schema (

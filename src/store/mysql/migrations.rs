@@ -170,6 +170,19 @@ pub const MIGRATIONS: &[Migration] = &[
     CHECK (ip_locked IN (0, 1))"#,
         ],
     },
+    Migration {
+        version: 5,
+        description: "fixed PINs for the PIN grid",
+        statements: &[
+            // SQLite's version 8: the fixed PIN sealed under [totp] key (crate::pin_grid).
+            r#"CREATE TABLE IF NOT EXISTS account_pins (
+    account_id  BIGINT        NOT NULL PRIMARY KEY,
+    pin         VARBINARY(51) NOT NULL CHECK (LENGTH(pin) = 51),
+    CONSTRAINT account_pins_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+        ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"#,
+        ],
+    },
 ];
 
 /// The version table itself, created before the first step.

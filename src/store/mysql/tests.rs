@@ -36,7 +36,7 @@ fn realm(n: &str) -> NewRealm {
 fn fresh(url: &str) -> MysqlStore {
     let mut conn = Conn::new(Opts::from_url(url).unwrap()).unwrap();
     conn.query_drop(
-        "DROP TABLE IF EXISTS login_addresses, totp_steps, realm_characters, realm_builds,
+        "DROP TABLE IF EXISTS account_pins, login_addresses, totp_steps, realm_characters, realm_builds,
              account_bans, login_audit, ip_bans, settings, realms, accounts, gatehouse_schema",
     )
     .unwrap();
@@ -101,7 +101,7 @@ fn concurrent_opens(url: &str) {
     drop(fresh(url));
     let mut conn = Conn::new(Opts::from_url(url).unwrap()).unwrap();
     conn.query_drop(
-        "DROP TABLE IF EXISTS login_addresses, totp_steps, realm_characters, realm_builds,
+        "DROP TABLE IF EXISTS account_pins, login_addresses, totp_steps, realm_characters, realm_builds,
              account_bans, login_audit, ip_bans, settings, realms, accounts, gatehouse_schema",
     )
     .unwrap();

@@ -67,6 +67,7 @@ fn open_creates_every_table_and_reopen_is_idempotent() {
     let store = SqliteStore::open(&path).unwrap();
     let mut expected = vec![
         "account_bans",
+        "account_pins",
         "accounts",
         "ip_bans",
         "login_addresses",

@@ -133,6 +133,15 @@ impl Store for GatedStore {
     ) -> Result<Option<String>, StoreError> {
         self.inner.set_ip_lock(name, setting)
     }
+
+    fn set_pin(
+        &mut self,
+        name: &AccountName,
+        pin: Option<&crate::pin_grid::SealedPin>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_pin(name, pin)
+    }
+
     fn set_totp_secret(
         &mut self,
         name: &AccountName,

@@ -14,13 +14,16 @@ use std::time::Duration;
 
 use crate::account::{AccountName, CredentialError, Password};
 use crate::protocol::challenge::{ChallengeC2s, ChallengeKind, LogonChallengeS2c};
-use crate::protocol::proof::{AuthenticatorToken, LogonProofC2s, LogonProofS2c, SecurityProof};
+use crate::protocol::proof::{
+    AuthenticatorToken, LogonProofC2s, LogonProofS2c, PinProof, SecurityProof,
+};
 use crate::protocol::realm_list::{RealmListC2s, RealmListS2c};
 use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, ReconnectProofS2c};
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout, ProtocolVersion, Version};
 use crate::protocol::wire::{Check, ProtocolError};
-use crate::srp6::{ClientHandshake, SessionKey, Srp6Error};
+use crate::srp6::integrity::{ChecksumSeeds, ClientOs};
+use crate::srp6::{ClientHandshake, PublicKey, SessionKey, Srp6Error};
 
 /// A client build to impersonate: its version and the protocol version it logs in with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,14 @@ impl ClientBuild {
         }
     }
 
+    /// The crc_hash a Windows client of this build sends with public key `a_pub`
+    /// (docs/protocol.md §7.3): zeros for a build without a known checksum seed.
+    pub fn crc_hash(&self, a_pub: &PublicKey) -> [u8; 20] {
+        ChecksumSeeds::default()
+            .find(self.version.build, ClientOs::Windows)
+            .map_or([0; 20], |seed| crate::srp6::version_proof(a_pub, seed))
+    }
+
     /// The challenge a client of this build sends for `name` (x86 / Windows / enUS).
     pub fn challenge(&self, name: AccountName) -> ChallengeC2s {
         ChallengeC2s {
@@ -108,6 +119,32 @@ pub enum ClientError {
     Srp(#[from] Srp6Error),
     #[error("credentials: {0}")]
     Credential(#[from] CredentialError),
+    #[error("a PIN is typed with the digits 0-9 only")]
+    PinNotDigits,
+}
+
+/// What the player answers besides the password.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProofAnswers<'a> {
+    /// Typed in the authenticator field: `Some` sets security flag 0x04 in the proof (2.4.3 /
+    /// 3.3.5a only), whether or not the challenge asked for it.
+    pub token: Option<&'a str>,
+    /// Typed on the PIN grid, when the challenge shows one (a fixed PIN, or on 1.12 the
+    /// authenticator's current token); without a grid it is not sent.
+    pub pin: Option<&'a str>,
+    /// Whether the crc_hash is the client integrity hash of the build (as a real client's) or
+    /// a wrong one.
+    pub crc: CrcAnswer,
+}
+
+/// The proof's crc_hash, [`ProofAnswers::crc`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CrcAnswer {
+    /// SHA1(A ‖ the build's Windows checksum seed), as a real Windows client sends.
+    #[default]
+    Right,
+    /// Twenty bytes no client would send.
+    Wrong,
 }
 
 /// One TCP connection to the login server.
@@ -279,6 +316,19 @@ impl LogonClient {
         client.log_in(name, password, token)
     }
 
+    /// [`LogonClient::login`] with every answer a player can give ([`ProofAnswers`]).
+    pub fn login_with(
+        addr: SocketAddr,
+        build: ClientBuild,
+        name: &str,
+        password: &str,
+        answers: ProofAnswers<'_>,
+        timeout: Duration,
+    ) -> Result<LoggedIn, ClientError> {
+        let client = LogonClient::connect(addr, build, timeout)?;
+        client.log_in_with(name, password, answers)
+    }
+
     /// Challenge and proof (with an optional authenticator token) on this connection; M2 is
     /// verified.
     pub fn log_in(
@@ -287,13 +337,43 @@ impl LogonClient {
         password: &str,
         token: Option<&str>,
     ) -> Result<LoggedIn, ClientError> {
+        self.log_in_with(
+            name,
+            password,
+            ProofAnswers {
+                token,
+                ..ProofAnswers::default()
+            },
+        )
+    }
+
+    /// Challenge and proof with every answer of [`ProofAnswers`]; M2 is verified.
+    pub fn log_in_with(
+        self,
+        name: &str,
+        password: &str,
+        answers: ProofAnswers<'_>,
+    ) -> Result<LoggedIn, ClientError> {
         let name = AccountName::parse(name.as_bytes())?;
         let password = Password::parse(password.as_bytes())?;
         let mut client = self;
         let reply = client.send_challenge(name)?;
         let (handshake, mut proof) = Self::proof_for(&name, &password, &reply)?;
-        if let Some(token) = token {
+        proof.crc_hash = match answers.crc {
+            CrcAnswer::Right => client.build.crc_hash(&proof.client_public_key),
+            CrcAnswer::Wrong => [0x5a; 20],
+        };
+        if let Some(token) = answers.token {
             proof.security.authenticator = Some(AuthenticatorToken::new(token.as_bytes())?);
+        }
+        if let (LogonChallengeS2c::Success { security, .. }, Some(pin)) = (&reply, answers.pin) {
+            if let Some(grid) = &security.pin {
+                let mut salt = [0u8; 16];
+                crate::srp6::fill_random(&mut salt);
+                let hash = crate::pin_grid::pin_hash(grid, &salt, pin.as_bytes())
+                    .ok_or(ClientError::PinNotDigits)?;
+                proof.security.pin = Some(PinProof { salt, hash });
+            }
         }
         let mut msg = Vec::new();
         proof.encode(client.layout(), &mut msg)?;
