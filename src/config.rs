@@ -11,8 +11,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::integrity::{ChecksumSeed, ChecksumSeeds, ClientOs, VersionCheck};
 use crate::protocol::version::Build;
-use crate::srp6::integrity::{ChecksumSeed, ChecksumSeeds, ClientOs, VersionCheck};
 use crate::store::azerothcore::totp_master::TotpMasterSecret;
 use crate::store::{redact_url, DbTls, Schema, StoreLocation, TlsMode};
 use crate::totp::TotpKey;

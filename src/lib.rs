@@ -21,7 +21,8 @@
 //!   [`metrics`]: the Prometheus text page a monitoring system scrapes (`metrics.listen`).
 //! - [`account`]: the name/password rules; [`admin`]: operator commands on the store's API;
 //!   [`totp`]: the authenticator second factor (sealed secrets, token checks); [`pin_grid`]:
-//!   the 1.12 PIN grid (a fixed PIN or the TOTP token typed on a shuffled keypad).
+//!   the 1.12 PIN grid (a fixed PIN or the TOTP token typed on a shuffled keypad); [`integrity`]:
+//!   the client integrity check (`server.strict_version_check`, checksum seeds per build and OS).
 //! - [`patches`]: the patch index; [`io_worker`]: the threads that do the loop's slow work
 //!   (patch index and chunks, config reload; on a thread of their own, console password checks).
 //! - [`values`]: plain value types that every folder may share (account and realm ids, a
@@ -40,6 +41,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod event_loop;
+pub mod integrity;
 pub mod io_worker;
 pub mod log_throttle;
 pub mod logging;

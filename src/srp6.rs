@@ -21,7 +21,6 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::account::{AccountName, Password};
 
 pub mod fixed_ephemeral;
-pub mod integrity;
 
 /// 32-byte account salt, wire order (stored as-is).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::message::{DbJob, DbReply, Target, Timer};
 use super::services::Services;
+use super::stats_view::{game_states, StatsView};
 use super::table::{Buffers, Call, ConnIo, ConnTable, Kind, Refusal, Shape, Stopped, Turn};
 use crate::admin::{AdminAnswer, AdminOp, ConsolePasswordHash, Secret};
 use crate::console::command::{self, Command, HELP};
@@ -745,18 +746,6 @@ impl Kind for ConsoleSession {
     }
 }
 
-/// What the console's `stats` reads beside the services.
-pub(super) struct StatsView<'a> {
-    pub clients: &'a ConnTable<ClientSession>,
-    pub links: usize,
-    pub consoles: usize,
-    pub scrapes: usize,
-    pub now: Instant,
-    pub unix_now: i64,
-    pub loop_stats: &'a crate::event_loop::LoopStats,
-    pub inbox_depth: usize,
-}
-
 /// The console's `stats`.
 pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
     let StatsView {
@@ -777,8 +766,7 @@ pub(super) fn stats_text(view: StatsView<'_>, svc: &Services) -> String {
         "uptime          {}",
         humantime::format_duration(Duration::from_secs(uptime.as_secs()))
     );
-    let [(_, logon), (_, update), (_, world_select), (_, closing)] =
-        super::scrapes::game_states(clients);
+    let [(_, logon), (_, update), (_, world_select), (_, closing)] = game_states(clients);
     let _ = writeln!(
         t,
         "connections     {} (logon {logon}, update {update}, realm list {world_select}, closing {closing}); {links} links, {consoles} consoles, {scrapes} metrics",

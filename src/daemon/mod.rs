@@ -29,6 +29,7 @@ mod scrapes;
 mod service;
 mod services;
 mod signals;
+mod stats_view;
 mod table;
 
 use std::net::SocketAddr;
@@ -345,8 +346,8 @@ impl Daemon {
     }
 
     /// What `stats` and `/metrics` read beside the services.
-    fn stats_view<'a>(&'a self, cx: &'a Ctx<'_, Msg>) -> consoles::StatsView<'a> {
-        consoles::StatsView {
+    fn stats_view<'a>(&'a self, cx: &'a Ctx<'_, Msg>) -> stats_view::StatsView<'a> {
+        stats_view::StatsView {
             clients: &self.clients,
             links: self.links.len(),
             consoles: self.consoles.len(),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::message::{DbReply, Target, Timer};
 use super::services::Services;
+use super::stats_view::{game_states, StatsView};
 use super::table::{Buffers, Call, ConnIo, Kind, Refusal, Shape, Stopped, Turn};
 use crate::event_loop::{ConnToken, TableId};
 use crate::metrics::http::{self, Request, Status};
@@ -172,33 +173,8 @@ impl Kind for Scrape {
     }
 }
 
-/// Game clients open, per state (the names `/metrics` labels them with).
-pub(super) fn game_states(
-    clients: &super::table::ConnTable<crate::session::ClientSession>,
-) -> [(&'static str, u64); 4] {
-    use crate::session::StateKind;
-    let mut by_state = [
-        ("logon", 0),
-        ("update", 0),
-        ("world_select", 0),
-        ("closing", 0),
-    ];
-    for (_, conn) in clients.iter() {
-        let i = match conn.session.state.kind() {
-            StateKind::Logon => 0,
-            StateKind::Update => 1,
-            StateKind::WorldSelect => 2,
-            StateKind::Closing => 3,
-        };
-        if let Some((_, n)) = by_state.get_mut(i) {
-            *n += 1;
-        }
-    }
-    by_state
-}
-
 /// The page's numbers, copied from the same counters the console's `stats` reads.
-pub(super) fn snapshot(view: &super::consoles::StatsView<'_>, svc: &Services) -> Snapshot {
+pub(super) fn snapshot(view: &StatsView<'_>, svc: &Services) -> Snapshot {
     let c = &svc.counters;
     let started = view.now.saturating_duration_since(svc.started).as_secs();
     let logons = c

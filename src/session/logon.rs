@@ -28,11 +28,12 @@
 //! missing PIN is a wrong credential like a wrong token (outcome `wrong_pin`).
 //!
 //! With `server.strict_version_check`, a right M1 must come with the client integrity hash of
-//! its build and OS ([`crate::srp6::integrity`]), else "version invalid" (outcome
+//! its build and OS ([`crate::integrity`]), else "version invalid" (outcome
 //! `version_mismatch`, not counted against the account), checked before the second factor.
 //! A build that is being patched is not checked: its seed is the old build's.
 
 use crate::account::{AccountId, AccountName, AccountStanding, IpLockRefusal};
+use crate::integrity::IntegrityVerdict;
 use crate::pin_grid::{self, SealedPin};
 use crate::policy::{LogonEvent, Observation, Verdict};
 use crate::protocol::challenge::{
@@ -46,7 +47,6 @@ use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, Recon
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::xfer::XferInitiateS2c;
-use crate::srp6::integrity::IntegrityVerdict;
 use crate::srp6::{verify_reconnect_proof, ProofFailure, ServerHandshake, SessionKey};
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::{AccountRecord, FailureRecorded, LockoutStanding, LoginAttempt, LoginOutcome};

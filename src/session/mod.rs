@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use crate::account::{AccountId, AccountName};
 use crate::config::TimeoutConfig;
+use crate::integrity::VersionCheck;
 use crate::log_throttle::LogThrottle;
 use crate::net::shared::ReplySink;
 pub use crate::net::CloseReason;
@@ -65,7 +66,6 @@ use crate::protocol::opcode::Opcode;
 use crate::protocol::version::{Build, Layout};
 use crate::protocol::wire::{Check, ProtocolError};
 use crate::realms::list_cache::RealmListCache;
-use crate::srp6::integrity::VersionCheck;
 use crate::srp6::SessionKey;
 use crate::store::worker::{StoreOp, StoreReply};
 use crate::store::CharacterCount;

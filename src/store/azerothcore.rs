@@ -261,7 +261,7 @@ fn account_from_row(
             .transpose()?
     };
     // As AzerothCore's authserver: any non-zero `locked` allows logons from `last_ip` only.
-    let ip_lock = mangos_family::ip_lock(
+    let ip_lock = super::stored_ip_lock(
         &name,
         int(row, 15, &|| format!("account #{id}: locked"))? != 0,
         &text(row, 16, &|| format!("account #{id}: last_ip"))?,
@@ -277,7 +277,7 @@ fn account_from_row(
         security_level,
         session,
         totp,
-        pin: mangos_family::pin_col(row, 17, id)?,
+        pin: super::mysql::pin_col(row, 17, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })

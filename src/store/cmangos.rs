@@ -223,7 +223,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
             .transpose()?
     };
     // As CMaNGOS's realmd: `locked = 1` (that value only) allows logons from `lockedIp`.
-    let ip_lock = mangos_family::ip_lock(
+    let ip_lock = super::stored_ip_lock(
         &name,
         int(row, 15, &|| format!("account #{id}: locked"))? == 1,
         &text(row, 16, &|| format!("account #{id}: lockedIp"))?,
@@ -239,7 +239,7 @@ fn account_from_row(row: &Row, totp_key: Option<&TotpKey>) -> Result<AccountReco
         security_level,
         session,
         totp,
-        pin: mangos_family::pin_col(row, 17, id)?,
+        pin: super::mysql::pin_col(row, 17, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })

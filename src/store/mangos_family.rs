@@ -345,25 +345,6 @@ pub(super) fn console_password(
     .transpose()
 }
 
-/// The sealed fixed PIN of a `gatehouse_pins` column, if any.
-pub(super) fn pin_col(
-    row: &mysql::Row,
-    idx: usize,
-    id: i64,
-) -> Result<Option<SealedPin>, StoreError> {
-    let bytes: Option<Vec<u8>> = row
-        .get_opt(idx)
-        .transpose()
-        .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))?
-        .flatten();
-    bytes
-        .map(|b| {
-            SealedPin::from_bytes(&b)
-                .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))
-        })
-        .transpose()
-}
-
 pub(super) fn set_pin(
     own: OwnTables,
     conn: &mut Conn,
@@ -740,26 +721,4 @@ pub(super) fn replace_link_key(
         )?;
     }
     Ok(())
-}
-
-/// An account row's address lock: `locked` as the schema's own server reads the column, the
-/// address text it keeps, and how that server refuses a logon from elsewhere. Text that is no
-/// address locks the account to nothing (never to anywhere), and a log line says so.
-pub(super) fn ip_lock(
-    name: &AccountName,
-    locked: bool,
-    stored: &str,
-    refusal: crate::account::IpLockRefusal,
-) -> Option<crate::account::IpLock> {
-    if !locked {
-        return None;
-    }
-    let lock = crate::account::IpLock::from_stored(stored, refusal);
-    if lock.address.is_none() {
-        log::warn!(
-            "store: account {name} is locked to {stored:?}, which is not an IP address; its \
-             logons are refused"
-        );
-    }
-    Some(lock)
 }

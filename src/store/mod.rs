@@ -1212,6 +1212,28 @@ pub(crate) fn lockout_reason(lockout: &LockoutPolicy) -> String {
     )
 }
 
+/// An account row's address lock: `locked` as the schema's own server reads the column, the
+/// address text it keeps, and how that server refuses a logon from elsewhere. Text that is no
+/// address locks the account to nothing (never to anywhere), and a log line says so.
+pub(super) fn stored_ip_lock(
+    name: &AccountName,
+    locked: bool,
+    stored: &str,
+    refusal: crate::account::IpLockRefusal,
+) -> Option<crate::account::IpLock> {
+    if !locked {
+        return None;
+    }
+    let lock = crate::account::IpLock::from_stored(stored, refusal);
+    if lock.address.is_none() {
+        log::warn!(
+            "store: account {name} is locked to {stored:?}, which is not an IP address; its \
+             logons are refused"
+        );
+    }
+    Some(lock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

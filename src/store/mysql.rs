@@ -540,7 +540,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
     let permanent = bool_col(row, 6, &|| format!("account #{id}: ban"))?;
     let until = opt_int(row, 7, &|| format!("account #{id}: ban expiry"))?;
     // Locked to the last logon's address, refused as AzerothCore refuses it.
-    let ip_lock = super::mangos_family::ip_lock(
+    let ip_lock = super::stored_ip_lock(
         &name,
         int(row, 13, &|| format!("account #{id}: ip_locked"))? == 1,
         opt_text(row, 14, &|| format!("account #{id}: last_login_ip"))?
@@ -558,7 +558,7 @@ fn account_from_row(row: &Row) -> Result<AccountRecord, StoreError> {
         security_level,
         session: ticket_from_row(row, id, 5, 9)?,
         totp: totp_from_row(row, id, 12)?,
-        pin: super::mangos_family::pin_col(row, 15, id)?,
+        pin: pin_col(row, 15, id)?,
         ip_lock,
         lockout: LockoutStanding::Clear,
     })
@@ -1648,3 +1648,23 @@ pub(super) fn prune_audit_table(
 
 #[cfg(test)]
 mod tests;
+
+/// The sealed fixed PIN in a row's `pin` column (`account_pins`, or `gatehouse_pins` beside
+/// AzerothCore and CMaNGOS), if any.
+pub(super) fn pin_col(
+    row: &mysql::Row,
+    idx: usize,
+    id: i64,
+) -> Result<Option<SealedPin>, StoreError> {
+    let bytes: Option<Vec<u8>> = row
+        .get_opt(idx)
+        .transpose()
+        .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))?
+        .flatten();
+    bytes
+        .map(|b| {
+            SealedPin::from_bytes(&b)
+                .map_err(|e| StoreError::corrupt(format!("account #{id}: pin: {e}")))
+        })
+        .transpose()
+}

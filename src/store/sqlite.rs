@@ -429,7 +429,7 @@ fn account_from_row(row: &Row<'_>) -> Result<AccountRecord, StoreError> {
     let failed_logins = u32_col(row, 4, || format!("account #{id}: failed_logins"))?;
     let security_level = u8_col(row, 8, || format!("account #{id}: security_level"))?;
     // Locked to the last logon's address, refused as AzerothCore refuses it.
-    let ip_lock = super::mangos_family::ip_lock(
+    let ip_lock = super::stored_ip_lock(
         &name,
         row.get::<_, i64>(13)? == 1,
         row.get::<_, Option<String>>(14)?.as_deref().unwrap_or(""),

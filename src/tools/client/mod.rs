@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::account::{AccountName, CredentialError, Password};
+use crate::integrity::{ChecksumSeeds, ClientOs};
 use crate::protocol::challenge::{ChallengeC2s, ChallengeKind, LogonChallengeS2c};
 use crate::protocol::proof::{
     AuthenticatorToken, LogonProofC2s, LogonProofS2c, PinProof, SecurityProof,
@@ -22,7 +23,6 @@ use crate::protocol::reconnect::{ReconnectChallengeS2c, ReconnectProofC2s, Recon
 use crate::protocol::result::LoginResult;
 use crate::protocol::version::{Build, Layout, ProtocolVersion, Version};
 use crate::protocol::wire::{Check, ProtocolError};
-use crate::srp6::integrity::{ChecksumSeeds, ClientOs};
 use crate::srp6::{ClientHandshake, PublicKey, SessionKey, Srp6Error};
 
 /// A client build to impersonate: its version and the protocol version it logs in with.

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::protocol::version::Build;
 
-use super::{version_proof, PublicKey};
+use crate::srp6::{version_proof, PublicKey};
 
 /// The client OS a seed belongs to, from the challenge's `os` FourCC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
