@@ -10,8 +10,6 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::XNonce;
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
@@ -25,13 +23,11 @@ use crate::totp::{self, TotpKey, TotpSecret, TotpStep, SKEW_STEPS, STEP_SECS};
 pub const MIN_PIN_DIGITS: usize = 4;
 pub const MAX_PIN_DIGITS: usize = 10;
 
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
 /// The sealed plaintext: the digit count, then the digits padded to the longest PIN, so the
 /// sealed bytes do not tell the PIN's length.
 const PLAIN_LEN: usize = 1 + MAX_PIN_DIGITS;
 /// Bytes the store keeps per account: nonce ‖ ciphertext ‖ tag.
-pub const SEALED_PIN_LEN: usize = NONCE_LEN + PLAIN_LEN + TAG_LEN;
+pub const SEALED_PIN_LEN: usize = PLAIN_LEN + totp::SEAL_OVERHEAD;
 
 /// Prefix of the associated data: a sealed PIN can never be opened as a TOTP secret (whose
 /// label differs) nor moved to another account (whose id follows).
@@ -119,40 +115,22 @@ impl fmt::Debug for SealedPin {
     }
 }
 
-fn associated_data(account: AccountId) -> Vec<u8> {
-    let mut ad = AD_LABEL.to_vec();
-    ad.extend_from_slice(&account.0.to_le_bytes());
-    ad
-}
-
 /// Seals `pin` for `account` under the `[totp] key`, with a fresh random nonce.
 pub fn seal(key: &TotpKey, account: AccountId, pin: &Pin) -> Result<SealedPin, PinError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    crate::srp6::fill_random(&mut nonce);
-    let mut buf = Zeroizing::new(Vec::with_capacity(PLAIN_LEN + TAG_LEN));
-    buf.push(pin.len);
-    buf.extend_from_slice(&pin.digits);
-    key.cipher()
-        .encrypt_in_place(&XNonce::from(nonce), &associated_data(account), &mut *buf)
-        .map_err(|_| PinError::Seal)?;
-    let mut sealed = [0u8; SEALED_PIN_LEN];
-    let (n, rest) = sealed.split_at_mut(NONCE_LEN);
-    n.copy_from_slice(&nonce);
-    if rest.len() != buf.len() {
-        return Err(PinError::Seal);
-    }
-    rest.copy_from_slice(&buf);
-    Ok(SealedPin(Box::new(sealed)))
+    let mut plain = Zeroizing::new([0u8; PLAIN_LEN]);
+    let (len, digits) = plain.split_at_mut(1);
+    len.copy_from_slice(&[pin.len]);
+    digits.copy_from_slice(&pin.digits);
+    key.seal_for(AD_LABEL, account, &plain[..])
+        .map(|sealed| SealedPin(Box::new(sealed)))
+        .ok_or(PinError::Seal)
 }
 
 /// Opens what [`seal`] made for the same key and account; anything else is [`PinError::Open`].
 pub fn open(key: &TotpKey, account: AccountId, sealed: &SealedPin) -> Result<Pin, PinError> {
-    let (nonce, ciphertext) = sealed.0.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| PinError::Open)?;
-    let mut buf = Zeroizing::new(ciphertext.to_vec());
-    key.cipher()
-        .decrypt_in_place(&XNonce::from(nonce), &associated_data(account), &mut *buf)
-        .map_err(|_| PinError::Open)?;
+    let buf = key
+        .open_for(AD_LABEL, account, &sealed.0[..])
+        .ok_or(PinError::Open)?;
     let (len, digits) = buf.split_first().ok_or(PinError::Open)?;
     let digits = digits.get(..usize::from(*len)).ok_or(PinError::Open)?;
     Pin::parse(digits).map_err(|_| PinError::Open)

@@ -34,7 +34,9 @@ pub const SKEW_STEPS: u16 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// Bytes the store keeps per account: nonce ‖ ciphertext ‖ tag.
-pub const SEALED_LEN: usize = NONCE_LEN + SECRET_LEN + TAG_LEN;
+pub const SEALED_LEN: usize = SECRET_LEN + SEAL_OVERHEAD;
+/// What sealing adds to a value ([`TotpKey::seal_for`]): the nonce before it, the tag after.
+pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
 /// Prefix of the associated data, so a sealed secret cannot be mistaken for anything else this
 /// key might one day seal; the account id follows, so it cannot be moved to another account.
@@ -96,8 +98,61 @@ impl TotpKey {
         TotpKey(Zeroizing::new(bytes))
     }
 
-    pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
+    fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*self.0).into())
+    }
+
+    /// Seals `plain` for `account` under this key with a fresh random nonce (XChaCha's 192-bit
+    /// nonces make random ones safe however many values one key seals): nonce ‖ ciphertext ‖
+    /// tag, `N` bytes. The associated data is `label` ‖ the account id, so a sealed value can
+    /// be opened only as what it is (an authenticator secret, a PIN) and only for its account.
+    /// `None` if `N` is not `plain`'s length plus nonce and tag, or the cipher refuses.
+    pub(crate) fn seal_for<const N: usize>(
+        &self,
+        label: &[u8],
+        account: AccountId,
+        plain: &[u8],
+    ) -> Option<[u8; N]> {
+        let mut nonce = [0u8; NONCE_LEN];
+        crate::srp6::fill_random(&mut nonce);
+        let mut buf = Zeroizing::new(Vec::with_capacity(plain.len() + TAG_LEN));
+        buf.extend_from_slice(plain);
+        self.cipher()
+            .encrypt_in_place(
+                &XNonce::from(nonce),
+                &associated_data(label, account),
+                &mut *buf,
+            )
+            .ok()?;
+        if N != NONCE_LEN + buf.len() {
+            return None;
+        }
+        let mut sealed = [0u8; N];
+        let (n, rest) = sealed.split_at_mut(NONCE_LEN);
+        n.copy_from_slice(&nonce);
+        rest.copy_from_slice(&buf);
+        Some(sealed)
+    }
+
+    /// Opens what [`TotpKey::seal_for`] sealed with the same key, label and account: the
+    /// plaintext, in a buffer wiped when it goes; `None` for anything else.
+    pub(crate) fn open_for(
+        &self,
+        label: &[u8],
+        account: AccountId,
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let mut buf = Zeroizing::new(ciphertext.to_vec());
+        self.cipher()
+            .decrypt_in_place(
+                &XNonce::from(nonce),
+                &associated_data(label, account),
+                &mut *buf,
+            )
+            .ok()?;
+        Some(buf)
     }
 }
 
@@ -187,8 +242,8 @@ impl fmt::Debug for SealedTotpSecret {
     }
 }
 
-fn associated_data(account: AccountId) -> Vec<u8> {
-    let mut ad = AD_LABEL.to_vec();
+fn associated_data(label: &[u8], account: AccountId) -> Vec<u8> {
+    let mut ad = label.to_vec();
     ad.extend_from_slice(&account.0.to_le_bytes());
     ad
 }
@@ -200,21 +255,9 @@ pub fn seal(
     account: AccountId,
     secret: &TotpSecret,
 ) -> Result<SealedTotpSecret, TotpError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    crate::srp6::fill_random(&mut nonce);
-    let mut buf = Zeroizing::new(Vec::with_capacity(SECRET_LEN + TAG_LEN));
-    buf.extend_from_slice(&secret.0);
-    key.cipher()
-        .encrypt_in_place(&XNonce::from(nonce), &associated_data(account), &mut *buf)
-        .map_err(|_| TotpError::Seal)?;
-    let mut sealed = [0u8; SEALED_LEN];
-    let (n, rest) = sealed.split_at_mut(NONCE_LEN);
-    n.copy_from_slice(&nonce);
-    if rest.len() != buf.len() {
-        return Err(TotpError::Seal);
-    }
-    rest.copy_from_slice(&buf);
-    Ok(SealedTotpSecret(Box::new(sealed)))
+    key.seal_for(AD_LABEL, account, &secret.0)
+        .map(|sealed| SealedTotpSecret(Box::new(sealed)))
+        .ok_or(TotpError::Seal)
 }
 
 /// Opens what [`seal`] made for the same key and account; anything else is [`TotpError::Open`].
@@ -223,14 +266,10 @@ pub fn open(
     account: AccountId,
     sealed: &SealedTotpSecret,
 ) -> Result<TotpSecret, TotpError> {
-    let (nonce, ciphertext) = sealed.0.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| TotpError::Open)?;
-    // Decrypted in a buffer that is wiped when it goes.
-    let mut buf = Zeroizing::new(ciphertext.to_vec());
-    key.cipher()
-        .decrypt_in_place(&XNonce::from(nonce), &associated_data(account), &mut *buf)
-        .map_err(|_| TotpError::Open)?;
-    let bytes: [u8; SECRET_LEN] = buf.as_slice().try_into().map_err(|_| TotpError::Open)?;
+    let plain = key
+        .open_for(AD_LABEL, account, &sealed.0[..])
+        .ok_or(TotpError::Open)?;
+    let bytes: [u8; SECRET_LEN] = plain.as_slice().try_into().map_err(|_| TotpError::Open)?;
     Ok(TotpSecret(bytes))
 }
 
