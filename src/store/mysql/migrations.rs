@@ -2,13 +2,13 @@
 //!
 //! The schema version is the highest row of `gatehouse_schema`. MySQL commits DDL on its own,
 //! so a step cannot roll back with the version row: instead every statement of a step can run
-//! again (`IF NOT EXISTS`), and the whole run holds a named server lock (`GET_LOCK`) so that
+//! again (`IF NOT EXISTS`; an `ADD COLUMN` that ran before is passed over), and the whole run holds a named server lock (`GET_LOCK`) so that
 //! several connections or gatehouse nodes opening one database at once apply each step once.
 //! Steps are append-only: never edit a released one, add the next.
 //!
 //! Version 1 is the SQLite schema at its version 4 (same tables and columns), in MySQL types;
 //! version 2 is SQLite's version 5, 3 its 6 (realm visibility and local address), 4 its 7
-//! (account IP lock).
+//! (account IP lock), 5 its 8 (fixed PINs).
 
 use mysql::prelude::Queryable;
 use mysql::Conn;
