@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use hex_literal::hex;
 use subtle::ConstantTimeEq;
 
 use crate::protocol::version::Build;
@@ -54,26 +55,11 @@ pub struct ChecksumSeed {
     pub seed: [u8; 20],
 }
 
-const fn seed(build: u16, os: ClientOs, hex: &[u8; 40]) -> ChecksumSeed {
-    let mut seed = [0u8; 20];
-    let mut i = 0;
-    while i < 20 {
-        seed[i] = (nibble(hex[2 * i]) << 4) | nibble(hex[2 * i + 1]);
-        i += 1;
-    }
+const fn seed(build: u16, os: ClientOs, seed: [u8; 20]) -> ChecksumSeed {
     ChecksumSeed {
         build: Build(build),
         os,
         seed,
-    }
-}
-
-const fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'A'..=b'F' => c - b'A' + 10,
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => panic!("not a hex digit in a built-in checksum seed"),
     }
 }
 
@@ -82,32 +68,32 @@ pub const KNOWN_SEEDS: [ChecksumSeed; 6] = [
     seed(
         5875,
         ClientOs::Windows,
-        b"95EDB27C7823B363CBDDAB56A392E7CB73FCCA20",
+        hex!("95EDB27C7823B363CBDDAB56A392E7CB73FCCA20"),
     ),
     seed(
         5875,
         ClientOs::MacOs,
-        b"8D173CC381961EEBABF336F5E6675B101BB513E5",
+        hex!("8D173CC381961EEBABF336F5E6675B101BB513E5"),
     ),
     seed(
         8606,
         ClientOs::Windows,
-        b"319AFAA3F2559682F9FF658BE01456255F456FB1",
+        hex!("319AFAA3F2559682F9FF658BE01456255F456FB1"),
     ),
     seed(
         8606,
         ClientOs::MacOs,
-        b"D8B0ECFE534BC1131E19BAD1D4C0E813EEE4994F",
+        hex!("D8B0ECFE534BC1131E19BAD1D4C0E813EEE4994F"),
     ),
     seed(
         12340,
         ClientOs::Windows,
-        b"CDCBBD5188315E6B4D19449D492DBCFAF156A347",
+        hex!("CDCBBD5188315E6B4D19449D492DBCFAF156A347"),
     ),
     seed(
         12340,
         ClientOs::MacOs,
-        b"B706D13FF2F4018839729461E3F8A0E2B5FDC034",
+        hex!("B706D13FF2F4018839729461E3F8A0E2B5FDC034"),
     ),
 ];
 

@@ -14,26 +14,24 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 #[derive(Debug, Clone)]
 pub struct Latencies(Histogram<u64>);
 
-impl Default for Latencies {
-    fn default() -> Self {
-        Self(
-            Histogram::new(SIGNIFICANT_DIGITS)
-                .expect("3 significant digits are within hdrhistogram's 0 to 5"),
-        )
-    }
-}
+/// The histogram could not be made (hdrhistogram refuses the precision asked for).
+#[derive(Debug, thiserror::Error)]
+#[error("the latency histogram cannot be made: {0}")]
+pub struct HistogramError(#[from] hdrhistogram::CreationError);
 
 impl Latencies {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new() -> Result<Self, HistogramError> {
+        Ok(Self(Histogram::new(SIGNIFICANT_DIGITS)?))
     }
 
-    pub fn from_samples(samples: impl IntoIterator<Item = Duration>) -> Self {
-        let mut latencies = Self::new();
+    pub fn from_samples(
+        samples: impl IntoIterator<Item = Duration>,
+    ) -> Result<Self, HistogramError> {
+        let mut latencies = Self::new()?;
         for sample in samples {
             latencies.record(sample);
         }
-        latencies
+        Ok(latencies)
     }
 
     pub fn record(&mut self, latency: Duration) {
@@ -96,7 +94,7 @@ mod tests {
     #[test]
     fn nearest_rank_of_a_hundred() {
         // 1..=100 ms, shuffled: p50 is the 50th, p99 the 99th, p100 the largest.
-        let l = Latencies::from_samples((1..=100).rev().map(ms));
+        let l = Latencies::from_samples((1..=100).rev().map(ms)).unwrap();
         assert_eq!(l.len(), 100);
         for (p, want) in [(50.0, 50), (99.0, 99), (100.0, 100), (0.0, 1)] {
             assert!(
@@ -113,22 +111,23 @@ mod tests {
         // With 10 samples, p99 must be the single slow one, not be rounded away.
         let mut samples = vec![ms(1); 9];
         samples.push(ms(500));
-        let l = Latencies::from_samples(samples);
+        let l = Latencies::from_samples(samples).unwrap();
         assert!(close(l.percentile(50.0), ms(1)));
         assert!(close(l.percentile(99.0), ms(500)));
     }
 
     #[test]
     fn empty_and_out_of_range() {
-        assert_eq!(Latencies::new().percentile(50.0), Duration::ZERO);
-        assert_eq!(Latencies::new().max(), Duration::ZERO);
-        assert!(Latencies::new().is_empty());
-        let l = Latencies::from_samples([ms(3), ms(7)]);
+        assert_eq!(Latencies::new().unwrap().percentile(50.0), Duration::ZERO);
+        assert_eq!(Latencies::new().unwrap().max(), Duration::ZERO);
+        assert!(Latencies::new().unwrap().is_empty());
+        let l = Latencies::from_samples([ms(3), ms(7)]).unwrap();
         assert!(close(l.percentile(250.0), ms(7)));
         assert!(close(l.percentile(-5.0), ms(3)));
         assert!(close(l.percentile(f64::NAN), ms(3)));
         // Nanoseconds to hours, in one histogram.
-        let wide = Latencies::from_samples([Duration::from_nanos(1), Duration::from_secs(3600)]);
+        let wide =
+            Latencies::from_samples([Duration::from_nanos(1), Duration::from_secs(3600)]).unwrap();
         assert_eq!(wide.percentile(0.0), Duration::from_nanos(1));
         assert!(close(wide.max(), Duration::from_secs(3600)));
     }

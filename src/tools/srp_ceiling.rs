@@ -38,6 +38,8 @@ pub enum CeilingError {
     /// Would mean the server side is broken: the benchmark refuses to time a failing path.
     #[error("the server refused a right proof")]
     Refused,
+    #[error(transparent)]
+    Histogram(#[from] crate::tools::percentile::HistogramError),
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +118,7 @@ pub fn run(args: &CeilingArgs) -> Result<CeilingReport, CeilingError> {
         return Err(CeilingError::BadArgs);
     }
     let budget = Duration::from_secs_f64(args.seconds);
-    let mut per_logon = Latencies::new();
+    let mut per_logon = Latencies::new()?;
     let runs = (0..args.runs)
         .map(|_| one_run(budget, &mut per_logon))
         .collect::<Result<_, _>>()?;

@@ -57,7 +57,7 @@ pub struct Plan {
 }
 
 /// What a run measured.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     /// Connections that reached their goal (logons done, connections parked, realm-list
     /// connections done).
@@ -79,6 +79,25 @@ pub struct Outcome {
     /// Parked connections the server closed while they were held.
     pub dropped: u64,
     pub first_error: Option<String>,
+}
+
+impl Outcome {
+    /// Nothing measured yet; latencies go into `samples`.
+    pub fn new(samples: Latencies) -> Self {
+        Self {
+            ok: 0,
+            failed: 0,
+            counted: 0,
+            window: Duration::ZERO,
+            samples,
+            late: 0,
+            max_late: Duration::ZERO,
+            realms: None,
+            client_cpu: None,
+            dropped: 0,
+            first_error: None,
+        }
+    }
 }
 
 /// Something the engine reports while it runs (the caller prints it).
@@ -164,9 +183,9 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(window_start: Instant, window_end: Option<Instant>) -> Self {
+    fn new(window_start: Instant, window_end: Option<Instant>, samples: Latencies) -> Self {
         Self {
-            out: Outcome::default(),
+            out: Outcome::new(samples),
             window_start,
             window_end,
             last_finish: None,
@@ -432,6 +451,7 @@ pub fn run(
     plan: &Plan,
     prover: &mut Prover,
     notice: &mut dyn FnMut(Notice),
+    samples: Latencies,
 ) -> io::Result<Outcome> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
@@ -451,7 +471,7 @@ pub fn run(
         plan,
         prover,
         slots: Slots::default(),
-        tally: Tally::new(window_start, window_end),
+        tally: Tally::new(window_start, window_end, samples),
         scratch: vec![0; 64 * 1024],
     };
     let mut hold_until: Option<Instant> = None;
@@ -521,7 +541,7 @@ mod tests {
     #[test]
     fn the_rate_counts_finishes_inside_the_window() {
         let t0 = Instant::now();
-        let mut tally = Tally::new(t0 + ms(500), Some(t0 + ms(2500)));
+        let mut tally = Tally::new(t0 + ms(500), Some(t0 + ms(2500)), Latencies::new().unwrap());
         tally.reached(t0 + ms(100)); // warm-up
         tally.reached(t0 + ms(600));
         tally.reached(t0 + ms(2500));
@@ -535,7 +555,7 @@ mod tests {
     #[test]
     fn latencies_are_kept_by_their_scheduled_start() {
         let t0 = Instant::now();
-        let mut tally = Tally::new(t0 + ms(500), Some(t0 + ms(2500)));
+        let mut tally = Tally::new(t0 + ms(500), Some(t0 + ms(2500)), Latencies::new().unwrap());
         tally.sample(t0 + ms(400), t0 + ms(600)); // scheduled in the warm-up: left out
         tally.sample(t0 + ms(2400), t0 + ms(2900)); // scheduled inside, finished after: kept
         tally.sample(t0 + ms(2500), t0 + ms(2501)); // scheduled at the end: left out
@@ -547,7 +567,7 @@ mod tests {
     #[test]
     fn without_a_duration_the_window_ends_at_the_last_finish() {
         let t0 = Instant::now();
-        let mut tally = Tally::new(t0, None);
+        let mut tally = Tally::new(t0, None, Latencies::new().unwrap());
         tally.reached(t0 + ms(300));
         tally.reached(t0 + ms(900));
         let out = tally.finish(t0 + ms(5000));
@@ -558,7 +578,7 @@ mod tests {
     #[test]
     fn late_starts_and_failures_are_counted() {
         let t0 = Instant::now();
-        let mut tally = Tally::new(t0, None);
+        let mut tally = Tally::new(t0, None, Latencies::new().unwrap());
         tally.started(t0, t0 + Duration::from_micros(500));
         tally.started(t0, t0 + ms(7));
         tally.fail(false, "refused");

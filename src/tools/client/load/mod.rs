@@ -107,6 +107,8 @@ pub enum LoadError {
     Credential(#[from] CredentialError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Histogram(#[from] crate::tools::percentile::HistogramError),
 }
 
 /// What kind of run the flags ask for (decides what the report says).
@@ -345,8 +347,8 @@ pub fn run(args: &LoadArgs) -> Result<LoadReport, LoadError> {
             let _ = out.flush();
         }
     };
-    let mut outcome = engine::run(&plan, &mut prover, &mut notice)?;
-    let latencies = std::mem::take(&mut outcome.samples);
+    let outcome = engine::run(&plan, &mut prover, &mut notice, Latencies::new()?)?;
+    let latencies = outcome.samples.clone();
     Ok(LoadReport {
         mode,
         outcome,
@@ -447,9 +449,9 @@ mod tests {
                 window: Duration::from_secs(2),
                 realms: Some(3),
                 client_cpu: Some(0.25),
-                ..Outcome::default()
+                ..Outcome::new(Latencies::new().unwrap())
             },
-            latencies: Latencies::from_samples(vec![Duration::from_millis(4); 10]),
+            latencies: Latencies::from_samples(vec![Duration::from_millis(4); 10]).unwrap(),
         };
         let text = report.to_string();
         assert!(text.contains("= 5 logons/s"), "{text}");
