@@ -1014,17 +1014,6 @@ impl Store for CmangosStore {
         })
     }
 
-    fn set_character_count(
-        &mut self,
-        account: AccountId,
-        realm: RealmId,
-        count: u8,
-    ) -> Result<(), StoreError> {
-        on_conn!(self, |conn| {
-            mangos_family::set_character_count(conn, account, realm, count)
-        })
-    }
-
     fn set_character_counts(
         &mut self,
         realm: RealmId,

@@ -387,32 +387,6 @@ pub(super) fn set_totp_secret(
     Ok(())
 }
 
-pub(super) fn set_character_count(
-    conn: &mut Conn,
-    account: AccountId,
-    realm: RealmId,
-    count: u8,
-) -> Result<(), StoreError> {
-    let mut tx = conn.start_transaction(TxOpts::default())?;
-    if !exists(&mut tx, "SELECT 1 FROM account WHERE id = ?", account.0)? {
-        return Err(StoreError::NoSuchAccountId(account));
-    }
-    if !exists(
-        &mut tx,
-        "SELECT 1 FROM realmlist WHERE id = ?",
-        i64::from(realm.0),
-    )? {
-        return Err(StoreError::NoSuchRealm(realm.to_string()));
-    }
-    tx.exec_drop(
-        "INSERT INTO realmcharacters (realmid, acctid, numchars) VALUES (?, ?, ?)
-         ON DUPLICATE KEY UPDATE numchars = VALUES(numchars)",
-        (realm.0, account.0, count),
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
 pub(super) fn recent_audit(
     own: OwnTables,
     conn: &mut Conn,

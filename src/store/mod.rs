@@ -263,13 +263,21 @@ pub trait Store: Send {
     /// `gatehouse_pins` ([`Feature::OwnAuthenticators`]).
     fn set_pin(&mut self, name: &AccountName, pin: Option<&SealedPin>) -> Result<(), StoreError>;
 
-    /// Upserts how many characters an account has on a realm (world servers report this).
+    /// Upserts how many characters one account has on a realm (an operator's
+    /// `account characters`): [`Store::set_character_counts`] with one count, an unknown
+    /// account an error.
     fn set_character_count(
         &mut self,
         account: AccountId,
         realm: RealmId,
         count: u8,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        let written = self.set_character_counts(realm, &[(account, count)])?;
+        match written.unknown.first() {
+            Some(unknown) => Err(StoreError::NoSuchAccountId(*unknown)),
+            None => Ok(()),
+        }
+    }
 
     /// A world server's report of its realm's character counts, in one transaction: each
     /// account's count on `realm` is upserted (other realms' rows are left alone); an account

@@ -1487,36 +1487,6 @@ impl Store for MysqlStore {
         })
     }
 
-    fn set_character_count(
-        &mut self,
-        account: AccountId,
-        realm: RealmId,
-        count: u8,
-    ) -> Result<(), StoreError> {
-        on_conn!(self, |conn| {
-            let mut tx = conn.start_transaction(TxOpts::default())?;
-            // Checked first so the caller learns which side is missing; the foreign keys
-            // alone would only say "constraint failed".
-            if !exists(&mut tx, "SELECT 1 FROM accounts WHERE id = ?", account.0)? {
-                return Err(StoreError::NoSuchAccountId(account));
-            }
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM realms WHERE id = ?",
-                i64::from(realm.0),
-            )? {
-                return Err(StoreError::NoSuchRealm(realm.to_string()));
-            }
-            tx.exec_drop(
-                "INSERT INTO realm_characters (account_id, realm_id, count) VALUES (?, ?, ?)
-                 ON DUPLICATE KEY UPDATE count = VALUES(count)",
-                (account.0, realm.0, count),
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-    }
-
     fn set_character_counts(
         &mut self,
         realm: RealmId,

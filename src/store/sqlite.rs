@@ -1221,38 +1221,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn set_character_count(
-        &mut self,
-        account: AccountId,
-        realm: RealmId,
-        count: u8,
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Checked first so the caller learns which side is missing; the foreign keys alone
-        // would only say "constraint failed".
-        let exists = |sql: &str, id: i64| -> Result<bool, rusqlite::Error> {
-            tx.prepare_cached(sql)?
-                .query_row([id], |_| Ok(()))
-                .optional()
-                .map(|r| r.is_some())
-        };
-        if !exists("SELECT 1 FROM accounts WHERE id = ?1", account.0)? {
-            return Err(StoreError::NoSuchAccountId(account));
-        }
-        if !exists("SELECT 1 FROM realms WHERE id = ?1", i64::from(realm.0))? {
-            return Err(StoreError::NoSuchRealm(realm.to_string()));
-        }
-        tx.prepare_cached(
-            "INSERT INTO realm_characters (account_id, realm_id, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (account_id, realm_id) DO UPDATE SET count = excluded.count",
-        )?
-        .execute(params![account.0, realm.0, count])?;
-        tx.commit()?;
-        Ok(())
-    }
-
     fn set_character_counts(
         &mut self,
         realm: RealmId,

@@ -275,15 +275,6 @@ impl Store for DelayedStore {
         self.inner().set_totp_secret(name, secret)
     }
 
-    fn set_character_count(
-        &mut self,
-        account: AccountId,
-        realm: RealmId,
-        count: u8,
-    ) -> Result<(), StoreError> {
-        self.inner().set_character_count(account, realm, count)
-    }
-
     fn recent_audit(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         self.inner().recent_audit(limit)
     }

@@ -238,14 +238,6 @@ impl Store for GatedStore {
     fn list_realms(&mut self) -> Result<Vec<RealmRecord>, StoreError> {
         self.inner.list_realms()
     }
-    fn set_character_count(
-        &mut self,
-        account: AccountId,
-        realm: RealmId,
-        count: u8,
-    ) -> Result<(), StoreError> {
-        self.inner.set_character_count(account, realm, count)
-    }
     fn prune_audit(&mut self, before: i64) -> Result<u64, StoreError> {
         self.inner.prune_audit(before)
     }
